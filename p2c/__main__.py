@@ -1,0 +1,3 @@
+from p2c.cli import main
+
+main()

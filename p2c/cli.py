@@ -1,0 +1,57 @@
+"""The ``p2c`` command: a thin layer over library calls.
+
+Sub-commands live beside the code they drive and are imported only when used, so ``p2c --help`` stays fast
+and a component's heavy imports (Faust, say) load only in the process that runs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from p2c import __version__
+
+# name -> (module, attribute, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "up": ("p2c.up", "up", "Start everything: broker, registry, sandboxes, sources, streams, sinks."),
+    "status": ("p2c.status", "status", "Per flow: events in, written, waiting, dead-lettered, lag."),
+    "broker": ("p2c.broker", "broker", "Run the embedded Kafka-compatible broker (in memory)."),
+    "registry": ("registry.cli", "registry", "The Confluent-compatible schema registry service."),
+    "schemas": ("p2c.schemas_cli", "schemas", "Register, list, show, diff and check Avro schemas."),
+    "sandbox": ("sandbox.cli", "sandbox", "Dataverse-like CRM and FinOps-like ERP services on SQLite."),
+    "source": ("connectors.cli", "source", "Run a source connector (CRM or ERP change feed to Kafka)."),
+    "sink": ("connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),
+    "streams": ("streams.cli", "streams", "Run the Faust stream processors that map, route and join."),
+    "dlq": ("p2c.dlq", "dlq", "List and retry dead-lettered records."),
+    "replay": ("p2c.replay", "replay", "Rewind a flow to an offset or a time and re-apply it."),
+    "reconcile": ("p2c.reconcile", "reconcile", "Compare source and target and list every difference."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._available(name))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        return importlib.util.find_spec(COMMANDS[name][0]) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="p2c")
+def main(**_: Any) -> None:
+    """p2c keeps Dynamics 365 Sales and Finance and Operations in sync, continuously, over Kafka."""

@@ -1,0 +1,119 @@
+"""Settings shared by every component: how to reach Kafka and the schema registry.
+
+Each component has one frozen settings class (pydantic-settings, env prefix ``P2C_``). Values come from, in
+order of precedence: command-line options, ``P2C_*`` environment variables, the ``[section]`` of the TOML
+file named by ``--config`` / ``P2C_CONFIG``, then the defaults here. Unknown keys are rejected.
+librdkafka's dotted keys are produced in one place: :meth:`KafkaSettings.librdkafka`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from p2c.errors import ConfigurationError
+
+DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
+DEFAULT_SCHEMA_REGISTRY_URL = "http://127.0.0.1:8081"
+
+
+class KafkaSettings(BaseSettings):
+    """Where the Kafka cluster is and how to talk to it."""
+
+    model_config = SettingsConfigDict(env_prefix="P2C_", frozen=True, extra="forbid")
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    # Tansu holds a group join for half the session timeout; librdkafka's 45 s default means a 23 s wait.
+    session_timeout_ms: int = 6000
+
+    def librdkafka(self) -> dict[str, Any]:
+        """The librdkafka (confluent-kafka) configuration for these settings."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        return conf
+
+    def consumer(self, group_id: str, **extra: Any) -> dict[str, Any]:
+        """Consumer configuration: manual commits, earliest offset for a new group."""
+        conf = self.librdkafka() | {
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": self.session_timeout_ms,
+            "heartbeat.interval.ms": max(100, self.session_timeout_ms // 4),
+        }
+        return conf | extra
+
+    def producer(self, **extra: Any) -> dict[str, Any]:
+        """Producer configuration: idempotent, all replicas acknowledge, small linger for batching."""
+        conf = self.librdkafka() | {
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+        }
+        return conf | extra
+
+
+class RegistrySettings(BaseSettings):
+    """Where the schema registry is."""
+
+    model_config = SettingsConfigDict(env_prefix="P2C_", frozen=True, extra="forbid")
+
+    schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
+    schema_registry_basic_auth: SecretStr | None = None  # "user:password"
+
+    def client_config(self) -> dict[str, Any]:
+        """Configuration for ``confluent_kafka.schema_registry.SchemaRegistryClient``."""
+        conf: dict[str, Any] = {"url": self.schema_registry_url}
+        if self.schema_registry_basic_auth:
+            conf["basic.auth.user.info"] = self.schema_registry_basic_auth.get_secret_value()
+        return conf
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(cls: type[S], section: str | None = None, config_file: str | Path | None = None, **overrides: Any) -> S:
+    """Build settings ``cls`` from a TOML section, the environment and explicit overrides.
+
+    ``overrides`` whose value is None are ignored, so click options can be passed straight through.
+    Raises ConfigurationError naming the bad key.
+    """
+    from_file: dict[str, Any] = {}
+    path = config_file or os.environ.get("P2C_CONFIG")
+    if path and section:
+        try:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"config file {path} not found: pass an existing file to --config") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
+        from_file = dict(doc.get(section, {}))
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    # Environment beats the file, explicit options beat both: pass the file values as defaults only
+    # for keys the environment does not set.
+    env_keys = {k for k in cls.model_fields if f"P2C_{k}".upper() in os.environ}
+    values = {k: v for k, v in from_file.items() if k not in env_keys} | explicit
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        where = f" (section [{section}] of {path})" if from_file else ""
+        raise ConfigurationError(f"invalid {cls.__name__}{where}: {problems}") from exc

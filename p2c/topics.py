@@ -1,0 +1,81 @@
+"""Topic names: the one place they are spelled.
+
+Convention (also in the README)::
+
+    p2c.src.<system>.<entity>   change events published by a source (Debezium-style envelope)
+    p2c.tgt.<system>.<entity>   records for a sink to write into <system>
+    p2c.dlq.<flow>              records that could not be processed, reason in the headers
+    p2c.positions               where each source has got to (delta links, watermarks)
+    _schemas                    the schema registry's log
+
+``src`` and ``tgt`` tell at a glance which side of the streams a topic is on. Values are Avro in the
+Confluent wire format; subjects follow the topic-name strategy (``<topic>-value``); keys are UTF-8 strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "p2c"
+SCHEMAS_TOPIC = "_schemas"
+POSITIONS_TOPIC = f"{PREFIX}.positions"
+DEFAULT_PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic p2c owns, with the shape it is created with when missing."""
+
+    name: str
+    partitions: int = DEFAULT_PARTITIONS
+    has_schema: bool = True
+
+    @property
+    def subject(self) -> str:
+        """The schema-registry subject of this topic's values (topic-name strategy)."""
+        return f"{self.name}-value"
+
+
+def source(system: str, entity: str) -> Topic:
+    return Topic(f"{PREFIX}.src.{system}.{entity}")
+
+
+def target(system: str, entity: str) -> Topic:
+    return Topic(f"{PREFIX}.tgt.{system}.{entity}")
+
+
+def dead_letter(flow: str) -> Topic:
+    # Dead-lettered values keep their original bytes (the wire format names its schema id): no subject.
+    return Topic(f"{PREFIX}.dlq.{flow}", has_schema=False)
+
+
+# Change topics (sources → streams)
+CRM_ACCOUNTS = source("crm", "accounts")
+CRM_CONTACTS = source("crm", "contacts")
+CRM_QUOTES = source("crm", "quotes")
+CRM_QUOTEDETAILS = source("crm", "quotedetails")
+CRM_PRODUCTS = source("crm", "products")
+ERP_PRODUCTS = source("erp", "releasedproducts")
+
+# Target topics (streams → sinks)
+ERP_CUSTOMERS = target("erp", "customers")
+ERP_CONTACTPERSONS = target("erp", "contactpersons")
+ERP_QUOTATIONS = target("erp", "quotations")
+CRM_PRODUCTS_TARGET = target("crm", "products")
+
+POSITIONS = Topic(POSITIONS_TOPIC, partitions=1, has_schema=False)
+
+SOURCE_TOPICS = (CRM_ACCOUNTS, CRM_CONTACTS, CRM_QUOTES, CRM_QUOTEDETAILS, CRM_PRODUCTS, ERP_PRODUCTS)
+TARGET_TOPICS = (ERP_CUSTOMERS, ERP_CONTACTPERSONS, ERP_QUOTATIONS, CRM_PRODUCTS_TARGET)
+FLOWS = ("accounts", "contacts", "quotes", "products")
+DEAD_LETTER_TOPICS = tuple(dead_letter(flow) for flow in FLOWS)
+ALL = (*SOURCE_TOPICS, *TARGET_TOPICS, *DEAD_LETTER_TOPICS, POSITIONS)
+WITH_SCHEMAS = tuple(t for t in ALL if t.has_schema)
+
+
+def by_name(name: str) -> Topic:
+    """The Topic called ``name``; KeyError names the known topics when there is none."""
+    for topic in ALL:
+        if topic.name == name:
+            return topic
+    raise KeyError(f"unknown topic {name!r}; known: {', '.join(t.name for t in ALL)}")
