@@ -15,14 +15,18 @@ from p2c.topics import ALL, Topic
 log = logging.getLogger("p2c.admin")
 
 
-def admin_client(kafka: KafkaSettings) -> AdminClient:
-    return AdminClient(kafka.librdkafka())
+def admin_client(kafka: KafkaSettings, quiet: bool = False) -> AdminClient:
+    """An AdminClient; ``quiet`` silences librdkafka's connection errors (for readiness probes)."""
+    conf = kafka.librdkafka()
+    if quiet:
+        conf["log_level"] = 0
+    return AdminClient(conf)
 
 
 def wait_for_cluster(kafka: KafkaSettings, timeout: float = 10.0) -> int:
     """Block until the cluster answers a metadata request; return its broker count."""
     try:
-        md = admin_client(kafka).list_topics(timeout=timeout)
+        md = admin_client(kafka, quiet=True).list_topics(timeout=timeout)
     except KafkaException as exc:
         raise RetriableError(
             f"Kafka at {kafka.bootstrap_servers} did not answer within {timeout:.0f} s: {exc}. "

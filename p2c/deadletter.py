@@ -50,12 +50,27 @@ class DeadLetter:
 
     @classmethod
     def from_error(
-        cls, error: RecordError, *, flow: str, stage: str, key: bytes | None, value: bytes | None,
-        topic: str, partition: int, offset: int,
+        cls,
+        error: RecordError,
+        *,
+        flow: str,
+        stage: str,
+        key: bytes | None,
+        value: bytes | None,
+        topic: str,
+        partition: int,
+        offset: int,
     ) -> DeadLetter:
         return cls(
-            flow=flow, stage=stage, reason=str(error), key=key, value=value, origin_topic=topic,
-            origin_partition=partition, origin_offset=offset, field=error.field,
+            flow=flow,
+            stage=stage,
+            reason=str(error),
+            key=key,
+            value=value,
+            origin_topic=topic,
+            origin_partition=partition,
+            origin_offset=offset,
+            field=error.field,
             time=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
 
@@ -73,11 +88,19 @@ class DeadLetter:
         return headers
 
     @classmethod
-    def from_message(cls, flow: str, key: bytes | None, value: bytes | None,
-                     headers: list[tuple[str, bytes]] | None) -> DeadLetter:
+    def from_message(
+        cls, flow: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None
+    ) -> DeadLetter:
         h = {k: v.decode("utf-8", "replace") for k, v in (headers or []) if v is not None}
         return cls(
-            flow=flow, stage=h.get(STAGE, "?"), reason=h.get(REASON, "?"), key=key, value=value,
-            origin_topic=h.get(ORIGIN_TOPIC, ""), origin_partition=int(h.get(ORIGIN_PARTITION, "-1")),
-            origin_offset=int(h.get(ORIGIN_OFFSET, "-1")), field=h.get(FIELD), time=h.get(TIME, ""),
+            flow=flow,
+            stage=h.get(STAGE, "?"),
+            reason=h.get(REASON, "?"),
+            key=key,
+            value=value,
+            origin_topic=h.get(ORIGIN_TOPIC, ""),
+            origin_partition=int(h.get(ORIGIN_PARTITION, "-1")),
+            origin_offset=int(h.get(ORIGIN_OFFSET, "-1")),
+            field=h.get(FIELD),
+            time=h.get(TIME, ""),
         )

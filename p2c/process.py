@@ -50,6 +50,19 @@ def tcp_open(host: str, port: int) -> Probe:
     return probe
 
 
+def log_says(process: ManagedProcess, word: str = "ready") -> Probe:
+    """A probe that is true once ``process`` wrote a line containing ``word`` to its log since it started."""
+
+    def probe() -> bool:
+        if process.log_path is None or not process.log_path.exists():
+            return False
+        with open(process.log_path, "rb") as fh:
+            fh.seek(process.log_offset)
+            return any(word.encode() in line for line in fh)
+
+    return probe
+
+
 def p2c_command(*args: str) -> list[str]:
     """The argv that runs ``p2c <args>`` with this interpreter, installed script or not."""
     return [sys.executable, "-m", "p2c", *args]
@@ -73,6 +86,7 @@ class ManagedProcess:
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self.log_offset = 0  # where this run's output starts in the log file
 
     @property
     def pid(self) -> int | None:
@@ -82,6 +96,9 @@ class ManagedProcess:
         return self.process is not None and self.process.poll() is None
 
     def start(self, timeout: float = 30.0) -> None:
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
@@ -103,7 +120,8 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout
         while not self.ready():
             if not self.alive():
-                raise RuntimeError(f"{self.name} exited with code {self.returncode()} before it was ready{self._tail()}")
+                code = self.returncode()
+                raise RuntimeError(f"{self.name} exited with code {code} before it was ready{self._tail()}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise TimeoutError(f"{self.name} was not ready after {timeout:.0f} s{self._tail()}")

@@ -6,6 +6,7 @@ Convention (also in the README)::
     p2c.tgt.<system>.<entity>   records for a sink to write into <system>
     p2c.dlq.<flow>              records that could not be processed, reason in the headers
     p2c.positions               where each source has got to (delta links, watermarks)
+    p2c.metrics                 each component's counters, for `p2c status`
     _schemas                    the schema registry's log
 
 ``src`` and ``tgt`` tell at a glance which side of the streams a topic is on. Values are Avro in the
@@ -64,12 +65,13 @@ ERP_QUOTATIONS = target("erp", "quotations")
 CRM_PRODUCTS_TARGET = target("crm", "products")
 
 POSITIONS = Topic(POSITIONS_TOPIC, partitions=1, has_schema=False)
+METRICS = Topic(f"{PREFIX}.metrics", partitions=1, has_schema=False)
 
 SOURCE_TOPICS = (CRM_ACCOUNTS, CRM_CONTACTS, CRM_QUOTES, CRM_QUOTEDETAILS, CRM_PRODUCTS, ERP_PRODUCTS)
 TARGET_TOPICS = (ERP_CUSTOMERS, ERP_CONTACTPERSONS, ERP_QUOTATIONS, CRM_PRODUCTS_TARGET)
 FLOWS = ("accounts", "contacts", "quotes", "products")
 DEAD_LETTER_TOPICS = tuple(dead_letter(flow) for flow in FLOWS)
-ALL = (*SOURCE_TOPICS, *TARGET_TOPICS, *DEAD_LETTER_TOPICS, POSITIONS)
+ALL = (*SOURCE_TOPICS, *TARGET_TOPICS, *DEAD_LETTER_TOPICS, POSITIONS, METRICS)
 WITH_SCHEMAS = tuple(t for t in ALL if t.has_schema)
 
 

@@ -1,0 +1,121 @@
+"""Counters each component keeps per flow, published to ``p2c.metrics`` for ``p2c status`` and ``p2c up``.
+
+A component publishes a JSON snapshot of its cumulative counters every few seconds, keyed by its stable
+component id (``sink-erp``, ``streams``, ...). At start it reads its own last snapshot back and counts on
+from there, so figures survive restarts. Status sums the latest snapshot of every component. Counting is
+at-least-once, like the pipeline: a crash between a write and the next snapshot can count a record twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from confluent_kafka import Producer
+
+from p2c.keyed_log import read_latest
+from p2c.settings import KafkaSettings
+from p2c.topics import METRICS
+
+log = logging.getLogger("p2c.metrics")
+
+# Counter names shown by status; components may add others.
+IN = "in"
+WRITTEN = "written"
+DEAD_LETTERED = "dead_lettered"
+SKIPPED = "skipped"
+RETRIED = "retried"
+
+
+class Counters:
+    """Thread-safe cumulative counters per flow, plus gauges (current values such as ``waiting``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._gauges: dict[str, dict[str, Any]] = defaultdict(dict)
+
+    def incr(self, flow: str, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[flow][name] += n
+
+    def gauge(self, flow: str, name: str, value: Any) -> None:
+        with self._lock:
+            self._gauges[flow][name] = value
+
+    def get(self, flow: str, name: str) -> int:
+        with self._lock:
+            return self._counts.get(flow, {}).get(name, 0)
+
+    def restore(self, counts: dict[str, dict[str, int]]) -> None:
+        with self._lock:
+            for flow, names in counts.items():
+                for name, value in names.items():
+                    self._counts[flow][name] = max(self._counts[flow][name], int(value))
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "counts": {f: dict(c) for f, c in self._counts.items()},
+                "gauges": {f: dict(g) for f, g in self._gauges.items()},
+            }
+
+
+class MetricsReporter:
+    """Publishes a component's counters every ``interval`` seconds on a daemon thread."""
+
+    def __init__(self, component: str, kafka: KafkaSettings, counters: Counters, interval: float = 2.0) -> None:
+        self.component = component
+        self.counters = counters
+        self.interval = interval
+        self._kafka = kafka
+        self._producer = Producer(kafka.librdkafka() | {"linger.ms": 0})
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"metrics-{component}", daemon=True)
+
+    def start(self) -> None:
+        previous = read_latest(self._kafka, METRICS.name).get(self.component.encode())
+        if previous:
+            self.counters.restore(json.loads(previous).get("counts", {}))
+            log.info("%s: counters restored from %s", self.component, METRICS.name)
+        self._thread.start()
+
+    def publish(self) -> None:
+        snapshot = self.counters.snapshot() | {
+            "component": self.component,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "ts_ms": int(time.time() * 1000),
+        }
+        self._producer.produce(METRICS.name, key=self.component.encode(), value=json.dumps(snapshot).encode())
+        self._producer.poll(0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.publish()
+            except Exception as exc:  # metrics must never take a component down
+                log.warning("%s: could not publish metrics: %s", self.component, exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        try:
+            self.publish()
+            self._producer.flush(5)
+        except Exception as exc:
+            log.warning("%s: could not publish final metrics: %s", self.component, exc)
+
+
+def read_snapshots(kafka: KafkaSettings) -> dict[str, dict[str, Any]]:
+    """The latest snapshot of every component that ever reported."""
+    return {
+        key.decode(): json.loads(value) for key, value in read_latest(kafka, METRICS.name).items() if value is not None
+    }

@@ -1,0 +1,154 @@
+"""Per-flow figures from Kafka alone, so ``p2c status`` works wherever the components run.
+
+events in      change events on the flow's source topics (their end offsets)
+written        records the sinks wrote to the target (sink counters in p2c.metrics)
+waiting        records parked on a missing dependency (streams gauge), with what they wait for
+skipped        records a routing rule leaves out (streams counters)
+dead-lettered  records on p2c.dlq.<flow> (its end offsets)
+lag            records not yet processed on the flow's topics (end minus committed, streams and sinks)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import click
+
+from p2c import logs, options
+from p2c.flows import FLOWS, STREAMS_GROUP, Flow
+from p2c.metrics import SKIPPED, WRITTEN, read_snapshots
+from p2c.offsets import committed_offsets, end_offsets
+from p2c.settings import KafkaSettings, load
+
+STALE_AFTER_S = 15.0
+
+
+@dataclass
+class FlowStatus:
+    flow: str
+    direction: str
+    events_in: int = 0
+    written: int = 0
+    waiting: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+    lag: int = 0
+    waiting_on: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ComponentStatus:
+    component: str
+    host: str
+    pid: int
+    age_s: float
+
+    @property
+    def stale(self) -> bool:
+        return self.age_s > STALE_AFTER_S
+
+
+@dataclass
+class Report:
+    flows: list[FlowStatus]
+    components: list[ComponentStatus]
+
+
+def _lag(ends: dict[tuple[str, int], int], committed: dict[tuple[str, int], int]) -> int:
+    total = 0
+    for tp, end in ends.items():
+        done = committed.get(tp, -1)
+        total += end - max(done, 0) if done >= 0 else end
+    return max(total, 0)
+
+
+def _flow_lag(kafka: KafkaSettings, flow: Flow, ends: dict[tuple[str, int], int]) -> int:
+    src = {tp: e for tp, e in ends.items() if tp[0] in {t.name for t in flow.sources}}
+    lag = _lag(src, committed_offsets(kafka, STREAMS_GROUP, list(src)))
+    for target, group in zip(flow.targets, flow.sink_groups, strict=True):
+        tgt = {tp: e for tp, e in ends.items() if tp[0] == target.name}
+        lag += _lag(tgt, committed_offsets(kafka, group, list(tgt)))
+    return lag
+
+
+def collect(kafka: KafkaSettings) -> Report:
+    names = sorted({t.name for f in FLOWS for t in (*f.sources, *f.targets, f.dead_letter)})
+    ends = end_offsets(kafka, names)
+    snapshots = read_snapshots(kafka)
+    now_ms = time.time() * 1000
+    flows = []
+    for flow in FLOWS:
+        status = FlowStatus(flow.name, flow.direction)
+        status.events_in = sum(e for (t, _), e in ends.items() if t in {s.name for s in flow.sources})
+        status.dead_lettered = sum(e for (t, _), e in ends.items() if t == flow.dead_letter.name)
+        for snap in snapshots.values():
+            counts = snap.get("counts", {}).get(flow.name, {})
+            gauges = snap.get("gauges", {}).get(flow.name, {})
+            status.written += int(counts.get(WRITTEN, 0))
+            status.skipped += int(counts.get(SKIPPED, 0))
+            status.waiting += int(gauges.get("waiting", 0))
+            for what, n in gauges.get("waiting_on", {}).items():
+                status.waiting_on[what] = status.waiting_on.get(what, 0) + int(n)
+        status.lag = _flow_lag(kafka, flow, ends)
+        flows.append(status)
+    components = [
+        ComponentStatus(name, snap.get("host", "?"), int(snap.get("pid", 0)), (now_ms - snap.get("ts_ms", 0)) / 1000)
+        for name, snap in sorted(snapshots.items())
+    ]
+    return Report(flows, components)
+
+
+COLUMNS = ("flow", "direction", "events in", "written", "waiting", "skipped", "dead-lettered", "lag")
+
+
+def render(report: Report) -> str:
+    rows = [COLUMNS] + [
+        (f.flow, f.direction, f.events_in, f.written, f.waiting, f.skipped, f.dead_lettered, f.lag)
+        for f in report.flows
+    ]
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
+    lines = [
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in cells
+    ]
+    for f in report.flows:
+        if f.waiting_on:
+            waits = ", ".join(f"{n} on {what}" for what, n in sorted(f.waiting_on.items()))
+            lines.append(f"  {f.flow} waiting: {waits}")
+    if report.components:
+        parts = [f"{c.component}{' (stale)' if c.stale else ''}" for c in report.components]
+        lines.append("components: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    return {
+        "flows": [asdict(f) for f in report.flows],
+        "components": [asdict(c) | {"stale": c.stale} for c in report.components],
+    }
+
+
+@click.command()
+@options.bootstrap_servers
+@options.config_file
+@click.option("--json", "as_json_output", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--watch", is_flag=True, help="Refresh every 2 seconds until Ctrl-C.")
+def status(bootstrap_servers: str, config_file: str | None, as_json_output: bool, watch: bool) -> None:
+    """Per flow: events in, records written, waiting, skipped, dead-lettered, lag."""
+    logs.configure("WARNING")
+    kafka = load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)
+    while True:
+        report = collect(kafka)
+        if as_json_output:
+            click.echo(json.dumps(as_json(report), indent=2))
+        else:
+            if watch:
+                click.clear()
+            click.echo(render(report))
+        if not watch:
+            return
+        time.sleep(2)

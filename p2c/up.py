@@ -1,0 +1,265 @@
+"""``p2c up``: the whole pipeline on one machine, as supervised child processes, with a live status table.
+
+Order: broker → registry → topics and schemas → CRM and ERP sandboxes (seeded) → sources → streams → sinks.
+Given ``--bootstrap-servers`` or ``--schema-registry-url``, it uses those and does not start its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from p2c import logs
+from p2c.admin import ensure_topics
+from p2c.broker import MEMORY_NOTICE
+from p2c.errors import P2CError
+from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
+from p2c.settings import KafkaSettings
+from p2c.status import collect, render
+from p2c.supervisor import Supervisor
+
+log = logging.getLogger("p2c.up")
+
+STATUS_EVERY_S = 2.0
+PLAIN_STATUS_EVERY_S = 10.0
+
+
+class Plan:
+    """What ``p2c up`` runs, derived from its options."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        broker_port: int,
+        registry_port: int,
+        crm_port: int,
+        erp_port: int,
+        bootstrap_servers: str | None,
+        schema_registry_url: str | None,
+        company: str,
+    ) -> None:
+        self.data_dir = data_dir
+        self.logs = data_dir / "logs"
+        self.broker_port = broker_port
+        self.own_broker = bootstrap_servers is None
+        self.bootstrap = bootstrap_servers or f"127.0.0.1:{broker_port}"
+        self.own_registry = schema_registry_url is None
+        self.registry_port = registry_port
+        self.registry_url = schema_registry_url or f"http://127.0.0.1:{registry_port}"
+        self.crm_port = crm_port
+        self.erp_port = erp_port
+        self.crm_url = f"http://127.0.0.1:{crm_port}"
+        self.erp_url = f"http://127.0.0.1:{erp_port}"
+        self.company = company
+
+    def env(self) -> dict[str, str]:
+        return {
+            "P2C_BOOTSTRAP_SERVERS": self.bootstrap,
+            "P2C_SCHEMA_REGISTRY_URL": self.registry_url,
+            "P2C_CRM_URL": self.crm_url,
+            "P2C_ERP_URL": self.erp_url,
+            "P2C_COMPANY": self.company,
+        }
+
+    def process(self, name: str, *args: str) -> ManagedProcess:
+        return ManagedProcess(name, p2c_command(*args), log_path=self.logs / f"{name}.log", env=self.env())
+
+    def infrastructure(self) -> list[ManagedProcess]:
+        procs = []
+        if self.own_broker:
+            broker = self.process("broker", "broker", "--port", str(self.broker_port))
+            broker.ready = tcp_open("127.0.0.1", self.broker_port)
+            procs.append(broker)
+        if self.own_registry:
+            registry = self.process(
+                "registry",
+                "registry",
+                "serve",
+                "--port",
+                str(self.registry_port),
+                "--bootstrap-servers",
+                self.bootstrap,
+            )
+            registry.ready = http_ok(f"{self.registry_url}/subjects")
+            procs.append(registry)
+        return procs
+
+    def sandboxes(self) -> list[ManagedProcess]:
+        crm = self.process(
+            "crm", "sandbox", "crm", "--port", str(self.crm_port), "--data-dir", str(self.data_dir / "crm")
+        )
+        crm.ready = log_says(crm)
+        erp = self.process(
+            "erp", "sandbox", "erp", "--port", str(self.erp_port), "--data-dir", str(self.data_dir / "erp")
+        )
+        erp.ready = log_says(erp)
+        return [crm, erp]
+
+    def pipeline(self) -> list[ManagedProcess]:
+        kafka = ("--bootstrap-servers", self.bootstrap, "--schema-registry-url", self.registry_url)
+        procs = [
+            self.process("source-crm", "source", "run", "crm", "--crm-url", self.crm_url, *kafka),
+            self.process("streams", "streams", "worker", "--company", self.company, *kafka),
+            self.process(
+                "sink-erp", "sink", "run", "erp", "--erp-url", self.erp_url, "--company", self.company, *kafka
+            ),
+        ]
+        for proc in procs:
+            proc.ready = log_says(proc)
+        return procs
+
+
+def run_once(plan: Plan, name: str, *args: str) -> None:
+    """Run a one-shot ``p2c`` command to completion; its output goes to the component log."""
+    log_path = plan.logs / f"{name}.log"
+    with open(log_path, "ab") as out:
+        result = subprocess.run(
+            p2c_command(*args), stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **plan.env()}, check=False
+        )
+    if result.returncode != 0:
+        raise click.ClickException(f"`p2c {' '.join(args)}` failed with code {result.returncode}; see {log_path}")
+
+
+class StatusScreen:
+    """The live status: redrawn in place on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, plan: Plan, supervisor: Supervisor) -> None:
+        self.kafka = KafkaSettings(bootstrap_servers=plan.bootstrap)
+        self.supervisor = supervisor
+        self.tty = sys.stdout.isatty()
+        self.events: list[str] = []
+        self._last_plain = 0.0
+
+    def event(self, message: str) -> None:
+        self.events = [*self.events[-4:], f"{time.strftime('%H:%M:%S')} {message}"]
+
+    def show(self, header: str) -> None:
+        try:
+            report = collect(self.kafka)
+        except Exception as exc:  # the broker may be restarting
+            self.event(f"status unavailable: {exc}")
+            return
+        if self.tty:
+            click.clear()
+            click.echo(header)
+            click.echo(render(report))
+            click.echo("\n".join(self.events))
+            click.echo("Ctrl-C stops everything.")
+        elif time.monotonic() - self._last_plain > PLAIN_STATUS_EVERY_S:
+            self._last_plain = time.monotonic()
+            click.echo(
+                " | ".join(
+                    f"{f.flow}: in {f.events_in} written {f.written} waiting {f.waiting} dlq {f.dead_lettered} "
+                    f"lag {f.lag}"
+                    for f in report.flows
+                ),
+                nl=True,
+            )
+
+
+@click.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".p2c"),
+    show_default=True,
+    help="Sandbox databases and component logs.",
+)
+@click.option("--broker-port", default=9092, show_default=True)
+@click.option("--registry-port", default=8081, show_default=True)
+@click.option("--crm-port", default=8701, show_default=True)
+@click.option("--erp-port", default=8702, show_default=True)
+@click.option("--no-seed", is_flag=True, help="Reference data only: no sample accounts, contacts, quotes, products.")
+@click.option(
+    "--company",
+    default="usmf",
+    show_default=True,
+    envvar="P2C_COMPANY",
+    help="FinOps legal entity (dataAreaId) the CRM maps to.",
+)
+@click.option(
+    "--bootstrap-servers",
+    default=None,
+    envvar="P2C_BOOTSTRAP_SERVERS",
+    help="Use this Kafka cluster instead of starting the embedded broker.",
+)
+@click.option(
+    "--schema-registry-url",
+    default=None,
+    envvar="P2C_SCHEMA_REGISTRY_URL",
+    help="Use this schema registry instead of starting p2c's own.",
+)
+def up(
+    data_dir: Path,
+    broker_port: int,
+    registry_port: int,
+    crm_port: int,
+    erp_port: int,
+    no_seed: bool,
+    company: str,
+    bootstrap_servers: str | None,
+    schema_registry_url: str | None,
+) -> None:
+    """Start everything: broker, registry, CRM and ERP sandboxes, sources, streams and sinks."""
+    logs.configure()
+    plan = Plan(
+        data_dir, broker_port, registry_port, crm_port, erp_port, bootstrap_servers, schema_registry_url, company
+    )
+    plan.logs.mkdir(parents=True, exist_ok=True)
+    supervisor = Supervisor()
+    screen = StatusScreen(plan, supervisor)
+    supervisor._on_event = screen.event
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        if plan.own_broker:
+            log.info("embedded broker: %s", MEMORY_NOTICE)
+        for proc in plan.infrastructure():
+            supervisor.start(proc)
+        ensure_topics(KafkaSettings(bootstrap_servers=plan.bootstrap))
+        run_once(plan, "schemas", "schemas", "register", "--schema-registry-url", plan.registry_url)
+        log.info("schemas registered in %s", plan.registry_url)
+        for proc in plan.sandboxes():
+            supervisor.start(proc)
+        if not no_seed:
+            run_once(plan, "seed", "sandbox", "seed", "--data-dir", str(plan.data_dir))
+            log.info("sandboxes seeded with sample data")
+        for proc in plan.pipeline():
+            supervisor.start(proc, ready_timeout=90)
+    except (P2CError, RuntimeError, TimeoutError, click.ClickException) as exc:
+        supervisor.stop_all()
+        raise click.ClickException(f"p2c up could not start: {exc}") from exc
+
+    header = "\n".join(
+        [
+            f"broker           {plan.bootstrap}{' (embedded, in memory)' if plan.own_broker else ''}",
+            f"schema registry  {plan.registry_url}",
+            f"CRM (Dataverse)  {plan.crm_url}/api/data/v9.2/",
+            f"ERP (FinOps)     {plan.erp_url}/data/",
+            f"logs             {plan.logs}/",
+        ]
+    )
+    click.echo(header)
+    click.echo("ready")
+    try:
+        while not stop.wait(STATUS_EVERY_S):
+            supervisor.check()
+            screen.show(header + "\nready\n")
+    finally:
+        click.echo("stopping...")
+        supervisor.stop_all()
+        click.echo("stopped")
