@@ -16,9 +16,7 @@ SUFFIX = ".avsc"
 def topics() -> list[str]:
     """Every topic that has a schema here, sorted."""
     return sorted(
-        entry.name.removesuffix(SUFFIX)
-        for entry in resources.files(__name__).iterdir()
-        if entry.name.endswith(SUFFIX)
+        entry.name.removesuffix(SUFFIX) for entry in resources.files(__name__).iterdir() if entry.name.endswith(SUFFIX)
     )
 
 
