@@ -17,6 +17,7 @@ from p2c import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "up": ("p2c.up", "up", "Start everything: broker, registry, sandboxes, sources, streams, sinks."),
     "status": ("p2c.status", "status", "Per flow: events in, written, waiting, dead-lettered, lag."),
+    "init": ("p2c.init", "init", "Create p2c's topics and register its schemas (idempotent)."),
     "broker": ("p2c.broker", "broker", "Run the embedded Kafka-compatible broker (in memory)."),
     "registry": ("registry.cli", "registry", "The Confluent-compatible schema registry service."),
     "schemas": ("p2c.schemas_cli", "schemas", "Register, list, show, diff and check Avro schemas."),

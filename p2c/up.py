@@ -19,11 +19,11 @@ from types import FrameType
 import click
 
 from p2c import logs
-from p2c.admin import ensure_topics
 from p2c.broker import MEMORY_NOTICE
 from p2c.errors import P2CError
+from p2c.init import initialise
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
-from p2c.settings import KafkaSettings
+from p2c.settings import KafkaSettings, RegistrySettings
 from p2c.status import collect, render
 from p2c.supervisor import Supervisor
 
@@ -230,9 +230,11 @@ def up(
             log.info("embedded broker: %s", MEMORY_NOTICE)
         for proc in plan.infrastructure():
             supervisor.start(proc)
-        ensure_topics(KafkaSettings(bootstrap_servers=plan.bootstrap))
-        run_once(plan, "schemas", "schemas", "register", "--schema-registry-url", plan.registry_url)
-        log.info("schemas registered in %s", plan.registry_url)
+        initialise(
+            KafkaSettings(bootstrap_servers=plan.bootstrap),
+            RegistrySettings(schema_registry_url=plan.registry_url),
+            partitions=4,
+        )
         for proc in plan.sandboxes():
             supervisor.start(proc)
         if not no_seed:
