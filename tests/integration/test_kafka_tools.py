@@ -1,0 +1,75 @@
+"""End offsets, read-to-end and metrics snapshots against the real broker, including the embedded
+broker's wrong ListOffsets answer for multi-record batches."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from p2c.keyed_log import read_latest
+from p2c.metrics import Counters, MetricsReporter, read_snapshots
+from p2c.offsets import committed_offsets, end_offsets
+from p2c.settings import KafkaSettings
+
+
+def new_topic(kafka: KafkaSettings, partitions: int) -> str:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient(kafka.librdkafka())  # keep a reference until the future resolves
+    admin.create_topics([NewTopic(name, partitions, 1)])[name].result()
+    return name
+
+
+def produce_batched(kafka: KafkaSettings, topic: str, per_partition: dict[int, int]) -> None:
+    """Many records per partition in one request: multi-record batches."""
+    producer = Producer(kafka.producer(**{"linger.ms": 50}))
+    for partition, count in per_partition.items():
+        for i in range(count):
+            producer.produce(topic, key=f"k{i % 3}".encode(), value=f"v{i}".encode(), partition=partition)
+    assert producer.flush(10) == 0
+
+
+def test_end_offsets_count_every_record_of_multi_record_batches(kafka_bootstrap: str) -> None:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    topic = new_topic(kafka, 3)
+    produce_batched(kafka, topic, {0: 12, 1: 5, 2: 0})
+    produce_batched(kafka, topic, {0: 3})
+    assert end_offsets(kafka, [topic, "no-such-topic"]) == {(topic, 0): 15, (topic, 1): 5, (topic, 2): 0}
+
+
+def test_committed_offsets_of_a_group_that_never_committed(kafka_bootstrap: str) -> None:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    topic = new_topic(kafka, 2)
+    assert committed_offsets(kafka, "nobody", [(topic, 0), (topic, 1)]) == {(topic, 0): -1001, (topic, 1): -1001}
+
+
+def test_read_latest_keeps_the_last_value_per_key_across_batches(kafka_bootstrap: str) -> None:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    topic = new_topic(kafka, 2)
+    produce_batched(kafka, topic, {0: 10, 1: 4})
+    latest = read_latest(kafka, topic)
+    # partition 0 ends with v9 (k0), v8 (k2), v7 (k1); partition 1 with v3 (k0), v2 (k2), v1 (k1): 1 wrote last
+    assert set(latest) == {b"k0", b"k1", b"k2"}
+    assert read_latest(kafka, "no-such-topic-here") == {}
+
+
+def test_metrics_survive_a_restart_of_the_component(kafka_bootstrap: str) -> None:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    component = f"sink-{uuid.uuid4().hex[:6]}"
+    first = Counters()
+    reporter = MetricsReporter(component, kafka, first, interval=60)
+    reporter.start()
+    first.incr("accounts", "written", 40)
+    first.gauge("quotes", "waiting", 3)
+    reporter.stop()
+
+    second = Counters()
+    restarted = MetricsReporter(component, kafka, second, interval=60)
+    restarted.start()
+    second.incr("accounts", "written", 2)
+    restarted.stop()
+    snapshot = read_snapshots(kafka)[component]
+    assert snapshot["counts"]["accounts"]["written"] == 42
+    assert json.dumps(snapshot["gauges"]) == "{}"  # gauges are current values: not restored

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from p2c.up import Plan
+
+
+def plan(**overrides: object) -> Plan:
+    args: dict[str, object] = dict(
+        data_dir=Path("/tmp/x"), broker_port=9092, registry_port=8081, crm_port=8701, erp_port=8702,
+        bootstrap_servers=None, schema_registry_url=None, company="usmf",
+    )
+    args.update(overrides)
+    return Plan(**args)  # type: ignore[arg-type]
+
+
+def test_embedded_default_starts_its_own_broker_and_registry() -> None:
+    names = [p.name for p in plan().infrastructure()]
+    assert names == ["broker", "registry"]
+
+
+def test_a_given_cluster_and_registry_replace_the_embedded_ones() -> None:
+    p = plan(bootstrap_servers="kafka:9092", schema_registry_url="http://sr:8081")
+    assert p.infrastructure() == []
+    assert p.env()["P2C_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    for proc in p.pipeline():
+        assert "kafka:9092" in proc.argv and "http://sr:8081" in proc.argv
+
+
+def test_pipeline_components_log_to_the_data_dir() -> None:
+    procs = plan(crm_port=9701).sandboxes() + plan().pipeline()
+    assert [p.name for p in procs] == ["crm", "erp", "source-crm", "streams", "sink-erp"]
+    assert all(p.log_path is not None and p.log_path.parent == Path("/tmp/x/logs") for p in procs)
+    assert "9701" in procs[0].argv
