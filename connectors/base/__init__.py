@@ -1,0 +1,16 @@
+"""Contracts every connector implements."""
+
+from connectors.base.sink import Sink, SinkRecord, WriteResult
+from connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
+
+__all__ = [
+    "ChangeEvent",
+    "Checkpoint",
+    "Position",
+    "Rejected",
+    "Sink",
+    "SinkRecord",
+    "Source",
+    "SourceItem",
+    "WriteResult",
+]

@@ -1,0 +1,59 @@
+"""The sink contract: one method, ``write(batch)``.
+
+``write`` receives decoded records and either returns (every record written, except those it reports
+rejected for good) or raises:
+
+    RetriableError(retry_after)   back-pressure: nothing is committed, the runner retries the same batch
+    ConfigurationError            a person must act: the runner stops
+
+A record the target rejects for good is reported in the returned ``WriteResult.rejected`` with its
+RecordError; the runner dead-letters it and commits the rest.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from p2c.errors import RecordError
+
+
+@dataclass(frozen=True)
+class SinkRecord:
+    """One message of a target topic, decoded."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: dict[str, Any]
+    raw_key: bytes | None = None
+    raw_value: bytes | None = None
+
+
+@dataclass
+class WriteResult:
+    written: int = 0
+    skipped: int = 0  # already in the target at this or a newer version
+    rejected: list[tuple[SinkRecord, RecordError]] = field(default_factory=list)
+
+
+class Sink(ABC):
+    #: the flow(s) it serves, for dead-letter topics and logs
+    name: str = "sink"
+
+    @abstractmethod
+    def write(self, batch: Sequence[SinkRecord]) -> WriteResult:
+        """Write ``batch`` to the target; see the module docstring for the outcomes."""
+
+    def topics(self) -> list[str]:
+        return []
+
+    def flow_of(self, record: SinkRecord) -> str:
+        """The flow whose dead-letter topic a rejected ``record`` goes to."""
+        return self.name
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release HTTP clients and the like."""

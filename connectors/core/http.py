@@ -1,0 +1,89 @@
+"""An OData HTTP client: auth, standard headers, the error table and the retry loop in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from connectors.core.errors import raise_for, transport_error
+from connectors.core.retry import RetryPolicy, call_with_retry
+
+log = logging.getLogger("p2c.connectors.http")
+
+ODATA_HEADERS = {"OData-Version": "4.0", "OData-MaxVersion": "4.0", "Accept": "application/json"}
+
+
+class ODataClient:
+    """Requests against one OData service root (``.../api/data/v9.2/`` or ``.../data/``).
+
+    Every call maps the response status through the error table and retries what the table calls
+    retriable, with backoff honouring ``Retry-After``. ``request`` returns only successful responses.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: httpx.Auth | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        name: str = "odata",
+    ) -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.retry = retry or RetryPolicy()
+        self.name = name
+        self.http = httpx.Client(
+            base_url=self.base_url,
+            auth=auth,
+            transport=transport,
+            timeout=timeout,
+            headers=ODATA_HEADERS,
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+        )
+
+    def url(self, path: str) -> str:
+        """Absolute URL for ``path`` relative to the service root (absolute URLs pass through)."""
+        return str(self.http.build_request("GET", path).url)
+
+    def _send_once(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
+        content: bytes | None, json: Any, what: str,
+    ) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, params=params, headers=headers, content=content, json=json)
+        except httpx.TransportError as exc:
+            raise transport_error(exc, what) from exc
+        raise_for(response, what=what)
+        return response
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        json: Any = None,
+        what: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> httpx.Response:
+        label = what or f"{self.name} {method} {path.split('?')[0]}"
+        return call_with_retry(
+            lambda: self._send_once(
+                method, path, params=params, headers=headers, content=content, json=json, what=label
+            ),
+            label,
+            retry or self.retry,
+        )
+
+    def get_json(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        doc: dict[str, Any] = self.request("GET", path, **kwargs).json()
+        return doc
+
+    def close(self) -> None:
+        self.http.close()
