@@ -78,12 +78,14 @@ class ManagedProcess:
         ready: Probe | None = None,
         log_path: Path | None = None,
         env: dict[str, str] | None = None,
+        pid_path: Path | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.ready = ready
         self.log_path = log_path
         self.env = env
+        self.pid_path = pid_path
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self.log_offset = 0  # where this run's output starts in the log file
@@ -112,6 +114,9 @@ class ManagedProcess:
         finally:
             if out is not subprocess.DEVNULL:
                 out.close()
+        if self.pid_path is not None:
+            self.pid_path.parent.mkdir(parents=True, exist_ok=True)
+            self.pid_path.write_text(f"{self.process.pid}\n")
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> None:

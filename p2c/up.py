@@ -71,7 +71,13 @@ class Plan:
         }
 
     def process(self, name: str, *args: str) -> ManagedProcess:
-        return ManagedProcess(name, p2c_command(*args), log_path=self.logs / f"{name}.log", env=self.env())
+        return ManagedProcess(
+            name,
+            p2c_command(*args),
+            log_path=self.logs / f"{name}.log",
+            env=self.env(),
+            pid_path=self.data_dir / "run" / f"{name}.pid",
+        )
 
     def infrastructure(self) -> list[ManagedProcess]:
         procs = []
