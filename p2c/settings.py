@@ -61,11 +61,16 @@ class KafkaSettings(BaseSettings):
         return conf | extra
 
     def producer(self, **extra: Any) -> dict[str, Any]:
-        """Producer configuration: idempotent, all replicas acknowledge, small linger for batching."""
+        """Producer configuration: idempotent, all replicas acknowledge, small linger for batching.
+
+        The partitioner is Java's (murmur2), as aiokafka's and so Faust's: a key lands on the same partition
+        whoever produced it, which the stream joins rely on (co-partitioning). librdkafka's default differs.
+        """
         conf = self.librdkafka() | {
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
+            "partitioner": "murmur2_random",
         }
         return conf | extra
 
