@@ -60,7 +60,24 @@ def parse(schema: str | dict[str, Any] | list[Any]) -> Parsed:
         root = fastavro.parse_schema(schema, named_schemas=named)
     except (SchemaParseException, UnknownType, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidSchema(f"not a valid Avro schema: {exc}") from exc
+    _require_fields(schema)
     return Parsed(root, named)
+
+
+def _require_fields(schema: Any) -> None:
+    """fastavro takes a record without ``fields`` for an empty one; registries reject it."""
+    if isinstance(schema, list):
+        for branch in schema:
+            _require_fields(branch)
+    elif isinstance(schema, dict):
+        if schema.get("type") in ("record", "error"):
+            if not isinstance(schema.get("fields"), list):
+                raise InvalidSchema(f"not a valid Avro schema: record {schema.get('name')} has no fields list")
+            for field in schema["fields"]:
+                _require_fields(field.get("type"))
+        else:
+            _require_fields(schema.get("items"))
+            _require_fields(schema.get("values"))
 
 
 @dataclass(frozen=True)
