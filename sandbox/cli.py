@@ -1,0 +1,73 @@
+"""``p2c sandbox``: the Dataverse-like CRM and FinOps-like ERP services, and their sample data."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from p2c import logs
+from sandbox.odata.auth import DEFAULT_CLIENT, parse_client
+
+log = logging.getLogger("p2c.sandbox")
+
+
+def _clients(specs: tuple[str, ...]) -> dict[str, str]:
+    try:
+        pairs = [parse_client(s) for s in specs] or [DEFAULT_CLIENT]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--client") from exc
+    return dict(pairs)
+
+
+_client_option = click.option(
+    "--client", "clients", multiple=True, metavar="ID:SECRET",
+    help=f"OAuth2 client allowed to get tokens (repeatable). Default: {':'.join(DEFAULT_CLIENT)}.",
+)  # fmt: skip
+_rate_option = click.option(
+    "--rate-limit", type=click.IntRange(min=1), default=None,
+    help="Requests per second per client before 429 + Retry-After. Default: off.",
+)  # fmt: skip
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def sandbox() -> None:
+    """Dataverse-like CRM and FinOps-like ERP services on SQLite, with sample data."""
+
+
+@sandbox.command()
+@click.option("--host", default="127.0.0.1", help="Interface to listen on.")
+@click.option("--port", default=8701, type=int, help="TCP port.")
+@click.option(
+    "--data-dir", default=Path("./.p2c/crm"), type=click.Path(path_type=Path), help="Where the SQLite file lives."
+)
+@_rate_option
+@click.option(
+    "--delta-token-ttl", default=7 * 24 * 3600, type=float, help="Seconds a change-tracking delta token stays valid."
+)
+@_client_option
+def crm(
+    host: str, port: int, data_dir: Path, rate_limit: int | None, delta_token_ttl: float, clients: tuple[str, ...]
+) -> None:
+    """Serve the Dataverse Web API (/api/data/v9.2/) of a Sales organization."""
+    from sandbox.crm.app import API_PATH, create_app
+    from sandbox.crm.store import application_user_id
+    from sandbox.server import serve
+
+    logs.configure()
+    allowed = _clients(clients)
+    app, store = create_app(data_dir, allowed, rate_limit, delta_token_ttl)
+    log.info("CRM store %s", store.db.path.resolve())
+    log.info("CRM rows: %s", _counts(store.conn, ["accounts", "contacts", "products", "quotes", "quotedetails"]))
+    for client_id in allowed:
+        log.info("client %s -> application user %s", client_id, application_user_id(client_id))
+    log.info("token endpoint http://%s:%d/<tenant>/oauth2/v2.0/token; rate limit %s", host, port, rate_limit or "off")
+    serve(app, host, port, f"CRM Web API at http://{host}:{port}{API_PATH}")
+
+
+def _counts(conn: object, tables: list[str]) -> str:
+    import sqlite3
+
+    assert isinstance(conn, sqlite3.Connection)
+    return ", ".join(f"{conn.execute(f'SELECT COUNT(*) FROM {t}').fetchone()[0]} {t}" for t in tables)

@@ -1,0 +1,55 @@
+"""The CRM sandbox application: store, reference data, application users, HTTP layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from sandbox.crm.refdata import ensure_reference_data
+from sandbox.crm.service import API_PATH, CrmService
+from sandbox.crm.store import CrmStore, application_user_id
+from sandbox.odata import errors as codes
+from sandbox.odata.auth import Authority
+from sandbox.odata.errors import ODataError
+from sandbox.odata.http import build_app
+from sandbox.odata.ratelimit import RateLimiter
+
+DEFAULT_DELTA_TTL_S = 7 * 24 * 3600
+
+
+def open_store(data_dir: Path) -> CrmStore:
+    """The CRM store in ``data_dir``, with its reference data."""
+    store = CrmStore(data_dir)
+    ensure_reference_data(store)
+    return store
+
+
+def throttled(limit: int, wait: int) -> ODataError:
+    return ODataError(
+        429, f"Number of requests exceeded the limit of {limit} over time window of 1 seconds.",
+        codes.REQUESTS_THROTTLED,
+    )  # fmt: skip
+
+
+def create_app(
+    data_dir: Path,
+    clients: dict[str, str],
+    rate_limit: int | None = None,
+    delta_ttl_s: float = DEFAULT_DELTA_TTL_S,
+) -> tuple[web.Application, CrmStore]:
+    store = open_store(data_dir)
+    for client_id in clients:
+        store.ensure_user(application_user_id(client_id), f"# {client_id} (application user)", client_id)
+    authority = Authority(clients, Path(data_dir) / "token.key", audience="crm")
+    service = CrmService(store, delta_ttl_s)
+    app = build_app(service, authority, RateLimiter(rate_limit), throttled)
+    app.on_cleanup.append(lambda _app: _close(store))
+    return app, store
+
+
+async def _close(store: CrmStore) -> None:
+    store.close()
+
+
+__all__ = ["API_PATH", "create_app", "open_store"]

@@ -1,0 +1,148 @@
+"""A Dataverse request body -> column values: property names, types, lookups set with ``@odata.bind``.
+
+``"parentcustomerid_account@odata.bind": "/accounts(<guid>)"`` (or ``parentcustomerid@odata.bind``, or an
+alternate key: ``/products(productnumber='P-1')``) sets ``_parentcustomerid_value`` and remembers the
+target's logical name. Errors name the property, as Dataverse does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from sandbox.crm.entities import BY_LOGICAL, BY_SET
+from sandbox.odata import errors as codes
+from sandbox.odata.errors import ODataError
+from sandbox.odata.keys import parse_segment, split_path
+from sandbox.odata.model import EntitySet, Field
+from sandbox.odata.sqlite import fetch_one
+from sandbox.odata.values import ValueError_, to_db
+
+API_PATH = "/api/data/v9.2/"
+
+
+def _bad(message: str, code: str = codes.PAYLOAD_ERROR) -> ODataError:
+    return ODataError(400, message, code)
+
+
+def key_of(entity: EntitySet, key: Any, conn: sqlite3.Connection | None = None) -> dict[str, Any]:
+    """A URL key (a GUID, or alternate key pairs) -> column values identifying one row."""
+    pk = entity.key[0]
+    if not isinstance(key, dict):
+        return {pk: _guid(entity.by_name[pk], key)}
+    if set(key) == {pk}:
+        return {pk: _guid(entity.by_name[pk], key[pk])}
+    if tuple(sorted(key)) not in {tuple(sorted(ak)) for ak in entity.alternate_keys}:
+        raise ODataError(
+            400, f"Invalid key: {', '.join(key)} is not an alternate key of {entity.logical_name}.",
+            codes.QUERY_NOT_SUPPORTED,
+        )  # fmt: skip
+    return {name: str(value) for name, value in key.items()}
+
+
+def _guid(field: Field, value: Any) -> str:
+    try:
+        return str(to_db(field, str(value)))
+    except ValueError_ as exc:
+        raise _bad(f"Invalid key value '{value}' for '{field.name}': a GUID is expected.") from exc
+
+
+def resolve_reference(ref: str, conn: sqlite3.Connection) -> tuple[EntitySet, dict[str, Any]]:
+    """``/accounts(<guid>)`` (any URL form) -> (entity set, primary key); the row must exist."""
+    path = unquote(urlsplit(ref).path)
+    if API_PATH in path:
+        path = path.split(API_PATH, 1)[1]
+    segments = split_path(path)
+    if len(segments) != 1:
+        raise _bad(f"'{ref}' is not an entity reference.")
+    name, key = parse_segment(segments[0], codes.PAYLOAD_ERROR)
+    entity = BY_SET.get(name)
+    if entity is None or key is None:
+        raise _bad(f"'{ref}' is not an entity reference.")
+    where = key_of(entity, key)
+    row = fetch_one(conn, entity, where)
+    if row is None:
+        keytext = ",".join(f"{k}={v}" for k, v in where.items())
+        raise ODataError(400, f"{entity.logical_name} With Ids = {keytext} Do Not Exist", codes.OBJECT_DOES_NOT_EXIST)
+    return entity, {entity.key[0]: row[entity.key[0]]}
+
+
+def _bind_field(entity: EntitySet, nav: str) -> tuple[Field, str | None]:
+    """``parentcustomerid_account`` -> (the lookup field, 'account'); ``parentcustomerid`` -> (field, None)."""
+    for f in entity.lookups:
+        if f.readonly:
+            continue
+        if f.navigation == nav:
+            return f, None
+        for target in f.targets:
+            if f.polymorphic and nav == f"{f.navigation}_{target}":
+                return f, target
+    raise _bad(
+        f"An undeclared property '{nav}' which only has property annotations in the payload but no property value "
+        f"was found in the payload. In OData, only declared navigation properties and declared named streams can "
+        f"be represented as properties without values."
+    )
+
+
+def to_columns(entity: EntitySet, body: dict[str, Any], conn: sqlite3.Connection) -> dict[str, Any]:
+    """The column values a create/update body sets."""
+    out: dict[str, Any] = {}
+    for name, value in body.items():
+        if name.startswith("@odata."):
+            continue
+        if name.endswith("@odata.bind"):
+            field, target = _bind_field(entity, name.removesuffix("@odata.bind"))
+            _bind(field, target, value, conn, out, name)
+            continue
+        if "@" in name:
+            continue  # instance annotations on a property are ignored, as in Dataverse
+        field = entity.get(name)
+        if field is None:
+            raise _bad(f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM.{entity.logical_name}'. "
+                       f"Make sure to only use property names that are defined by the type.")  # fmt: skip
+        if field.is_lookup:
+            raise _bad(f"Cannot set the lookup '{name}' directly; use '{field.navigation}@odata.bind'.")
+        if field.readonly or (name == entity.key[0] and value is None):
+            continue
+        try:
+            out[name] = to_db(field, value)
+        except ValueError_ as exc:
+            raise _bad(f"Error identified in Payload provided by the user for Entity :'{entity.name}', "
+                       f"----> InnerException : Microsoft.OData.ODataException: {exc}") from exc  # fmt: skip
+    return out
+
+
+def _bind(
+    field: Field, target: str | None, value: Any, conn: sqlite3.Connection, out: dict[str, Any], name: str
+) -> None:
+    if value is None:
+        out[field.name] = None
+        if field.polymorphic:
+            out[field.type_column] = None
+        return
+    if not isinstance(value, str):
+        raise _bad(f"The value of '{name}' must be an entity reference such as '/accounts(<id>)'.")
+    try:
+        ref_entity, key = resolve_reference(value, conn)
+    except ODataError as exc:
+        raise ODataError(400, f"Invalid lookup '{field.navigation}' ({name}): {exc.message}", exc.code) from exc
+    if ref_entity.logical_name not in field.targets or (target and target != ref_entity.logical_name):
+        raise _bad(
+            f"Invalid lookup '{field.navigation}' ({name}): a {ref_entity.logical_name} cannot be its target; "
+            f"expected {' or '.join(field.targets)}."
+        )
+    out[field.name] = key[ref_entity.key[0]]
+    if field.polymorphic:
+        out[field.type_column] = ref_entity.logical_name
+
+
+def lookup_target(entity: EntitySet, field: Field, row: dict[str, Any]) -> str:
+    """Logical name of the row a lookup points to."""
+    if field.polymorphic:
+        return str(row.get(field.type_column) or field.targets[0])
+    return field.targets[0]
+
+
+def entity_for(logical_name: str) -> EntitySet:
+    return BY_LOGICAL[logical_name]

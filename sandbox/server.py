@@ -1,0 +1,33 @@
+"""Run an aiohttp application until SIGINT or SIGTERM, logging one line per event."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+log = logging.getLogger("p2c.sandbox")
+
+
+async def _serve(app: web.Application, host: str, port: int, ready: str) -> None:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    log.info("ready: %s", ready)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+        log.info("stopped")
+
+
+def serve(app: web.Application, host: str, port: int, ready: str) -> None:
+    asyncio.run(_serve(app, host, port, ready))
