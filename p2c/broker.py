@@ -157,21 +157,24 @@ def broker(host: str, port: int) -> None:
     logs.configure()
     log.info("embedded broker (%s): %s", version(), MEMORY_NOTICE)
     instance = EmbeddedBroker(port=port, host=host)
-    try:
-        instance.start()
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from exc
     stopping = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping the broker", signal.Signals(signum).name)
         stopping.set()
 
+    # Before start: a SIGTERM while Tansu starts must stop it too, not orphan it.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    log.info("ready: bootstrap servers %s (log: %s)", instance.bootstrap_servers, instance.log_path)
-    while not stopping.wait(0.5):
-        if instance._process is not None and instance._process.poll() is not None:
-            raise click.ClickException(f"the broker exited unexpectedly; see {instance.log_path}")
-    instance.stop()
+    try:
+        try:
+            instance.start()
+        except (ConfigurationError, RetriableError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        log.info("ready: bootstrap servers %s (log: %s)", instance.bootstrap_servers, instance.log_path)
+        while not stopping.wait(0.5):
+            if instance._process is not None and instance._process.poll() is not None:
+                raise click.ClickException(f"the broker exited unexpectedly; see {instance.log_path}")
+    finally:
+        instance.stop()
     log.info("broker stopped; its data is gone")
