@@ -56,8 +56,15 @@ def source() -> None:
 @options.bootstrap_servers
 @options.schema_registry_url
 @options.config_file
-def source_run(connector: str, entities: str | None, crm_url: str | None, poll_interval: float | None,
-               bootstrap_servers: str, schema_registry_url: str, config_file: str | None) -> None:
+def source_run(
+    connector: str,
+    entities: str | None,
+    crm_url: str | None,
+    poll_interval: float | None,
+    bootstrap_servers: str,
+    schema_registry_url: str,
+    config_file: str | None,
+) -> None:
     """Publish the CONNECTOR's changes (full load, then deltas) as Avro change events."""
     logs.configure()
     try:
@@ -66,11 +73,18 @@ def source_run(connector: str, entities: str | None, crm_url: str | None, poll_i
         _fail(exc)
 
 
-def _run_crm_source(entities: str | None, crm_url: str | None, poll_interval: float | None,
-                    bootstrap_servers: str, schema_registry_url: str, config_file: str | None) -> None:
+def _run_crm_source(
+    entities: str | None,
+    crm_url: str | None,
+    poll_interval: float | None,
+    bootstrap_servers: str,
+    schema_registry_url: str,
+    config_file: str | None,
+) -> None:
     from confluent_kafka import Producer
 
     from connectors.core.config import load_section
+    from connectors.core.metrics import METRICS
     from connectors.core.positions import KafkaPositionStore
     from connectors.core.source_runner import SourceRunner, run_forever
     from connectors.dataverse.settings import CrmSourceSettings
@@ -78,10 +92,12 @@ def _run_crm_source(entities: str | None, crm_url: str | None, poll_interval: fl
     from connectors.dataverse.streams import streams_for
     from p2c import topics
     from p2c.admin import ensure_topics
+    from p2c.metrics import MetricsReporter
     from p2c.serde import Codecs
 
-    settings = load_section(CrmSourceSettings, "source.crm", config_file, url=crm_url, entities=entities,
-                            poll_interval=poll_interval)
+    settings = load_section(
+        CrmSourceSettings, "source.crm", config_file, url=crm_url, entities=entities, poll_interval=poll_interval
+    )
     kafka = _kafka(bootstrap_servers, config_file)
     try:
         streams = streams_for(settings.entity_list)
@@ -89,16 +105,28 @@ def _run_crm_source(entities: str | None, crm_url: str | None, poll_interval: fl
         raise ConfigurationError(f"--entities: {exc.args[0]}") from exc
     ensure_topics(kafka, [topics.by_name(s.topic) for s in streams] + [*topics.DEAD_LETTER_TOPICS, topics.POSITIONS])
     src = DataverseSource(
-        settings.client(f"crm {settings.connector_name}"), streams, name=settings.connector_name,
-        poll_interval=settings.poll_interval, page_size=settings.page_size,
-        ignore_own_changes=settings.ignore_own_changes, position_refresh=settings.position_refresh,
+        settings.client(f"crm {settings.connector_name}"),
+        streams,
+        name=settings.connector_name,
+        poll_interval=settings.poll_interval,
+        page_size=settings.page_size,
+        ignore_own_changes=settings.ignore_own_changes,
+        position_refresh=settings.position_refresh,
     )
     _on_signals(src.stop)
-    runner = SourceRunner(src, Producer(kafka.producer()), Codecs.from_settings(_registry(schema_registry_url,
-                          config_file)), KafkaPositionStore(kafka), report_interval=settings.report_interval)
+    runner = SourceRunner(
+        src,
+        Producer(kafka.producer()),
+        Codecs.from_settings(_registry(schema_registry_url, config_file)),
+        KafkaPositionStore(kafka),
+        report_interval=settings.report_interval,
+    )
+    reporter = MetricsReporter("source-crm", kafka, METRICS)
+    reporter.start()
     try:
         run_forever(runner)
     finally:
+        reporter.stop()
         src.close()
     log.info("%s: stopped", src.name)
 
@@ -118,33 +146,60 @@ def sink() -> None:
 @options.bootstrap_servers
 @options.schema_registry_url
 @options.config_file
-def sink_run(connector: str, flows: str | None, erp_url: str | None, company: str | None, batch_size: int | None,
-             batch_ms: int | None, bootstrap_servers: str, schema_registry_url: str, config_file: str | None) -> None:
+def sink_run(
+    connector: str,
+    flows: str | None,
+    erp_url: str | None,
+    company: str | None,
+    batch_size: int | None,
+    batch_ms: int | None,
+    bootstrap_servers: str,
+    schema_registry_url: str,
+    config_file: str | None,
+) -> None:
     """Write the target topics of CONNECTOR's flows into it, in $batch requests, committing after each."""
     logs.configure()
     try:
-        _run_erp_sink(flows, erp_url, company, batch_size, batch_ms, bootstrap_servers, schema_registry_url,
-                      config_file)
+        _run_erp_sink(
+            flows, erp_url, company, batch_size, batch_ms, bootstrap_servers, schema_registry_url, config_file
+        )
     except P2CError as exc:
         _fail(exc)
 
 
-def _run_erp_sink(flows: str | None, erp_url: str | None, company: str | None, batch_size: int | None,
-                  batch_ms: int | None, bootstrap_servers: str, schema_registry_url: str,
-                  config_file: str | None) -> None:
+def _run_erp_sink(
+    flows: str | None,
+    erp_url: str | None,
+    company: str | None,
+    batch_size: int | None,
+    batch_ms: int | None,
+    bootstrap_servers: str,
+    schema_registry_url: str,
+    config_file: str | None,
+) -> None:
     from confluent_kafka import Consumer, Producer
 
     from connectors.core.config import load_section
+    from connectors.core.metrics import METRICS
     from connectors.core.sink_runner import SinkRunner
     from connectors.finops.settings import ErpSinkSettings
     from connectors.finops.sink import FinOpsSink
     from connectors.finops.targets import targets_for
     from p2c import topics
     from p2c.admin import ensure_topics
+    from p2c.metrics import MetricsReporter
     from p2c.serde import Codecs
 
-    settings = load_section(ErpSinkSettings, "sink.erp", config_file, url=erp_url, flows=flows, company=company,
-                            batch_size=batch_size, batch_ms=batch_ms)
+    settings = load_section(
+        ErpSinkSettings,
+        "sink.erp",
+        config_file,
+        url=erp_url,
+        flows=flows,
+        company=company,
+        batch_size=batch_size,
+        batch_ms=batch_ms,
+    )
     kafka = _kafka(bootstrap_servers, config_file)
     try:
         targets = targets_for(settings.flow_list)
@@ -154,18 +209,35 @@ def _run_erp_sink(flows: str | None, erp_url: str | None, company: str | None, b
     codecs = Codecs.from_settings(_registry(schema_registry_url, config_file))
     runners = []
     for target in targets:
-        snk = FinOpsSink(settings.client(f"erp {target.name}"), target, company=settings.company,
-                         max_operations=min(1000, settings.batch_size))
+        snk = FinOpsSink(
+            settings.client(f"erp {target.name}"),
+            target,
+            company=settings.company,
+            max_operations=min(1000, settings.batch_size),
+        )
         consumer = Consumer(kafka.consumer(settings.group(target.name)))
-        runners.append(SinkRunner(snk, consumer, Producer(kafka.producer()), codecs, batch_size=settings.batch_size,
-                                  batch_ms=settings.batch_ms, report_interval=settings.report_interval))
+        runners.append(
+            SinkRunner(
+                snk,
+                consumer,
+                Producer(kafka.producer()),
+                codecs,
+                batch_size=settings.batch_size,
+                batch_ms=settings.batch_ms,
+                report_interval=settings.report_interval,
+            )
+        )
     _on_signals(lambda: [r.stop() for r in runners])
     errors: list[BaseException] = []
 
     def run(runner: SinkRunner) -> None:
         try:
-            log.info("%s: ready, consuming %s as group %s", runner.component, ", ".join(runner.sink.topics()),
-                     settings.group(runner.sink.name.removeprefix("erp.")))
+            log.info(
+                "%s: ready, consuming %s as group %s",
+                runner.component,
+                ", ".join(runner.sink.topics()),
+                settings.group(runner.sink.name.removeprefix("erp.")),
+            )
             runner.run()
         except BaseException as exc:
             errors.append(exc)
@@ -174,12 +246,15 @@ def _run_erp_sink(flows: str | None, erp_url: str | None, company: str | None, b
         finally:
             runner.sink.close()
 
+    reporter = MetricsReporter("sink-erp", kafka, METRICS)
+    reporter.start()
     threads = [threading.Thread(target=run, args=(r,), name=r.component) for r in runners]
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
         for t in threads:
             t.join(0.5)
+    reporter.stop()
     if errors:
         exc = errors[0]
         if isinstance(exc, P2CError):

@@ -35,8 +35,9 @@ class SinkRecord:
 
 @dataclass
 class WriteResult:
-    written: int = 0
-    skipped: int = 0  # already in the target at this or a newer version
+    written: list[SinkRecord] = field(default_factory=list)
+    #: already in the target at this or a newer version, or superseded by a newer record of the batch
+    skipped: list[SinkRecord] = field(default_factory=list)
     rejected: list[tuple[SinkRecord, RecordError]] = field(default_factory=list)
 
 

@@ -45,8 +45,9 @@ class ApiSettings(BaseSettings):
 
     def authenticator(self) -> ClientCredentials:
         token_url = self.token_url or f"{self.url.rstrip('/')}/{self.tenant}/oauth2/v2.0/token"
-        return ClientCredentials(token_url, self.client_id, self.client_secret,
-                                 self.scope or f"{self.url.rstrip('/')}/.default")
+        return ClientCredentials(
+            token_url, self.client_id, self.client_secret, self.scope or f"{self.url.rstrip('/')}/.default"
+        )
 
     def client(self, name: str, **kwargs: Any) -> ODataClient:
         return ODataClient(self.service_root, self.authenticator(), timeout=self.timeout, name=name, **kwargs)

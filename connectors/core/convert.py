@@ -39,8 +39,11 @@ def _date(value: Any) -> date:
         return value.date()
     if isinstance(value, date):
         return value
-    return datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")).date() if "T" in str(value) \
+    return (
+        datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")).date()
+        if "T" in str(value)
         else date.fromisoformat(str(value).strip())
+    )
 
 
 def _decimal(scale: int, precision: int) -> Converter:
@@ -101,7 +104,12 @@ def converter_for(avro_type: Any) -> tuple[Converter, bool]:
             return parse_datetime, nullable
         avro_type = base
     simple: dict[str, Converter] = {
-        "string": _str, "int": _int, "long": _int, "boolean": _bool, "double": _float, "float": _float,
+        "string": _str,
+        "int": _int,
+        "long": _int,
+        "boolean": _bool,
+        "double": _float,
+        "float": _float,
     }
     return simple.get(str(avro_type), _str), nullable
 
@@ -136,8 +144,9 @@ class RowConverter:
             try:
                 out[name] = convert(value)
             except (ValueError, TypeError, ArithmeticError, InvalidOperation) as exc:
-                raise RecordError(f"{value!r} does not convert to {self.name}.{name}: {exc}",
-                                  record_key=key, field=name) from exc
+                raise RecordError(
+                    f"{value!r} does not convert to {self.name}.{name}: {exc}", record_key=key, field=name
+                ) from exc
         return out
 
 

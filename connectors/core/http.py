@@ -50,8 +50,15 @@ class ODataClient:
         return str(self.http.build_request("GET", path).url)
 
     def _send_once(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
-        content: bytes | None, json: Any, what: str,
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        json: Any,
+        what: str,
     ) -> httpx.Response:
         try:
             response = self.http.request(method, path, params=params, headers=headers, content=content, json=json)

@@ -1,63 +1,47 @@
-"""Counters per component (read, written, dead-lettered, retried, ...), readable in-process by the status
-display (``METRICS.snapshot()``), and a one-line INFO summary every ``interval`` seconds.
+"""Counters per flow (in, written, skipped, dead_lettered, retried), kept in one in-process
+``p2c.metrics.Counters`` (``METRICS``): the status display reads them in-process or, through
+``p2c.metrics.MetricsReporter`` (started by the CLI), from ``p2c.metrics``. ``Reporter`` logs a one-line
+summary every ``interval`` seconds at INFO.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
+
+from p2c.metrics import DEAD_LETTERED, IN, RETRIED, SKIPPED, WRITTEN, Counters
 
 log = logging.getLogger("p2c.connectors.metrics")
 
+METRICS = Counters()
 
-class Metrics:
-    """Thread-safe counters keyed by (component, name)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counters: dict[str, Counter[str]] = {}
-
-    def incr(self, component: str, name: str, n: int = 1) -> None:
-        if n:
-            with self._lock:
-                self._counters.setdefault(component, Counter())[name] += n
-
-    def get(self, component: str, name: str) -> int:
-        with self._lock:
-            return self._counters.get(component, Counter())[name]
-
-    def snapshot(self) -> dict[str, dict[str, int]]:
-        with self._lock:
-            return {c: dict(counts) for c, counts in self._counters.items()}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counters.clear()
-
-
-METRICS = Metrics()
+__all__ = ["DEAD_LETTERED", "IN", "METRICS", "RETRIED", "SKIPPED", "WRITTEN", "Counters", "Reporter"]
 
 
 class Reporter:
-    """Logs ``component: read=.. written=..`` every ``interval`` seconds when ``tick()`` is called."""
+    """Logs ``<component>: accounts in=.. written=..; ...`` every ``interval`` seconds when ticked."""
 
     def __init__(
-        self, component: str, metrics: Metrics = METRICS, interval: float = 30.0,
+        self,
+        component: str,
+        counters: Counters = METRICS,
+        interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.component = component
-        self.metrics = metrics
+        self.counters = counters
         self.interval = interval
         self._clock = clock
         self._last = clock()
 
     def line(self) -> str:
-        counts = self.metrics.snapshot().get(self.component, {})
-        body = " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "idle"
-        return f"{self.component}: {body}"
+        counts = self.counters.snapshot()["counts"]
+        parts = [
+            f"{flow} " + " ".join(f"{k}={v}" for k, v in sorted(names.items()))
+            for flow, names in sorted(counts.items())
+        ]
+        return f"{self.component}: {'; '.join(parts) or 'idle'}"
 
     def tick(self) -> None:
         now = self._clock()

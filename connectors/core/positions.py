@@ -1,7 +1,7 @@
 """Source positions on the ``p2c.positions`` topic (one partition; key = connector name, value = JSON).
 
-Reading uses ``assign()`` from the beginning to the end of the partition, not a consumer group (a group
-join on the embedded broker takes half the session timeout), and keeps the last value per key. Writing is
+Reading (``p2c.keyed_log.read_latest``) uses ``assign()`` from the beginning to partition EOF, not a consumer
+group (a group join on the embedded broker takes half the session timeout), and keeps the last value per key. Writing is
 a produce + flush whose delivery report is checked: a position counts only once the broker has it.
 
 Value format::
@@ -16,10 +16,11 @@ import logging
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import KafkaError, Message, Producer
 
 from connectors.base.source import Position
 from p2c.errors import RetriableError
+from p2c.keyed_log import read_latest
 from p2c.settings import KafkaSettings
 from p2c.topics import POSITIONS
 
@@ -46,43 +47,13 @@ class KafkaPositionStore:
         self.timeout = timeout
 
     def load_all(self) -> dict[str, Position]:
-        """Last position per connector name (tombstones remove a name)."""
-        consumer = Consumer(
-            self.kafka.librdkafka()
-            | {"group.id": "p2c-positions-reader", "enable.auto.commit": False, "enable.partition.eof": True}
-        )
+        """Last position per connector name (a tombstone removes a name)."""
+        latest = read_latest(self.kafka, self.topic, timeout=self.timeout)
         positions: dict[str, Position] = {}
-        try:
-            tp = TopicPartition(self.topic, 0)
-            try:
-                low, high = consumer.get_watermark_offsets(tp, timeout=self.timeout)
-            except KafkaException as exc:
-                raise RetriableError(f"cannot read the offsets of {self.topic}: {exc}") from exc
-            if high <= low:
-                return positions
-            consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
-            deadline = time.monotonic() + self.timeout
-            while time.monotonic() < deadline:
-                msg: Message | None = consumer.poll(0.5)
-                if msg is None:
-                    continue
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        break
-                    raise RetriableError(f"reading {self.topic}: {err.str()}")
-                key = (msg.key() or b"").decode()
-                value = decode_value(msg.value())
-                if value is None:
-                    positions.pop(key, None)
-                else:
-                    positions[key] = value
-                if (msg.offset() or 0) >= high - 1:
-                    break
-            else:
-                raise RetriableError(f"reading {self.topic} to its end took longer than {self.timeout:.0f} s")
-        finally:
-            consumer.close()
+        for key, raw in latest.items():
+            value = decode_value(raw)
+            if value is not None:
+                positions[key.decode()] = value
         return positions
 
     def load(self, name: str) -> Position | None:

@@ -17,14 +17,17 @@ import random
 import threading
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from connectors.base.sink import Sink, SinkRecord, WriteResult
-from connectors.core.metrics import METRICS, Metrics, Reporter
+from connectors.core.metrics import DEAD_LETTERED, IN, METRICS, RETRIED, SKIPPED, WRITTEN, Counters, Reporter
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError, RetriableError
-from p2c.serde import Codecs, decode_key
+
+if TYPE_CHECKING:
+    from p2c.serde import Codecs
 
 log = logging.getLogger("p2c.connectors.sink")
 
@@ -39,7 +42,7 @@ class SinkRunner:
         *,
         batch_size: int = 1000,
         batch_ms: int = 200,
-        metrics: Metrics = METRICS,
+        metrics: Counters = METRICS,
         report_interval: float = 30.0,
         max_backoff: float = 30.0,
     ) -> None:
@@ -63,8 +66,9 @@ class SinkRunner:
         self._stop.set()
 
     def subscribe(self) -> None:
-        self.consumer.subscribe(self.sink.topics(), on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_revoke)
+        self.consumer.subscribe(
+            self.sink.topics(), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("%s: assigned %s", self.component, _describe(partitions))
@@ -73,8 +77,12 @@ class SinkRunner:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         before = len(self._buffer)
         self._buffer = [m for m in self._buffer if (m.topic(), m.partition()) not in revoked]
-        log.info("%s: revoked %s (%d unwritten records left to the next owner)", self.component,
-                 _describe(partitions), before - len(self._buffer))
+        log.info(
+            "%s: revoked %s (%d unwritten records left to the next owner)",
+            self.component,
+            _describe(partitions),
+            before - len(self._buffer),
+        )
 
     def run(self) -> None:
         self.subscribe()
@@ -123,11 +131,14 @@ class SinkRunner:
                 rejected.append((record, exc))
                 continue
             records.append(_record(msg, value))
-        self.metrics.incr(self.component, "read", len(messages))
+        for record in records:
+            self.metrics.incr(self.sink.flow_of(record), IN)
         result = self._write_until_done(records) if records else WriteResult()
         rejected.extend(result.rejected)
-        self.metrics.incr(self.component, "written", result.written)
-        self.metrics.incr(self.component, "skipped", result.skipped)
+        for record in result.written:
+            self.metrics.incr(self.sink.flow_of(record), WRITTEN)
+        for record in result.skipped:
+            self.metrics.incr(self.sink.flow_of(record), SKIPPED)
         for record, error in rejected:
             self._dead_letter(record, error)
         self._await_dead_letters()
@@ -142,30 +153,49 @@ class SinkRunner:
             try:
                 return self.sink.write(records)
             except RetriableError as exc:
-                self.metrics.incr(self.component, "retried")
-                delay = exc.retry_after if exc.retry_after is not None else random.uniform(
-                    0.5, 1.0) * min(self.max_backoff, 0.25 * 2 ** min(attempt, 10))
+                self.metrics.incr(self.sink.name, RETRIED)
+                delay = (
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else random.uniform(0.5, 1.0) * min(self.max_backoff, 0.25 * 2 ** min(attempt, 10))
+                )
                 delay = min(delay, max(self.max_backoff, 120.0))
-                log.warning("%s: retry %d of a batch of %d in %.2f s: %s", self.component, attempt, len(records),
-                            delay, exc)
+                log.warning(
+                    "%s: retry %d of a batch of %d in %.2f s: %s", self.component, attempt, len(records), delay, exc
+                )
                 if self._stop.wait(delay):
                     raise
 
     def _dead_letter(self, record: SinkRecord, error: RecordError) -> None:
         letter = DeadLetter.from_error(
-            error, flow=self.sink.flow_of(record), stage="sink", key=record.raw_key, value=record.raw_value,
-            topic=record.topic, partition=record.partition, offset=record.offset,
+            error,
+            flow=self.sink.flow_of(record),
+            stage="sink",
+            key=record.raw_key,
+            value=record.raw_value,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
         )
-        log.warning("%s: dead-lettered %s[%d]@%d key %s to %s: %s", self.component, record.topic,
-                    record.partition, record.offset, record.key, letter.topic, error)
+        log.warning(
+            "%s: dead-lettered %s[%d]@%d key %s to %s: %s",
+            self.component,
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            letter.topic,
+            error,
+        )
 
         def delivered(err: KafkaError | None, _msg: Message) -> None:
             if err is not None:
                 self._dlq_failures.append(err)
 
-        self.producer.produce(letter.topic, key=letter.key, value=letter.value, headers=letter.headers(),
-                              on_delivery=delivered)
-        self.metrics.incr(self.component, "dead_lettered")
+        self.producer.produce(
+            letter.topic, key=letter.key, value=letter.value, headers=letter.headers(), on_delivery=delivered
+        )
+        self.metrics.incr(letter.flow, DEAD_LETTERED)
 
     def _await_dead_letters(self) -> None:
         if self.producer.flush(30) or self._dlq_failures:
@@ -183,14 +213,20 @@ class SinkRunner:
         except KafkaException as exc:
             # Lost the partitions meanwhile: the next owner rewrites from its committed offset; the
             # version guard makes that a no-op in the target.
-            log.warning("%s: commit of %s failed (%s); the next owner re-applies them", self.component,
-                        _describe(offsets), exc)
+            log.warning(
+                "%s: commit of %s failed (%s); the next owner re-applies them", self.component, _describe(offsets), exc
+            )
 
 
 def _record(msg: Message, value: dict[str, object]) -> SinkRecord:
     return SinkRecord(
-        topic=msg.topic() or "", partition=msg.partition() or 0, offset=msg.offset() or 0,
-        key=decode_key(msg.key()), value=dict(value), raw_key=msg.key(), raw_value=msg.value(),
+        topic=msg.topic() or "",
+        partition=msg.partition() or 0,
+        offset=msg.offset() or 0,
+        key=None if msg.key() is None else (msg.key() or b"").decode("utf-8", "replace"),
+        value=dict(value),
+        raw_key=msg.key(),
+        raw_value=msg.value(),
     )
 
 

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from connectors.base.source import ChangeEvent, Checkpoint, Rejected, Source
-from connectors.core.metrics import METRICS, Metrics, Reporter
+from connectors.core.metrics import DEAD_LETTERED, IN, METRICS, Counters, Reporter
 from connectors.core.positions import KafkaPositionStore
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError, RetriableError
-from p2c.serde import Codecs, encode_key
+
+if TYPE_CHECKING:
+    from p2c.serde import Codecs
 
 log = logging.getLogger("p2c.connectors.source")
 
@@ -28,7 +31,7 @@ class SourceRunner:
         codecs: Codecs,
         store: KafkaPositionStore,
         *,
-        metrics: Metrics = METRICS,
+        metrics: Counters = METRICS,
         report_interval: float = 30.0,
         flush_timeout: float = 30.0,
     ) -> None:
@@ -47,8 +50,13 @@ class SourceRunner:
         if err is not None:
             self._failures.append(err)
 
-    def _produce(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None,
-                 ) -> None:
+    def _produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         while True:
             try:
                 self.producer.produce(topic, key=key, value=value, headers=headers, on_delivery=self._delivered)
@@ -61,12 +69,17 @@ class SourceRunner:
     def _dead_letter(self, rejected: Rejected) -> None:
         letter = DeadLetter.from_error(
             RecordError(rejected.reason, record_key=rejected.key, field=rejected.field),
-            flow=rejected.flow, stage="source", key=encode_key(rejected.key), value=rejected.raw,
-            topic=rejected.topic, partition=-1, offset=-1,
+            flow=rejected.flow,
+            stage="source",
+            key=rejected.key.encode() if rejected.key is not None else None,
+            value=rejected.raw,
+            topic=rejected.topic,
+            partition=-1,
+            offset=-1,
         )
         log.warning("dead-lettered %s row %s to %s: %s", rejected.topic, rejected.key, letter.topic, rejected.reason)
         self._produce(letter.topic, letter.key, letter.value or b"", letter.headers())
-        self.metrics.incr(self.component, "dead_lettered")
+        self.metrics.incr(rejected.flow, DEAD_LETTERED)
 
     def _event(self, event: ChangeEvent) -> None:
         try:
@@ -75,8 +88,8 @@ class SourceRunner:
             raw = json.dumps(event.value, default=str).encode()
             self._dead_letter(Rejected(event.flow, event.topic, event.key, raw, exc.reason, exc.field))
             return
-        self._produce(event.topic, encode_key(event.key), value)
-        self.metrics.incr(self.component, "read")
+        self._produce(event.topic, event.key.encode(), value)
+        self.metrics.incr(event.flow, IN)
 
     def _checkpoint(self, checkpoint: Checkpoint) -> None:
         remaining = self.producer.flush(self.flush_timeout)
@@ -87,10 +100,13 @@ class SourceRunner:
                 f"({failures[:1] or 'timeout'}); position not stored, resuming from the previous one"
             )
         self.store.save(self.producer, self.source.name, checkpoint.position)
-        self.metrics.incr(self.component, "positions")
         if self._pending or checkpoint.note:
-            log.info("%s: position committed after %d events%s", self.source.name, self._pending,
-                     f" ({checkpoint.note})" if checkpoint.note else "")
+            log.info(
+                "%s: position committed after %d events%s",
+                self.source.name,
+                self._pending,
+                f" ({checkpoint.note})" if checkpoint.note else "",
+            )
         self._pending = 0
 
     def run(self) -> None:

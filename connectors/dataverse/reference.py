@@ -17,8 +17,9 @@ log = logging.getLogger("p2c.connectors.dataverse")
 
 
 class ReferenceData:
-    def __init__(self, client: ODataClient, min_reload: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, client: ODataClient, min_reload: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.client = client
         self.min_reload = min_reload
         self._clock = clock

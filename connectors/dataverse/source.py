@@ -36,7 +36,7 @@ from p2c.errors import RecordError
 log = logging.getLogger("p2c.connectors.dataverse")
 
 DELETED = "$deletedEntity"
-_TOKEN_NUMBER = re.compile(r"[?&]\$deltatoken=(\d+)")
+_TOKEN_NUMBER = re.compile(r"[?&](?:\$|%24)deltatoken=(\d+)")
 
 
 def now_ms() -> int:
@@ -88,8 +88,7 @@ class DataverseSource(Source):
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Prefer": f'odata.track-changes,odata.maxpagesize={self.page_size},'
-                          f'odata.include-annotations="*"'}
+        return {"Prefer": f'odata.track-changes,odata.maxpagesize={self.page_size},odata.include-annotations="*"'}
 
     def _checkpoint(self, note: str = "") -> Checkpoint:
         return Checkpoint({"entities": json.loads(json.dumps(self.state))}, note)
@@ -116,9 +115,18 @@ class DataverseSource(Source):
     def _envelope(self, stream: Stream, op: str, before: Any, after: Any, ts: int, version: int) -> dict[str, Any]:
         state = self.state.get(stream.entity_set, {})
         return {
-            "op": op, "before": before, "after": after,
-            "source": {"connector": self.name, "system": self.system, "entity": stream.entity_set, "company": None,
-                       "position": state.get("delta") or state.get("next"), "ts_ms": ts, "version": version},
+            "op": op,
+            "before": before,
+            "after": after,
+            "source": {
+                "connector": self.name,
+                "system": self.system,
+                "entity": stream.entity_set,
+                "company": None,
+                "position": state.get("delta") or state.get("next"),
+                "ts_ms": ts,
+                "version": version,
+            },
             "ts_ms": now_ms(),
         }
 
@@ -157,8 +165,9 @@ class DataverseSource(Source):
         if stream.keyed_by_parent:
             parent = self._parents.get(stream.entity_set, {}).pop(row_id, None)
             if parent is None:
-                log.warning("%s: deleted %s %s of an unknown parent: keyed by its own id", self.name,
-                            stream.entity_set, row_id)
+                log.warning(
+                    "%s: deleted %s %s of an unknown parent: keyed by its own id", self.name, stream.entity_set, row_id
+                )
             else:
                 key = parent
                 before[stream.event_key or ""] = parent
@@ -192,16 +201,28 @@ class DataverseSource(Source):
                 last = page.next_link is None
                 yield self._checkpoint(
                     f"full load of {stream.entity_set} finished: {count} rows, {rejected} rejected, "
-                    f"{time.monotonic() - started:.1f} s" if last else "")
+                    f"{time.monotonic() - started:.1f} s"
+                    if last
+                    else ""
+                )
                 if last:
-                    log.info("%s: full load of %s finished: %d rows, %d rejected", self.name,
-                             stream.entity_set, count, rejected)
+                    log.info(
+                        "%s: full load of %s finished: %d rows, %d rejected",
+                        self.name,
+                        stream.entity_set,
+                        count,
+                        rejected,
+                    )
                     self._saved_at[stream.entity_set] = time.monotonic()
         except RecordError as exc:
             if not resume:
                 raise
-            log.warning("%s: cannot resume the full load of %s (%s); starting it again", self.name,
-                        stream.entity_set, exc.reason)
+            log.warning(
+                "%s: cannot resume the full load of %s (%s); starting it again",
+                self.name,
+                stream.entity_set,
+                exc.reason,
+            )
             state.update(next=None)
             yield from self.full_load(stream)
 
@@ -219,8 +240,9 @@ class DataverseSource(Source):
         try:
             pages = list(self._delta_pages(link))
         except RecordError as exc:
-            log.warning("%s: delta link of %s no longer accepted (%s): full resync", self.name,
-                        stream.entity_set, exc.reason)
+            log.warning(
+                "%s: delta link of %s no longer accepted (%s): full resync", self.name, stream.entity_set, exc.reason
+            )
             state.update(delta=None, next=None)
             yield from self.full_load(stream)
             return
@@ -243,8 +265,15 @@ class DataverseSource(Source):
         if new_link:
             state["delta"] = new_link
         if changed or deleted or rejected:
-            log.info("%s: %s changed: %d upserts, %d deletes, %d rejected, %d own changes ignored", self.name,
-                     stream.entity_set, changed, deleted, rejected, ignored)
+            log.info(
+                "%s: %s changed: %d upserts, %d deletes, %d rejected, %d own changes ignored",
+                self.name,
+                stream.entity_set,
+                changed,
+                deleted,
+                rejected,
+                ignored,
+            )
         stale = time.monotonic() - self._saved_at.get(stream.entity_set, 0.0) >= self.position_refresh
         if changed or deleted or rejected or ignored or stale:
             self._saved_at[stream.entity_set] = time.monotonic()
@@ -266,8 +295,12 @@ class DataverseSource(Source):
         for stream in self.streams:
             if stream.keyed_by_parent and self.state[stream.entity_set].get("delta"):
                 self._load_parents(stream)
-        log.info("%s: ready, polling %s every %.1f s", self.name, ", ".join(s.entity_set for s in self.streams),
-                 self.poll_interval)
+        log.info(
+            "%s: ready, polling %s every %.1f s",
+            self.name,
+            ", ".join(s.entity_set for s in self.streams),
+            self.poll_interval,
+        )
         while not self.stopped:
             for stream in self.streams:
                 yield from self.poll(stream)

@@ -75,26 +75,51 @@ class Stream:
 
 
 CURRENCY = ReferenceLookup(
-    "transactioncurrencyid_isocurrencycode", "_transactioncurrencyid_value", "transactioncurrencies",
-    "transactioncurrencyid", "isocurrencycode",
+    "transactioncurrencyid_isocurrencycode",
+    "_transactioncurrencyid_value",
+    "transactioncurrencies",
+    "transactioncurrencyid",
+    "isocurrencycode",
 )
 
 STREAMS: dict[str, Stream] = {
     s.entity_set: s
     for s in (
         Stream("accounts", "accountid", topics.CRM_ACCOUNTS.name, "accounts", references=(CURRENCY,)),
-        Stream("contacts", "contactid", topics.CRM_CONTACTS.name, "contacts", references=(CURRENCY,),
-               annotations=(AnnotationLookup("parentcustomerid_type", "_parentcustomerid_value"),)),
-        Stream("quotes", "quoteid", topics.CRM_QUOTES.name, "quotes", references=(CURRENCY,),
-               annotations=(AnnotationLookup("customerid_type", "_customerid_value"),)),
-        Stream("quotedetails", "quotedetailid", topics.CRM_QUOTEDETAILS.name, "quotes",
-               event_key="_quoteid_value",
-               references=(ReferenceLookup("uomid_name", "_uomid_value", "uoms", "uomid", "name"),)),
+        Stream(
+            "contacts",
+            "contactid",
+            topics.CRM_CONTACTS.name,
+            "contacts",
+            references=(CURRENCY,),
+            annotations=(AnnotationLookup("parentcustomerid_type", "_parentcustomerid_value"),),
+        ),
+        Stream(
+            "quotes",
+            "quoteid",
+            topics.CRM_QUOTES.name,
+            "quotes",
+            references=(CURRENCY,),
+            annotations=(AnnotationLookup("customerid_type", "_customerid_value"),),
+        ),
+        Stream(
+            "quotedetails",
+            "quotedetailid",
+            topics.CRM_QUOTEDETAILS.name,
+            "quotes",
+            event_key="_quoteid_value",
+            references=(ReferenceLookup("uomid_name", "_uomid_value", "uoms", "uomid", "name"),),
+        ),
         # Products flow ERP -> CRM: the sink writes them as the integration user, and the quote flow needs
         # exactly those rows, so the source keeps its own changes here.
-        Stream("products", "productid", topics.CRM_PRODUCTS.name, "products", ignore_own_changes=False,
-               references=(CURRENCY,
-                           ReferenceLookup("defaultuomid_name", "_defaultuomid_value", "uoms", "uomid", "name"))),
+        Stream(
+            "products",
+            "productid",
+            topics.CRM_PRODUCTS.name,
+            "products",
+            ignore_own_changes=False,
+            references=(CURRENCY, ReferenceLookup("defaultuomid_name", "_defaultuomid_value", "uoms", "uomid", "name")),
+        ),
     )
 }
 

@@ -59,20 +59,26 @@ def parse_write(target: Target, record: SinkRecord, company: str) -> Write:
     return Write(record, key, fields, op == "DELETE", version)
 
 
-def dedupe(writes: Sequence[Write]) -> tuple[list[Write], int]:
-    """The newest write per key, in first-seen order, and how many older ones were dropped."""
+def dedupe(writes: Sequence[Write]) -> tuple[list[Write], list[Write]]:
+    """The newest write per key (origin.version, then offset), in first-seen order, and the superseded ones."""
     newest: dict[Key, Write] = {}
+    superseded: list[Write] = []
     for w in writes:
         k = normalize(w.key)
         cur = newest.get(k)
         if cur is None or (w.version, w.record.offset) >= (cur.version, cur.record.offset):
+            if cur is not None:
+                superseded.append(cur)
             newest[k] = w
-    return list(newest.values()), len(writes) - len(newest)
+        else:
+            superseded.append(w)
+    return list(newest.values()), superseded
 
 
 class FinOpsSink(Sink):
-    def __init__(self, client: ODataClient, target: Target, *, company: str = "usmf",
-                 max_operations: int = 1000) -> None:
+    def __init__(
+        self, client: ODataClient, target: Target, *, company: str = "usmf", max_operations: int = 1000
+    ) -> None:
         self.client = client
         self.target = target
         self.company = company
@@ -122,41 +128,44 @@ class FinOpsSink(Sink):
 
     # ---- planning and writing ----------------------------------------------------------------------
 
-    def plan(self, writes: Sequence[Write], existing: dict[Key, int | None]) -> tuple[list[ChangeSet], int]:
+    def plan(self, writes: Sequence[Write], existing: dict[Key, int | None]) -> tuple[list[ChangeSet], list[Write]]:
+        """Change sets for the writes that are newer than the target; the rest are skipped."""
         changesets: list[ChangeSet] = []
-        skipped = 0
+        skipped: list[Write] = []
         for w in writes:
             k = normalize(w.key)
             exists = k in existing
             stored = existing.get(k)
-            if exists and stored is not None and stored >= w.version:
-                skipped += 1
-                continue
-            ops = self.target.operations(w.fields, w.key, w.version, delete=w.delete, exists=exists)
-            if not ops:
-                skipped += 1
-                continue
-            changesets.append(ChangeSet("/".join(w.key), ops, tag=w))
+            ops = (
+                []
+                if exists and stored is not None and stored >= w.version
+                else self.target.operations(w.fields, w.key, w.version, delete=w.delete, exists=exists)
+            )
+            if ops:
+                changesets.append(ChangeSet("/".join(w.key), ops, tag=w))
+            else:
+                skipped.append(w)
         return changesets, skipped
 
-    def _round(self, writes: Sequence[Write]) -> tuple[int, int, list[tuple[Write, RecordError]]]:
+    def _round(self, writes: Sequence[Write], result: WriteResult) -> list[tuple[Write, RecordError]]:
         existing = self.current_versions([w.key for w in writes])
         changesets, skipped = self.plan(writes, existing)
-        written = 0
+        result.skipped.extend(w.record for w in skipped)
         failed: list[tuple[Write, RecordError]] = []
-        for result in self.batch.send(changesets) if changesets else []:
-            w: Write = result.changeset.tag
-            err = result.error
+        for outcome in self.batch.send(changesets) if changesets else []:
+            w: Write = outcome.changeset.tag
+            err = outcome.error
             if err is None:
-                written += 1
+                result.written.append(w.record)
             elif isinstance(err, RecordError):
                 failed.append((w, err))
             elif isinstance(err, ConfigurationError):
                 raise err
             else:
-                raise RetriableError(f"{self.target.entity_set} {result.changeset.key}: {err}",
-                                     getattr(err, "retry_after", None))
-        return written, skipped, failed
+                raise RetriableError(
+                    f"{self.target.entity_set} {outcome.changeset.key}: {err}", getattr(err, "retry_after", None)
+                )
+        return failed
 
     def write(self, batch: Sequence[SinkRecord]) -> WriteResult:
         started = time.monotonic()
@@ -167,21 +176,22 @@ class FinOpsSink(Sink):
                 writes.append(parse_write(self.target, record, self.company))
             except RecordError as exc:
                 result.rejected.append((record, exc))
-        writes, duplicates = dedupe(writes)
-        result.skipped += duplicates
-        if not writes:
-            return result
-        written, skipped, failed = self._round(writes)
-        if failed:
-            # The target may have changed under us (a row created or removed by someone else): plan the
-            # failed ones again from fresh versions, once.
-            written2, skipped2, failed = self._round([w for w, _ in failed])
-            written += written2
-            skipped += skipped2
-        result.written += written
-        result.skipped += skipped
-        result.rejected.extend((w.record, err) for w, err in failed)
-        log.info("wrote %d %s to %s in %d ms (%d already current, %d rejected)", written, self.target.name,
-                 self.target.entity_set, (time.monotonic() - started) * 1000, result.skipped,
-                 len(result.rejected))
+        writes, superseded = dedupe(writes)
+        result.skipped.extend(w.record for w in superseded)
+        if writes:
+            failed = self._round(writes, result)
+            if failed:
+                # The target may have changed under us (a row created or removed by someone else): plan the
+                # failed ones again from fresh versions, once; what fails again is rejected for good.
+                failed = self._round([w for w, _ in failed], result)
+            result.rejected.extend((w.record, err) for w, err in failed)
+        log.info(
+            "wrote %d %s to %s in %d ms (%d skipped, %d rejected)",
+            len(result.written),
+            self.target.name,
+            self.target.entity_set,
+            (time.monotonic() - started) * 1000,
+            len(result.skipped),
+            len(result.rejected),
+        )
         return result

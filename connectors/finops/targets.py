@@ -58,8 +58,9 @@ class Target:
         return tuple(str(record.get(f) or "") for f in self.key_fields)
 
     def key_path(self, key: Key) -> str:
-        inner = ",".join(f"{f}={quote(odata_literal(v), safe=chr(39))}" for f, v in zip(self.key_fields, key,
-                                                                                          strict=True))
+        inner = ",".join(
+            f"{f}={quote(odata_literal(v), safe=chr(39))}" for f, v in zip(self.key_fields, key, strict=True)
+        )
         return f"{self.entity_set}({inner})"
 
     def key_filter(self, key: Key) -> str:
@@ -74,8 +75,15 @@ class Target:
         body[self.version_field] = version
         return body
 
-    def operations(self, record: dict[str, Any], key: Key, version: int, *, delete: bool, exists: bool,
-                   ) -> list[Operation]:
+    def operations(
+        self,
+        record: dict[str, Any],
+        key: Key,
+        version: int,
+        *,
+        delete: bool,
+        exists: bool,
+    ) -> list[Operation]:
         """The operations of one change set for this write; [] when there is nothing to do."""
         if delete:
             if not exists:
@@ -102,12 +110,19 @@ def _json(value: Any) -> Any:
 
 
 CUSTOMERS = Target(
-    "customers", topics.ERP_CUSTOMERS.name, "CustomersV3", ("dataAreaId", "CustomerAccount"),
-    flows_by_origin={"accounts": "accounts", "contacts": "contacts"}, default_flow="accounts",
+    "customers",
+    topics.ERP_CUSTOMERS.name,
+    "CustomersV3",
+    ("dataAreaId", "CustomerAccount"),
+    flows_by_origin={"accounts": "accounts", "contacts": "contacts"},
+    default_flow="accounts",
     delete_patch={"OnHoldStatus": "All"},
 )
 CONTACT_PERSONS = Target(
-    "contactpersons", topics.ERP_CONTACTPERSONS.name, "CDSContactsV2", ("dataAreaId", "ContactPersonId"),
+    "contactpersons",
+    topics.ERP_CONTACTPERSONS.name,
+    "CDSContactsV2",
+    ("dataAreaId", "ContactPersonId"),
     default_flow="contacts",
 )
 

@@ -1,0 +1,252 @@
+"""Source and sink runners with in-memory Kafka fakes: positions after acks, DLQ routing, commits after
+writes, retrying the same batch, rebalances, metrics, settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from confluent_kafka import TopicPartition
+
+from connectors.base.sink import Sink, SinkRecord, WriteResult
+from connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
+from connectors.core.config import load_section
+from connectors.core.metrics import Reporter
+from connectors.core.sink_runner import SinkRunner
+from connectors.core.source_runner import SourceRunner
+from connectors.dataverse.settings import CrmSourceSettings
+from connectors.finops.settings import ErpSinkSettings
+from p2c import deadletter
+from p2c.errors import ConfigurationError, RecordError, RetriableError
+from p2c.metrics import Counters
+
+from .fakes import FakeMessage, FakeProducer, JsonCodecs
+
+pytestmark = pytest.mark.timeout(10)
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.saved: dict[str, Position] = {}
+        self.acked_before_save: list[int] = []
+
+    def load(self, name: str) -> Position | None:
+        return self.saved.get(name)
+
+    def save(self, producer: FakeProducer, name: str, position: Position) -> None:
+        assert not producer.pending, "position stored before every event was acknowledged"
+        self.acked_before_save.append(len(producer.acked))
+        self.saved[name] = position
+
+
+class ScriptedSource(Source):
+    name = "crm"
+
+    def __init__(self, items: list[SourceItem]) -> None:
+        super().__init__()
+        self.items = items
+        self.started_from: Position | None = None
+
+    def changes(self, position: Position | None) -> Iterator[SourceItem]:
+        self.started_from = position
+        yield from self.items
+
+
+def ev(key: str, **extra: Any) -> ChangeEvent:
+    return ChangeEvent("p2c.src.crm.accounts", key, {"op": "r", "k": key, **extra}, "accounts")
+
+
+def test_source_runner_stores_the_position_only_after_acks_and_dead_letters_bad_rows() -> None:
+    producer, store, counters = FakeProducer(), MemoryStore(), Counters()
+    src = ScriptedSource(
+        [
+            ev("a"),
+            ev("b"),
+            Checkpoint({"p": 1}),
+            ev("c", bad=True),
+            Rejected("accounts", "p2c.src.crm.accounts", "d", b'{"raw": 1}', "no good", "name"),
+            Checkpoint({"p": 2}),
+        ]
+    )
+    SourceRunner(src, producer, JsonCodecs(), store, metrics=counters).run()  # type: ignore[arg-type]
+    assert store.saved == {"crm": {"p": 2}} and store.acked_before_save == [2, 4]
+    assert [m.key() for m in producer.on("p2c.src.crm.accounts")] == [b"a", b"b"]
+    dlq = producer.on("p2c.dlq.accounts")
+    assert [m.key() for m in dlq] == [b"c", b"d"]
+    headers = dict(dlq[1].headers() or [])
+    assert headers[deadletter.REASON].endswith(b"no good") and headers[deadletter.STAGE] == b"source"
+    assert headers[deadletter.FIELD] == b"name" and dlq[1].value() == b'{"raw": 1}'
+    assert counters.get("accounts", "in") == 2 and counters.get("accounts", "dead_lettered") == 2
+
+
+def test_source_runner_does_not_store_a_position_the_broker_did_not_ack() -> None:
+    producer, store = FakeProducer(), MemoryStore()
+    producer.fail = True
+    src = ScriptedSource([ev("a"), Checkpoint({"p": 1})])
+    with pytest.raises(RetriableError, match="not stored"):
+        SourceRunner(src, producer, JsonCodecs(), store).run()  # type: ignore[arg-type]
+    assert store.saved == {}
+
+
+def test_source_runner_resumes_from_the_stored_position() -> None:
+    store = MemoryStore()
+    store.saved["crm"] = {"p": 7}
+    src = ScriptedSource([])
+    SourceRunner(src, FakeProducer(), JsonCodecs(), store).run()  # type: ignore[arg-type]
+    assert src.started_from == {"p": 7}
+
+
+# ---- sink runner ------------------------------------------------------------------------------------
+
+
+class FakeConsumer:
+    def __init__(self, messages: list[FakeMessage]) -> None:
+        self.messages = messages
+        self.commits: list[list[tuple[str, int, int]]] = []
+        self.on_revoke: Any = None
+
+    def subscribe(self, topics: list[str], **callbacks: Any) -> None:
+        self.on_revoke = callbacks["on_revoke"]
+
+    def consume(self, num: int, timeout: float) -> list[FakeMessage]:
+        out, self.messages = self.messages[:num], self.messages[num:]
+        return out
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        assert asynchronous is False
+        self.commits.append(sorted((tp.topic, tp.partition, tp.offset) for tp in offsets))
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingSink(Sink):
+    name = "erp.customers"
+
+    def __init__(self, fail_times: int = 0, reject: Sequence[str] = ()) -> None:
+        self.fail_times = fail_times
+        self.reject = set(reject)
+        self.calls: list[list[str | None]] = []
+        self.written: list[str | None] = []
+
+    def topics(self) -> list[str]:
+        return ["p2c.tgt.erp.customers"]
+
+    def flow_of(self, record: SinkRecord) -> str:
+        return str(record.value.get("flow", "accounts"))
+
+    def write(self, batch: Sequence[SinkRecord]) -> WriteResult:
+        self.calls.append([r.key for r in batch])
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RetriableError("429", retry_after=0.0)
+        result = WriteResult()
+        for r in batch:
+            if r.key in self.reject:
+                result.rejected.append(
+                    (r, RecordError("HTTP 400: bad group", record_key=r.key, field="CustomerGroupId"))
+                )
+            else:
+                result.written.append(r)
+                self.written.append(r.key)
+        return result
+
+
+def msg(partition: int, offset: int, key: str, value: bytes | None = None, flow: str = "accounts") -> FakeMessage:
+    return FakeMessage(
+        "p2c.tgt.erp.customers",
+        partition,
+        offset,
+        key.encode(),
+        value if value is not None else json.dumps({"k": key, "flow": flow}).encode(),
+    )
+
+
+def runner(sink: RecordingSink, consumer: FakeConsumer, producer: FakeProducer, counters: Counters) -> SinkRunner:
+    return SinkRunner(
+        sink,
+        consumer,
+        producer,
+        JsonCodecs(),
+        batch_size=3,
+        batch_ms=10,  # type: ignore[arg-type]
+        metrics=counters,
+    )
+
+
+def test_sink_runner_commits_after_write_and_dead_letters_rejects_and_undecodable() -> None:
+    consumer = FakeConsumer([msg(0, 0, "a"), msg(1, 0, "b", flow="contacts"), msg(0, 1, "c", value=b"\x00junk")])
+    producer, counters = FakeProducer(), Counters()
+    snk = RecordingSink(reject=["b"])
+    r = runner(snk, consumer, producer, counters)
+    r.subscribe()
+    assert r.step() == 3
+    assert snk.written == ["a"]
+    assert consumer.commits == [[("p2c.tgt.erp.customers", 0, 2), ("p2c.tgt.erp.customers", 1, 1)]]
+    assert sorted(m.topic() for m in producer.acked) == ["p2c.dlq.accounts", "p2c.dlq.contacts"]
+    letters = {m.key(): dict(m.headers() or []) for m in producer.acked}
+    assert b"bad group" in letters[b"b"][deadletter.REASON] and letters[b"b"][deadletter.FIELD] == b"CustomerGroupId"
+    assert letters[b"b"][deadletter.ORIGIN_PARTITION] == b"1" and letters[b"c"][deadletter.STAGE] == b"sink"
+    assert counters.get("accounts", "written") == 1 and counters.get("contacts", "dead_lettered") == 1
+    assert counters.get("accounts", "dead_lettered") == 1
+
+
+def test_sink_runner_retries_the_same_batch_and_never_skips() -> None:
+    consumer = FakeConsumer([msg(0, 0, "a"), msg(0, 1, "b")])
+    snk = RecordingSink(fail_times=2)
+    counters = Counters()
+    r = runner(snk, consumer, FakeProducer(), counters)
+    r.subscribe()
+    r.step()
+    assert snk.calls == [["a", "b"]] * 3 and snk.written == ["a", "b"]
+    assert consumer.commits == [[("p2c.tgt.erp.customers", 0, 2)]]
+    assert counters.get("erp.customers", "retried") == 2
+
+
+def test_configuration_error_stops_without_commit() -> None:
+    class Broken(RecordingSink):
+        def write(self, batch: Sequence[SinkRecord]) -> WriteResult:
+            raise ConfigurationError("HTTP 403")
+
+    consumer = FakeConsumer([msg(0, 0, "a")])
+    r = runner(Broken(), consumer, FakeProducer(), Counters())
+    r.subscribe()
+    with pytest.raises(ConfigurationError):
+        r.step()
+    assert consumer.commits == []
+
+
+def test_revoked_partitions_leave_their_unwritten_records_to_the_next_owner() -> None:
+    consumer = FakeConsumer([])
+    snk = RecordingSink()
+    r = runner(snk, consumer, FakeProducer(), Counters())
+    r.subscribe()
+    r._buffer = [msg(0, 5, "a"), msg(1, 7, "b")]  # type: ignore[list-item]
+    consumer.on_revoke(consumer, [TopicPartition("p2c.tgt.erp.customers", 1)])
+    assert [m.key() for m in r._buffer] == [b"a"]
+
+
+def test_reporter_line() -> None:
+    counters = Counters()
+    counters.incr("accounts", "written", 5)
+    counters.incr("accounts", "in", 6)
+    assert Reporter("sink-erp", counters).line() == "sink-erp: accounts in=6 written=5"
+
+
+def test_settings_precedence(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "p2c.toml"
+    cfg.write_text('[source.crm]\nurl = "http://file"\npoll_interval = 5.0\n[sink.erp]\ncompany = "usrt"\n')
+    monkeypatch.setenv("P2C_CRM_POLL_INTERVAL", "2.5")
+    monkeypatch.setenv("P2C_CRM_CLIENT_SECRET", "env-secret")
+    s = load_section(CrmSourceSettings, "source.crm", cfg, entities="accounts")
+    assert s.url == "http://file" and s.poll_interval == 2.5 and s.entity_list == ["accounts"]
+    assert s.client_secret.get_secret_value() == "env-secret" and "env-secret" not in repr(s)
+    assert load_section(CrmSourceSettings, "source.crm", cfg, url="http://opt").url == "http://opt"
+    e = load_section(ErpSinkSettings, "sink.erp", cfg)
+    assert e.company == "usrt" and e.group("customers") == "p2c-sink-erp-customers"
+    assert e.service_root == "http://127.0.0.1:8702/data/"
+    cfg.write_text("[source.crm]\nbogus = 1\n")
+    with pytest.raises(ConfigurationError, match="bogus"):
+        load_section(CrmSourceSettings, "source.crm", cfg)
