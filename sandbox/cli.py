@@ -22,13 +22,18 @@ def _clients(specs: tuple[str, ...]) -> dict[str, str]:
 
 
 _client_option = click.option(
-    "--client", "clients", multiple=True, metavar="ID:SECRET",
+    "--client",
+    "clients",
+    multiple=True,
+    metavar="ID:SECRET",
     help=f"OAuth2 client allowed to get tokens (repeatable). Default: {':'.join(DEFAULT_CLIENT)}.",
-)  # fmt: skip
+)
 _rate_option = click.option(
-    "--rate-limit", type=click.IntRange(min=1), default=None,
+    "--rate-limit",
+    type=click.IntRange(min=1),
+    default=None,
     help="Requests per second per client before 429 + Retry-After. Default: off.",
-)  # fmt: skip
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -71,3 +76,57 @@ def _counts(conn: object, tables: list[str]) -> str:
 
     assert isinstance(conn, sqlite3.Connection)
     return ", ".join(f"{conn.execute(f'SELECT COUNT(*) FROM {t}').fetchone()[0]} {t}" for t in tables)
+
+
+@sandbox.command()
+@click.option("--host", default="127.0.0.1", help="Interface to listen on.")
+@click.option("--port", default=8702, type=int, help="TCP port.")
+@click.option(
+    "--data-dir", default=Path("./.p2c/erp"), type=click.Path(path_type=Path), help="Where the SQLite file lives."
+)
+@_rate_option
+@_client_option
+def erp(host: str, port: int, data_dir: Path, rate_limit: int | None, clients: tuple[str, ...]) -> None:
+    """Serve the Finance and Operations OData API (/data/) of an environment with company usmf."""
+    from sandbox.erp.app import API_PATH, create_app
+    from sandbox.server import serve
+
+    logs.configure()
+    allowed = _clients(clients)
+    app, store = create_app(data_dir, allowed, rate_limit)
+    log.info("ERP store %s", store.db.path.resolve())
+    log.info(
+        "ERP rows: %s",
+        _counts(
+            store.conn,
+            [
+                "customersv3",
+                "cdscontactsv2",
+                "cdssalesquotationheaders",
+                "cdssalesquotationlines",
+                "cdsreleaseddistinctproducts",
+            ],
+        ),
+    )
+    log.info("clients: %s; default company usmf; rate limit %s", ", ".join(allowed), rate_limit or "off")
+    serve(app, host, port, f"FinOps OData at http://{host}:{port}{API_PATH}")
+
+
+@sandbox.command()
+@click.option(
+    "--data-dir", default=Path("./.p2c"), type=click.Path(path_type=Path), help="Holds the crm/ and erp/ stores."
+)
+@click.option("--accounts", default=300, type=click.IntRange(min=0), help="CRM accounts.")
+@click.option("--contacts", default=300, type=click.IntRange(min=0), help="CRM contacts.")
+@click.option("--products", default=200, type=click.IntRange(min=0), help="ERP released products.")
+@click.option("--quotes", default=200, type=click.IntRange(min=0), help="CRM quotes (1-5 lines each).")
+@click.option("--seed", "seed_value", default=42, type=int, help="Random seed: the same seed, the same data.")
+def seed(data_dir: Path, accounts: int, contacts: int, products: int, quotes: int, seed_value: int) -> None:
+    """Write sample business data into both stores (idempotent; safe while the servers run)."""
+    from sandbox.seed import SeedCounts
+    from sandbox.seed import seed as run_seed
+
+    logs.configure()
+    added = run_seed(data_dir, SeedCounts(accounts, contacts, products, quotes), seed_value)
+    summary = ", ".join(f"{n} {name}" for name, n in sorted(added.items())) or "nothing new"
+    log.info("seeded %s: %s", data_dir.resolve(), summary)

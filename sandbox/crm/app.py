@@ -27,9 +27,10 @@ def open_store(data_dir: Path) -> CrmStore:
 
 def throttled(limit: int, wait: int) -> ODataError:
     return ODataError(
-        429, f"Number of requests exceeded the limit of {limit} over time window of 1 seconds.",
+        429,
+        f"Number of requests exceeded the limit of {limit} over time window of 1 seconds.",
         codes.REQUESTS_THROTTLED,
-    )  # fmt: skip
+    )
 
 
 def create_app(

@@ -10,13 +10,25 @@ from __future__ import annotations
 from sandbox.odata.model import EntitySet, Field, Type
 
 S, N, B, D, DT, DATE, G, L = (
-    Type.STRING, Type.INT, Type.BOOL, Type.DECIMAL, Type.DATETIME, Type.DATE, Type.GUID, Type.BIGINT,
-)  # fmt: skip
+    Type.STRING,
+    Type.INT,
+    Type.BOOL,
+    Type.DECIMAL,
+    Type.DATETIME,
+    Type.DATE,
+    Type.GUID,
+    Type.BIGINT,
+)
 
 ACCOUNT, CONTACT, PRODUCT, QUOTE, QUOTEDETAIL = "account", "contact", "product", "quote", "quotedetail"
 CURRENCY, UOM, UOMSCHEDULE, PRICELEVEL, PRODUCTPRICELEVEL, SYSTEMUSER = (
-    "transactioncurrency", "uom", "uomschedule", "pricelevel", "productpricelevel", "systemuser",
-)  # fmt: skip
+    "transactioncurrency",
+    "uom",
+    "uomschedule",
+    "pricelevel",
+    "productpricelevel",
+    "systemuser",
+)
 
 
 def _f(name: str, t: Type = S, **kw: object) -> Field:
@@ -51,118 +63,234 @@ def _address(prefix: str, parts: tuple[str, ...]) -> tuple[Field, ...]:
 _ADDR = ("line1", "city", "stateorprovince", "postalcode", "county", "country")
 
 ACCOUNTS = EntitySet(
-    "accounts", ACCOUNT, ("accountid",),
+    "accounts",
+    ACCOUNT,
+    ("accountid",),
     (
-        _f("accountid", G), _f("accountnumber"), _f("name"), _f("telephone1"), _f("emailaddress1"), _f("fax"),
-        _f("websiteurl"), _f("primarytwitterid"), _money("creditlimit"), _f("numberofemployees", N),
-        _f("description"), *_address("address1", _ADDR), *_address("address2", _ADDR),
-        _lookup("transactioncurrencyid", CURRENCY), _lookup("primarycontactid", CONTACT), *_system(),
+        _f("accountid", G),
+        _f("accountnumber"),
+        _f("name"),
+        _f("telephone1"),
+        _f("emailaddress1"),
+        _f("fax"),
+        _f("websiteurl"),
+        _f("primarytwitterid"),
+        _money("creditlimit"),
+        _f("numberofemployees", N),
+        _f("description"),
+        *_address("address1", _ADDR),
+        *_address("address2", _ADDR),
+        _lookup("transactioncurrencyid", CURRENCY),
+        _lookup("primarycontactid", CONTACT),
+        *_system(),
     ),
     alternate_keys=(("accountnumber",),),
-)  # fmt: skip
+)
 
 CONTACTS = EntitySet(
-    "contacts", CONTACT, ("contactid",),
+    "contacts",
+    CONTACT,
+    ("contactid",),
     (
-        _f("contactid", G), _f("msdynce_contactnumber"), _f("firstname"), _f("middlename"), _f("lastname"),
-        _f("jobtitle"), _f("department"), _f("gendercode", N), _f("familystatuscode", N), _f("emailaddress1"),
-        _f("telephone1"), _f("fax"), _f("websiteurl"), _f("description"), _f("donotemail", B),
-        _f("accountrolecode", N), *_address("address1", (*_ADDR, "postofficebox")),
-        *_address("address2", _ADDR), *_address("address3", _ADDR),
-        _lookup("parentcustomerid", ACCOUNT, CONTACT), _f("msdynce_isactivecustomer", B),
-        _f("msdynce_iscompanyanaccount", B), _lookup("transactioncurrencyid", CURRENCY), *_system(),
+        _f("contactid", G),
+        _f("msdynce_contactnumber"),
+        _f("firstname"),
+        _f("middlename"),
+        _f("lastname"),
+        _f("jobtitle"),
+        _f("department"),
+        _f("gendercode", N),
+        _f("familystatuscode", N),
+        _f("emailaddress1"),
+        _f("telephone1"),
+        _f("fax"),
+        _f("websiteurl"),
+        _f("description"),
+        _f("donotemail", B),
+        _f("accountrolecode", N),
+        *_address("address1", (*_ADDR, "postofficebox")),
+        *_address("address2", _ADDR),
+        *_address("address3", _ADDR),
+        _lookup("parentcustomerid", ACCOUNT, CONTACT),
+        _f("msdynce_isactivecustomer", B),
+        _f("msdynce_iscompanyanaccount", B),
+        _lookup("transactioncurrencyid", CURRENCY),
+        *_system(),
     ),
     alternate_keys=(("msdynce_contactnumber",),),
-)  # fmt: skip
+)
 
 PRODUCTS = EntitySet(
-    "products", PRODUCT, ("productid",),
+    "products",
+    PRODUCT,
+    ("productid",),
     (
-        _f("productid", G), _f("productnumber"), _f("name"), _f("description"),
-        _f("msdynce_ismaintainedexternally", B), _lookup("defaultuomid", UOM),
-        _lookup("defaultuomscheduleid", UOMSCHEDULE), _lookup("pricelevelid", PRICELEVEL), _money("price"),
-        _money("currentcost"), _f("producttypecode", N), _f("quantitydecimal", N),
-        _lookup("transactioncurrencyid", CURRENCY), *_system(),
+        _f("productid", G),
+        _f("productnumber"),
+        _f("name"),
+        _f("description"),
+        _f("msdynce_ismaintainedexternally", B),
+        _lookup("defaultuomid", UOM),
+        _lookup("defaultuomscheduleid", UOMSCHEDULE),
+        _lookup("pricelevelid", PRICELEVEL),
+        _money("price"),
+        _money("currentcost"),
+        _f("producttypecode", N),
+        _f("quantitydecimal", N),
+        _lookup("transactioncurrencyid", CURRENCY),
+        *_system(),
     ),
     alternate_keys=(("productnumber",),),
-)  # fmt: skip
+)
 
 QUOTES = EntitySet(
-    "quotes", QUOTE, ("quoteid",),
+    "quotes",
+    QUOTE,
+    ("quoteid",),
     (
-        _f("quoteid", G), _f("quotenumber"), _f("revisionnumber", N), _f("name"),
-        _lookup("customerid", ACCOUNT, CONTACT), _lookup("transactioncurrencyid", CURRENCY),
+        _f("quoteid", G),
+        _f("quotenumber"),
+        _f("revisionnumber", N),
+        _f("name"),
+        _lookup("customerid", ACCOUNT, CONTACT),
+        _lookup("transactioncurrencyid", CURRENCY),
         _lookup("pricelevelid", PRICELEVEL),
         *(_f(f"shipto_{p}") for p in ("line1", "line2", "city", "stateorprovince", "postalcode", "country")),
-        _f("requestdeliveryby", DATE), _f("emailaddress"), _f("description"),
-        _f("msdynce_ismaintainedexternally", B), _f("msdynce_hasexternallymaintainedproductsonly", B),
-        _money("totalamount"), *_system(),
+        _f("requestdeliveryby", DATE),
+        _f("emailaddress"),
+        _f("description"),
+        _f("msdynce_ismaintainedexternally", B),
+        _f("msdynce_hasexternallymaintainedproductsonly", B),
+        _money("totalamount"),
+        *_system(),
     ),
     alternate_keys=(("quotenumber",),),
-)  # fmt: skip
+)
 
 QUOTEDETAILS = EntitySet(
-    "quotedetails", QUOTEDETAIL, ("quotedetailid",),
+    "quotedetails",
+    QUOTEDETAIL,
+    ("quotedetailid",),
     (
-        _f("quotedetailid", G), _lookup("quoteid", QUOTE), _f("sequencenumber", N), _f("lineitemnumber", N),
-        _lookup("productid", PRODUCT), _f("productdescription"), _f("isproductoverridden", B),
-        Field("quantity", D, scale=5), _lookup("uomid", UOM), _money("priceperunit"),
-        _money("manualdiscountamount"), _money("baseamount"), _money("extendedamount"), _f("description"),
-        _f("requestdeliveryby", DATE), _f("msdynce_ismaintainedexternally", B),
-        _f("msdynce_quotehasexternalmaintainedproductsonly", B), *_system(),
+        _f("quotedetailid", G),
+        _lookup("quoteid", QUOTE),
+        _f("sequencenumber", N),
+        _f("lineitemnumber", N),
+        _lookup("productid", PRODUCT),
+        _f("productdescription"),
+        _f("isproductoverridden", B),
+        Field("quantity", D, scale=5),
+        _lookup("uomid", UOM),
+        _money("priceperunit"),
+        _money("manualdiscountamount"),
+        _money("baseamount"),
+        _money("extendedamount"),
+        _f("description"),
+        _f("requestdeliveryby", DATE),
+        _f("msdynce_ismaintainedexternally", B),
+        _f("msdynce_quotehasexternalmaintainedproductsonly", B),
+        *_system(),
     ),
-)  # fmt: skip
+)
 
 TRANSACTIONCURRENCIES = EntitySet(
-    "transactioncurrencies", CURRENCY, ("transactioncurrencyid",),
+    "transactioncurrencies",
+    CURRENCY,
+    ("transactioncurrencyid",),
     (
-        _f("transactioncurrencyid", G), _f("isocurrencycode"), _f("currencyname"), _f("currencysymbol"),
-        Field("exchangerate", D, scale=10), _f("currencyprecision", N), *_system(),
+        _f("transactioncurrencyid", G),
+        _f("isocurrencycode"),
+        _f("currencyname"),
+        _f("currencysymbol"),
+        Field("exchangerate", D, scale=10),
+        _f("currencyprecision", N),
+        *_system(),
     ),
-)  # fmt: skip
+)
 
 UOMSCHEDULES = EntitySet(
-    "uomschedules", UOMSCHEDULE, ("uomscheduleid",),
+    "uomschedules",
+    UOMSCHEDULE,
+    ("uomscheduleid",),
     (_f("uomscheduleid", G), _f("name"), _f("baseuomname"), _f("description"), *_system()),
-)  # fmt: skip
+)
 
 UOMS = EntitySet(
-    "uoms", UOM, ("uomid",),
+    "uoms",
+    UOM,
+    ("uomid",),
     (
-        _f("uomid", G), _f("name"), _lookup("uomscheduleid", UOMSCHEDULE), _lookup("baseuom", UOM),
-        Field("quantity", D, scale=10), _f("isschedulebaseuom", B), *_system(state=False),
+        _f("uomid", G),
+        _f("name"),
+        _lookup("uomscheduleid", UOMSCHEDULE),
+        _lookup("baseuom", UOM),
+        Field("quantity", D, scale=10),
+        _f("isschedulebaseuom", B),
+        *_system(state=False),
     ),
-)  # fmt: skip
+)
 
 PRICELEVELS = EntitySet(
-    "pricelevels", PRICELEVEL, ("pricelevelid",),
+    "pricelevels",
+    PRICELEVEL,
+    ("pricelevelid",),
     (
-        _f("pricelevelid", G), _f("name"), _f("description"), _lookup("transactioncurrencyid", CURRENCY),
-        _f("begindate", DATE), _f("enddate", DATE), *_system(),
+        _f("pricelevelid", G),
+        _f("name"),
+        _f("description"),
+        _lookup("transactioncurrencyid", CURRENCY),
+        _f("begindate", DATE),
+        _f("enddate", DATE),
+        *_system(),
     ),
-)  # fmt: skip
+)
 
 PRODUCTPRICELEVELS = EntitySet(
-    "productpricelevels", PRODUCTPRICELEVEL, ("productpricelevelid",),
+    "productpricelevels",
+    PRODUCTPRICELEVEL,
+    ("productpricelevelid",),
     (
-        _f("productpricelevelid", G), _lookup("pricelevelid", PRICELEVEL), _lookup("productid", PRODUCT),
-        _lookup("uomid", UOM), _lookup("uomscheduleid", UOMSCHEDULE), _lookup("transactioncurrencyid", CURRENCY),
-        _money("amount"), _f("pricingmethodcode", N), _f("quantitysellingcode", N), *_system(state=False),
+        _f("productpricelevelid", G),
+        _lookup("pricelevelid", PRICELEVEL),
+        _lookup("productid", PRODUCT),
+        _lookup("uomid", UOM),
+        _lookup("uomscheduleid", UOMSCHEDULE),
+        _lookup("transactioncurrencyid", CURRENCY),
+        _money("amount"),
+        _f("pricingmethodcode", N),
+        _f("quantitysellingcode", N),
+        *_system(state=False),
     ),
-)  # fmt: skip
+)
 
 SYSTEMUSERS = EntitySet(
-    "systemusers", SYSTEMUSER, ("systemuserid",),
+    "systemusers",
+    SYSTEMUSER,
+    ("systemuserid",),
     (
-        _f("systemuserid", G), _f("fullname"), _f("domainname"), _f("applicationid"), _f("isdisabled", B),
-        _f("accessmode", N), *_system(state=False),
+        _f("systemuserid", G),
+        _f("fullname"),
+        _f("domainname"),
+        _f("applicationid"),
+        _f("isdisabled", B),
+        _f("accessmode", N),
+        *_system(state=False),
     ),
-)  # fmt: skip
+)
 
 ALL: tuple[EntitySet, ...] = (
-    ACCOUNTS, CONTACTS, PRODUCTS, QUOTES, QUOTEDETAILS, TRANSACTIONCURRENCIES, UOMSCHEDULES, UOMS,
-    PRICELEVELS, PRODUCTPRICELEVELS, SYSTEMUSERS,
-)  # fmt: skip
+    ACCOUNTS,
+    CONTACTS,
+    PRODUCTS,
+    QUOTES,
+    QUOTEDETAILS,
+    TRANSACTIONCURRENCIES,
+    UOMSCHEDULES,
+    UOMS,
+    PRICELEVELS,
+    PRODUCTPRICELEVELS,
+    SYSTEMUSERS,
+)
 BY_SET = {e.name: e for e in ALL}
 BY_LOGICAL = {e.logical_name: e for e in ALL}
 

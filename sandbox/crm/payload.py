@@ -35,9 +35,10 @@ def key_of(entity: EntitySet, key: Any, conn: sqlite3.Connection | None = None) 
         return {pk: _guid(entity.by_name[pk], key[pk])}
     if tuple(sorted(key)) not in {tuple(sorted(ak)) for ak in entity.alternate_keys}:
         raise ODataError(
-            400, f"Invalid key: {', '.join(key)} is not an alternate key of {entity.logical_name}.",
+            400,
+            f"Invalid key: {', '.join(key)} is not an alternate key of {entity.logical_name}.",
             codes.QUERY_NOT_SUPPORTED,
-        )  # fmt: skip
+        )
     return {name: str(value) for name, value in key.items()}
 
 
@@ -99,8 +100,10 @@ def to_columns(entity: EntitySet, body: dict[str, Any], conn: sqlite3.Connection
             continue  # instance annotations on a property are ignored, as in Dataverse
         field = entity.get(name)
         if field is None:
-            raise _bad(f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM.{entity.logical_name}'. "
-                       f"Make sure to only use property names that are defined by the type.")  # fmt: skip
+            raise _bad(
+                f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM.{entity.logical_name}'. "
+                f"Make sure to only use property names that are defined by the type."
+            )
         if field.is_lookup:
             raise _bad(f"Cannot set the lookup '{name}' directly; use '{field.navigation}@odata.bind'.")
         if field.readonly or (name == entity.key[0] and value is None):
@@ -108,8 +111,10 @@ def to_columns(entity: EntitySet, body: dict[str, Any], conn: sqlite3.Connection
         try:
             out[name] = to_db(field, value)
         except ValueError_ as exc:
-            raise _bad(f"Error identified in Payload provided by the user for Entity :'{entity.name}', "
-                       f"----> InnerException : Microsoft.OData.ODataException: {exc}") from exc  # fmt: skip
+            raise _bad(
+                f"Error identified in Payload provided by the user for Entity :'{entity.name}', "
+                f"----> InnerException : Microsoft.OData.ODataException: {exc}"
+            ) from exc
     return out
 
 

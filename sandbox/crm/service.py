@@ -52,19 +52,26 @@ class CrmService(Service):
         if segments == ["$metadata"]:
             return Response(200, self.metadata, {"Content-Type": "application/xml", "OData-Version": "4.0"})
         if segments[0] in ("WhoAmI", "WhoAmI()") and len(segments) == 1:
-            return Response.json(200, {
-                "@odata.context": f"{req.base_url}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-                "BusinessUnitId": BUSINESS_UNIT_ID, "UserId": application_user_id(req.client),
-                "OrganizationId": ORGANIZATION_ID,
-            })  # fmt: skip
+            return Response.json(
+                200,
+                {
+                    "@odata.context": f"{req.base_url}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+                    "BusinessUnitId": BUSINESS_UNIT_ID,
+                    "UserId": application_user_id(req.client),
+                    "OrganizationId": ORGANIZATION_ID,
+                },
+            )
         name, key = parse_segment(segments[0], codes.QUERY_NOT_SUPPORTED)
         entity = E.BY_SET.get(name)
         if entity is None or len(segments) > 1:
             raise ODataError(404, f"Resource not found for the segment '{segments[-1]}'.", codes.QUERY_NOT_SUPPORTED)
         handler = {
-            ("GET", False): self.get_collection, ("POST", False): self.post,
-            ("GET", True): self.get_one, ("PATCH", True): self.patch, ("DELETE", True): self.delete,
-        }.get((req.method, key is not None))  # fmt: skip
+            ("GET", False): self.get_collection,
+            ("POST", False): self.post,
+            ("GET", True): self.get_one,
+            ("PATCH", True): self.patch,
+            ("DELETE", True): self.delete,
+        }.get((req.method, key is not None))
         if handler is None:
             raise ODataError(405, f"The HTTP method '{req.method}' is not allowed here.", codes.QUERY_NOT_SUPPORTED)
         return handler(req, entity, key)
@@ -77,12 +84,17 @@ class CrmService(Service):
         row = self.store.get(entity, key)
         if row is None:
             where = key_of(entity, key)
-            raise ODataError(404, f"{entity.logical_name} With Ids = {','.join(map(str, where.values()))} Do Not Exist",
-                             codes.OBJECT_DOES_NOT_EXIST)  # fmt: skip
+            raise ODataError(
+                404,
+                f"{entity.logical_name} With Ids = {','.join(map(str, where.values()))} Do Not Exist",
+                codes.OBJECT_DOES_NOT_EXIST,
+            )
         if req.headers.get("if-none-match") == etag(row):
             return Response(304)
-        body = {"@odata.context": f"{req.base_url}$metadata#{self._context(entity, opts)}/$entity",
-                **render(entity, row, fields, annotations(req))}  # fmt: skip
+        body = {
+            "@odata.context": f"{req.base_url}$metadata#{self._context(entity, opts)}/$entity",
+            **render(entity, row, fields, annotations(req)),
+        }
         return Response.json(200, body, {"ETag": etag(row)})
 
     def get_collection(self, req: Request, entity: EntitySet, _key: Any) -> Response:
@@ -119,8 +131,11 @@ class CrmService(Service):
     def track(self, req: Request, entity: EntitySet, opts: QueryOptions, size: int) -> Response:
         for option in ("$filter", "$orderby", "$expand", "$top"):
             if option in opts.present:
-                raise ODataError(400, f"The query option {option} is not supported with change tracking "
-                                      f"(Prefer: odata.track-changes).", codes.QUERY_NOT_SUPPORTED)  # fmt: skip
+                raise ODataError(
+                    400,
+                    f"The query option {option} is not supported with change tracking (Prefer: odata.track-changes).",
+                    codes.QUERY_NOT_SUPPORTED,
+                )
         fields = check_select(entity, opts.select, codes.QUERY_NOT_SUPPORTED)
         columns = _columns(entity, fields)
         with self.db.snapshot() as conn:
@@ -136,8 +151,10 @@ class CrmService(Service):
         context = f"{req.base_url}$metadata#{self._context(entity, opts)}"
         notes = annotations(req)
         value: list[dict[str, Any]] = [render(entity, r, fields, notes) for r in page.rows]
-        value += [{"@odata.context": f"{req.base_url}$metadata#{entity.name}/$deletedEntity", "id": i,
-                   "reason": "deleted"} for i in page.deleted]  # fmt: skip
+        value += [
+            {"@odata.context": f"{req.base_url}$metadata#{entity.name}/$deletedEntity", "id": i, "reason": "deleted"}
+            for i in page.deleted
+        ]
         body: dict[str, Any] = {"@odata.context": context + ("/$delta" if cursor.delta else ""), "value": value}
         select = {"$select": req.query["$select"]} if "$select" in req.query else {}
         if page.next is not None:
@@ -181,9 +198,13 @@ class CrmService(Service):
 
     def patch(self, req: Request, entity: EntitySet, key: Any) -> Response:
         created, row = self.store.upsert(
-            entity, key, req.json(codes.PAYLOAD_ERROR), application_user_id(req.client),
-            req.headers.get("if-match"), req.headers.get("if-none-match"),
-        )  # fmt: skip
+            entity,
+            key,
+            req.json(codes.PAYLOAD_ERROR),
+            application_user_id(req.client),
+            req.headers.get("if-match"),
+            req.headers.get("if-none-match"),
+        )
         return self._written(req, entity, row, 201 if created else 200)
 
     def delete(self, req: Request, entity: EntitySet, key: Any) -> Response:
@@ -197,8 +218,10 @@ class CrmService(Service):
             return Response(204, headers=headers)
         opts = parse_options(req.query, codes.QUERY_NOT_SUPPORTED)
         fields = check_select(entity, opts.select, codes.QUERY_NOT_SUPPORTED)
-        body = {"@odata.context": f"{req.base_url}$metadata#{self._context(entity, opts)}/$entity",
-                **render(entity, row, fields, annotations(req))}  # fmt: skip
+        body = {
+            "@odata.context": f"{req.base_url}$metadata#{self._context(entity, opts)}/$entity",
+            **render(entity, row, fields, annotations(req)),
+        }
         return Response.json(status, body, {**headers, "Preference-Applied": "return=representation"})
 
 

@@ -65,9 +65,14 @@ class CrmStore:
     def ensure_user(self, user_id: str, fullname: str, application_id: str | None) -> None:
         with self.db.transaction():
             if fetch_one(self.conn, E.SYSTEMUSERS, {"systemuserid": user_id}) is None:
-                cols = {"systemuserid": user_id, "fullname": fullname, "isdisabled": 0,
-                        "applicationid": application_id, "accessmode": 4 if application_id else 0,
-                        "domainname": f"{fullname.lower().replace(' ', '.')}@sandbox.local"}  # fmt: skip
+                cols = {
+                    "systemuserid": user_id,
+                    "fullname": fullname,
+                    "isdisabled": 0,
+                    "applicationid": application_id,
+                    "accessmode": 4 if application_id else 0,
+                    "domainname": f"{fullname.lower().replace(' ', '.')}@sandbox.local",
+                }
                 self.insert_row(E.SYSTEMUSERS, cols, user_id)
 
     # -- reads ------------------------------------------------------------------------------------------
@@ -83,9 +88,14 @@ class CrmStore:
             return self.insert_row(entity, cols, user)
 
     def upsert(
-        self, entity: EntitySet, key: Any, body: dict[str, Any], user: str,
-        if_match: str | None = None, if_none_match: str | None = None,
-    ) -> tuple[bool, dict[str, Any]]:  # fmt: skip
+        self,
+        entity: EntitySet,
+        key: Any,
+        body: dict[str, Any],
+        user: str,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> tuple[bool, dict[str, Any]]:
         """PATCH semantics: update the row with ``key``, or create it; (created, row)."""
         with self.db.transaction():
             where = key_of(entity, key)
@@ -133,8 +143,9 @@ class CrmStore:
             if not cols.get(field):
                 cols[field] = self._number(field, prefix, start)
         if entity.name == "products" and not cols.get("productnumber"):
-            raise ODataError(400, "Product ID (productnumber) is required: 'productnumber' must be set.",
-                             codes.INVALID_ARGUMENT)  # fmt: skip
+            raise ODataError(
+                400, "Product ID (productnumber) is required: 'productnumber' must be set.", codes.INVALID_ARGUMENT
+            )
         if entity.get("statecode") is not None:
             cols.setdefault("statecode", 0)
             cols.setdefault("statuscode", 1)
@@ -284,9 +295,10 @@ def check_etag(row: dict[str, Any], if_match: str | None) -> None:
     tags = [t.strip() for t in if_match.split(",")]
     if etag(row) not in tags:
         raise ODataError(
-            412, "The version of the existing record doesn't match the RowVersion property provided.",
+            412,
+            "The version of the existing record doesn't match the RowVersion property provided.",
             codes.CONCURRENCY_VERSION_MISMATCH,
-        )  # fmt: skip
+        )
 
 
 def etag(row: dict[str, Any]) -> str:
@@ -296,7 +308,13 @@ def etag(row: dict[str, Any]) -> str:
 def _not_found(entity: EntitySet, where: dict[str, Any]) -> ODataError:
     keytext = ",".join(f"{k}={v}" for k, v in where.items())
     if list(where) == list(entity.key):
-        return ODataError(404, f"{entity.logical_name} With Id = {keytext.split('=', 1)[1]} Does Not Exist",
-                          codes.OBJECT_DOES_NOT_EXIST)  # fmt: skip
-    return ODataError(404, f"A record with the specified key values does not exist in {entity.logical_name} entity",
-                      codes.OBJECT_DOES_NOT_EXIST)  # fmt: skip
+        return ODataError(
+            404,
+            f"{entity.logical_name} With Id = {keytext.split('=', 1)[1]} Does Not Exist",
+            codes.OBJECT_DOES_NOT_EXIST,
+        )
+    return ODataError(
+        404,
+        f"A record with the specified key values does not exist in {entity.logical_name} entity",
+        codes.OBJECT_DOES_NOT_EXIST,
+    )

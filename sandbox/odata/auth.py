@@ -77,10 +77,19 @@ class Authority:
         if not scope.endswith("/.default"):
             raise TokenError(400, "invalid_scope", f"AADSTS1002012: The provided value for scope {scope} is not valid.")
         now = int(time.time())
-        claims = {"aud": self.audience, "iss": f"sandbox/{tenant}", "appid": client_id, "iat": now,
-                  "exp": now + TOKEN_LIFETIME_S}  # fmt: skip
-        return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S, "ext_expires_in": TOKEN_LIFETIME_S,
-                "access_token": self._sign(claims)}  # fmt: skip
+        claims = {
+            "aud": self.audience,
+            "iss": f"sandbox/{tenant}",
+            "appid": client_id,
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME_S,
+        }
+        return {
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME_S,
+            "ext_expires_in": TOKEN_LIFETIME_S,
+            "access_token": self._sign(claims),
+        }
 
     def _sign(self, claims: dict[str, object]) -> str:
         head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())

@@ -53,8 +53,10 @@ def csdl(
         tname = e.logical_name if type_name == "logical" else e.table_name or e.logical_name
         out.append(f"<EntitySet Name={quoteattr(e.name)} EntityType={quoteattr(namespace + '.' + tname)}>")
         if change_tracking:
-            out.append('<Annotation Term="Org.OData.Capabilities.V1.ChangeTracking"><Record>'
-                       '<PropertyValue Property="Supported" Bool="true"/></Record></Annotation>')  # fmt: skip
+            out.append(
+                '<Annotation Term="Org.OData.Capabilities.V1.ChangeTracking"><Record>'
+                '<PropertyValue Property="Supported" Bool="true"/></Record></Annotation>'
+            )
         out.append("</EntitySet>")
     out += ["</EntityContainer>", "</Schema>", "</edmx:DataServices>", "</edmx:Edmx>"]
     return "\n".join(out).encode()

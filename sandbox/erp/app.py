@@ -1,0 +1,40 @@
+"""The ERP sandbox application: store, reference data, HTTP layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from sandbox.erp.service import API_PATH, ErpService
+from sandbox.erp.store import ErpStore
+from sandbox.odata.auth import Authority
+from sandbox.odata.errors import ODataError
+from sandbox.odata.http import build_app
+from sandbox.odata.ratelimit import RateLimiter
+
+
+def open_store(data_dir: Path) -> ErpStore:
+    """The ERP store in ``data_dir``, with its reference data."""
+    return ErpStore(data_dir)
+
+
+def throttled(limit: int, wait: int) -> ODataError:
+    return ODataError(429, f"Request throttled: more than {limit} requests per second. Retry after {wait} seconds.")
+
+
+def create_app(
+    data_dir: Path, clients: dict[str, str], rate_limit: int | None = None
+) -> tuple[web.Application, ErpStore]:
+    store = open_store(data_dir)
+    authority = Authority(clients, Path(data_dir) / "token.key", audience="erp")
+    app = build_app(ErpService(store), authority, RateLimiter(rate_limit), throttled)
+
+    async def close(_app: web.Application) -> None:
+        store.close()
+
+    app.on_cleanup.append(close)
+    return app, store
+
+
+__all__ = ["API_PATH", "create_app", "open_store"]

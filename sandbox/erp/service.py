@@ -1,0 +1,144 @@
+"""The FinOps OData routes under ``/data/``.
+
+Collections filter to the default company (``usmf``) unless ``cross-company=true``; ``$filter`` (with the
+FinOps ``eq '*text*'`` wildcard), ``$select``, ``$orderby``, ``$top``, ``$skip`` and ``$count`` work, and server
+paging returns at most 10,000 rows a page (fewer with ``Prefer: odata.maxpagesize``) with ``@odata.nextLink``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from sandbox.erp import entities as E
+from sandbox.erp.refdata import DEFAULT_COMPANY
+from sandbox.erp.store import ErpStore, bad_request, etag
+from sandbox.odata.errors import ODataError
+from sandbox.odata.keys import parse_segment, split_path
+from sandbox.odata.metadata import csdl
+from sandbox.odata.model import EntitySet, Field
+from sandbox.odata.query import check_select, order_sql, parse_options, select_sql, where_sql
+from sandbox.odata.service import Request, Response, Service
+from sandbox.odata.values import from_db
+
+API_PATH = "/data/"
+MAX_PAGE = 10000
+
+
+class ErpService(Service):
+    name = "erp"
+    api_path = API_PATH
+    error_code = ""
+
+    def __init__(self, store: ErpStore, company: str = DEFAULT_COMPANY) -> None:
+        super().__init__(store.db)
+        self.store = store
+        self.company = company
+        self.metadata = csdl("Microsoft.Dynamics.DataEntities", "Container", E.ALL)
+
+    def route(self, req: Request) -> Response:
+        segments = split_path(req.path)
+        if not segments:
+            sets = [{"name": e.name, "kind": "EntitySet", "url": e.name} for e in E.ALL]
+            return Response.json(200, {"@odata.context": f"{req.base_url}$metadata", "value": sets})
+        if segments == ["$metadata"]:
+            return Response(200, self.metadata, {"Content-Type": "application/xml", "OData-Version": "4.0"})
+        name, key = parse_segment(segments[0])
+        entity = E.BY_SET.get(name)
+        if entity is None or len(segments) > 1:
+            raise ODataError(404, f"Resource not found for the segment '{segments[-1]}'.")
+        if key is not None and not isinstance(key, dict):
+            key = {entity.key[0]: key} if len(entity.key) == 1 else key
+        handler = {
+            ("GET", False): self.get_collection,
+            ("POST", False): self.post,
+            ("GET", True): self.get_one,
+            ("PATCH", True): self.patch,
+            ("DELETE", True): self.delete,
+        }.get((req.method, key is not None))
+        if handler is None:
+            raise ODataError(405, f"The HTTP method '{req.method}' is not allowed here.")
+        return handler(req, entity, key)
+
+    def get_one(self, req: Request, entity: EntitySet, key: Any) -> Response:
+        opts = parse_options(req.query)
+        fields = check_select(entity, opts.select)
+        row = self.store.get(entity, key)
+        if row is None:
+            raise ODataError(404, f"Resource not found for the segment '{entity.name}'.")
+        body = {"@odata.context": f"{req.base_url}$metadata#{entity.name}/$entity", **render(row, fields)}
+        return Response.json(200, body, {"ETag": etag(row)})
+
+    def get_collection(self, req: Request, entity: EntitySet, _key: Any) -> Response:
+        opts = parse_options(req.query)
+        if opts.expand:
+            raise bad_request("$expand is not supported by the sandbox.")
+        fields = check_select(entity, opts.select)
+        where, params = where_sql(entity, opts.filter, wildcards=True)
+        if E.company_specific(entity) and req.query.get("cross-company", "").lower() != "true":
+            where, params = f'({where}) AND "dataAreaId" = ?', [*params, self.company]
+        order = order_sql(entity, opts.orderby)
+        size = self._page_size(req)
+        offset = opts.skip or 0
+        limit = size if opts.top is None else min(size, opts.top)
+        columns = [f.name for f in fields] + ([E.MODIFIED] if entity.get(E.MODIFIED) and opts.select else [])
+        cur = self.db.conn.execute(select_sql(entity, columns, where, order, limit + 1, offset), params)
+        rows = cur.fetchall()
+        body: dict[str, Any] = {"@odata.context": f"{req.base_url}$metadata#{entity.name}"}
+        if opts.count:
+            sql = f'SELECT COUNT(*) FROM "{entity.table}" WHERE {where}'
+            body["@odata.count"] = self.db.conn.execute(sql, params).fetchone()[0]
+        body["value"] = [render(dict(zip(columns, r, strict=True)), fields) for r in rows[:limit]]
+        more = len(rows) > limit and (opts.top is None or opts.top > limit)
+        if more:
+            query = {k: v for k, v in req.query.items() if k != "$skip"}
+            if opts.top is not None:
+                query["$top"] = str(opts.top - limit)
+            query["$skip"] = str(offset + limit)
+            link = "&".join(f"{quote(k, safe='$')}={quote(v, safe='$,()')}" for k, v in query.items())
+            body["@odata.nextLink"] = f"{req.base_url}{entity.name}?{link}"
+        return Response.json(200, body)
+
+    @staticmethod
+    def _page_size(req: Request) -> int:
+        raw = req.prefer().get("odata.maxpagesize")
+        if raw is None:
+            return MAX_PAGE
+        if not raw.isdigit() or int(raw) < 1:
+            raise bad_request(f"Invalid odata.maxpagesize '{raw}'.")
+        return min(int(raw), MAX_PAGE)
+
+    def post(self, req: Request, entity: EntitySet, _key: Any) -> Response:
+        row = self.store.create(entity, req.json(), self.company)
+        return self._written(req, entity, row, 201)
+
+    def patch(self, req: Request, entity: EntitySet, key: Any) -> Response:
+        row = self.store.update(entity, key, req.json(), req.headers.get("if-match"))
+        return self._written(req, entity, row, 200)
+
+    def delete(self, req: Request, entity: EntitySet, key: Any) -> Response:
+        self.store.delete(entity, key, req.headers.get("if-match"))
+        return Response(204, headers={"OData-Version": "4.0"})
+
+    def _written(self, req: Request, entity: EntitySet, row: dict[str, Any], status: int) -> Response:
+        location = f"{req.base_url}{entity.name}({key_text(entity, row)})"
+        headers = {"Location": location, "OData-EntityId": location, "ETag": etag(row), "OData-Version": "4.0"}
+        if status == 200 and req.prefer().get("return") != "representation":
+            return Response(204, headers=headers)
+        body = {"@odata.context": f"{req.base_url}$metadata#{entity.name}/$entity", **render(row, list(entity.fields))}
+        return Response.json(status, body, headers)
+
+
+def key_text(entity: EntitySet, row: dict[str, Any]) -> str:
+    parts = []
+    for k in entity.key:
+        v = row[k]
+        parts.append(f"{k}={v}" if isinstance(v, int) else f"{k}='{quote(str(v).replace(chr(39), chr(39) * 2))}'")
+    return ",".join(parts)
+
+
+def render(row: dict[str, Any], fields: list[Field]) -> dict[str, Any]:
+    out: dict[str, Any] = {"@odata.etag": etag(row)}
+    for f in fields:
+        out[f.name] = from_db(f, row[f.name])
+    return out
