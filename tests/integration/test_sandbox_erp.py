@@ -1,0 +1,218 @@
+"""The ERP sandbox as a real process, over real sockets: what a FinOps OData client sees."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from p2c.process import ManagedProcess, free_port, http_ok, p2c_command
+
+API = "/data/"
+
+
+def start(tmp: Path, *extra: str) -> tuple[ManagedProcess, str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = p2c_command("sandbox", "erp", "--port", str(port), "--data-dir", str(tmp / "erp"), *extra)
+    process = ManagedProcess("erp", argv, ready=http_ok(base + API + "$metadata"), log_path=tmp / f"erp-{port}.log")
+    process.start(timeout=30)
+    return process, base
+
+
+def client(base: str) -> httpx.Client:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "p2c",
+        "client_secret": "p2c-sandbox-secret",
+        "scope": f"{base}/.default",
+    }
+    access = httpx.post(f"{base}/common/oauth2/v2.0/token", data=form).json()["access_token"]
+    return httpx.Client(base_url=base + API, headers={"Authorization": f"Bearer {access}"}, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def erp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    tmp = tmp_path_factory.mktemp("sandbox-erp")
+    seed = ["--accounts", "5", "--contacts", "5", "--products", "30", "--quotes", "2"]
+    subprocess.run(p2c_command("sandbox", "seed", "--data-dir", str(tmp), *seed), check=True, capture_output=True)
+    process, base = start(tmp)
+    yield base, tmp
+    process.stop()
+
+
+@pytest.fixture
+def api(erp: tuple[str, Path]) -> Iterator[httpx.Client]:
+    with client(erp[0]) as c:
+        yield c
+
+
+def customer(account: str, **extra: object) -> dict[str, object]:
+    return {
+        "dataAreaId": "usmf",
+        "CustomerAccount": account,
+        "PartyType": "Organization",
+        "OrganizationName": f"Org {account}",
+        "CustomerGroupId": "10",
+        "SalesCurrencyCode": "USD",
+        "LanguageId": "en-us",
+        "DeliveryAddressCountryRegionISOCode": "US",
+        **extra,
+    }
+
+
+def test_auth_required(erp: tuple[str, Path]) -> None:
+    assert httpx.get(erp[0] + API + "CustomersV3").status_code == 401
+
+
+def test_seeded_products_and_reference_data(api: httpx.Client) -> None:
+    body = api.get("CDSReleasedDistinctProducts", params={"$count": "true", "$top": "2"}).json()
+    assert body["@odata.count"] == 30 and len(body["value"]) == 2
+    product = body["value"][0]
+    assert product["dataAreaId"] == "usmf" and product["CurrencyCode"] == "USD"
+    assert product["ModifiedDateTime"].endswith("Z") and "." in product["ModifiedDateTime"]
+    assert "P2CSourceVersion" in product
+    sellable = api.get("CDSReleasedDistinctProducts", params={"$filter": "IsSellable eq true", "$count": "true"})
+    assert 0 < sellable.json()["@odata.count"] < 30
+    groups = {g["CustomerGroupId"] for g in api.get("CustomerGroups").json()["value"]}
+    assert {"10", "20", "30"} <= groups
+    assert api.get("UnitsOfMeasure('ea')").json()["UnitSymbol"] == "ea"
+    assert "usmf" in {e["LegalEntityId"] for e in api.get("LegalEntities").json()["value"]}
+    assert b"CustomersV3" in api.get("$metadata").content
+
+
+def test_customer_crud_keys_and_modified_time(api: httpx.Client) -> None:
+    r = api.post("CustomersV3", json=customer("ACC-E1", P2CSourceVersion=7))
+    assert r.status_code == 201
+    created = r.json()
+    assert created["P2CSourceVersion"] == 7 and created["IsExternallyMaintained"] is None
+    again = api.post("CustomersV3", json=customer("ACC-E1"))
+    assert again.status_code == 400 and "already exists" in again.json()["error"]["message"]
+    key = "CustomersV3(dataAreaId='usmf',CustomerAccount='ACC-E1')"
+    r = api.patch(key, json={"OrganizationName": "Renamed", "P2CSourceVersion": 8})
+    assert r.status_code == 204
+    row = api.get(key).json()
+    assert row["OrganizationName"] == "Renamed" and row["P2CSourceVersion"] == 8
+    assert row["ModifiedDateTime"] > created["ModifiedDateTime"]
+    stale = api.patch(key, json={"SalesMemo": "x"}, headers={"If-Match": created["@odata.etag"]})
+    assert stale.status_code == 412
+    missing = api.patch("CustomersV3(dataAreaId='usmf',CustomerAccount='NOPE')", json={"OrganizationName": "x"})
+    assert missing.status_code == 404  # FinOps PATCH does not create
+    assert api.delete(key).status_code == 204
+    assert api.get(key).status_code == 404
+
+
+def test_modified_time_strictly_increases(api: httpx.Client) -> None:
+    stamps = []
+    for i in range(5):
+        stamps.append(api.post("CustomersV3", json=customer(f"ACC-T{i}")).json()["ModifiedDateTime"])
+    assert stamps == sorted(stamps) and len(set(stamps)) == 5
+    since = api.get("CustomersV3", params={"$filter": f"ModifiedDateTime gt {stamps[2]}", "$select": "CustomerAccount"})
+    assert {r["CustomerAccount"] for r in since.json()["value"]} == {"ACC-T3", "ACC-T4"}
+
+
+def test_validation_errors_name_field_and_value(api: httpx.Client) -> None:
+    cases = {
+        "CustomerGroupId": ("99", "Customer group '99' does not exist"),
+        "SalesCurrencyCode": ("XYZ", "Currency 'XYZ' does not exist"),
+        "DeliveryAddressCountryRegionISOCode": ("ZZ", "'ZZ' does not exist"),
+        "LanguageId": ("xx-yy", "Language 'xx-yy' does not exist"),
+    }
+    for i, (field, (value, text)) in enumerate(cases.items()):
+        r = api.post("CustomersV3", json=customer(f"ACC-V{i}", **{field: value}))
+        assert r.status_code == 400, field
+        message = r.json()["error"]["message"]
+        assert message.startswith("Write failed for table row of type 'CustCustomerV3Entity'. Infolog: Error:")
+        assert text in message and field in message
+    person = api.post("CustomersV3", json=customer("ACC-V9", PartyType="Person", OrganizationName=None))
+    assert "PersonLastName" in person.json()["error"]["message"]
+    no_group = api.post("CustomersV3", json=customer("ACC-V8", CustomerGroupId=None))
+    assert "Field 'CustomerGroupId' must be filled in." in no_group.json()["error"]["message"]
+    wrong_type = api.post("CustomersV3", json=customer("ACC-V7", CreditLimit="lots"))
+    assert wrong_type.status_code == 400 and "CreditLimit" in wrong_type.json()["error"]["message"]
+
+
+def batch(changeset: list[str]) -> tuple[str, dict[str, str]]:
+    parts = "".join(
+        f"--cs\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: {i}\r\n\r\n"
+        f"{req}\r\n"
+        for i, req in enumerate(changeset, 1)
+    )
+    body = f"--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n{parts}--cs--\r\n--b--\r\n"
+    return body, {"Content-Type": "multipart/mixed; boundary=b"}
+
+
+def post(path: str, body: str) -> str:
+    return f"POST {path} HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{body}"
+
+
+def test_quotation_in_one_change_set_and_rollback(api: httpx.Client) -> None:
+    api.post("CustomersV3", json=customer("ACC-Q1"))
+    products = api.get("CDSReleasedDistinctProducts", params={"$top": "2", "$select": "ProductNumber"}).json()["value"]
+    header = '{"dataAreaId":"usmf","SalesQuotationNumber":"QUO-1","RequestingCustomerAccountNumber":"ACC-Q1"}'
+    line = '{{"dataAreaId":"usmf","SalesQuotationNumber":"QUO-1","LineCreationSequenceNumber":{n},"ProductNumber":"{p}","SalesUnitSymbol":"ea","RequestedSalesQuantity":2}}'  # noqa: E501
+    good = [post("CDSSalesQuotationHeaders", header)] + [
+        post("CDSSalesQuotationLines", line.format(n=n, p=p["ProductNumber"])) for n, p in enumerate(products, 1)
+    ]
+    bad_line = post("CDSSalesQuotationLines", line.format(n=9, p="NOT-RELEASED"))
+    body, headers = batch([*good, bad_line])
+    r = api.post("$batch", content=body, headers=headers)
+    assert r.status_code == 200 and "HTTP/1.1 400" in r.text and "NOT-RELEASED" in r.text
+    assert api.get("CDSSalesQuotationHeaders(dataAreaId='usmf',SalesQuotationNumber='QUO-1')").status_code == 404
+    body, headers = batch(good)
+    r = api.post("$batch", content=body, headers=headers)
+    assert r.text.count("HTTP/1.1 201") == 3
+    lines = api.get("CDSSalesQuotationLines", params={"$filter": "SalesQuotationNumber eq 'QUO-1'"}).json()["value"]
+    assert [x["LineCreationSequenceNumber"] for x in lines] == [1, 2]
+    delete = "DELETE CDSSalesQuotationLines(dataAreaId='usmf',SalesQuotationNumber='QUO-1',LineCreationSequenceNumber=2) HTTP/1.1\r\n"  # noqa: E501
+    body, headers = batch([delete])
+    assert "HTTP/1.1 204" in api.post("$batch", content=body, headers=headers).text
+    blocked = api.delete("CustomersV3(dataAreaId='usmf',CustomerAccount='ACC-Q1')")
+    assert blocked.status_code == 400 and "OnHoldStatus" in blocked.json()["error"]["message"]
+    unknown_customer = api.post(
+        "CDSSalesQuotationHeaders", json={"SalesQuotationNumber": "QUO-2", "RequestingCustomerAccountNumber": "NOBODY"}
+    )
+    assert "RequestingCustomerAccountNumber" in unknown_customer.json()["error"]["message"]
+
+
+def test_cross_company(api: httpx.Client) -> None:
+    assert (
+        api.post("CustomersV3", json=customer("ACC-DE1", dataAreaId="demf", SalesCurrencyCode="EUR")).status_code == 201
+    )
+    default = api.get("CustomersV3", params={"$filter": "CustomerAccount eq 'ACC-DE1'"}).json()["value"]
+    assert default == []
+    cross = api.get("CustomersV3", params={"$filter": "CustomerAccount eq 'ACC-DE1'", "cross-company": "true"})
+    assert [r["dataAreaId"] for r in cross.json()["value"]] == ["demf"]
+    assert api.get("CustomersV3(dataAreaId='demf',CustomerAccount='ACC-DE1')").status_code == 200
+
+
+def test_paging_skip_and_wildcards(api: httpx.Client) -> None:
+    seen, url = [], "CDSReleasedDistinctProducts?$select=ProductNumber&$orderby=ProductNumber"
+    while url:
+        body = api.get(url, headers={"Prefer": "odata.maxpagesize=8"}).json()
+        assert len(body["value"]) <= 8
+        seen += [r["ProductNumber"] for r in body["value"]]
+        url = body.get("@odata.nextLink")
+    assert len(seen) == len(set(seen)) == 30 and seen == sorted(seen)
+    page = api.get("CDSReleasedDistinctProducts", params={"$orderby": "ProductNumber", "$skip": "28"}).json()
+    assert [r["ProductNumber"] for r in page["value"]] == seen[28:]
+    like = api.get("CDSReleasedDistinctProducts", params={"$filter": "ProductName eq '*Speaker*'"}).json()["value"]
+    assert like and all("Speaker" in r["ProductName"] for r in like)
+
+
+def test_rate_limit(erp: tuple[str, Path]) -> None:
+    process, base = start(erp[1] / "limited", "--rate-limit", "3")
+    try:
+        with client(base) as c:
+            codes = [c.get("Currencies").status_code for _ in range(6)]
+            assert 429 in codes
+            r = c.get("Currencies")
+            assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+            time.sleep(1.1)
+            assert c.get("Currencies").status_code == 200
+    finally:
+        process.stop()
