@@ -154,7 +154,12 @@ class Registry:
                 f"the registry at {self.url} answered the compatibility check with {status}: {_message(body)}",
                 EXIT_REGISTRY,
             )
-        return bool(body.get("is_compatible")), [str(m) for m in body.get("messages") or []]
+        messages = [str(m) for m in body.get("messages") or []]
+        # Confluent-style registries append the whole old schema and the level: context, not reasons.
+        return bool(body.get("is_compatible")), [m for m in messages if not m.startswith(_CONTEXT_MESSAGES)]
+
+
+_CONTEXT_MESSAGES = ("{oldSchema:", "{oldSchemaVersion:", "{compatibility:")
 
 
 def _quote(subject: str) -> str:
@@ -355,17 +360,24 @@ def check(file: Path, subject: str, schema_registry_url: str) -> None:
         click.echo(f"compatible ({level})")
         return
     click.echo(f"incompatible ({level}) with the latest version of {subject}:")
-    for reason in reasons or local_reasons(registry, subject, parsed, level):
+    for reason in reasons:
         click.echo(f"  - {reason}")
+    local = local_reasons(registry, subject, parsed, level)
+    if local:
+        click.echo("field by field:")
+    for reason in local:
+        click.echo(f"  - {reason}")
+    if not reasons and not local:
+        click.echo("  - the registry gave no reason")
     raise SystemExit(EXIT_REJECTED)
 
 
 def local_reasons(registry: Registry, subject: str, candidate: Parsed, level: str) -> list[str]:
-    """Why ``candidate`` does not fit the latest version, worked out here: some registries give no reason."""
+    """Why ``candidate`` does not fit the latest version under ``level``, worked out here with field paths."""
     latest = _parse_registered(registry.version(subject, "latest"))
     reasons = []
     if level.startswith(("BACKWARD", "FULL")):
-        reasons += [f"new schema cannot read old data: {p}" for p in read_problems(candidate, latest)]
+        reasons += [f"the new schema cannot read old data: {p}" for p in read_problems(candidate, latest)]
     if level.startswith(("FORWARD", "FULL")):
-        reasons += [f"old schema cannot read new data: {p}" for p in read_problems(latest, candidate)]
-    return reasons or ["the registry gave no reason"]
+        reasons += [f"the old schema cannot read new data: {p}" for p in read_problems(latest, candidate)]
+    return reasons

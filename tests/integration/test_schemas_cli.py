@@ -152,6 +152,7 @@ def test_check_rejects_a_field_without_default(registry_url: str, scratch: str, 
     assert result.exit_code == 1, result.output
     assert "incompatible (BACKWARD)" in result.stdout
     assert "segment" in result.stdout  # the reason names the field
+    assert "the new schema cannot read old data: segment: the reader's field has no default" in result.stdout
 
 
 def test_check_accepts_a_field_with_default(registry_url: str, scratch: str, tmp_path: Path) -> None:
