@@ -1,0 +1,171 @@
+"""Connectors against real processes: the embedded broker, the schema registry, the CRM and ERP sandboxes,
+and ``p2c source run crm`` / ``p2c sink run erp`` as child processes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+import schemas
+from p2c import deadletter, topics
+from p2c.admin import ensure_topics
+from p2c.process import ManagedProcess, free_port, http_ok, log_says, p2c_command
+from p2c.serde import Codecs
+from p2c.settings import KafkaSettings
+
+pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
+
+USER = ("person", "person-secret")  # a human user of the CRM: the source must not ignore their changes
+CLIENTS = ("--client", "p2c:p2c-sandbox-secret", "--client", f"{USER[0]}:{USER[1]}")
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+@pytest.fixture(scope="module")
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    ensure_topics(settings, topics.ALL)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def codecs(registry_url: str, kafka: KafkaSettings) -> Codecs:
+    client = SchemaRegistryClient({"url": registry_url})
+    for topic in (topics.CRM_ACCOUNTS, topics.ERP_CUSTOMERS):
+        client.register_schema(topic.subject, Schema(schemas.text(topic.name), "AVRO"))
+    return Codecs(client)
+
+
+def component_env(kafka: KafkaSettings, registry_url: str, **extra: str) -> dict[str, str]:
+    return {"P2C_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "P2C_SCHEMA_REGISTRY_URL": registry_url, **extra}
+
+
+class Api:
+    """A person's (or the integration's) OAuth2 session with a sandbox."""
+
+    def __init__(self, root: str, token_url: str, client: tuple[str, str]) -> None:
+        token = httpx.post(token_url, data={"grant_type": "client_credentials", "client_id": client[0],
+                                            "client_secret": client[1], "scope": "x/.default"}).json()
+        self.http = httpx.Client(base_url=root, headers={"Authorization": f"Bearer {token['access_token']}",
+                                                          "Accept": "application/json"}, timeout=30)
+
+    def create(self, entity_set: str, body: dict[str, Any]) -> str:
+        r = self.http.post(entity_set, json=body)
+        r.raise_for_status()
+        return r.headers["OData-EntityId"].rsplit("(", 1)[1].rstrip(")")
+
+
+@pytest.fixture
+def crm(tmp_path: Path, logs_dir: Path) -> Iterator[tuple[str, Api]]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = ManagedProcess("crm", p2c_command("sandbox", "crm", "--port", str(port), "--data-dir",
+                                            str(tmp_path / "crm"), *CLIENTS),
+                          ready=http_ok(f"{url}/api/data/v9.2/$metadata"), log_path=logs_dir / f"crm-{port}.log")
+    proc.start(timeout=30)
+    try:
+        yield url, Api(f"{url}/api/data/v9.2/", f"{url}/p2c/oauth2/v2.0/token", USER)
+    finally:
+        proc.stop()
+
+
+def read_topic(kafka: KafkaSettings, codecs: Codecs, topic: str, keys: set[str], timeout: float = 2.0,
+               ) -> list[tuple[str, dict[str, Any], list[tuple[str, bytes]]]]:
+    """Every message of ``topic`` keyed by one of ``keys``: (key, decoded value or raw, headers)."""
+    consumer = Consumer(kafka.librdkafka() | {"group.id": "itest-reader", "enable.partition.eof": True,
+                                               "enable.auto.commit": False})
+    try:
+        md = consumer.list_topics(topic, timeout=10).topics[topic]
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in md.partitions])
+        out = []
+        pending = set(md.partitions)
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            for msg in consumer.consume(500, 0.2):
+                if msg.error():
+                    pending.discard(msg.partition())
+                    continue
+                key = (msg.key() or b"").decode()
+                if key in keys:
+                    value = (codecs[topic].deserialize(msg.value(), key) if topic != topics.dead_letter(
+                        "accounts").name else {"raw": msg.value()})
+                    out.append((key, value, msg.headers() or []))
+        return out
+    finally:
+        consumer.close()
+
+
+def source_process(crm_url: str, kafka: KafkaSettings, registry_url: str, name: str, logs_dir: Path,
+                   ) -> ManagedProcess:
+    proc = ManagedProcess(
+        "source-crm",
+        p2c_command("source", "run", "crm", "--entities", "accounts", "--crm-url", crm_url, "--poll-interval", "0.2"),
+        log_path=logs_dir / f"source-{name}.log",
+        env=component_env(kafka, registry_url, P2C_CRM_CONNECTOR_NAME=name),
+    )
+    proc.ready = log_says(proc, "ready")
+    return proc
+
+
+def test_source_full_load_changes_deletes_and_restart_without_resending(
+    crm: tuple[str, Api], kafka: KafkaSettings, codecs: Codecs, registry_url: str, logs_dir: Path,
+) -> None:
+    crm_url, person = crm
+    ids = {person.create("accounts", {"name": f"Acme {i}", "accountnumber": f"ACC-{i:05d}-ITEST1",
+                                      "creditlimit": 1000.5, "numberofemployees": i}) for i in range(5)}
+    name = f"itest-{uuid.uuid4().hex[:8]}"
+    source = source_process(crm_url, kafka, registry_url, name, logs_dir)
+    source.start(timeout=30)
+    try:
+        def events() -> list[tuple[str, dict[str, Any], Any]]:
+            return read_topic(kafka, codecs, topics.CRM_ACCOUNTS.name, ids)
+
+        loaded = wait_for("the full load", lambda: (e := events()) and len(e) >= 5 and e)
+        assert sorted(v["op"] for _, v, _ in loaded) == ["r"] * 5
+        first = next(v for _, v, _ in loaded if v["after"]["accountnumber"] == "ACC-00001-ITEST1")
+        assert first["after"]["name"] == "Acme 1" and first["after"]["creditlimit"] == Decimal("1000.5000")
+        assert first["source"]["version"] == first["after"]["versionnumber"]
+
+        changed, deleted = sorted(ids)[:2]
+        person.http.patch(f"accounts({changed})", json={"name": "Renamed"}).raise_for_status()
+        person.http.delete(f"accounts({deleted})").raise_for_status()
+        after = wait_for("an update and a delete", lambda: (e := events()) and len(e) >= 7 and e)
+        ops = {(k, v["op"]) for k, v, _ in after[5:]}
+        assert ops == {(changed, "u"), (deleted, "d")}
+        update = next(v for k, v, _ in after if k == changed and v["op"] == "u")
+        assert update["after"]["name"] == "Renamed"
+        delete = next(v for k, v, _ in after if k == deleted and v["op"] == "d")
+        assert delete["after"] is None and delete["before"]["accountid"] == deleted
+        wait_for("the position", lambda: "position committed" in source.log_path.read_text())  # type: ignore[union-attr]
+    finally:
+        source.stop()
+
+    later = sorted(ids)[2]
+    person.http.patch(f"accounts({later})", json={"telephone1": "+1 555 0100"}).raise_for_status()
+    source.start(timeout=30)
+    try:
+        final = wait_for("the change made while stopped", lambda: (e := events()) and len(e) >= 8 and e)
+        time.sleep(1.0)  # a resend would show up by now
+        final = events()
+        assert len(final) == 8, [(k, v["op"]) for k, v, _ in final]
+        assert (final[-1][0], final[-1][1]["op"], final[-1][1]["after"]["telephone1"]) == (later, "u", "+1 555 0100")
+    finally:
+        source.stop()
