@@ -28,6 +28,7 @@ from sandbox.crm.store import SEED_USER_ID, CrmStore
 from sandbox.erp import entities as R
 from sandbox.erp.app import open_store as open_erp
 from sandbox.erp.store import ErpStore
+from sandbox.odata.model import EntitySet
 from sandbox.odata.sqlite import fetch_one
 
 log = logging.getLogger("p2c.sandbox")
@@ -61,7 +62,7 @@ class _Seeder:
     def gid(self, kind: str, i: int) -> str:
         return str(uuid.uuid5(SEED_NAMESPACE, f"{self.seed}:{kind}:{i}"))
 
-    def _crm(self, entity: C.EntitySet, cols: dict[str, Any]) -> None:
+    def _crm(self, entity: EntitySet, cols: dict[str, Any]) -> None:
         pk = entity.key[0]
         if fetch_one(self.crm.conn, entity, {pk: cols[pk]}) is None:
             self.crm.insert_row(entity, cols, SEED_USER_ID)

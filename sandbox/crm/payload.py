@@ -93,8 +93,8 @@ def to_columns(entity: EntitySet, body: dict[str, Any], conn: sqlite3.Connection
         if name.startswith("@odata."):
             continue
         if name.endswith("@odata.bind"):
-            field, target = _bind_field(entity, name.removesuffix("@odata.bind"))
-            _bind(field, target, value, conn, out, name)
+            lookup, target = _bind_field(entity, name.removesuffix("@odata.bind"))
+            _bind(lookup, target, value, conn, out, name)
             continue
         if "@" in name:
             continue  # instance annotations on a property are ignored, as in Dataverse

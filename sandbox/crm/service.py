@@ -93,7 +93,7 @@ class CrmService(Service):
             return Response(304)
         body = {
             "@odata.context": f"{req.base_url}$metadata#{self._context(entity, opts)}/$entity",
-            **render(entity, row, fields, annotations(req)),
+            **render(entity, row, fields, wants_annotations(req)),
         }
         return Response.json(200, body, {"ETag": etag(row)})
 
@@ -116,7 +116,9 @@ class CrmService(Service):
         columns = _columns(entity, fields)
         cur = self.db.conn.execute(select_sql(entity, columns, where, order, limit + 1, offset), params)
         rows = cur.fetchall()
-        out_rows = [render(entity, dict(zip(columns, r, strict=True)), fields, annotations(req)) for r in rows[:limit]]
+        out_rows = [
+            render(entity, dict(zip(columns, r, strict=True)), fields, wants_annotations(req)) for r in rows[:limit]
+        ]
         body: dict[str, Any] = {"@odata.context": f"{req.base_url}$metadata#{self._context(entity, opts)}"}
         if opts.count:
             count_sql = f'SELECT COUNT(*) FROM "{entity.table}" WHERE {where}'
@@ -126,7 +128,7 @@ class CrmService(Service):
             query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
             query["$skiptoken"] = _offset_token(offset + limit)
             body["@odata.nextLink"] = f"{req.base_url}{entity.name}?{_qs(query)}"
-        return Response.json(200, body, self._applied(prefs, annotations(req)))
+        return Response.json(200, body, self._applied(prefs, wants_annotations(req)))
 
     def track(self, req: Request, entity: EntitySet, opts: QueryOptions, size: int) -> Response:
         for option in ("$filter", "$orderby", "$expand", "$top"):
@@ -149,7 +151,7 @@ class CrmService(Service):
                 cursor = Cursor(0, current, 0, "rows", False)
             page = track_page(conn, entity, columns, cursor, size)
         context = f"{req.base_url}$metadata#{self._context(entity, opts)}"
-        notes = annotations(req)
+        notes = wants_annotations(req)
         value: list[dict[str, Any]] = [render(entity, r, fields, notes) for r in page.rows]
         value += [
             {"@odata.context": f"{req.base_url}$metadata#{entity.name}/$deletedEntity", "id": i, "reason": "deleted"}
@@ -220,12 +222,12 @@ class CrmService(Service):
         fields = check_select(entity, opts.select, codes.QUERY_NOT_SUPPORTED)
         body = {
             "@odata.context": f"{req.base_url}$metadata#{self._context(entity, opts)}/$entity",
-            **render(entity, row, fields, annotations(req)),
+            **render(entity, row, fields, wants_annotations(req)),
         }
         return Response.json(status, body, {**headers, "Preference-Applied": "return=representation"})
 
 
-def annotations(req: Request) -> bool:
+def wants_annotations(req: Request) -> bool:
     wanted = req.prefer().get("odata.include-annotations", "")
     return any(w.strip() in ("*", LOOKUP_ANNOTATION, "Microsoft.Dynamics.CRM.*") for w in wanted.split(","))
 

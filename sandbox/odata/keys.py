@@ -49,7 +49,9 @@ def parse_segment(segment: str, code: str = "") -> tuple[str, Any]:
 
 def split_path(path: str) -> list[str]:
     """Split on '/' outside quotes and parentheses."""
-    parts, depth, quoted, cur = [], 0, False, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quoted = 0, False
     for ch in path:
         if ch == "'":
             quoted = not quoted
