@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from sandbox.odata.sqlite import Database
 log = logging.getLogger("p2c.sandbox")
 
 JSON_TYPE = "application/json; odata.metadata=minimal"
+_CONTENT_REF = re.compile(rb'"\$([^"/]+)"')
 MAX_BATCH_REQUESTS = 1000
 
 
@@ -155,8 +157,10 @@ class Service(ABC):
         except ODataError as err:
             return PartResponse(err.status, {"Content-Type": "application/json"}, err.payload(), part.content_id)
         body = part.body
-        for cid, entity_id in ids.items():  # "$1" as an @odata.bind value
-            body = body.replace(f'"${cid}"'.encode(), json.dumps(entity_id).encode())
+        if ids and b'"$' in body:  # "$1" as an @odata.bind value
+            body = _CONTENT_REF.sub(
+                lambda m: json.dumps(ids.get(m.group(1).decode(), m.group(0).decode()[1:-1])).encode(), body
+            )
         inner = Request(part.method, path, query, {**part.headers}, body, outer.client, outer.base_url)
         if path == "$batch":
             resp = Response.error(ODataError(400, "A batch cannot contain another batch.", self.error_code))
