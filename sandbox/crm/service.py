@@ -63,6 +63,8 @@ class CrmService(Service):
             )
         name, key = parse_segment(segments[0], codes.QUERY_NOT_SUPPORTED)
         entity = E.BY_SET.get(name)
+        if entity is not None and key is None and segments[1:] == ["$count"] and req.method == "GET":
+            return self.count(req, entity)
         if entity is None or len(segments) > 1:
             raise ODataError(404, f"Resource not found for the segment '{segments[-1]}'.", codes.QUERY_NOT_SUPPORTED)
         handler = {
@@ -77,6 +79,13 @@ class CrmService(Service):
         return handler(req, entity, key)
 
     # -- reads ------------------------------------------------------------------------------------------
+
+    def count(self, req: Request, entity: EntitySet) -> Response:
+        """``GET <set>/$count``: the number of matching rows, as plain text."""
+        opts = parse_options(req.query, codes.QUERY_NOT_SUPPORTED)
+        where, params = where_sql(entity, opts.filter, codes.QUERY_NOT_SUPPORTED)
+        n = self.db.conn.execute(f'SELECT COUNT(*) FROM "{entity.table}" WHERE {where}', params).fetchone()[0]
+        return Response(200, str(n).encode(), {"Content-Type": "text/plain", "OData-Version": "4.0"})
 
     def get_one(self, req: Request, entity: EntitySet, key: Any) -> Response:
         opts = parse_options(req.query, codes.QUERY_NOT_SUPPORTED)

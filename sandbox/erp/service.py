@@ -45,6 +45,8 @@ class ErpService(Service):
             return Response(200, self.metadata, {"Content-Type": "application/xml", "OData-Version": "4.0"})
         name, key = parse_segment(segments[0])
         entity = E.BY_SET.get(name)
+        if entity is not None and key is None and segments[1:] == ["$count"] and req.method == "GET":
+            return self.count(req, entity)
         if entity is None or len(segments) > 1:
             raise ODataError(404, f"Resource not found for the segment '{segments[-1]}'.")
         if key is not None and not isinstance(key, dict):
@@ -59,6 +61,15 @@ class ErpService(Service):
         if handler is None:
             raise ODataError(405, f"The HTTP method '{req.method}' is not allowed here.")
         return handler(req, entity, key)
+
+    def count(self, req: Request, entity: EntitySet) -> Response:
+        """``GET <set>/$count``: the number of matching rows, as plain text."""
+        opts = parse_options(req.query)
+        where, params = where_sql(entity, opts.filter, wildcards=True)
+        if E.company_specific(entity) and req.query.get("cross-company", "").lower() != "true":
+            where, params = f'({where}) AND "dataAreaId" = ?', [*params, self.company]
+        n = self.db.conn.execute(f'SELECT COUNT(*) FROM "{entity.table}" WHERE {where}', params).fetchone()[0]
+        return Response(200, str(n).encode(), {"Content-Type": "text/plain", "OData-Version": "4.0"})
 
     def get_one(self, req: Request, entity: EntitySet, key: Any) -> Response:
         opts = parse_options(req.query)

@@ -101,6 +101,8 @@ def test_seeded_counts(api: httpx.Client) -> None:
         ]
 
     assert count("contacts") == 30
+    assert api.get("contacts/$count").text == "30"
+    assert api.get("quotes/$count", params={"$filter": "statecode eq 1"}).text.isdigit()
     assert count("quotes") == 10
     assert count("products") > 15
     assert count("uoms") >= 5 and count("pricelevels") >= 2 and count("transactioncurrencies") >= 3

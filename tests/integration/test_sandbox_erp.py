@@ -78,6 +78,7 @@ def test_seeded_products_and_reference_data(api: httpx.Client) -> None:
     assert "P2CSourceVersion" in product
     sellable = api.get("CDSReleasedDistinctProducts", params={"$filter": "IsSellable eq true", "$count": "true"})
     assert 0 < sellable.json()["@odata.count"] < 30
+    assert api.get("CDSReleasedDistinctProducts/$count").text == "30"
     groups = {g["CustomerGroupId"] for g in api.get("CustomerGroups").json()["value"]}
     assert {"10", "20", "30"} <= groups
     assert api.get("UnitsOfMeasure('ea')").json()["UnitSymbol"] == "ea"
