@@ -22,6 +22,7 @@ from sandbox.odata.sqlite import Database
 log = logging.getLogger("p2c.sandbox")
 
 JSON_TYPE = "application/json; odata.metadata=minimal"
+_PREFERENCE = re.compile(r'\s*([\w.-]+)\s*(?:=\s*("[^"]*"|[^,]*))?\s*(?:,|$)')
 _CONTENT_REF = re.compile(rb'"\$([^"/]+)"')
 MAX_BATCH_REQUESTS = 1000
 
@@ -50,10 +51,8 @@ class Request:
     def prefer(self) -> dict[str, str]:
         """``Prefer`` preferences: name -> value ('' when it has none)."""
         prefs: dict[str, str] = {}
-        for item in self.headers.get("prefer", "").split(","):
-            name, _, value = item.strip().partition("=")
-            if name:
-                prefs[name.strip().lower()] = value.strip().strip('"')
+        for m in _PREFERENCE.finditer(self.headers.get("prefer", "")):
+            prefs[m.group(1).lower()] = (m.group(2) or "").strip().strip('"')
         return prefs
 
 

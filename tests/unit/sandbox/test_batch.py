@@ -105,3 +105,10 @@ def test_failed_change_set_rolls_back_everything(service: CrmService) -> None:
     assert "HTTP/1.1 200" not in text  # the batch stops at the failure by default
     assert service.db.conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 0
     assert service.db.conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0] == 0
+
+
+def test_prefer_header_with_quoted_lists() -> None:
+    names = "OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname"
+    header = f'odata.track-changes, odata.include-annotations="{names}",odata.maxpagesize=50'
+    req = Request("GET", "accounts", headers={"prefer": header})
+    assert req.prefer() == {"odata.track-changes": "", "odata.include-annotations": names, "odata.maxpagesize": "50"}
