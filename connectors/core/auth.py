@@ -79,7 +79,7 @@ class ClientCredentials(httpx.Auth):
         self._expires_at = self._clock() + lifetime
         self.fetches += 1
 
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if not self._valid():
             self._accept((yield self._token_request()))
         request.headers["Authorization"] = f"Bearer {self._token}"
@@ -89,6 +89,3 @@ class ClientCredentials(httpx.Auth):
             self._accept((yield self._token_request()))
             request.headers["Authorization"] = f"Bearer {self._token}"
             yield request
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        return self.sync_auth_flow(request)

@@ -62,10 +62,23 @@ class Api:
     """A person's (or the integration's) OAuth2 session with a sandbox."""
 
     def __init__(self, root: str, token_url: str, client: tuple[str, str]) -> None:
-        token = httpx.post(token_url, data={"grant_type": "client_credentials", "client_id": client[0],
-                                            "client_secret": client[1], "scope": "x/.default"}).json()
-        self.http = httpx.Client(base_url=root, headers={"Authorization": f"Bearer {token['access_token']}",
-                                                          "Accept": "application/json"}, timeout=30)
+        token = httpx.post(
+            token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client[0],
+                "client_secret": client[1],
+                "scope": "x/.default",
+            },
+        ).json()
+        self.http = httpx.Client(
+            base_url=root,
+            headers={"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"},
+            timeout=30,
+        )
+
+    def close(self) -> None:
+        self.http.close()
 
     def create(self, entity_set: str, body: dict[str, Any]) -> str:
         r = self.http.post(entity_set, json=body)
@@ -77,21 +90,32 @@ class Api:
 def crm(tmp_path: Path, logs_dir: Path) -> Iterator[tuple[str, Api]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = ManagedProcess("crm", p2c_command("sandbox", "crm", "--port", str(port), "--data-dir",
-                                            str(tmp_path / "crm"), *CLIENTS),
-                          ready=http_ok(f"{url}/api/data/v9.2/$metadata"), log_path=logs_dir / f"crm-{port}.log")
+    proc = ManagedProcess(
+        "crm",
+        p2c_command("sandbox", "crm", "--port", str(port), "--data-dir", str(tmp_path / "crm"), *CLIENTS),
+        ready=http_ok(f"{url}/api/data/v9.2/$metadata"),
+        log_path=logs_dir / f"crm-{port}.log",
+    )
     proc.start(timeout=30)
+    api = Api(f"{url}/api/data/v9.2/", f"{url}/p2c/oauth2/v2.0/token", USER)
     try:
-        yield url, Api(f"{url}/api/data/v9.2/", f"{url}/p2c/oauth2/v2.0/token", USER)
+        yield url, api
     finally:
+        api.close()
         proc.stop()
 
 
-def read_topic(kafka: KafkaSettings, codecs: Codecs, topic: str, keys: set[str], timeout: float = 2.0,
-               ) -> list[tuple[str, dict[str, Any], list[tuple[str, bytes]]]]:
+def read_topic(
+    kafka: KafkaSettings,
+    codecs: Codecs,
+    topic: str,
+    keys: set[str],
+    timeout: float = 2.0,
+) -> list[tuple[str, dict[str, Any], list[tuple[str, bytes]]]]:
     """Every message of ``topic`` keyed by one of ``keys``: (key, decoded value or raw, headers)."""
-    consumer = Consumer(kafka.librdkafka() | {"group.id": "itest-reader", "enable.partition.eof": True,
-                                               "enable.auto.commit": False})
+    consumer = Consumer(
+        kafka.librdkafka() | {"group.id": "itest-reader", "enable.partition.eof": True, "enable.auto.commit": False}
+    )
     try:
         md = consumer.list_topics(topic, timeout=10).topics[topic]
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in md.partitions])
@@ -105,16 +129,24 @@ def read_topic(kafka: KafkaSettings, codecs: Codecs, topic: str, keys: set[str],
                     continue
                 key = (msg.key() or b"").decode()
                 if key in keys:
-                    value = (codecs[topic].deserialize(msg.value(), key) if topic != topics.dead_letter(
-                        "accounts").name else {"raw": msg.value()})
+                    value = (
+                        codecs[topic].deserialize(msg.value(), key)
+                        if topic != topics.dead_letter("accounts").name
+                        else {"raw": msg.value()}
+                    )
                     out.append((key, value, msg.headers() or []))
         return out
     finally:
         consumer.close()
 
 
-def source_process(crm_url: str, kafka: KafkaSettings, registry_url: str, name: str, logs_dir: Path,
-                   ) -> ManagedProcess:
+def source_process(
+    crm_url: str,
+    kafka: KafkaSettings,
+    registry_url: str,
+    name: str,
+    logs_dir: Path,
+) -> ManagedProcess:
     proc = ManagedProcess(
         "source-crm",
         p2c_command("source", "run", "crm", "--entities", "accounts", "--crm-url", crm_url, "--poll-interval", "0.2"),
@@ -126,15 +158,30 @@ def source_process(crm_url: str, kafka: KafkaSettings, registry_url: str, name: 
 
 
 def test_source_full_load_changes_deletes_and_restart_without_resending(
-    crm: tuple[str, Api], kafka: KafkaSettings, codecs: Codecs, registry_url: str, logs_dir: Path,
+    crm: tuple[str, Api],
+    kafka: KafkaSettings,
+    codecs: Codecs,
+    registry_url: str,
+    logs_dir: Path,
 ) -> None:
     crm_url, person = crm
-    ids = {person.create("accounts", {"name": f"Acme {i}", "accountnumber": f"ACC-{i:05d}-ITEST1",
-                                      "creditlimit": 1000.5, "numberofemployees": i}) for i in range(5)}
+    ids = {
+        person.create(
+            "accounts",
+            {
+                "name": f"Acme {i}",
+                "accountnumber": f"ACC-{i:05d}-ITEST1",
+                "creditlimit": 1000.5,
+                "numberofemployees": i,
+            },
+        )
+        for i in range(5)
+    }
     name = f"itest-{uuid.uuid4().hex[:8]}"
     source = source_process(crm_url, kafka, registry_url, name, logs_dir)
     source.start(timeout=30)
     try:
+
         def events() -> list[tuple[str, dict[str, Any], Any]]:
             return read_topic(kafka, codecs, topics.CRM_ACCOUNTS.name, ids)
 
@@ -148,12 +195,12 @@ def test_source_full_load_changes_deletes_and_restart_without_resending(
         person.http.patch(f"accounts({changed})", json={"name": "Renamed"}).raise_for_status()
         person.http.delete(f"accounts({deleted})").raise_for_status()
         after = wait_for("an update and a delete", lambda: (e := events()) and len(e) >= 7 and e)
-        ops = {(k, v["op"]) for k, v, _ in after[5:]}
+        ops = {(k, v["op"]) for k, v, _ in after if v["op"] != "r"}
         assert ops == {(changed, "u"), (deleted, "d")}
         update = next(v for k, v, _ in after if k == changed and v["op"] == "u")
         assert update["after"]["name"] == "Renamed"
         delete = next(v for k, v, _ in after if k == deleted and v["op"] == "d")
-        assert delete["after"] is None and delete["before"]["accountid"] == deleted
+        assert delete["after"] is None and str(delete["before"]["accountid"]) == deleted
         wait_for("the position", lambda: "position committed" in source.log_path.read_text())  # type: ignore[union-attr]
     finally:
         source.stop()
@@ -166,6 +213,157 @@ def test_source_full_load_changes_deletes_and_restart_without_resending(
         time.sleep(1.0)  # a resend would show up by now
         final = events()
         assert len(final) == 8, [(k, v["op"]) for k, v, _ in final]
-        assert (final[-1][0], final[-1][1]["op"], final[-1][1]["after"]["telephone1"]) == (later, "u", "+1 555 0100")
+        assert sorted(v["op"] for _, v, _ in final) == ["d", "r", "r", "r", "r", "r", "u", "u"]
+        last = [v for k, v, _ in final if k == later][-1]  # one key, one partition: in order
+        assert (last["op"], last["after"]["telephone1"]) == ("u", "+1 555 0100")
     finally:
         source.stop()
+
+
+# ---- ERP sink -----------------------------------------------------------------------------------------
+
+
+def _erp_sandbox_available() -> bool:
+    try:
+        from sandbox.cli import sandbox
+    except ImportError:
+        return False
+    return "erp" in getattr(sandbox, "commands", {})
+
+
+needs_erp = pytest.mark.skipif(not _erp_sandbox_available(), reason="`p2c sandbox erp` is not built yet")
+
+
+@pytest.fixture
+def erp(tmp_path: Path, logs_dir: Path) -> Iterator[tuple[str, Api]]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = ManagedProcess(
+        "erp",
+        p2c_command("sandbox", "erp", "--port", str(port), "--data-dir", str(tmp_path / "erp")),
+        ready=http_ok(f"{url}/data/$metadata"),
+        log_path=logs_dir / f"erp-{port}.log",
+    )
+    proc.start(timeout=30)
+    api = Api(f"{url}/data/", f"{url}/p2c/oauth2/v2.0/token", ("p2c", "p2c-sandbox-secret"))
+    try:
+        yield url, api
+    finally:
+        api.close()
+        proc.stop()
+
+
+def customer_write(account: str, version: int, group: str = "10", name: str | None = None) -> dict[str, Any]:
+    return {
+        "op": "UPSERT",
+        "record": {
+            "dataAreaId": "usmf",
+            "CustomerAccount": account,
+            "PartyType": "Organization",
+            "OrganizationName": name or f"{account} v{version}",
+            "CustomerGroupId": group,
+            "LanguageId": "en-us",
+            "SalesCurrencyCode": "USD",
+        },
+        "origin": {"system": "crm", "entity": "accounts", "id": account, "version": version, "ts_ms": 0},
+    }
+
+
+def produce_writes(kafka: KafkaSettings, codecs: Codecs, writes: list[dict[str, Any]]) -> None:
+    producer = Producer(kafka.producer())
+    codec = codecs[topics.ERP_CUSTOMERS.name]
+    for w in writes:
+        key = f"usmf|{w['record']['CustomerAccount']}"
+        producer.produce(topics.ERP_CUSTOMERS.name, key=key.encode(), value=codec.serialize(w, key))
+    assert producer.flush(10) == 0
+
+
+def erp_customers(api: Api, prefix: str) -> dict[str, dict[str, Any]]:
+    r = api.http.get(
+        "CustomersV3",
+        params={
+            "cross-company": "true",
+            "$filter": "dataAreaId eq 'usmf'",
+            "$select": "CustomerAccount,OrganizationName,P2CSourceVersion",
+        },
+    )
+    r.raise_for_status()
+    return {c["CustomerAccount"]: c for c in r.json()["value"] if c["CustomerAccount"].startswith(prefix)}
+
+
+def sink_process(
+    erp_url: str, kafka: KafkaSettings, registry_url: str, logs_dir: Path, group: str, name: str = "sink-erp"
+) -> ManagedProcess:
+    proc = ManagedProcess(
+        name,
+        p2c_command("sink", "run", "erp", "--flows", "customers", "--erp-url", erp_url, "--batch-ms", "100"),
+        log_path=logs_dir / f"{name}-{group}.log",
+        env=component_env(kafka, registry_url, P2C_ERP_GROUP_PREFIX=group),
+    )
+    proc.ready = log_says(proc, "ready")
+    return proc
+
+
+@needs_erp
+def test_sink_writes_commits_and_dead_letters_the_rejected_record(
+    erp: tuple[str, Api],
+    kafka: KafkaSettings,
+    codecs: Codecs,
+    registry_url: str,
+    logs_dir: Path,
+) -> None:
+    erp_url, api = erp
+    prefix = f"T{uuid.uuid4().hex[:6].upper()}-"
+    writes = [customer_write(f"{prefix}{i}", 1) for i in range(20)]
+    writes.append(customer_write(f"{prefix}BAD", 1, group="NO-SUCH-GROUP"))
+    produce_writes(kafka, codecs, writes)
+    group = f"itest-{uuid.uuid4().hex[:6]}"
+    sink = sink_process(erp_url, kafka, registry_url, logs_dir, group)
+    sink.start(timeout=30)
+    try:
+        rows = wait_for("20 customers", lambda: (r := erp_customers(api, prefix)) and len(r) >= 20 and r)
+        assert rows[f"{prefix}3"]["OrganizationName"] == f"{prefix}3 v1" and rows[f"{prefix}3"]["P2CSourceVersion"] == 1
+        dlq = wait_for(
+            "the dead letter",
+            lambda: read_topic(kafka, codecs, topics.dead_letter("accounts").name, {f"usmf|{prefix}BAD"}),
+        )
+        headers = dict(dlq[0][2])
+        assert b"NO-SUCH-GROUP" in headers[deadletter.REASON] or b"group" in headers[deadletter.REASON].lower()
+        assert headers[deadletter.STAGE] == b"sink"
+    finally:
+        sink.stop()
+    assert f"{prefix}BAD" not in erp_customers(api, prefix)
+
+
+@needs_erp
+def test_sigkill_mid_load_then_restart_writes_every_record_once_with_its_latest_values(
+    erp: tuple[str, Api],
+    kafka: KafkaSettings,
+    codecs: Codecs,
+    registry_url: str,
+    logs_dir: Path,
+) -> None:
+    erp_url, api = erp
+    prefix = f"K{uuid.uuid4().hex[:6].upper()}-"
+    n = 3000
+    writes = [customer_write(f"{prefix}{i}", 1) for i in range(n)]
+    writes += [customer_write(f"{prefix}{i}", 2, name=f"latest {i}") for i in range(0, n, 3)]
+    produce_writes(kafka, codecs, writes)
+    group = f"itest-{uuid.uuid4().hex[:6]}"
+    sink = sink_process(erp_url, kafka, registry_url, logs_dir, group)
+    sink.start(timeout=30)
+    wait_for("a first batch", lambda: len(erp_customers(api, prefix)) > 0, every=0.05)
+    sink.kill()
+    sink.start(timeout=30)
+    try:
+        expected = {f"{prefix}{i}": (2, f"latest {i}") if i % 3 == 0 else (1, f"{prefix}{i} v1") for i in range(n)}
+
+        def converged() -> bool:
+            rows = erp_customers(api, prefix)
+            return {k: (r["P2CSourceVersion"], r["OrganizationName"]) for k, r in rows.items()} == expected
+
+        wait_for("every customer with its latest values", converged, timeout=60)
+        keys = {f"usmf|{k}" for k in expected}
+        assert read_topic(kafka, codecs, topics.dead_letter("accounts").name, keys) == []
+    finally:
+        sink.stop()
