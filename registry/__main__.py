@@ -1,0 +1,5 @@
+"""``python -m registry serve``: the same as ``p2c registry serve``."""
+
+from registry.cli import registry
+
+registry(prog_name="python -m registry")

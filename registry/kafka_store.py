@@ -1,0 +1,196 @@
+"""The ``_schemas`` log in a Kafka topic of one partition.
+
+Reading uses ``assign()`` at an explicit offset, never a consumer group: nothing is committed, every process
+reads the whole topic, and there is no group join to wait for (Tansu holds joins for half the session
+timeout). A background thread tails the partition and hands batches to the event loop, where the state is
+applied: the state is only ever touched from the loop, so it needs no lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from p2c.settings import KafkaSettings
+from registry import records
+from registry.records import JSONDict, Record
+from registry.store import Appended, Applier, Follower, Store, StoreError
+
+log = logging.getLogger("p2c.registry")
+
+DEFAULT_TOPIC = "_schemas"
+_TIMEOUT = 10.0
+
+
+class KafkaStore(Store):
+    def __init__(self, settings: KafkaSettings, topic: str = DEFAULT_TOPIC, timeout: float = _TIMEOUT) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.timeout = timeout
+        self._partition = TopicPartition(topic, 0)
+        self._follower: Follower | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._producer: Producer | None = None
+        self._consumer: Consumer | None = None
+        self._offsets: Consumer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    async def start(self, apply: Applier) -> int:
+        self._loop = asyncio.get_running_loop()
+        self._follower = Follower(apply)
+        await asyncio.to_thread(self._ensure_topic)
+        # One record in flight at a time (writes are serialised and flushed), so ordering needs no idempotent
+        # producer, whose set-up costs half a second on the first write; a retried duplicate is harmless
+        # because applying the same record twice changes nothing.
+        self._producer = Producer(
+            self.settings.producer(**{"linger.ms": 0, "enable.idempotence": False, "max.in.flight": 1})
+        )
+        conf = self.settings.librdkafka() | {
+            # Required by librdkafka, never joined: partitions are assigned by hand and nothing committed.
+            "group.id": f"p2c-registry-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "fetch.wait.max.ms": 50,
+        }
+        self._consumer = Consumer(conf)
+        # Watermark queries get their own handle: on the tailing consumer they can block behind consume().
+        self._offsets = Consumer(conf)
+        start, end = await self._watermarks()
+        # An explicit offset (not OFFSET_BEGINNING) spares the consumer an offset lookup before its first fetch.
+        self._consumer.assign([TopicPartition(self.topic, 0, start if start >= 0 else OFFSET_BEGINNING)])
+        self._thread = threading.Thread(target=self._tail, name="registry-log", daemon=True)
+        self._thread.start()
+        await self._follower.wait(end - 1, max(self.timeout, 60.0))
+        return end
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5.0)
+        for consumer in (self._consumer, self._offsets):
+            if consumer is not None:
+                consumer.close()
+        if self._producer is not None:
+            await asyncio.to_thread(self._producer.flush, 5.0)
+
+    def _ensure_topic(self) -> None:
+        admin = AdminClient(self.settings.librdkafka())
+        try:
+            metadata = admin.list_topics(timeout=self.timeout)
+        except KafkaException as exc:
+            raise StoreError(f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}") from exc
+        if self.topic in metadata.topics and not metadata.topics[self.topic].error:
+            return
+        replicas = min(3, len(metadata.brokers)) or 1
+        topic = NewTopic(
+            self.topic, num_partitions=1, replication_factor=replicas, config={"cleanup.policy": "compact"}
+        )
+        try:
+            admin.create_topics([topic], operation_timeout=self.timeout)[self.topic].result(self.timeout)
+            log.info("created topic %s (1 partition, %d replicas, compacted)", self.topic, replicas)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # another registry was quicker
+                raise StoreError(f"cannot create topic {self.topic}: {exc}") from exc
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def _tail(self) -> None:
+        assert self._consumer is not None and self._loop is not None
+        while not self._stop.is_set():
+            try:
+                # Block for the first message only, then take what is already there: consume() alone would
+                # wait out its whole timeout for a full batch.
+                first = self._consumer.poll(0.1)
+                messages = [] if first is None else [first, *self._consumer.consume(num_messages=500, timeout=0)]
+            except KafkaException as exc:
+                log.warning("reading %s failed, retrying: %s", self.topic, exc)
+                continue
+            batch: list[Record] = []
+            last = -1
+            for msg in messages:
+                err, offset = msg.error(), msg.offset()
+                if err is not None:
+                    if err.code() != KafkaError._PARTITION_EOF:
+                        log.warning("reading %s: %s", self.topic, err)
+                    continue
+                if offset is None:
+                    continue
+                last = max(last, offset)
+                record = records.decode(offset, msg.key(), msg.value())
+                if record is None:
+                    log.warning("skipped offset %d of %s: not a registry record", offset, self.topic)
+                else:
+                    batch.append(record)
+            if last >= 0:
+                self._loop.call_soon_threadsafe(self._deliver, batch, last)
+
+    def _deliver(self, batch: list[Record], last: int) -> None:
+        if self._follower is not None:
+            self._follower.deliver(batch)
+            self._follower.advance(last)
+
+    async def _watermarks(self) -> tuple[int, int]:
+        """The partition's first offset and its end (the offset the next record will get)."""
+        assert self._offsets is not None
+        consumer = self._offsets
+
+        def query() -> Any:
+            return consumer.get_watermark_offsets(self._partition, timeout=self.timeout, cached=False)
+
+        try:
+            low, high = await asyncio.to_thread(query)
+        except KafkaException as exc:
+            raise StoreError(f"cannot read the end offset of {self.topic}: {exc}") from exc
+        return int(low), int(high)
+
+    async def sync(self) -> None:
+        assert self._follower is not None
+        _, end = await self._watermarks()
+        await self._follower.wait(end - 1, self.timeout)
+
+    # -- writing --------------------------------------------------------------------------------------------
+
+    def _produce(self, key: JSONDict, value: JSONDict | None) -> int:
+        assert self._producer is not None
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def delivered(err: KafkaError | None, msg: Any) -> None:
+            outcome["error"], outcome["offset"] = err, msg.offset() if err is None else None
+            done.set()
+
+        self._producer.produce(
+            self.topic,
+            key=records.encode(key),
+            value=records.encode(value),
+            partition=0,
+            on_delivery=delivered,
+        )
+        self._producer.flush(self.timeout)
+        # Another thread's flush may be the one running our callback: wait for it, not just for the queue.
+        if not done.wait(self.timeout):
+            raise StoreError(f"no delivery report from Kafka within {self.timeout} s")
+        if outcome["error"] is not None:
+            raise StoreError(f"writing to {self.topic} failed: {outcome['error']}")
+        return int(outcome["offset"])
+
+    async def append(self, key: JSONDict, value: JSONDict | None) -> Appended:
+        assert self._follower is not None
+        offset = await asyncio.to_thread(self._produce, key, value)
+        return Appended(offset, await self._follower.wait(offset, self.timeout))
+
+    async def cluster_id(self) -> str | None:
+        """The Kafka cluster id, for ``/v1/metadata/id``."""
+        admin = AdminClient(self.settings.librdkafka())
+        metadata = await asyncio.to_thread(admin.list_topics, timeout=self.timeout)
+        return metadata.cluster_id
