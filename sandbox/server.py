@@ -12,7 +12,8 @@ log = logging.getLogger("p2c.sandbox")
 
 
 async def _serve(app: web.Application, host: str, port: int, ready: str) -> None:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # Long URLs: a $filter over a thousand keys is a normal request for a sink (Dataverse allows 32 KB).
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, max_line_size=65536, max_field_size=65536)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()

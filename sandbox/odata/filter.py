@@ -69,8 +69,7 @@ class Call:
 @dataclass(frozen=True)
 class Bool:
     op: str  # and, or
-    left: Node
-    right: Node
+    operands: tuple[Node, ...]  # flat, so a thousand 'or' terms do not nest a thousand deep
 
 
 @dataclass(frozen=True)
@@ -133,16 +132,16 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
-        node = self.and_()
+        nodes = [self.and_()]
         while self.word("or"):
-            node = Bool("or", node, self.and_())
-        return node
+            nodes.append(self.and_())
+        return nodes[0] if len(nodes) == 1 else Bool("or", tuple(nodes))
 
     def and_(self) -> Node:
-        node = self.not_()
+        nodes = [self.not_()]
         while self.word("and"):
-            node = Bool("and", node, self.not_())
-        return node
+            nodes.append(self.not_())
+        return nodes[0] if len(nodes) == 1 else Bool("and", tuple(nodes))
 
     def not_(self) -> Node:
         if self.word("not"):
@@ -261,7 +260,7 @@ class SqlBuilder:
 
     def _node(self, node: Node, params: list[Any]) -> str:
         if isinstance(node, Bool):
-            return f"({self._node(node.left, params)} {node.op.upper()} {self._node(node.right, params)})"
+            return _balanced([self._node(n, params) for n in node.operands], node.op.upper())
         if isinstance(node, Not):
             return f"(NOT {self._node(node.operand, params)})"
         if isinstance(node, Call):
@@ -302,6 +301,14 @@ class SqlBuilder:
             # OData: null ne 'x' is true, SQL's NULL <> 'x' is not.
             return f"({column} IS NOT ?)"
         return f"({column} {COMPARISONS[op]} ?)"
+
+
+def _balanced(parts: list[str], op: str) -> str:
+    """``a OP b OP c ...`` nested as a balanced tree: SQLite allows expressions at most 1000 deep."""
+    if len(parts) == 1:
+        return parts[0]
+    mid = len(parts) // 2
+    return f"({_balanced(parts[:mid], op)} {op} {_balanced(parts[mid:], op)})"
 
 
 def to_sql(text: str, resolve: Resolver, *, wildcards: bool = False) -> tuple[str, list[Any]]:

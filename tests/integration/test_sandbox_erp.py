@@ -217,3 +217,13 @@ def test_rate_limit(erp: tuple[str, Path]) -> None:
             assert c.get("Currencies").status_code == 200
     finally:
         process.stop()
+
+
+def test_long_filter_over_many_keys(api: httpx.Client) -> None:
+    """A sink reads the stored versions of a batch of keys with one GET (URLs up to 64 KB)."""
+    keys = " or ".join(f"(dataAreaId eq 'usmf' and CustomerAccount eq 'ACC-T{i}')" for i in range(400))
+    r = api.get(
+        "CustomersV3", params={"cross-company": "true", "$filter": keys, "$select": "CustomerAccount,P2CSourceVersion"}
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert {row["CustomerAccount"] for row in r.json()["value"]} <= {f"ACC-T{i}" for i in range(400)}

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from sandbox.odata.filter import FilterError, parse, to_sql
+from sandbox.odata.filter import Bool, FilterError, parse, to_sql
 from sandbox.odata.model import EntitySet, Field, Type
 from sandbox.odata.query import resolver
 from sandbox.odata.sqlite import Database
@@ -108,4 +108,10 @@ def test_errors(text: str, message: str) -> None:
 
 def test_precedence_and_binds_tighter_than_or() -> None:
     tree = parse("a eq 1 or b eq 2 and c eq 3")
-    assert type(tree).__name__ == "Bool" and tree.op == "or"  # type: ignore[union-attr]
+    assert isinstance(tree, Bool) and tree.op == "or"
+    assert isinstance(tree.operands[1], Bool) and tree.operands[1].op == "and"
+
+
+def test_a_thousand_key_terms(conn: sqlite3.Connection) -> None:
+    text = " or ".join(f"(name eq 'n{i}' and qty eq {i})" for i in range(1000)) + " or name eq 'Beta'"
+    assert names(conn, text) == ["Beta"]
