@@ -47,11 +47,11 @@ def kafka(kafka_bootstrap: str) -> KafkaSettings:
 
 
 @pytest.fixture(scope="module")
-def codecs(registry_url: str, kafka: KafkaSettings) -> Codecs:
-    client = SchemaRegistryClient({"url": registry_url})
-    for topic in (topics.CRM_ACCOUNTS, topics.ERP_CUSTOMERS):
-        client.register_schema(topic.subject, Schema(schemas.text(topic.name), "AVRO"))
-    return Codecs(client)
+def codecs(registry_url: str, kafka: KafkaSettings) -> Iterator[Codecs]:
+    with SchemaRegistryClient({"url": registry_url}) as client:
+        for topic in (topics.CRM_ACCOUNTS, topics.ERP_CUSTOMERS):
+            client.register_schema(topic.subject, Schema(schemas.text(topic.name), "AVRO"))
+        yield Codecs(client)
 
 
 def component_env(kafka: KafkaSettings, registry_url: str, **extra: str) -> dict[str, str]:
