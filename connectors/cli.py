@@ -227,7 +227,12 @@ def _run_erp_sink(
                 report_interval=settings.report_interval,
             )
         )
-    _on_signals(lambda: [r.stop() for r in runners])
+
+    def stop_all() -> None:
+        for r in runners:
+            r.stop()
+
+    _on_signals(stop_all)
     errors: list[BaseException] = []
 
     def run(runner: SinkRunner) -> None:
@@ -241,8 +246,7 @@ def _run_erp_sink(
             runner.run()
         except BaseException as exc:
             errors.append(exc)
-            for r in runners:
-                r.stop()
+            stop_all()
         finally:
             runner.sink.close()
 
@@ -256,8 +260,5 @@ def _run_erp_sink(
             t.join(0.5)
     reporter.stop()
     if errors:
-        exc = errors[0]
-        if isinstance(exc, P2CError):
-            raise exc
-        raise exc
+        raise errors[0]
     log.info("erp sink stopped")

@@ -193,7 +193,7 @@ class SinkRunner:
                 self._dlq_failures.append(err)
 
         self.producer.produce(
-            letter.topic, key=letter.key, value=letter.value, headers=letter.headers(), on_delivery=delivered
+            letter.topic, key=letter.key, value=letter.value, headers=list(letter.headers()), on_delivery=delivered
         )
         self.metrics.incr(letter.flow, DEAD_LETTERED)
 

@@ -55,7 +55,7 @@ class SourceRunner:
         topic: str,
         key: bytes | None,
         value: bytes,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> None:
         while True:
             try:
@@ -78,7 +78,7 @@ class SourceRunner:
             offset=-1,
         )
         log.warning("dead-lettered %s row %s to %s: %s", rejected.topic, rejected.key, letter.topic, rejected.reason)
-        self._produce(letter.topic, letter.key, letter.value or b"", letter.headers())
+        self._produce(letter.topic, letter.key, letter.value or b"", list(letter.headers()))
         self.metrics.incr(rejected.flow, DEAD_LETTERED)
 
     def _event(self, event: ChangeEvent) -> None:
