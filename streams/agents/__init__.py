@@ -1,0 +1,10 @@
+"""The agents, one module a flow. Each module has ``templates(settings)`` and ``register(app, ...)``."""
+
+from types import ModuleType
+
+from streams.agents import accounts
+from streams.agents.base import FlowAgent, PartitionsOf
+
+FLOWS: dict[str, ModuleType] = {accounts.FLOW: accounts}
+
+__all__ = ["FLOWS", "FlowAgent", "PartitionsOf"]

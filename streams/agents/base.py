@@ -1,0 +1,111 @@
+"""The thin agent every mapping flow shares: decode, call the pure flow, encode, send.
+
+Per event, in order, one at a time per partition (agent concurrency 1), so the order per key is kept:
+
+1. decode the change (p2c.serde, Avro through the registry);
+2. :meth:`MappingFlow.handle` with the row's known target key from the flow's table;
+3. encode every write first, then send them to the target topic keyed by the target key. A send hands
+   the record to the producer, which keeps the order per partition; Faust flushes the producer before
+   it commits the offset (at-least-once);
+4. remember the new known key in the table (its changelog is co-partitioned with the change topic).
+
+A RecordError at any step sends the ORIGINAL bytes to ``p2c.dlq.<flow>`` with the dead-letter headers,
+logs one WARNING line and goes on. Any other error (the registry unreachable, say) is retried with backoff
+on the same event, so nothing is skipped; the worker keeps logging the error until it clears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from p2c.deadletter import DeadLetter
+from p2c.errors import RecordError
+from p2c.serde import Codecs, decode_key
+from p2c.topics import dead_letter
+from streams.counters import FlowCounters
+from streams.flow import MappingFlow, Write
+
+log = logging.getLogger("p2c.streams")
+
+PartitionsOf = Callable[[str], int]  # topic name -> its partition count
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 30.0
+
+
+class FlowAgent:
+    """One flow's agent, target and dead-letter topics, and known-key table, registered on ``app``."""
+
+    def __init__(self, app: faust.App, flow: MappingFlow, codecs: Codecs, partitions: int) -> None:
+        template = flow.template
+        self.flow = flow
+        self.counters = FlowCounters(flow.name)
+        self.decoder = codecs[template.source_topic]
+        self.encoder = codecs[template.target_topic]
+        self.source = app.topic(template.source_topic, partitions=partitions)
+        self.target = app.topic(template.target_topic)
+        self.dlq = app.topic(dead_letter(flow.name).name)
+        # source key -> JSON of the target key fields last written for that row (raw bytes, like the topics)
+        self.known = app.Table(f"{flow.name}-known-keys", partitions=partitions, key_type=bytes, value_type=bytes)
+        self.agent = app.agent(self.source, name=f"streams.{flow.name}", concurrency=1)(self.process)
+
+    async def process(self, stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            await self.handle(event)
+
+    async def handle(self, event: EventT[Any]) -> None:
+        self.counters.events_in += 1
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                await self._handle_once(event)
+                return
+            except RecordError as exc:
+                await self.dead_letter(event, exc)
+                return
+            except Exception as exc:  # anything else is transient or a bug: never skip the event
+                self.counters.retries += 1
+                msg = event.message
+                log.error("%s: %s at %s[%d]@%d, retrying in %.1f s: %s", self.flow.name, type(exc).__name__,
+                          msg.topic, msg.partition, msg.offset, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+
+    async def _handle_once(self, event: EventT[Any]) -> None:
+        raw_key: bytes | None = event.message.key
+        key = decode_key(raw_key)
+        change = self.decoder.deserialize(event.message.value, key)
+        stored = self.known.get(raw_key) if raw_key is not None else None
+        known = json.loads(stored) if stored else None
+        outcome = self.flow.handle(change, known, key)
+        encoded = [self._encode(write, key) for write in outcome.writes]
+        for target_key, value in encoded:
+            await self.target.send(key=target_key, value=value)
+        self.counters.written += len(encoded)
+        if outcome.skipped:
+            self.counters.skipped += 1
+        if raw_key is not None and known != outcome.known:
+            if outcome.known is None:
+                self.known.pop(raw_key, None)
+            else:
+                self.known[raw_key] = json.dumps(outcome.known, separators=(",", ":")).encode()
+
+    def _encode(self, write: Write, source_key: str | None) -> tuple[bytes, bytes]:
+        return write.key.encode("utf-8"), self.encoder.serialize(write.value, source_key)
+
+    async def dead_letter(self, event: EventT[Any], error: RecordError) -> None:
+        msg = event.message
+        letter = DeadLetter.from_error(
+            error, flow=self.flow.name, stage="streams", key=msg.key, value=msg.value,
+            topic=msg.topic, partition=msg.partition, offset=msg.offset,
+        )
+        await self.dlq.send(key=msg.key, value=msg.value, headers=letter.headers())
+        self.counters.dead_lettered += 1
+        log.warning("%s: dead-lettered %s[%d]@%d to %s: %s", self.flow.name, msg.topic, msg.partition,
+                    msg.offset, letter.topic, letter.reason)

@@ -1,0 +1,76 @@
+"""The Faust app: one per worker process, configured from p2c's settings.
+
+Choices, each measured against the embedded broker (Tansu) and valid on Apache Kafka:
+
+* Values and keys are raw bytes on every topic: p2c.serde does Avro in the Confluent wire format, so a
+  dead letter keeps the original bytes and no Faust codec ever touches a record.
+* At-least-once (Faust's default guarantee): Faust flushes the producer before it commits offsets, so an
+  offset is committed only once every write caused by the events before it was acknowledged.
+  ``exactly_once`` is not used: the embedded broker's transactions are unreliable.
+* Tables live in memory (``memory://``) and are rebuilt from their changelog topics when partitions are
+  assigned; a table is co-partitioned with the change topic it is keyed like.
+* Group membership follows ``KafkaSettings.session_timeout_ms``: Tansu holds a join for half the session
+  timeout, and Faust's 60 s default made the first join take ~30 s.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from p2c.settings import KafkaSettings
+from streams.settings import StreamsSettings
+
+log = logging.getLogger("p2c.streams")
+
+
+def broker_urls(bootstrap_servers: str) -> list[str]:
+    """``host1:9092,host2:9092`` -> ``["kafka://host1:9092", "kafka://host2:9092"]``."""
+    hosts = [h.strip() for h in bootstrap_servers.split(",") if h.strip()]
+    return [h if "://" in h else f"kafka://{h}" for h in hosts]
+
+
+def _credentials(kafka: KafkaSettings) -> Any:
+    if not kafka.sasl_mechanism:
+        return None
+    password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+    if kafka.security_protocol.upper() == "SASL_SSL":
+        import ssl
+
+        return faust.SASLCredentials(username=kafka.sasl_username, password=password,
+                                     mechanism=kafka.sasl_mechanism, ssl_context=ssl.create_default_context())
+    return faust.SASLCredentials(username=kafka.sasl_username, password=password, mechanism=kafka.sasl_mechanism)
+
+
+def group_timings(session_timeout_ms: int) -> dict[str, float]:
+    """Session, heartbeat and rebalance timeouts (seconds) for a broker session timeout in ms."""
+    session = session_timeout_ms / 1000
+    return {
+        "broker_session_timeout": session,
+        "broker_heartbeat_interval": max(0.1, session / 10),
+        "broker_rebalance_timeout": max(session, 5.0),
+    }
+
+
+def create_app(kafka: KafkaSettings, settings: StreamsSettings) -> faust.App:
+    """A Faust app with no agents yet: :func:`streams.agents.register` adds them."""
+    app = faust.App(
+        settings.app_id,
+        broker=broker_urls(kafka.bootstrap_servers),
+        broker_credentials=_credentials(kafka),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval_s,
+        producer_acks=-1,
+        autodiscover=False,
+        web_enabled=settings.web_port is not None,
+        web_port=settings.web_port or 6066,
+        web_host="127.0.0.1",
+        **group_timings(kafka.session_timeout_ms),
+    )
+    return app

@@ -1,0 +1,118 @@
+"""From one change event to the target writes it causes: pure, no Kafka, shared by every mapping flow.
+
+Target topics are keyed by the target record's key fields joined by ``|`` (``{dataAreaId}|{CustomerAccount}``,
+e.g. ``usmf|ACC-01000-BVRCPS``), so every write for one target record lands on one partition, in order,
+and two legal entities never share a key.
+
+The agent keeps, per source row (keyed by the source key, so co-partitioned with the change topic), the
+target key fields it last wrote: the *known* key. With it:
+
+* ``c``/``u``/``r`` of a row the template routes here -> ``UPSERT`` of the mapped record; when the row's
+  target key changed (say, a new account number), a ``DELETE`` of the old key first.
+* ``c``/``u``/``r`` of a row routed elsewhere (``when`` does not match) -> nothing, or a ``DELETE`` of the
+  known key when the row was routed here before (a contact that became a customer leaves the contact persons).
+* ``d`` -> a ``DELETE`` of the known key, carrying the template's ``[on_delete]`` fields (for customers:
+  ``OnHoldStatus = All``: the sink blocks the customer, it does not delete it). A delete event carries only
+  the source key, so the known key is what makes it possible; a delete of a row never written here and
+  whose ``before`` lacks the key fields is a RecordError (dead-lettered, never silently dropped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from p2c.errors import RecordError
+from streams.template import Template, apply, matches, target_key
+
+UPSERT = "UPSERT"
+DELETE = "DELETE"
+KeyFields = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Write:
+    """One record for a target topic: its key and its (not yet encoded) value."""
+
+    key: str
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one change event leads to: writes, and the known key to remember afterwards."""
+
+    writes: list[Write] = field(default_factory=list)
+    known: KeyFields | None = None  # key fields to remember for the source row; None: forget it
+    skipped: str | None = None  # why nothing was written, when nothing was
+
+
+class MappingFlow:
+    """Applies one template to change events in the Debezium envelope."""
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self._key_specs = [template.field_spec(name) for name in template.key]
+
+    @property
+    def name(self) -> str:
+        return self.template.flow
+
+    def source_id(self, change: Mapping[str, Any], message_key: str | None) -> str:
+        """The source row's key: from the row, else the message key (which the source sets to it)."""
+        row = change.get("after") or change.get("before") or {}
+        value = row.get(self.template.source_key, message_key)
+        if value is None:
+            raise RecordError("has no key", field=self.template.source_key)
+        return str(value)
+
+    def origin(self, change: Mapping[str, Any], source_id: str) -> dict[str, Any]:
+        src = change["source"]
+        return {
+            "system": self.template.origin.get("system", src.get("system")),
+            "entity": self.template.origin.get("entity", src.get("entity")),
+            "id": source_id,
+            "version": src["version"],
+            "ts_ms": src["ts_ms"],
+        }
+
+    def key_fields(self, record: Mapping[str, Any]) -> KeyFields:
+        return {name: record[name] for name in self.template.key}
+
+    def _delete(self, key_fields: KeyFields, origin: dict[str, Any]) -> Write:
+        record = {**key_fields, **self.template.on_delete}
+        return Write(target_key(self.template, record), {"op": DELETE, "record": record, "origin": origin})
+
+    def _key_from_row(self, row: Mapping[str, Any], source_id: str) -> KeyFields:
+        """The target key fields of a row that carries them (a delete's ``before``, when the source has it)."""
+        sub = Template(self.template.flow, self.template.source_topic, self.template.target_topic,
+                       self.template.source_key, self.template.key, tuple(self._key_specs))
+        return apply(sub, {**row, self.template.source_key: source_id})
+
+    def handle(self, change: Mapping[str, Any], known: KeyFields | None, message_key: str | None = None) -> Outcome:
+        """The writes for ``change`` given the ``known`` key of its row. Raises RecordError."""
+        source_id = self.source_id(change, message_key)
+        origin = self.origin(change, source_id)
+        if change["op"] == "d":
+            if known is None:
+                try:
+                    known = self._key_from_row(change.get("before") or {}, source_id)
+                except RecordError as exc:
+                    raise RecordError(
+                        f"delete of a row never written to {self.template.target_topic}: "
+                        f"its target key is unknown ({exc.reason})", record_key=source_id, field=exc.field,
+                    ) from exc
+            return Outcome([self._delete(known, origin)], known=None)
+        row = change.get("after")
+        if row is None:
+            raise RecordError(f"a {change['op']!r} change without 'after'", record_key=source_id)
+        if not matches(self.template, row):
+            if known is None:
+                return Outcome(skipped=f"not routed to {self.template.flow}")
+            return Outcome([self._delete(known, origin)], known=None)
+        record = apply(self.template, row)
+        new_key = self.key_fields(record)
+        writes = [self._delete(known, origin)] if known is not None and known != new_key else []
+        writes.append(Write(target_key(self.template, record), {"op": UPSERT, "record": record, "origin": origin}))
+        return Outcome(writes, known=new_key)

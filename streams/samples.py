@@ -1,0 +1,54 @@
+"""Sample change events in the Debezium envelope, for the benchmark, the tests and demos.
+
+Values are plain dicts as the Avro serializer takes them (``p2c.serde``): encode with the change topic's codec.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+COUNTRIES = ("United States", "USA", "Deutschland", "United Kingdom", "", None, "France", "Denmark")
+
+
+def account_row(n: int, **overrides: Any) -> dict[str, Any]:
+    """The ``n``-th sample account; its ``accountid`` is stable for a given ``n``."""
+    row: dict[str, Any] = {
+        "accountid": str(uuid.UUID(int=n + 1)),
+        "accountnumber": f"ACC-{n:05d}-SAMPLE",
+        "name": f"Sample Company {n}",
+        "telephone1": f"+1 555 {n:07d}",
+        "emailaddress1": f"orders{n}@example.com",
+        "creditlimit": Decimal("10000.0000") + n,
+        "numberofemployees": 10 + n % 500,
+        "address1_line1": f"{n} Main Street",
+        "address1_city": "Seattle",
+        "address1_postalcode": "98052",
+        "address1_country": COUNTRIES[n % len(COUNTRIES)],
+        "address2_country": COUNTRIES[(n + 3) % len(COUNTRIES)],
+        "transactioncurrencyid_isocurrencycode": "usd",
+        "versionnumber": 1000 + n,
+    }
+    row.update(overrides)
+    return row
+
+
+def change(op: str, row: dict[str, Any], version: int, *, entity: str = "accounts",
+           system: str = "crm") -> dict[str, Any]:
+    """A change event: ``op`` c/u/r carry ``row`` as ``after``; ``d`` carries it as ``before``."""
+    now = int(time.time() * 1000)
+    return {
+        "op": op,
+        "before": row if op == "d" else None,
+        "after": None if op == "d" else row,
+        "source": {"connector": "samples", "system": system, "entity": entity, "company": None,
+                   "position": None, "ts_ms": now, "version": version},
+        "ts_ms": now,
+    }
+
+
+def account_delete(n: int, version: int) -> dict[str, Any]:
+    """A delete as the Dataverse source publishes it: ``before`` carries only the ``accountid``."""
+    return change("d", {"accountid": str(uuid.UUID(int=n + 1))}, version)

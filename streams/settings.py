@@ -1,0 +1,22 @@
+"""Settings of the streams worker (section ``[streams]`` of the config file, env prefix ``P2C_STREAMS_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_ID = "p2c-streams"
+FLOWS = ("accounts",)  # flows this worker can run; contacts, quotes and products follow
+
+
+class StreamsSettings(BaseSettings):
+    """What a streams worker runs and how."""
+
+    model_config = SettingsConfigDict(env_prefix="P2C_STREAMS_", frozen=True, extra="forbid")
+
+    company: str = Field("usmf", min_length=1, description="FinOps legal entity (dataAreaId) of the writes.")
+    flows: tuple[str, ...] = FLOWS
+    web_port: int | None = Field(None, description="Faust's web server port; none: no web server.")
+    summary_interval_s: float = Field(30.0, gt=0, description="How often to log the per-flow summary.")
+    commit_interval_s: float = Field(1.0, gt=0, description="How often processed offsets are committed.")
+    app_id: str = APP_ID

@@ -1,0 +1,119 @@
+"""A streams worker: check the templates, make sure the topics exist, build the app, run it until a signal.
+
+Start-up order, so that a wrong configuration fails in a second with a clear message and not after a group
+join: templates (each checked against the Avro contracts) -> cluster reachable -> topics -> Faust worker.
+The worker logs ``ready`` once its partitions are assigned, its tables recovered and its agents consuming,
+and a per-flow summary every ``summary_interval_s``. SIGINT and SIGTERM stop it cleanly (Faust commits
+what was processed); after SIGKILL the uncommitted events are processed again (at-least-once).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from confluent_kafka.admin import AdminClient
+
+from p2c.admin import ensure_topics, wait_for_cluster
+from p2c.errors import ConfigurationError
+from p2c.serde import Codecs
+from p2c.settings import KafkaSettings, RegistrySettings
+from p2c.topics import Topic, by_name, dead_letter
+from streams.agents import FLOWS, FlowAgent, PartitionsOf
+from streams.app import create_app
+from streams.settings import StreamsSettings
+from streams.template import Template
+
+log = logging.getLogger("p2c.streams")
+
+@dataclass
+class Runtime:
+    """A configured app and its flow agents."""
+
+    app: faust.App
+    agents: list[FlowAgent] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    ready_logged: bool = False
+
+    def summary(self) -> str:
+        return "; ".join(agent.counters.summary() for agent in self.agents)
+
+
+def load_templates(settings: StreamsSettings) -> dict[str, list[Template]]:
+    """Every configured flow's templates, checked against the contracts: ConfigurationError names the field."""
+    unknown = [f for f in settings.flows if f not in FLOWS]
+    if unknown:
+        raise ConfigurationError(f"unknown flows {unknown}; known: {sorted(FLOWS)}")
+    return {flow: FLOWS[flow].templates(settings) for flow in settings.flows}
+
+
+def topics_of(templates: dict[str, list[Template]]) -> list[Topic]:
+    loaded = [t for ts in templates.values() for t in ts]
+    names = sorted({t.source_topic for t in loaded} | {t.target_topic for t in loaded})
+    return [*(_topic(n) for n in names), *(dead_letter(flow) for flow in templates)]
+
+
+def _topic(name: str) -> Topic:
+    try:
+        return by_name(name)
+    except KeyError:
+        return Topic(name)
+
+
+def partition_counter(kafka: KafkaSettings) -> PartitionsOf:
+    """How many partitions a topic has (it must exist): tables must be co-partitioned with it."""
+    admin = AdminClient(kafka.librdkafka())
+
+    def partitions_of(topic: str) -> int:
+        meta = admin.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            raise ConfigurationError(f"topic {topic} is missing on {kafka.bootstrap_servers}")
+        return len(meta.partitions)
+
+    return partitions_of
+
+
+def build(kafka: KafkaSettings, settings: StreamsSettings, templates: dict[str, list[Template]],
+          codecs: Codecs, partitions_of: PartitionsOf) -> Runtime:
+    """The app with the flows' agents, a ``ready`` line and a periodic summary."""
+    runtime = Runtime(create_app(kafka, settings))
+    for flow, loaded in templates.items():
+        runtime.agents.extend(FLOWS[flow].register(runtime.app, codecs, loaded, partitions_of))
+    app = runtime.app
+
+    @app.on_rebalance_complete.connect
+    async def on_ready(sender: Any, **_: Any) -> None:
+        assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment()
+                          if not tp.topic.startswith(f"{settings.app_id}-"))
+        first = "" if runtime.ready_logged else f" {time.monotonic() - runtime.started:.1f} s after start,"
+        runtime.ready_logged = True
+        log.info("ready:%s consuming %d partitions: %s", first, len(assigned), ", ".join(assigned) or "none")
+
+    @app.timer(interval=settings.summary_interval_s)
+    async def summary() -> None:
+        log.info("summary %s", runtime.summary())
+
+    return runtime
+
+
+def prepare(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSettings) -> Runtime:
+    """Check the cluster, create missing topics, build the runtime."""
+    templates = load_templates(settings)
+    wait_for_cluster(kafka)
+    created = ensure_topics(kafka, topics_of(templates))
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    return build(kafka, settings, templates, Codecs.from_settings(registry), partition_counter(kafka))
+
+
+def run(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSettings, loglevel: str) -> None:
+    """Run a worker until SIGINT/SIGTERM. Does not return (exits the process)."""
+    runtime = prepare(kafka, registry, settings)
+    log.info("starting %s: flows %s, company %s, brokers %s", settings.app_id, ", ".join(settings.flows),
+             settings.company, kafka.bootstrap_servers)
+    worker = faust.Worker(runtime.app, loglevel=loglevel, quiet=True, override_logging=False,
+                          redirect_stdouts=False)
+    worker.execute_from_commandline()

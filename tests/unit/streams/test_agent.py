@@ -1,0 +1,133 @@
+"""The accounts agent under Faust's test context: writes, dead letters and the known-key table."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+from unittest.mock import AsyncMock
+
+import pytest
+
+from p2c.deadletter import DeadLetter
+from p2c.errors import RecordError
+from p2c.settings import KafkaSettings
+from streams import samples
+from streams.agents import accounts
+from streams.agents.base import FlowAgent
+from streams.app import create_app
+from streams.settings import StreamsSettings
+
+
+class FakeCodec:
+    """Stands in for the registry: values travel as the JSON of the dict (Decimals as strings)."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    def serialize(self, value: dict[str, Any], key: str | None = None) -> bytes:
+        return json.dumps(value, default=str).encode()
+
+    def deserialize(self, data: bytes, key: str | None = None) -> dict[str, Any]:
+        try:
+            value: dict[str, Any] = json.loads(data)
+        except ValueError as exc:
+            raise RecordError(f"cannot be decoded from {self.topic}", record_key=key) from exc
+        return value
+
+
+class FakeCodecs(dict[str, FakeCodec]):
+    def __missing__(self, topic: str) -> FakeCodec:
+        return FakeCodec(topic)
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop a test, current while the app is built and closed afterwards (Faust binds to it)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.fixture
+def agent(loop: asyncio.AbstractEventLoop) -> Iterator[FlowAgent]:
+    settings = StreamsSettings()
+    app = create_app(KafkaSettings(), settings)
+    [flow_agent] = accounts.register(app, FakeCodecs(), accounts.templates(settings), lambda _t: 4)  # type: ignore[arg-type]
+    flow_agent.target.send = AsyncMock()  # type: ignore[method-assign]
+    flow_agent.dlq.send = AsyncMock()  # type: ignore[method-assign]
+    yield flow_agent
+    # Faust's consumer makes an event loop for its thread when it is created, and only closes it on stop.
+    thread_loop = getattr(getattr(app._consumer, "_thread", None), "thread_loop", None)
+    if thread_loop is not None:
+        thread_loop.close()
+
+
+def encoded(change: dict[str, Any]) -> bytes:
+    return json.dumps(change, default=str).encode()
+
+
+async def put(agent: FlowAgent, key: str, value: bytes) -> None:
+    async with agent.agent.test_context() as context:
+        await context.put(key=key.encode(), value=value, partition=0)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.get_event_loop().run_until_complete(coro)
+
+
+def test_create_then_delete(agent: FlowAgent) -> None:
+    row = samples.account_row(1)
+
+    async def scenario() -> None:
+        async with agent.agent.test_context() as context:
+            await context.put(key=row["accountid"].encode(), value=encoded(samples.change("c", row, 1)))
+            await context.put(key=row["accountid"].encode(), value=encoded(samples.account_delete(1, 2)))
+
+    run(scenario())
+    sends = [call.kwargs for call in agent.target.send.await_args_list]  # type: ignore[attr-defined]
+    assert [s["key"] for s in sends] == [b"usmf|ACC-00001-SAMPLE", b"usmf|ACC-00001-SAMPLE"]
+    assert [json.loads(s["value"])["op"] for s in sends] == ["UPSERT", "DELETE"]
+    assert json.loads(sends[1]["value"])["record"]["OnHoldStatus"] == "All"
+    assert agent.counters.events_in == 2 and agent.counters.written == 2
+    assert row["accountid"].encode() not in agent.known
+
+
+def test_unknown_country_goes_to_the_dead_letter_topic_with_the_original_bytes(agent: FlowAgent) -> None:
+    row = samples.account_row(2, address1_country="Atlantis")
+    original = encoded(samples.change("c", row, 1))
+    run(put(agent, row["accountid"], original))
+    agent.target.send.assert_not_awaited()  # type: ignore[attr-defined]
+    call = agent.dlq.send.await_args  # type: ignore[attr-defined]
+    assert call.kwargs["value"] == original and call.kwargs["key"] == row["accountid"].encode()
+    letter = DeadLetter.from_message("accounts", call.kwargs["key"], original, call.kwargs["headers"])
+    assert letter.field == "address1_country" and "Atlantis" in letter.reason
+    assert letter.origin_topic == "p2c.src.crm.accounts" and letter.stage == "streams"
+    assert agent.counters.dead_lettered == 1
+
+
+def test_undecodable_bytes_are_dead_lettered(agent: FlowAgent) -> None:
+    run(put(agent, "k", b"\x00garbage"))
+    assert agent.counters.dead_lettered == 1
+
+
+def test_a_transient_error_is_retried_on_the_same_event(agent: FlowAgent, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("streams.agents.base.RETRY_FIRST_S", 0.01)
+    agent.target.send.side_effect = [ConnectionError("registry down"), None]  # type: ignore[attr-defined]
+    row = samples.account_row(3)
+
+    async def scenario() -> None:
+        async with agent.agent.test_context() as context:
+            await context.put(key=row["accountid"].encode(), value=encoded(samples.change("c", row, 1)))
+            for _ in range(100):
+                if agent.counters.written:
+                    break
+                await asyncio.sleep(0.01)
+
+    run(scenario())
+    assert agent.target.send.await_count == 2  # type: ignore[attr-defined]
+    assert agent.counters.retries == 1 and agent.counters.written == 1
