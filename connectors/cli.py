@@ -13,19 +13,16 @@ import click
 
 from p2c import logs, options
 from p2c.errors import ConfigurationError, P2CError
+from p2c.settings import KafkaSettings, RegistrySettings, load
 
 log = logging.getLogger("p2c.connectors")
 
 
 def _kafka(bootstrap_servers: str, config_file: str | None) -> Any:
-    from p2c.settings import KafkaSettings, load
-
     return load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)
 
 
 def _registry(schema_registry_url: str, config_file: str | None) -> Any:
-    from p2c.settings import RegistrySettings, load
-
     return load(RegistrySettings, "registry", config_file, schema_registry_url=schema_registry_url)
 
 
@@ -83,7 +80,6 @@ def _run_crm_source(
 ) -> None:
     from confluent_kafka import Producer
 
-    from connectors.core.config import load_section
     from connectors.core.metrics import METRICS
     from connectors.core.positions import KafkaPositionStore
     from connectors.core.source_runner import SourceRunner, run_forever
@@ -95,7 +91,7 @@ def _run_crm_source(
     from p2c.metrics import MetricsReporter
     from p2c.serde import Codecs
 
-    settings = load_section(
+    settings = load(
         CrmSourceSettings, "source.crm", config_file, url=crm_url, entities=entities, poll_interval=poll_interval
     )
     kafka = _kafka(bootstrap_servers, config_file)
@@ -179,7 +175,6 @@ def _run_erp_sink(
 ) -> None:
     from confluent_kafka import Consumer, Producer
 
-    from connectors.core.config import load_section
     from connectors.core.metrics import METRICS
     from connectors.core.sink_runner import SinkRunner
     from connectors.finops.settings import ErpSinkSettings
@@ -190,7 +185,7 @@ def _run_erp_sink(
     from p2c.metrics import MetricsReporter
     from p2c.serde import Codecs
 
-    settings = load_section(
+    settings = load(
         ErpSinkSettings,
         "sink.erp",
         config_file,

@@ -5,7 +5,7 @@ dead letter stays decodable); the key is the original key. Headers say why and w
 
     p2c.error.reason     what went wrong, for a person to read ("field 'address1_country': ...")
     p2c.error.field      the field at fault, when known
-    p2c.error.stage      streams | sink
+    p2c.error.stage      source | streams | sink
     p2c.error.time       when it was dead-lettered, ISO 8601 UTC
     p2c.origin.topic     the topic, partition and offset it was read from: `p2c dlq retry` sends it back there
     p2c.origin.partition

@@ -94,10 +94,18 @@ class RegistrySettings(BaseSettings):
 S = TypeVar("S", bound=BaseSettings)
 
 
-def load(cls: type[S], section: str | None = None, config_file: str | Path | None = None, **overrides: Any) -> S:
-    """Build settings ``cls`` from a TOML section, the environment and explicit overrides.
+def _section(doc: dict[str, Any], dotted: str) -> dict[str, Any]:
+    node: Any = doc
+    for part in dotted.split("."):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return dict(node) if isinstance(node, dict) else {}
 
-    ``overrides`` whose value is None are ignored, so click options can be passed straight through.
+
+def load(cls: type[S], section: str | None = None, config_file: str | Path | None = None, **overrides: Any) -> S:
+    """Build settings ``cls`` from a TOML section (dotted: ``source.crm``), the environment and overrides.
+
+    Precedence: ``overrides`` (command-line options; None values are ignored, so click options pass straight
+    through) > the class's environment variables (its own ``env_prefix``) > the TOML section > defaults.
     Raises ConfigurationError naming the bad key.
     """
     from_file: dict[str, Any] = {}
@@ -105,17 +113,15 @@ def load(cls: type[S], section: str | None = None, config_file: str | Path | Non
     if path and section:
         try:
             with open(path, "rb") as fh:
-                doc = tomllib.load(fh)
+                from_file = _section(tomllib.load(fh), section)
         except FileNotFoundError as exc:
             raise ConfigurationError(f"config file {path} not found: pass an existing file to --config") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
-        from_file = dict(doc.get(section, {}))
-    explicit = {k: v for k, v in overrides.items() if v is not None}
-    # Environment beats the file, explicit options beat both: pass the file values as defaults only
-    # for keys the environment does not set.
-    env_keys = {k for k in cls.model_fields if f"P2C_{k}".upper() in os.environ}
-    values = {k: v for k, v in from_file.items() if k not in env_keys} | explicit
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    env_keys = {k for k in cls.model_fields if f"{prefix}{k}".upper() in os.environ}
+    values = {k: v for k, v in from_file.items() if k not in env_keys}
+    values |= {k: v for k, v in overrides.items() if v is not None}
     try:
         return cls(**values)
     except ValidationError as exc:

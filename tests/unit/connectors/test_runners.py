@@ -12,7 +12,6 @@ from confluent_kafka import TopicPartition
 
 from connectors.base.sink import Sink, SinkRecord, WriteResult
 from connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
-from connectors.core.config import load_section
 from connectors.core.metrics import Reporter
 from connectors.core.sink_runner import SinkRunner
 from connectors.core.source_runner import SourceRunner
@@ -21,6 +20,7 @@ from connectors.finops.settings import ErpSinkSettings
 from p2c import deadletter
 from p2c.errors import ConfigurationError, RecordError, RetriableError
 from p2c.metrics import Counters
+from p2c.settings import load
 
 from .fakes import FakeMessage, FakeProducer, JsonCodecs
 
@@ -240,13 +240,13 @@ def test_settings_precedence(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> 
     cfg.write_text('[source.crm]\nurl = "http://file"\npoll_interval = 5.0\n[sink.erp]\ncompany = "usrt"\n')
     monkeypatch.setenv("P2C_CRM_POLL_INTERVAL", "2.5")
     monkeypatch.setenv("P2C_CRM_CLIENT_SECRET", "env-secret")
-    s = load_section(CrmSourceSettings, "source.crm", cfg, entities="accounts")
+    s = load(CrmSourceSettings, "source.crm", cfg, entities="accounts")
     assert s.url == "http://file" and s.poll_interval == 2.5 and s.entity_list == ["accounts"]
     assert s.client_secret.get_secret_value() == "env-secret" and "env-secret" not in repr(s)
-    assert load_section(CrmSourceSettings, "source.crm", cfg, url="http://opt").url == "http://opt"
-    e = load_section(ErpSinkSettings, "sink.erp", cfg)
+    assert load(CrmSourceSettings, "source.crm", cfg, url="http://opt").url == "http://opt"
+    e = load(ErpSinkSettings, "sink.erp", cfg)
     assert e.company == "usrt" and e.group("customers") == "p2c-sink-erp-customers"
     assert e.service_root == "http://127.0.0.1:8702/data/"
     cfg.write_text("[source.crm]\nbogus = 1\n")
     with pytest.raises(ConfigurationError, match="bogus"):
-        load_section(CrmSourceSettings, "source.crm", cfg)
+        load(CrmSourceSettings, "source.crm", cfg)
