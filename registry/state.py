@@ -92,9 +92,10 @@ class State:
         self.schemas[stored.schema_id] = stored
         self.ids[stored.identity] = stored.schema_id
         self.max_id = max(self.max_id, stored.schema_id)
-        self.subjects.setdefault(subject, versions)[version] = Version(
-            subject, version, stored.schema_id, bool(value.get("deleted", False))
-        )
+        # A soft delete is never undone by a later record for the same version (Confluent registers a new
+        # version instead), so a re-asserted or replayed record cannot resurrect a deleted version.
+        deleted = bool(value.get("deleted", False)) or (current is not None and current.deleted)
+        self.subjects.setdefault(subject, versions)[version] = Version(subject, version, stored.schema_id, deleted)
         return None
 
     def _config(self, key: JSONDict, value: JSONDict | None) -> str | None:

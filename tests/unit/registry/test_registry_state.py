@@ -56,10 +56,12 @@ def test_soft_and_hard_deletes() -> None:
     )
     assert [v.version for v in state.versions("a")] == [2]
     assert [v.version for v in state.versions("a", deleted=True)] == [1, 2]
-    state.apply(Record(3, records.delete_subject_key("a"), {"subject": "a", "version": 2}))
+    state.apply(Record(3, *schema("a", 1, 1, '"int"')))  # a replayed registration does not undelete
+    assert [v.version for v in state.versions("a")] == [2]
+    state.apply(Record(4, records.delete_subject_key("a"), {"subject": "a", "version": 2}))
     assert state.versions("a") == [] and len(state.versions("a", deleted=True)) == 2
-    state.apply(Record(4, records.schema_key("a", 1), None))
-    state.apply(Record(5, records.schema_key("a", 2), None))
+    state.apply(Record(5, records.schema_key("a", 1), None))
+    state.apply(Record(6, records.schema_key("a", 2), None))
     assert "a" not in state.subjects
     assert state.next_version("a") == 1 and state.max_id == 2  # ids are never reused
 
