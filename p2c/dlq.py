@@ -55,12 +55,15 @@ def read(
         deadline = time.monotonic() + timeout
         while pending and time.monotonic() < deadline:
             for msg in consumer.consume(500, timeout=0.2):
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        pending.discard(msg.partition())
+                partition, offset, error = msg.partition() or 0, msg.offset() or 0, msg.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(partition)
                     continue
-                letter = DeadLetter.from_message(flow, msg.key(), msg.value(), msg.headers())
-                letters.append((msg.partition(), msg.offset(), letter))
+                raw = msg.headers() or []
+                pairs = raw.items() if isinstance(raw, dict) else raw
+                headers = [(k, v if isinstance(v, bytes) else (v or "").encode()) for k, v in pairs]
+                letters.append((partition, offset, DeadLetter.from_message(flow, msg.key(), msg.value(), headers)))
         return letters
     finally:
         consumer.close()
@@ -87,7 +90,7 @@ def retry(kafka: KafkaSettings, flow: str, from_offset: int | None = None) -> in
         return 0
     producer = Producer(kafka.producer())
     for partition, offset, letter in letters:
-        headers = [(RETRY_OF, f"{topic}/{partition}/{offset}".encode())]
+        headers: list[tuple[str, str | bytes | None]] = [(RETRY_OF, f"{topic}/{partition}/{offset}".encode())]
         producer.produce(letter.origin_topic, key=letter.key, value=letter.value, headers=headers)
     if producer.flush(30) != 0:
         raise click.ClickException("the broker did not acknowledge every retried record; run retry again")

@@ -40,7 +40,8 @@ def end_offsets(kafka: KafkaSettings, topics: list[str], timeout: float = 10.0) 
             msg = consumer.poll(0.2)
             if msg is None:
                 continue
-            if msg.error() and msg.error().code() != KafkaError._PARTITION_EOF:
+            error = msg.error()
+            if error is not None and error.code() != KafkaError._PARTITION_EOF:
                 continue
             pending.discard((msg.topic(), msg.partition()))
         result = {}

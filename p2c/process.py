@@ -101,8 +101,7 @@ class ManagedProcess:
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        try:
+        with open(self.log_path or os.devnull, "ab") as out:
             self.process = subprocess.Popen(
                 self.argv,
                 stdout=out,
@@ -111,9 +110,6 @@ class ManagedProcess:
                 env={**os.environ, **(self.env or {})},
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, not every child at once
             )
-        finally:
-            if out is not subprocess.DEVNULL:
-                out.close()
         if self.pid_path is not None:
             self.pid_path.parent.mkdir(parents=True, exist_ok=True)
             self.pid_path.write_text(f"{self.process.pid}\n")

@@ -45,30 +45,36 @@ class TopicCodec:
 
     @cached_property
     def _serializer(self) -> AvroSerializer:
-        return AvroSerializer(
+        serializer: AvroSerializer = AvroSerializer(
             self._client,
             json.dumps(schemas.load(self.topic)),
             conf={"auto.register.schemas": False, "use.latest.version": False},
         )
+        return serializer
 
     @cached_property
     def _deserializer(self) -> AvroDeserializer:
-        return AvroDeserializer(self._client)
+        deserializer: AvroDeserializer = AvroDeserializer(self._client)
+        return deserializer
 
     def serialize(self, value: dict[str, Any], key: str | None = None) -> bytes:
         """Encode ``value``; a value that does not fit the schema raises RecordError naming the record."""
         try:
-            data: bytes = self._serializer(value, self._value_ctx)
+            data = self._serializer(value, self._value_ctx)
         except (SerializationError, ValueError, TypeError, KeyError) as exc:
             raise RecordError(f"does not fit the schema of {self.topic}: {exc}", record_key=key) from exc
+        if data is None:
+            raise RecordError(f"encodes to nothing on {self.topic}", record_key=key)
         return data
 
     def deserialize(self, data: bytes, key: str | None = None) -> dict[str, Any]:
         """Decode a wire-format value written with any registered version of the subject."""
         try:
-            value: dict[str, Any] = self._deserializer(data, self._value_ctx)
+            value = self._deserializer(data, self._value_ctx)
         except (SerializationError, ValueError, TypeError, KeyError) as exc:
             raise RecordError(f"cannot be decoded from {self.topic}: {exc}", record_key=key) from exc
+        if not isinstance(value, dict):
+            raise RecordError(f"decodes to {type(value).__name__}, not a record, from {self.topic}", record_key=key)
         return value
 
 
