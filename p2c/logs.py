@@ -26,5 +26,5 @@ def configure(level: str | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries that are chatty at INFO: their warnings still show.
-    for noisy in ("aiokafka", "faust", "mode", "aiohttp.access", "httpx", "httpcore"):
+    for noisy in ("aiokafka", "faust", "mode", "aiohttp.access", "httpx", "httpx2", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -8,14 +8,14 @@ from pathlib import Path
 import click
 
 from p2c import logs
-from sandbox.odata.auth import DEFAULT_CLIENT, parse_client
+from sandbox.odata.auth import DEFAULT_CLIENTS, parse_client
 
 log = logging.getLogger("p2c.sandbox")
 
 
 def _clients(specs: tuple[str, ...]) -> dict[str, str]:
     try:
-        pairs = [parse_client(s) for s in specs] or [DEFAULT_CLIENT]
+        pairs = [parse_client(s) for s in specs] or list(DEFAULT_CLIENTS)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--client") from exc
     return dict(pairs)
@@ -26,7 +26,8 @@ _client_option = click.option(
     "clients",
     multiple=True,
     metavar="ID:SECRET",
-    help=f"OAuth2 client allowed to get tokens (repeatable). Default: {':'.join(DEFAULT_CLIENT)}.",
+    help="OAuth2 client allowed to get tokens (repeatable). "
+    f"Default: {' and '.join(':'.join(c) for c in DEFAULT_CLIENTS)} (the integration, and a person).",
 )
 _rate_option = click.option(
     "--rate-limit",

@@ -29,6 +29,9 @@ from p2c.errors import RecordError, RetriableError
 if TYPE_CHECKING:
     from p2c.serde import Codecs
 
+#: how long to wait for more records once a batch has some
+IMMEDIATE_S = 0.005
+
 log = logging.getLogger("p2c.connectors.sink")
 
 
@@ -96,20 +99,27 @@ class SinkRunner:
     # ---- one batch -----------------------------------------------------------------------------
 
     def _fill(self) -> None:
+        """Wait up to ``batch_ms`` for a first record, then take what else is there right away.
+
+        A batch is written as soon as nothing more is waiting: under load it fills up by itself, and a lone
+        change is not held back for the rest of ``batch_ms``.
+        """
         deadline = time.monotonic() + self.batch_ms / 1000
         while len(self._buffer) < self.batch_size and not self._stop.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0 and self._buffer:
                 break
-            messages = self.consumer.consume(self.batch_size - len(self._buffer), max(0.05, remaining))
+            timeout = IMMEDIATE_S if self._buffer else max(0.05, remaining)
+            messages = self.consumer.consume(self.batch_size - len(self._buffer), timeout)
             for msg in messages:
                 err = msg.error()
                 if err is None:
                     self._buffer.append(msg)
                 elif err.code() != KafkaError._PARTITION_EOF:
                     log.warning("%s: consume error: %s", self.component, err.str())
-            if not messages and not self._buffer:
-                self.reporter.tick()
+            if not messages:
+                if not self._buffer:
+                    self.reporter.tick()
                 return
 
     def step(self) -> int:

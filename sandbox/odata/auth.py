@@ -18,7 +18,11 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 TOKEN_LIFETIME_S = 3599
-DEFAULT_CLIENT = ("p2c", "p2c-sandbox-secret")
+# The integration (its writes are tagged with its application user, so sources can ignore their own echoes)
+# and a person working in the application (what a user types in Sales or FinOps).
+INTEGRATION_CLIENT = ("p2c", "p2c-sandbox-secret")
+USER_CLIENT = ("user", "user-sandbox-secret")
+DEFAULT_CLIENTS = (INTEGRATION_CLIENT, USER_CLIENT)
 
 
 def _b64(data: bytes) -> str:

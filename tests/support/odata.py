@@ -9,15 +9,14 @@ from typing import Any, TypeVar
 
 import httpx
 
-CLIENT_ID = "p2c-tests"
-CLIENT_SECRET = "p2c-tests-secret"
-DEFAULT_CLIENT = ("p2c", "p2c-sandbox-secret")
+# A person working in the application: the integration (client p2c) ignores its own writes, not theirs.
+USER = ("user", "user-sandbox-secret")
 
 T = TypeVar("T")
 
 
 class ODataClient:
-    def __init__(self, root: str, api: str, client: tuple[str, str] = DEFAULT_CLIENT) -> None:
+    def __init__(self, root: str, api: str, client: tuple[str, str] = USER) -> None:
         token = httpx.post(
             f"{root}/p2c/oauth2/v2.0/token",
             data={"grant_type": "client_credentials", "client_id": client[0], "client_secret": client[1],
