@@ -3,6 +3,7 @@
     consume up to ``batch_size`` records or ``batch_ms``   (manual commits, session timeout from settings)
     decode (a record that cannot be decoded is dead-lettered)
     sink.write(batch)   RetriableError -> wait (retry_after or backoff) and retry the SAME batch, never skip
+                        HeldBack -> commit up to the first held record of each partition, retry the held
     dead-letter what the target rejected for good, wait for the broker's ack
     commit offsets (synchronously), only now
 
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from connectors.base.sink import Sink, SinkRecord, WriteResult
+from connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
 from connectors.core.metrics import DEAD_LETTERED, IN, METRICS, RETRIED, SKIPPED, WRITTEN, Counters, Reporter
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError, RetriableError
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 IMMEDIATE_S = 0.005
 
 log = logging.getLogger("p2c.connectors.sink")
+
+Ident = tuple[str, int, int]  # topic, partition, offset
 
 
 class SinkRunner:
@@ -109,8 +112,11 @@ class SinkRunner:
             remaining = deadline - time.monotonic()
             if remaining <= 0 and self._buffer:
                 break
-            timeout = IMMEDIATE_S if self._buffer else max(0.05, remaining)
-            messages = self.consumer.consume(self.batch_size - len(self._buffer), timeout)
+            if self._buffer:
+                messages = self.consumer.consume(self.batch_size - len(self._buffer), IMMEDIATE_S)
+            else:  # consume() would hold a first record until the batch is full or the time is up
+                first = self.consumer.poll(max(0.05, remaining))
+                messages = [first] if first is not None else []
             for msg in messages:
                 err = msg.error()
                 if err is None:
@@ -132,29 +138,68 @@ class SinkRunner:
 
     def process(self, messages: Sequence[Message]) -> int:
         records: list[SinkRecord] = []
-        rejected: list[tuple[SinkRecord, RecordError]] = []
+        rejected: dict[Ident, tuple[SinkRecord, RecordError]] = {}
         for msg in messages:
             record = _record(msg, {})
             try:
                 value = self.codecs[record.topic].deserialize(msg.value() or b"", key=record.key)
             except RecordError as exc:
-                rejected.append((record, exc))
+                rejected[_ident(record)] = (record, exc)
                 continue
             records.append(_record(msg, value))
         for record in records:
             self.metrics.incr(self.sink.flow_of(record), IN)
-        result = self._write_until_done(records) if records else WriteResult()
-        rejected.extend(result.rejected)
-        for record in result.written:
-            self.metrics.incr(self.sink.flow_of(record), WRITTEN)
-        for record in result.skipped:
-            self.metrics.incr(self.sink.flow_of(record), SKIPPED)
-        for record, error in rejected:
-            self._dead_letter(record, error)
+        outcome: dict[Ident, tuple[SinkRecord, str]] = {}
+        pending, todo = records, list(messages)
+        while True:
+            held: list[SinkRecord] = []
+            retry_after: float | None = None
+            if pending:
+                try:
+                    result = self._write_until_done(pending)
+                except HeldBack as exc:
+                    result, held, retry_after = exc.done, exc.held, exc.retry_after
+                for record in result.skipped:
+                    outcome[_ident(record)] = (record, SKIPPED)
+                for record in result.written:
+                    outcome[_ident(record)] = (record, WRITTEN)
+                for record, error in result.rejected:
+                    rejected[_ident(record)] = (record, error)
+            if not held:
+                self._finish(todo, outcome, rejected)
+                return len(messages)
+            # Commit what lies before the first held record of each partition; retry only the held ones.
+            first: dict[tuple[str, int], int] = {}
+            for r in held:
+                first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
+            ready = [m for m in todo if (m.offset() or 0) < first.get((m.topic() or "", m.partition() or 0), 1 << 62)]
+            if ready:
+                self._finish(ready, outcome, rejected)
+            done = {id(m) for m in ready}
+            todo = [m for m in todo if id(m) not in done]
+            pending = held
+            delay = 0.5 if retry_after is None else retry_after
+            log.debug("%s: %d records held back; retrying them in %.2f s", self.component, len(held), delay)
+            if self._stop.wait(delay):
+                return len(messages) - len(todo)
+
+    def _finish(
+        self,
+        messages: Sequence[Message],
+        outcome: dict[Ident, tuple[SinkRecord, str]],
+        rejected: dict[Ident, tuple[SinkRecord, RecordError]],
+    ) -> None:
+        """Count, dead-letter and commit ``messages``, whose outcomes are final."""
+        for msg in messages:
+            ident = (msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+            if ident in rejected:
+                self._dead_letter(*rejected.pop(ident))
+            elif ident in outcome:
+                record, name = outcome.pop(ident)
+                self.metrics.incr(self.sink.flow_of(record), name)
         self._await_dead_letters()
         self._commit(messages)
         self.reporter.tick()
-        return len(messages)
 
     def _write_until_done(self, records: list[SinkRecord]) -> WriteResult:
         attempt = 0
@@ -162,8 +207,10 @@ class SinkRunner:
             attempt += 1
             try:
                 return self.sink.write(records)
+            except HeldBack:
+                raise
             except RetriableError as exc:
-                self.metrics.incr(self.sink.name, RETRIED)
+                self.metrics.incr(self.sink.flow_of(records[0]), RETRIED)
                 delay = (
                     exc.retry_after
                     if exc.retry_after is not None
@@ -238,6 +285,10 @@ def _record(msg: Message, value: dict[str, object]) -> SinkRecord:
         raw_key=msg.key(),
         raw_value=msg.value(),
     )
+
+
+def _ident(record: SinkRecord) -> Ident:
+    return (record.topic, record.partition, record.offset)
 
 
 def _describe(partitions: Sequence[TopicPartition]) -> str:
