@@ -37,6 +37,10 @@ class Runtime:
     agents: list[FlowAgent] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     ready_logged: bool = False
+    last_counts: tuple[int, ...] = ()
+
+    def counts(self) -> tuple[int, ...]:
+        return tuple(a.counters.events_in for a in self.agents)
 
     def summary(self) -> str:
         return "; ".join(agent.counters.summary() for agent in self.agents)
@@ -94,7 +98,10 @@ def build(kafka: KafkaSettings, settings: StreamsSettings, templates: dict[str, 
 
     @app.timer(interval=settings.summary_interval_s)
     async def summary() -> None:
-        log.info("summary %s", runtime.summary())
+        counts = runtime.counts()
+        if counts != runtime.last_counts:  # an idle worker does not fill the log
+            runtime.last_counts = counts
+            log.info("summary %s", runtime.summary())
 
     return runtime
 

@@ -88,6 +88,10 @@ class FlowAgent:
         for target_key, value in encoded:
             await self.target.send(key=target_key, value=value)
         self.counters.written += len(encoded)
+        if not encoded:
+            # An agent that never awaits starves the event loop: Faust's fetcher and producer stop and the
+            # worker stalls (measured: stuck after ~1,800 events). Yield once when nothing was sent.
+            await asyncio.sleep(0)
         if outcome.skipped:
             self.counters.skipped += 1
         if raw_key is not None and known != outcome.known:
