@@ -4,6 +4,10 @@
 rejected for good) or raises:
 
     RetriableError(retry_after)   back-pressure: nothing is committed, the runner retries the same batch
+    HeldBack(retry_after)         a RetriableError for part of the batch: ``done`` says what happened to the
+                                  rest, ``held`` are records waiting for a dependency (a customer written by
+                                  another sink); the runner commits what lies before the first held record
+                                  of each partition and retries from there
     ConfigurationError            a person must act: the runner stops
 
 A record the target rejects for good is reported in the returned ``WriteResult.rejected`` with its
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from p2c.errors import RecordError
+from p2c.errors import RecordError, RetriableError
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,15 @@ class WriteResult:
     #: already in the target at this or a newer version, or superseded by a newer record of the batch
     skipped: list[SinkRecord] = field(default_factory=list)
     rejected: list[tuple[SinkRecord, RecordError]] = field(default_factory=list)
+
+
+class HeldBack(RetriableError):
+    """Some records of the batch wait for a dependency; the others were handled as ``done`` says."""
+
+    def __init__(self, message: str, retry_after: float | None, done: WriteResult, held: list[SinkRecord]) -> None:
+        super().__init__(message, retry_after)
+        self.done = done
+        self.held = held
 
 
 class Sink(ABC):

@@ -1,0 +1,99 @@
+"""Writes read from a target topic: ``{op UPSERT|DELETE, record, origin{system, entity, id, version, ts_ms}}``.
+
+Shared by every sink: parse the envelope, keep the newest write per key (origin.version, then offset), and
+name the flow a write belongs to from its origin entity (``p2c.flows``' names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base.sink import SinkRecord
+from p2c.errors import RecordError
+
+Key = tuple[str, ...]
+
+#: origin entity -> flow (p2c/flows.py); a target's own default covers the rest
+FLOW_OF_ORIGIN = {
+    "accounts": "accounts",
+    "contacts": "contacts",
+    "quotes": "quotes",
+    "quotedetails": "quotes",
+    "releasedproducts": "products",
+    "CDSReleasedDistinctProducts": "products",
+}
+
+
+def odata_literal(value: Any) -> str:
+    """A value as an OData URL/filter literal (strings quoted, quotes doubled)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def normalize(key: Key) -> Key:
+    """Dataverse and FinOps compare keys case-insensitively."""
+    return tuple(k.lower() for k in key)
+
+
+@dataclass
+class Write:
+    record: SinkRecord
+    key: Key
+    fields: dict[str, Any]
+    delete: bool
+    version: int
+
+
+def envelope(record: SinkRecord, what: str) -> tuple[dict[str, Any], int, bool]:
+    """(record fields, origin version, is a delete) of one write; RecordError when it is not a write."""
+    value = record.value
+    try:
+        fields = dict(value["record"])
+        version = int(value["origin"]["version"])
+        op = str(value["op"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordError(f"not a write for {what}: {exc}", record_key=record.key) from exc
+    return fields, version, op == "DELETE"
+
+
+def origin_entity(record: SinkRecord) -> str | None:
+    origin = record.value.get("origin") if isinstance(record.value, dict) else None
+    return str(origin.get("entity")) if isinstance(origin, dict) else None
+
+
+def dedupe(writes: Sequence[Write]) -> tuple[list[Write], list[Write]]:
+    """The newest write per key (origin.version, then offset), in first-seen order, and the superseded ones."""
+    newest: dict[Key, Write] = {}
+    superseded: list[Write] = []
+    for w in writes:
+        k = normalize(w.key)
+        cur = newest.get(k)
+        if cur is None or (w.version, w.record.offset) >= (cur.version, cur.record.offset):
+            if cur is not None:
+                superseded.append(cur)
+            newest[k] = w
+        else:
+            superseded.append(w)
+    return list(newest.values()), superseded
+
+
+def or_filters(clauses: Sequence[str], max_chars: int = 3000) -> list[str]:
+    """``(a) or (b) or ...`` filters of at most ``max_chars`` each (URLs stay short)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for clause in clauses:
+        c = f"({clause})"
+        if current and size + len(c) + 4 > max_chars:
+            chunks.append(" or ".join(current))
+            current, size = [], 0
+        current.append(c)
+        size += len(c) + 4
+    if current:
+        chunks.append(" or ".join(current))
+    return chunks
