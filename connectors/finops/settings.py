@@ -1,10 +1,13 @@
-"""Settings of the FinOps (ERP) sink: TOML ``[sink.erp]``, env ``P2C_ERP_*``."""
+"""Settings of the FinOps (ERP) connectors: the sink (TOML ``[sink.erp]``) and the source (``[source.erp]``),
+both with env ``P2C_ERP_*``."""
 
 from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
 from connectors.core.config import ApiSettings
+
+DEFAULT_ENTITIES = "CDSReleasedDistinctProducts"
 
 
 class ErpSinkSettings(ApiSettings):
@@ -15,12 +18,16 @@ class ErpSinkSettings(ApiSettings):
     #: legal entity (dataAreaId) for records that do not name one
     company: str = "usmf"
     #: comma-separated targets to write (one consumer group each: p2c-sink-erp-<flow>)
-    flows: str = "customers"
+    flows: str = "customers,contactpersons,quotations"
     #: records per batch (and at most this many $batch operations per request, up to 1000)
     batch_size: int = 1000
     #: how long to wait for a batch to fill
     batch_ms: int = 200
     group_prefix: str = "p2c-sink-erp"
+    #: seconds a record waits for a missing customer or product before it is dead-lettered
+    hold_timeout: float = 60.0
+    #: seconds between two looks for what a held record waits for
+    hold_retry_after: float = 0.5
 
     @property
     def flow_list(self) -> list[str]:
@@ -28,3 +35,29 @@ class ErpSinkSettings(ApiSettings):
 
     def group(self, flow: str) -> str:
         return f"{self.group_prefix}-{flow}"
+
+
+class ErpSourceSettings(ApiSettings):
+    model_config = SettingsConfigDict(env_prefix="P2C_ERP_", frozen=True, extra="forbid")
+
+    url: str = "http://127.0.0.1:8702"
+    api_path: str = "/data/"
+    #: comma-separated entity sets to poll
+    entities: str = DEFAULT_ENTITIES
+    #: only this legal entity (dataAreaId); None with ``cross_company``: every company
+    company: str | None = None
+    cross_company: bool = True
+    #: seconds between polls
+    poll_interval: float = 1.0
+    #: each poll starts this many ms before the watermark, for rows committed late with an earlier time
+    overlap_ms: int = 2000
+    #: rows per request (FinOps pages at most 10,000)
+    page_size: int = 1000
+    #: name the position is stored under in p2c.positions
+    connector_name: str = "erp"
+    #: store the position at least this often even when nothing changed
+    position_refresh: float = 300.0
+
+    @property
+    def entity_list(self) -> list[str]:
+        return [e.strip() for e in self.entities.split(",") if e.strip()]

@@ -1,0 +1,127 @@
+"""The quotation target: a header and all its current lines, written as one atomic change set.
+
+    upsert   PATCH (or POST) the header, then PATCH (or POST) each line (key dataAreaId, SalesQuotationNumber,
+             LineCreationSequenceNumber), then DELETE the lines the ERP has that the record no longer lists
+    delete   DELETE every line, then the header
+
+The ERP's lines of a batch's quotations are read first (``read_children``: one chunked ``$filter``).
+The version guard is the header's ``P2CSourceVersion``; lines carry the version too. References: the header's
+customers (written concurrently by the customers sink) and each line's released product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.core.batch import Operation
+from connectors.core.http import ODataClient
+from connectors.core.pagination import NextLinkPaginator
+from connectors.core.writes import Key, normalize, or_filters
+from connectors.finops.targets import (
+    COMPANY,
+    CUSTOMER_REF,
+    PRODUCT_REF,
+    Ref,
+    Reference,
+    Target,
+    key_filter,
+    key_path,
+)
+from p2c import topics
+
+NUMBER = "SalesQuotationNumber"
+LINE = "LineCreationSequenceNumber"
+LINE_KEY = (COMPANY, NUMBER, LINE)
+
+
+@dataclass(frozen=True)
+class QuotationTarget(Target):
+    lines_entity_set: str = "CDSSalesQuotationLines"
+    line_references: tuple[Reference, ...] = ()
+
+    @staticmethod
+    def _parts(record: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        return dict(record.get("header") or {}), [dict(line) for line in record.get("lines") or []]
+
+    def prepare(self, record: dict[str, Any], company: str) -> dict[str, Any]:
+        header, lines = self._parts(record)
+        header[COMPANY] = header.get(COMPANY) or company
+        for line in lines:
+            line[COMPANY] = line.get(COMPANY) or header[COMPANY]
+            line[NUMBER] = line.get(NUMBER) or header.get(NUMBER)
+        return {"header": header, "lines": lines}
+
+    def key_of(self, record: dict[str, Any]) -> Key:
+        return self.row_key(self._parts(record)[0])
+
+    def refs(self, record: dict[str, Any]) -> Iterator[Ref]:
+        header, lines = self._parts(record)
+        yield from super().refs(header)
+        for line in lines:
+            for ref in self.line_references:
+                if line.get(ref.field):
+                    yield ref, str(line.get(COMPANY) or header.get(COMPANY) or ""), str(line[ref.field])
+
+    def read_children(self, client: ODataClient, keys: list[Key]) -> dict[Key, list[Key]]:
+        found: dict[Key, list[Key]] = {}
+        paginator = NextLinkPaginator(client)
+        for flt in or_filters([key_filter(self.key_fields, k) for k in keys]):
+            params = {"cross-company": "true", "$filter": flt, "$select": ",".join(LINE_KEY)}
+            for page in paginator.pages(self.lines_entity_set, params=params):
+                for row in page.rows:
+                    line_key = (str(row[COMPANY]), str(row[NUMBER]), str(row[LINE]))
+                    found.setdefault(normalize(line_key[:2]), []).append(line_key)
+        return found
+
+    def _line_path(self, company: str, number: str, line: Any) -> str:
+        return key_path(self.lines_entity_set, LINE_KEY, (company, number, int(line)))
+
+    def operations(
+        self,
+        record: dict[str, Any],
+        key: Key,
+        version: int,
+        *,
+        delete: bool,
+        exists: bool,
+        children: list[Key] | None = None,
+    ) -> list[Operation]:
+        existing = {int(c[2]): c for c in children or []}
+        if delete:
+            if not exists:
+                return []
+            ops = [Operation("DELETE", self._line_path(*c)) for c in existing.values()]
+            return [*ops, Operation("DELETE", self.key_path(key))]
+        header, lines = self._parts(record)
+        ops = super().operations(header, key, version, delete=False, exists=exists)
+        wanted: set[int] = set()
+        for line in lines:
+            number = int(line[LINE])
+            wanted.add(number)
+            if number in existing:
+                body = self.body(line, version, with_keys=False)
+                for k in LINE_KEY:
+                    body.pop(k, None)
+                ops.append(Operation("PATCH", self._line_path(key[0], key[1], number), body))
+            else:
+                body = self.body(line, version, with_keys=True)
+                body.update({COMPANY: key[0], NUMBER: key[1]})
+                ops.append(Operation("POST", self.lines_entity_set, body))
+        ops += [Operation("DELETE", self._line_path(*c)) for n, c in sorted(existing.items()) if n not in wanted]
+        return ops
+
+
+QUOTATIONS = QuotationTarget(
+    "quotations",
+    topics.ERP_QUOTATIONS.name,
+    "CDSSalesQuotationHeaders",
+    (COMPANY, NUMBER),
+    default_flow="quotes",
+    references=(
+        Reference("RequestingCustomerAccountNumber", *CUSTOMER_REF),
+        Reference("InvoiceCustomerAccountNumber", *CUSTOMER_REF),
+    ),
+    line_references=(Reference("ProductNumber", *PRODUCT_REF),),
+)
