@@ -1,7 +1,9 @@
-"""The Dataverse (CRM) source: change tracking per declared stream."""
+"""The Dataverse (CRM) connectors: the change-tracking source and the products sink."""
 
-from connectors.dataverse.settings import CrmSourceSettings
+from connectors.dataverse.pricing import Bindings
+from connectors.dataverse.settings import CrmSinkSettings, CrmSourceSettings
+from connectors.dataverse.sink import ProductSink
 from connectors.dataverse.source import DataverseSource
 from connectors.dataverse.streams import STREAMS, Stream
 
-__all__ = ["STREAMS", "CrmSourceSettings", "DataverseSource", "Stream"]
+__all__ = ["STREAMS", "Bindings", "CrmSinkSettings", "CrmSourceSettings", "DataverseSource", "ProductSink", "Stream"]

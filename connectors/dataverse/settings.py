@@ -1,4 +1,5 @@
-"""Settings of the Dataverse (CRM) source: TOML ``[source.crm]``, env ``P2C_CRM_*``."""
+"""Settings of the Dataverse (CRM) connectors: the source (TOML ``[source.crm]``) and the sink (``[sink.crm]``),
+both with env ``P2C_CRM_*``."""
 
 from __future__ import annotations
 
@@ -30,3 +31,28 @@ class CrmSourceSettings(ApiSettings):
     @property
     def entity_list(self) -> list[str]:
         return [e.strip() for e in self.entities.split(",") if e.strip()]
+
+
+class CrmSinkSettings(ApiSettings):
+    """Settings of the Dataverse (CRM) sink: TOML ``[sink.crm]``, env ``P2C_CRM_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="P2C_CRM_", frozen=True, extra="forbid")
+
+    url: str = "http://127.0.0.1:8701"
+    api_path: str = "/api/data/v9.2/"
+    #: comma-separated targets to write (one consumer group each: p2c-sink-crm-<flow>)
+    flows: str = "products"
+    batch_size: int = 1000
+    batch_ms: int = 200
+    group_prefix: str = "p2c-sink-crm"
+    #: unit group of products whose record names none
+    default_unit_group: str = "Default Unit"
+    #: seconds before a currency, unit or price list that was not found is looked up again
+    reference_reload: float = 5.0
+
+    @property
+    def flow_list(self) -> list[str]:
+        return [f.strip() for f in self.flows.split(",") if f.strip()]
+
+    def group(self, flow: str) -> str:
+        return f"{self.group_prefix}-{flow}"

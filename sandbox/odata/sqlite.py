@@ -114,6 +114,11 @@ class Database:
         self.conn.execute(
             f"CREATE TABLE IF NOT EXISTS {quote_ident(entity.table)} ({', '.join(cols)}, PRIMARY KEY ({key}))"
         )
+        have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({quote_ident(entity.table)})")}
+        for f in entity.fields:  # a data directory from before a column was added: add it
+            if f.name not in have:
+                column = f"{quote_ident(f.name)} {f.type.sql}"
+                self.conn.execute(f"ALTER TABLE {quote_ident(entity.table)} ADD COLUMN {column}")
         for alt in entity.alternate_keys:
             name = f"ak_{entity.table}_{'_'.join(alt)}"
             columns = ", ".join(quote_ident(c) for c in alt)

@@ -1,0 +1,219 @@
+"""The Dataverse (CRM) products sink: products upserted by alternate key, each with its price-list item, one
+change set per product.
+
+Per batch:
+
+    dedupe            keep the newest write per productnumber (origin.version, then offset)
+    read versions     GET products?$filter=productnumber eq 'a' or ...&$select=productid,productnumber,
+                      p2c_sourceversion,statecode (chunked); a write not newer than p2c_sourceversion is skipped
+    read items        GET productpricelevels?$filter=_productid_value eq <id> or ... for the existing products
+    bind              currency (ISO code), unit and unit group (by name), price list (named, else the first in
+                      the product's currency): a missing one is a RecordError for that product alone
+    $batch            per product one change set:
+                        PATCH products(productnumber='P-1')          upsert, msdynce_ismaintainedexternally=true
+                        PATCH productpricelevels(<id>)               upsert: the existing item on that price
+                                                                     list, else a new one with a stable id
+                      a DELETE retires the product (statecode 1): Dataverse keeps products used on quotes
+
+``p2c_sourceversion`` is a custom column a real tenant needs added to ``product`` (Whole number, big).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from connectors.base.sink import Sink, SinkRecord, WriteResult
+from connectors.core.batch import BatchWriter, ChangeSet, Operation
+from connectors.core.http import ODataClient
+from connectors.core.pagination import NextLinkPaginator
+from connectors.core.writes import Write, dedupe, envelope, odata_literal, or_filters
+from connectors.dataverse.pricing import (
+    CURRENCIES,
+    CURRENCY_FIELD,
+    PRICE_LIST_FIELD,
+    UNIT_FIELD,
+    UNIT_GROUP_FIELD,
+    UNIT_GROUPS,
+    UNITS,
+    Bindings,
+)
+from connectors.finops.targets import to_json
+from p2c import topics
+from p2c.errors import ConfigurationError, RecordError, RetriableError
+
+log = logging.getLogger("p2c.connectors.dataverse.sink")
+
+KEY = "productnumber"
+VERSION = "p2c_sourceversion"
+ITEM_NAMESPACE = uuid.UUID("8f0c7d5e-2b7a-4f7e-9a57-7b3f3c2d9e11")
+#: record fields written as they are (the others are bound or used for the price-list item)
+PLAIN = ("name", "description", "price", "currentcost", "producttypecode", "quantitydecimal")
+RETIRED = {"statecode": 1, "statuscode": 2}
+ACTIVE = {"statecode": 0, "statuscode": 1}
+
+
+def product_path(number: str) -> str:
+    return f"products({KEY}={quote(odata_literal(number), safe=chr(39))})"
+
+
+class Current:
+    """What the CRM has for a product: id, stored version, state, price-list items by price list id."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.id = str(row["productid"])
+        self.version = None if row.get(VERSION) is None else int(row[VERSION])
+        self.retired = row.get("statecode") == 1
+        self.items: dict[str, str] = {}
+
+
+class ProductSink(Sink):
+    name = "crm.products"
+
+    def __init__(
+        self,
+        client: ODataClient,
+        *,
+        bindings: Bindings | None = None,
+        default_unit_group: str = "Default Unit",
+        max_operations: int = 1000,
+    ) -> None:
+        self.client = client
+        self.bindings = bindings or Bindings(client)
+        self.default_unit_group = default_unit_group
+        self.batch = BatchWriter(client, max_operations)
+
+    def topics(self) -> list[str]:
+        return [topics.CRM_PRODUCTS_TARGET.name]
+
+    def flow_of(self, record: SinkRecord) -> str:
+        return "products"
+
+    def close(self) -> None:
+        self.client.close()
+
+    # ---- reading the CRM ---------------------------------------------------------------------------
+
+    def current(self, numbers: Sequence[str]) -> dict[str, Current]:
+        """Lower-cased productnumber -> what the CRM has."""
+        found: dict[str, Current] = {}
+        paginator = NextLinkPaginator(self.client, {"Prefer": "odata.maxpagesize=5000"})
+        select = f"productid,{KEY},{VERSION},statecode"
+        for flt in or_filters([f"{KEY} eq {odata_literal(n)}" for n in numbers]):
+            for page in paginator.pages("products", params={"$filter": flt, "$select": select}):
+                for row in page.rows:
+                    found[str(row[KEY]).lower()] = Current(row)
+        by_id = {c.id.lower(): c for c in found.values()}
+        select = "productpricelevelid,_productid_value,_pricelevelid_value"
+        for flt in or_filters([f"_productid_value eq {i}" for i in by_id]):
+            for page in paginator.pages("productpricelevels", params={"$filter": flt, "$select": select}):
+                for row in page.rows:
+                    product = by_id.get(str(row["_productid_value"]).lower())
+                    if product is not None and row.get("_pricelevelid_value"):
+                        product.items[str(row["_pricelevelid_value"]).lower()] = str(row["productpricelevelid"])
+        return found
+
+    # ---- planning ------------------------------------------------------------------------------------
+
+    def operations(self, w: Write, current: Current | None) -> list[Operation]:
+        number = w.key[0]
+        if w.delete:
+            if current is None or current.retired:
+                return []
+            return [Operation("PATCH", product_path(number), {**RETIRED, VERSION: w.version})]
+        rec = w.fields
+        currency = rec.get(CURRENCY_FIELD)
+        if not currency:
+            raise RecordError(f"product {number} has no currency", record_key=w.record.key, field=CURRENCY_FIELD)
+        currency_id = self.bindings.id_of(CURRENCIES, currency, CURRENCY_FIELD, number)
+        unit = rec.get(UNIT_FIELD)
+        if not unit:
+            raise RecordError(f"product {number} has no default unit", record_key=w.record.key, field=UNIT_FIELD)
+        unit_id = self.bindings.id_of(UNITS, unit, UNIT_FIELD, number)
+        group_id = self.bindings.id_of(
+            UNIT_GROUPS, rec.get(UNIT_GROUP_FIELD) or self.default_unit_group, UNIT_GROUP_FIELD, number
+        )
+        price_list = self.bindings.price_list(rec.get(PRICE_LIST_FIELD), currency, currency_id, number)
+        product: dict[str, Any] = {k: to_json(rec[k]) for k in PLAIN if rec.get(k) is not None}
+        product |= {
+            "msdynce_ismaintainedexternally": True,
+            VERSION: w.version,
+            "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency_id})",
+            "defaultuomscheduleid@odata.bind": f"/uomschedules({group_id})",
+            "defaultuomid@odata.bind": f"/uoms({unit_id})",
+            "pricelevelid@odata.bind": f"/pricelevels({price_list.id})",
+        }
+        if current is not None and current.retired:
+            product |= ACTIVE
+        item_id = (current.items.get(price_list.id.lower()) if current else None) or str(
+            uuid.uuid5(ITEM_NAMESPACE, f"{number.lower()}|{price_list.id.lower()}")
+        )
+        item = {
+            "amount": to_json(rec.get("price")) or 0,
+            "pricingmethodcode": 1,  # currency amount
+            "quantitysellingcode": 1,  # no control
+            "productid@odata.bind": f"/{product_path(number)}",
+            "pricelevelid@odata.bind": f"/pricelevels({price_list.id})",
+            "uomid@odata.bind": f"/uoms({unit_id})",
+        }
+        return [
+            Operation("PATCH", product_path(number), product),
+            Operation("PATCH", f"productpricelevels({item_id})", item),
+        ]
+
+    # ---- writing -------------------------------------------------------------------------------------
+
+    def write(self, batch: Sequence[SinkRecord]) -> WriteResult:
+        started = time.monotonic()
+        result = WriteResult()
+        writes: list[Write] = []
+        for record in batch:
+            try:
+                fields, version, delete = envelope(record, "products")
+                number = str(fields.get(KEY) or "")
+                if not number:
+                    raise RecordError(f"{KEY} is empty", record_key=record.key, field=KEY)
+                writes.append(Write(record, (number,), fields, delete, version))
+            except RecordError as exc:
+                result.rejected.append((record, exc))
+        writes, superseded = dedupe(writes)
+        result.skipped.extend(w.record for w in superseded)
+        current = self.current([w.key[0] for w in writes]) if writes else {}
+        changesets: list[ChangeSet] = []
+        for w in writes:
+            cur = current.get(w.key[0].lower())
+            if cur is not None and cur.version is not None and cur.version >= w.version:
+                result.skipped.append(w.record)
+                continue
+            try:
+                ops = self.operations(w, cur)
+            except RecordError as exc:
+                result.rejected.append((w.record, exc))
+                continue
+            if ops:
+                changesets.append(ChangeSet(w.key[0], ops, tag=w))
+            else:
+                result.skipped.append(w.record)
+        for outcome in self.batch.send(changesets) if changesets else []:
+            w = outcome.changeset.tag
+            err = outcome.error
+            if err is None:
+                result.written.append(w.record)
+            elif isinstance(err, RecordError):
+                result.rejected.append((w.record, err))
+            elif isinstance(err, ConfigurationError):
+                raise err
+            else:
+                raise RetriableError(f"products {outcome.changeset.key}: {err}", getattr(err, "retry_after", None))
+        log.info(
+            "wrote %d products to the CRM in %d ms (%d skipped, %d rejected)",
+            len(result.written),
+            (time.monotonic() - started) * 1000,
+            len(result.skipped),
+            len(result.rejected),
+        )
+        return result
