@@ -23,7 +23,7 @@ Choices, each measured against the embedded broker (Tansu) and valid on Apache K
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 
@@ -51,18 +51,23 @@ def _credentials(kafka: KafkaSettings) -> Any:
     return faust.SASLCredentials(username=kafka.sasl_username, password=password, mechanism=kafka.sasl_mechanism)
 
 
-def group_timings(session_timeout_ms: int) -> dict[str, float]:
-    """Session, heartbeat and rebalance timeouts (seconds) for a broker session timeout in ms."""
+class GroupTimings(NamedTuple):
+    """Consumer-group timeouts in seconds."""
+
+    session: float
+    heartbeat: float
+    rebalance: float
+
+
+def group_timings(session_timeout_ms: int) -> GroupTimings:
+    """Session, heartbeat and rebalance timeouts for a broker session timeout in ms."""
     session = session_timeout_ms / 1000
-    return {
-        "broker_session_timeout": session,
-        "broker_heartbeat_interval": max(0.1, session / 10),
-        "broker_rebalance_timeout": max(session, 5.0),
-    }
+    return GroupTimings(session, max(0.1, session / 10), max(session, 5.0))
 
 
 def create_app(kafka: KafkaSettings, settings: StreamsSettings) -> faust.App:
     """A Faust app with no agents yet: :func:`streams.agents.register` adds them."""
+    timings = group_timings(kafka.session_timeout_ms)
     app = faust.App(
         settings.app_id,
         broker=broker_urls(kafka.bootstrap_servers),
@@ -81,6 +86,8 @@ def create_app(kafka: KafkaSettings, settings: StreamsSettings) -> faust.App:
         web_enabled=settings.web_port is not None,
         web_port=settings.web_port or 6066,
         web_host="127.0.0.1",
-        **group_timings(kafka.session_timeout_ms),
+        broker_session_timeout=timings.session,
+        broker_heartbeat_interval=timings.heartbeat,
+        broker_rebalance_timeout=timings.rebalance,
     )
     return app

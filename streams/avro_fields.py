@@ -27,7 +27,7 @@ def _kind(avro_type: Any) -> str:
     if isinstance(avro_type, dict):
         logical = avro_type.get("logicalType")
         if logical:
-            return _PRIMITIVE_OF_LOGICAL.get(logical, logical)
+            return _PRIMITIVE_OF_LOGICAL.get(str(logical), str(logical))
         return str(avro_type.get("type"))
     return str(avro_type)
 

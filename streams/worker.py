@@ -89,19 +89,20 @@ def build(kafka: KafkaSettings, settings: StreamsSettings, templates: dict[str, 
     app = runtime.app
 
     @app.on_rebalance_complete.connect
-    async def on_ready(sender: Any, **_: Any) -> None:
+    async def on_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment()
                           if not tp.topic.startswith(f"{settings.app_id}-"))
         first = "" if runtime.ready_logged else f" {time.monotonic() - runtime.started:.1f} s after start,"
         runtime.ready_logged = True
         log.info("ready:%s consuming %d partitions: %s", first, len(assigned), ", ".join(assigned) or "none")
 
-    @app.timer(interval=settings.summary_interval_s)
     async def summary() -> None:
         counts = runtime.counts()
         if counts != runtime.last_counts:  # an idle worker does not fill the log
             runtime.last_counts = counts
             log.info("summary %s", runtime.summary())
+
+    app.timer(interval=settings.summary_interval_s)(summary)
 
     return runtime
 

@@ -79,6 +79,10 @@ class FlowAgent:
 
     async def _handle_once(self, event: EventT[Any]) -> None:
         raw_key: bytes | None = event.message.key
+        if event.message.value is None:  # a tombstone after a delete: the delete itself was handled
+            self.counters.skipped += 1
+            await asyncio.sleep(0)
+            return
         key = decode_key(raw_key)
         change = self.decoder.deserialize(event.message.value, key)
         stored = self.known.get(raw_key) if raw_key is not None else None

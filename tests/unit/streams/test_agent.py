@@ -110,6 +110,15 @@ def test_unknown_country_goes_to_the_dead_letter_topic_with_the_original_bytes(a
     assert agent.counters.dead_lettered == 1
 
 
+def test_a_tombstone_is_skipped(agent: FlowAgent) -> None:
+    async def scenario() -> None:
+        async with agent.agent.test_context() as context:
+            await context.put(key=b"k", value=None)
+
+    run(scenario())
+    assert agent.counters.skipped == 1 and agent.counters.dead_lettered == 0
+
+
 def test_undecodable_bytes_are_dead_lettered(agent: FlowAgent) -> None:
     run(put(agent, "k", b"\x00garbage"))
     assert agent.counters.dead_lettered == 1
