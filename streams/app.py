@@ -26,6 +26,7 @@ import logging
 from typing import Any, NamedTuple
 
 import faust
+from faust.tables import TableManager
 
 from p2c.settings import KafkaSettings
 from streams.settings import StreamsSettings
@@ -65,6 +66,20 @@ def group_timings(session_timeout_ms: int) -> GroupTimings:
     return GroupTimings(session, max(0.1, session / 10), max(session, 5.0))
 
 
+class PromptTableManager(TableManager):
+    """Faust's TableManager, without the fixed 1 s sleep it starts with.
+
+    Faust sleeps so that agents started late can still register their tables; every table here is
+    registered while the app is built, before it starts. Measured: start-to-ready 2.1 s -> 1.1 s.
+    """
+
+    async def on_start(self) -> None:
+        await self.sleep(0.01)
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 def create_app(kafka: KafkaSettings, settings: StreamsSettings) -> faust.App:
     """A Faust app with no agents yet: :func:`streams.agents.register` adds them."""
     timings = group_timings(kafka.session_timeout_ms)
@@ -73,6 +88,7 @@ def create_app(kafka: KafkaSettings, settings: StreamsSettings) -> faust.App:
         broker=broker_urls(kafka.bootstrap_servers),
         broker_credentials=_credentials(kafka),
         store="memory://",
+        TableManager=PromptTableManager,
         recovery_consistency_check=False,
         key_serializer="raw",
         value_serializer="raw",
