@@ -144,9 +144,13 @@ def build(doc: dict[str, Any], origin: str, context: Mapping[str, Any]) -> Templ
     named = {f.target for f in fields}
     if doc["source_key"] not in src:
         raise ConfigurationError(f"template {origin}: source_key {doc['source_key']!r} is not a source field")
-    for name in doc.get("when", {}):
+    for name, accepted in doc.get("when", {}).items():
         if name not in src:
             raise ConfigurationError(f"template {origin}: when {name!r} is not a source field")
+        for value in accepted if isinstance(accepted, list) else [accepted]:
+            if not accepts(src[name].kind, kind_of_value(value)):
+                raise ConfigurationError(f"template {origin}: when {name} = {value!r} is {kind_of_value(value)}, "
+                                         f"the source field is {src[name].kind}")
     for name in doc["key"]:
         if name not in named:
             raise ConfigurationError(f"template {origin}: key field {name!r} is not filled by [fields]")

@@ -14,7 +14,8 @@ How one target field gets its value, in this order::
     required                    still blank -> RecordError naming the key and the (source) field
 
 Transforms are a small closed set, applied to strings only: ``trim``, ``upper``, ``lower``, ``truncate:N``.
-Value-map lookups ignore case and surrounding whitespace ("usa", " USA " and "USA" are one key).
+Value-map lookups compare text without case and surrounding whitespace ("usa", " USA " and "USA" are one
+key; the option-set value 1 matches the TOML key "1").
 """
 
 from __future__ import annotations
@@ -60,9 +61,13 @@ class Transform:
         raise ConfigurationError(f"unknown transform {spec!r}; known: {', '.join(TRANSFORMS)}")
 
 
-def map_key(value: Any) -> Any:
-    """The lookup key of a value in a value map: strings compare without case and surrounding space."""
-    return " ".join(value.split()).casefold() if isinstance(value, str) else value
+def map_key(value: Any) -> str:
+    """The lookup key of a value in a value map: its text, without case and surrounding space.
+
+    TOML keys are always strings, so an option-set value 1 and a boolean true are looked up as "1" and
+    "true": ``value_map = { 1 = "Male", 2 = "Female" }`` maps Dataverse's integer gendercode.
+    """
+    return " ".join(str(value).split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class ValueMap:
     """A translation table, inline in a template or shared (``templates/maps/<name>.toml``)."""
 
     name: str
-    entries: Mapping[Any, Any]
+    entries: Mapping[str, Any]
 
     @classmethod
     def build(cls, name: str, entries: Mapping[Any, Any]) -> ValueMap:
