@@ -3,7 +3,8 @@
     consume up to ``batch_size`` records or ``batch_ms``   (manual commits, session timeout from settings)
     decode (a record that cannot be decoded is dead-lettered)
     sink.write(batch)   RetriableError -> wait (retry_after or backoff) and retry the SAME batch, never skip
-                        HeldBack -> commit up to the first held record of each partition, retry the held
+                        HeldBack -> park the held records; they go again with the next batch, and each
+                        partition is committed only up to its first parked record
     dead-letter what the target rejected for good, wait for the broker's ack
     commit offsets (synchronously), only now
 
@@ -35,7 +36,6 @@ IMMEDIATE_S = 0.005
 
 log = logging.getLogger("p2c.connectors.sink")
 
-Ident = tuple[str, int, int]  # topic, partition, offset
 
 
 class SinkRunner:
@@ -63,6 +63,12 @@ class SinkRunner:
         self.reporter = Reporter(self.component, metrics, report_interval)
         self.max_backoff = max_backoff
         self._buffer: list[Message] = []
+        #: records waiting for a dependency (HeldBack), offered again with the next batch
+        self._parked: list[SinkRecord] = []
+        self._retry_at = 0.0
+        #: per partition: the last offset whose outcome is final, and the offset committed last
+        self._done: dict[tuple[str, int], int] = {}
+        self._committed: dict[tuple[str, int], int] = {}
         self._stop = threading.Event()
         self._dlq_failures: list[KafkaError] = []
 
@@ -83,6 +89,10 @@ class SinkRunner:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         before = len(self._buffer)
         self._buffer = [m for m in self._buffer if (m.topic(), m.partition()) not in revoked]
+        self._parked = [r for r in self._parked if (r.topic, r.partition) not in revoked]
+        for tp in revoked:
+            self._done.pop(tp, None)
+            self._committed.pop(tp, None)
         log.info(
             "%s: revoked %s (%d unwritten records left to the next owner)",
             self.component,
@@ -101,13 +111,13 @@ class SinkRunner:
 
     # ---- one batch -----------------------------------------------------------------------------
 
-    def _fill(self) -> None:
+    def _fill(self, max_wait: float | None = None) -> None:
         """Wait up to ``batch_ms`` for a first record, then take what else is there right away.
 
         A batch is written as soon as nothing more is waiting: under load it fills up by itself, and a lone
         change is not held back for the rest of ``batch_ms``.
         """
-        deadline = time.monotonic() + self.batch_ms / 1000
+        deadline = time.monotonic() + min(self.batch_ms / 1000, 3600.0 if max_wait is None else max_wait)
         while len(self._buffer) < self.batch_size and not self._stop.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0 and self._buffer:
@@ -129,77 +139,58 @@ class SinkRunner:
                 return
 
     def step(self) -> int:
-        """Fill a batch and process it; returns the number of records committed."""
-        self._fill()
-        if not self._buffer:
+        """Fill a batch and process it (with the parked records, when they are due); returns its size."""
+        wait = max(0.0, self._retry_at - time.monotonic()) if self._parked else None
+        self._fill(wait)
+        due = bool(self._parked) and time.monotonic() >= self._retry_at
+        if not self._buffer and not due:
             return 0
         batch, self._buffer = self._buffer, []
         return self.process(batch)
 
     def process(self, messages: Sequence[Message]) -> int:
+        """Write the new ``messages`` and the parked records; dead-letter, count and commit what is final.
+
+        Records the sink holds back (HeldBack) are parked and offered again with the next batch, after
+        ``retry_after``; meanwhile newer records keep flowing, and each partition is committed up to its
+        first parked record only, so a restart re-reads from there (the version guard skips what was written).
+        """
         records: list[SinkRecord] = []
-        rejected: dict[Ident, tuple[SinkRecord, RecordError]] = {}
+        rejected: list[tuple[SinkRecord, RecordError]] = []
         for msg in messages:
             record = _record(msg, {})
             try:
                 value = self.codecs[record.topic].deserialize(msg.value() or b"", key=record.key)
             except RecordError as exc:
-                rejected[_ident(record)] = (record, exc)
+                rejected.append((record, exc))
                 continue
             records.append(_record(msg, value))
         for record in records:
             self.metrics.incr(self.sink.flow_of(record), IN)
-        outcome: dict[Ident, tuple[SinkRecord, str]] = {}
-        pending, todo = records, list(messages)
-        while True:
-            held: list[SinkRecord] = []
-            retry_after: float | None = None
-            if pending:
-                try:
-                    result = self._write_until_done(pending)
-                except HeldBack as exc:
-                    result, held, retry_after = exc.done, exc.held, exc.retry_after
-                for record in result.skipped:
-                    outcome[_ident(record)] = (record, SKIPPED)
-                for record in result.written:
-                    outcome[_ident(record)] = (record, WRITTEN)
-                for record, error in result.rejected:
-                    rejected[_ident(record)] = (record, error)
-            if not held:
-                self._finish(todo, outcome, rejected)
-                return len(messages)
-            # Commit what lies before the first held record of each partition; retry only the held ones.
-            first: dict[tuple[str, int], int] = {}
-            for r in held:
-                first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
-            ready = [m for m in todo if (m.offset() or 0) < first.get((m.topic() or "", m.partition() or 0), 1 << 62)]
-            if ready:
-                self._finish(ready, outcome, rejected)
-            done = {id(m) for m in ready}
-            todo = [m for m in todo if id(m) not in done]
-            pending = held
-            delay = 0.5 if retry_after is None else retry_after
-            log.debug("%s: %d records held back; retrying them in %.2f s", self.component, len(held), delay)
-            if self._stop.wait(delay):
-                return len(messages) - len(todo)
-
-    def _finish(
-        self,
-        messages: Sequence[Message],
-        outcome: dict[Ident, tuple[SinkRecord, str]],
-        rejected: dict[Ident, tuple[SinkRecord, RecordError]],
-    ) -> None:
-        """Count, dead-letter and commit ``messages``, whose outcomes are final."""
-        for msg in messages:
-            ident = (msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
-            if ident in rejected:
-                self._dead_letter(*rejected.pop(ident))
-            elif ident in outcome:
-                record, name = outcome.pop(ident)
-                self.metrics.incr(self.sink.flow_of(record), name)
+        pending, self._parked = self._parked + records, []
+        result, retry_after = WriteResult(), None
+        if pending:
+            try:
+                result = self._write_until_done(pending)
+            except HeldBack as exc:
+                result, self._parked, retry_after = exc.done, list(exc.held), exc.retry_after
+        self._retry_at = time.monotonic() + (0.5 if retry_after is None else retry_after)
+        rejected.extend(result.rejected)
+        for record in result.written:
+            self.metrics.incr(self.sink.flow_of(record), WRITTEN)
+        for record in result.skipped:
+            self.metrics.incr(self.sink.flow_of(record), SKIPPED)
+        for record, error in rejected:
+            self._dead_letter(record, error)
         self._await_dead_letters()
-        self._commit(messages)
+        for msg in messages:
+            tp = (msg.topic() or "", msg.partition() or 0)
+            self._done[tp] = max(self._done.get(tp, -1), msg.offset() or 0)
+        self._commit()
+        if self._parked:
+            log.debug("%s: %d records held back", self.component, len(self._parked))
         self.reporter.tick()
+        return len(messages)
 
     def _write_until_done(self, records: list[SinkRecord]) -> WriteResult:
         attempt = 0
@@ -259,12 +250,19 @@ class SinkRunner:
             failures, self._dlq_failures = self._dlq_failures, []
             raise RetriableError(f"dead letters not acknowledged: {failures or 'timeout'}; offsets not committed")
 
-    def _commit(self, messages: Sequence[Message]) -> None:
-        last: dict[tuple[str, int], int] = {}
-        for msg in messages:
-            tp = (msg.topic() or "", msg.partition() or 0)
-            last[tp] = max(last.get(tp, -1), msg.offset() or 0)
-        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+    def _commit(self) -> None:
+        """Commit each partition up to its first parked record, or past its last final one."""
+        first: dict[tuple[str, int], int] = {}
+        for r in self._parked:
+            tp = (r.topic, r.partition)
+            first[tp] = min(first.get(tp, r.offset), r.offset)
+        offsets = []
+        for tp, last in self._done.items():
+            target = first.get(tp, last + 1)
+            if target > self._committed.get(tp, -1):
+                offsets.append(TopicPartition(tp[0], tp[1], target))
+        if not offsets:
+            return
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
@@ -273,6 +271,9 @@ class SinkRunner:
             log.warning(
                 "%s: commit of %s failed (%s); the next owner re-applies them", self.component, _describe(offsets), exc
             )
+            return
+        for tp_ in offsets:
+            self._committed[(tp_.topic, tp_.partition)] = tp_.offset
 
 
 def _record(msg: Message, value: dict[str, object]) -> SinkRecord:
@@ -285,10 +286,6 @@ def _record(msg: Message, value: dict[str, object]) -> SinkRecord:
         raw_key=msg.key(),
         raw_value=msg.value(),
     )
-
-
-def _ident(record: SinkRecord) -> Ident:
-    return (record.topic, record.partition, record.offset)
 
 
 def _describe(partitions: Sequence[TopicPartition]) -> str:

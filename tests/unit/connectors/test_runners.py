@@ -278,19 +278,21 @@ class HoldingSink(RecordingSink):
         return result
 
 
-def test_held_records_are_retried_alone_and_offsets_before_them_are_committed_at_once() -> None:
-    batch = [msg(0, 0, "a"), msg(0, 1, "held"), msg(0, 2, "c"), msg(1, 0, "d")]
-    consumer = FakeConsumer(batch)
+def test_held_records_are_parked_newer_ones_flow_and_commits_stop_at_the_first_held() -> None:
+    consumer = FakeConsumer([msg(0, 0, "a"), msg(0, 1, "held"), msg(0, 2, "c"), msg(1, 0, "d")])
     counters = Counters()
     snk = HoldingSink(["held"], rounds=3)
     r = SinkRunner(snk, consumer, FakeProducer(), JsonCodecs(), batch_size=4, batch_ms=10, metrics=counters)  # type: ignore[arg-type]
     r.subscribe()
     assert r.step() == 4
-    assert snk.calls == [["a", "held", "c", "d"], ["held"], ["held"]]
-    assert snk.written == ["a", "c", "d", "held"]
-    # first a (partition 0, before the held record) and all of partition 1; then the rest of partition 0
-    assert consumer.commits == [
-        [("p2c.tgt.erp.customers", 0, 1), ("p2c.tgt.erp.customers", 1, 1)],
-        [("p2c.tgt.erp.customers", 0, 3)],
-    ]
-    assert counters.get("accounts", "written") == 4 and counters.get("accounts", "retried") == 0
+    assert snk.written == ["a", "c", "d"]
+    # partition 0 only up to the held record; partition 1 entirely
+    assert consumer.commits == [[("p2c.tgt.erp.customers", 0, 1), ("p2c.tgt.erp.customers", 1, 1)]]
+    consumer.messages = [msg(1, 1, "e")]  # newer records keep flowing while one is held
+    assert r.step() == 1
+    assert snk.calls[1] == ["held", "e"] and snk.written[-1] == "e"
+    assert consumer.commits[-1] == [("p2c.tgt.erp.customers", 1, 2)]
+    while consumer.commits[-1] != [("p2c.tgt.erp.customers", 0, 3)]:
+        r.step()
+    assert snk.written[-1] == "held" and counters.get("accounts", "written") == 5
+    assert counters.get("accounts", "in") == 5
