@@ -131,7 +131,7 @@ def read_topic(
                 if key in keys:
                     value = (
                         codecs[topic].deserialize(msg.value(), key)
-                        if topic != topics.dead_letter("accounts").name
+                        if not topic.startswith("p2c.dlq.")
                         else {"raw": msg.value()}
                     )
                     out.append((key, value, msg.headers() or []))
