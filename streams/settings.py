@@ -17,6 +17,7 @@ class StreamsSettings(BaseSettings):
     company: str = Field("usmf", min_length=1, description="FinOps legal entity (dataAreaId) of the writes.")
     flows: tuple[str, ...] = FLOWS
     web_port: int | None = Field(None, description="Faust's web server port; none: no web server.")
+    web_host: str = Field("127.0.0.1", description="Address Faust's web server listens on.")
     summary_interval_s: float = Field(30.0, gt=0, description="How often to log the per-flow summary.")
     commit_interval_s: float = Field(1.0, gt=0, description="How often processed offsets are committed.")
     app_id: str = APP_ID

@@ -104,6 +104,10 @@ def build(kafka: KafkaSettings, settings: StreamsSettings, templates: dict[str, 
 
     app.timer(interval=settings.summary_interval_s)(summary)
 
+    @app.on_before_shutdown.connect
+    async def on_stop(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        log.info("stopping: committing what was processed; %s", runtime.summary())
+
     return runtime
 
 
@@ -124,4 +128,5 @@ def run(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSetti
              settings.company, kafka.bootstrap_servers)
     worker = faust.Worker(runtime.app, loglevel=loglevel, quiet=True, override_logging=False,
                           redirect_stdouts=False)
+    worker.spinner = None  # its terminal escape codes end up in the log files
     worker.execute_from_commandline()
