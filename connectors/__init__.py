@@ -2,7 +2,9 @@
 
 base/       the contracts: Source, Sink, change events, positions
 core/       what every connector shares: HTTP (auth, paging, error table, retry, $batch), runners, metrics
-dataverse/  the CRM source (change tracking) and its stream declarations
-finops/     the ERP sink ($batch upserts with version guard) and its target declarations
-cli.py      ``p2c source run`` and ``p2c sink run``
+dataverse/  the CRM source (change tracking, stream declarations) and the products sink (price-list items)
+finops/     the ERP sink (targets: customers, contact persons, quotations; version guard; dependency holds)
+            and the ERP source (modified-time watermark with overlap)
+launch.py   wiring of settings, clients and runners for each connector
+cli.py      ``p2c source run crm|erp`` and ``p2c sink run erp|crm``
 """
