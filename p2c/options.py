@@ -11,22 +11,24 @@ from p2c.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_SCHEMA_REGISTRY_URL
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# No click defaults: a value given here must beat the --config file, and an absent one must not. The
+# settings classes hold the defaults; the help texts show them.
 bootstrap_servers = click.option(
     "--bootstrap-servers",
     envvar="P2C_BOOTSTRAP_SERVERS",
-    default=DEFAULT_BOOTSTRAP_SERVERS,
-    show_default=True,
+    default=None,
     show_envvar=True,
-    help="Kafka bootstrap servers: the embedded broker or any Apache Kafka cluster.",
+    help="Kafka bootstrap servers: the embedded broker or any Apache Kafka cluster "
+    f"[default: {DEFAULT_BOOTSTRAP_SERVERS}].",
 )
 
 schema_registry_url = click.option(
     "--schema-registry-url",
     envvar="P2C_SCHEMA_REGISTRY_URL",
-    default=DEFAULT_SCHEMA_REGISTRY_URL,
-    show_default=True,
+    default=None,
     show_envvar=True,
-    help="Schema registry URL: p2c's own, Confluent Schema Registry, Karapace or Redpanda.",
+    help="Schema registry URL: p2c's own, Confluent Schema Registry, Karapace or Redpanda "
+    f"[default: {DEFAULT_SCHEMA_REGISTRY_URL}].",
 )
 
 config_file = click.option(
