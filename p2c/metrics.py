@@ -1,9 +1,13 @@
 """Counters each component keeps per flow, published to ``p2c.metrics`` for ``p2c status`` and ``p2c up``.
 
-A component publishes a JSON snapshot of its cumulative counters every few seconds, keyed by its stable
-component id (``sink-erp``, ``streams``, ...). At start it reads its own last snapshot back and counts on
-from there, so figures survive restarts. Status sums the latest snapshot of every component. Counting is
+Every process publishes a JSON snapshot of its counters every few seconds, keyed by its instance id
+``<component>@<host>:<pid>``: two processes of one component never overwrite each other, and a restarted
+process starts a new key, so the sum over every instance ever seen is the cumulative count without any
+restore step. Gauges (current values such as ``waiting``) count only while their instance is live. Counting is
 at-least-once, like the pipeline: a crash between a write and the next snapshot can count a record twice.
+
+Counter names: sources count ``in``; streams count ``in``, ``routed`` (records sent to a target topic),
+``skipped`` and ``dead_lettered``; sinks count ``written``, ``skipped`` (older versions) and ``dead_lettered``.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from p2c.topics import METRICS
 
 log = logging.getLogger("p2c.metrics")
 
-# Counter names shown by status; components may add others.
 IN = "in"
+ROUTED = "routed"
 WRITTEN = "written"
 DEAD_LETTERED = "dead_lettered"
 SKIPPED = "skipped"
 RETRIED = "retried"
+WAITING = "waiting"  # gauge: records parked on a dependency
+WAITING_ON = "waiting_on"  # gauge: {what: count}
 
 
 class Counters:
@@ -53,12 +59,6 @@ class Counters:
         with self._lock:
             return self._counts.get(flow, {}).get(name, 0)
 
-    def restore(self, counts: dict[str, dict[str, int]]) -> None:
-        with self._lock:
-            for flow, names in counts.items():
-                for name, value in names.items():
-                    self._counts[flow][name] = max(self._counts[flow][name], int(value))
-
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -72,18 +72,14 @@ class MetricsReporter:
 
     def __init__(self, component: str, kafka: KafkaSettings, counters: Counters, interval: float = 2.0) -> None:
         self.component = component
+        self.instance = f"{component}@{socket.gethostname()}:{os.getpid()}"
         self.counters = counters
         self.interval = interval
-        self._kafka = kafka
         self._producer = Producer(kafka.librdkafka() | {"linger.ms": 0})
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"metrics-{component}", daemon=True)
 
     def start(self) -> None:
-        previous = read_latest(self._kafka, METRICS.name).get(self.component.encode())
-        if previous:
-            self.counters.restore(json.loads(previous).get("counts", {}))
-            log.info("%s: counters restored from %s", self.component, METRICS.name)
         self._thread.start()
 
     def publish(self) -> None:
@@ -93,7 +89,7 @@ class MetricsReporter:
             "pid": os.getpid(),
             "ts_ms": int(time.time() * 1000),
         }
-        self._producer.produce(METRICS.name, key=self.component.encode(), value=json.dumps(snapshot).encode())
+        self._producer.produce(METRICS.name, key=self.instance.encode(), value=json.dumps(snapshot).encode())
         self._producer.poll(0)
 
     def _run(self) -> None:
@@ -115,7 +111,7 @@ class MetricsReporter:
 
 
 def read_snapshots(kafka: KafkaSettings) -> dict[str, dict[str, Any]]:
-    """The latest snapshot of every component that ever reported."""
+    """The latest snapshot of every component instance that ever reported, by instance id."""
     return {
         key.decode(): json.loads(value) for key, value in read_latest(kafka, METRICS.name).items() if value is not None
     }

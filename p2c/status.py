@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ import click
 
 from p2c import logs, options
 from p2c.flows import FLOWS, STREAMS_GROUP, Flow
-from p2c.metrics import SKIPPED, WRITTEN, read_snapshots
+from p2c.metrics import SKIPPED, WAITING, WAITING_ON, WRITTEN, read_snapshots
 from p2c.offsets import committed_offsets, end_offsets
 from p2c.settings import KafkaSettings, load
 
@@ -41,14 +42,15 @@ class FlowStatus:
 
 @dataclass
 class ComponentStatus:
+    """A component and how many of its processes reported in the last ``STALE_AFTER_S`` seconds."""
+
     component: str
-    host: str
-    pid: int
-    age_s: float
+    live: int
+    last_seen_s: float
 
     @property
     def stale(self) -> bool:
-        return self.age_s > STALE_AFTER_S
+        return self.live == 0
 
 
 @dataclass
@@ -86,19 +88,30 @@ def collect(kafka: KafkaSettings) -> Report:
         status.dead_lettered = sum(e for (t, _), e in ends.items() if t == flow.dead_letter.name)
         for snap in snapshots.values():
             counts = snap.get("counts", {}).get(flow.name, {})
-            gauges = snap.get("gauges", {}).get(flow.name, {})
-            status.written += int(counts.get(WRITTEN, 0))
-            status.skipped += int(counts.get(SKIPPED, 0))
-            status.waiting += int(gauges.get("waiting", 0))
-            for what, n in gauges.get("waiting_on", {}).items():
-                status.waiting_on[what] = status.waiting_on.get(what, 0) + int(n)
+            status.written += int(counts.get(WRITTEN, 0)) if snap.get("component", "").startswith("sink") else 0
+            status.skipped += int(counts.get(SKIPPED, 0)) if snap.get("component") == "streams" else 0
+            if _live(snap, now_ms):
+                gauges = snap.get("gauges", {}).get(flow.name, {})
+                status.waiting += int(gauges.get(WAITING, 0))
+                for what, n in gauges.get(WAITING_ON, {}).items():
+                    status.waiting_on[what] = status.waiting_on.get(what, 0) + int(n)
         status.lag = _flow_lag(kafka, flow, ends)
         flows.append(status)
-    components = [
-        ComponentStatus(name, snap.get("host", "?"), int(snap.get("pid", 0)), (now_ms - snap.get("ts_ms", 0)) / 1000)
-        for name, snap in sorted(snapshots.items())
-    ]
-    return Report(flows, components)
+    return Report(flows, _components(snapshots.values(), now_ms))
+
+
+def _live(snapshot: dict[str, Any], now_ms: float) -> bool:
+    return bool((now_ms - snapshot.get("ts_ms", 0)) / 1000 <= STALE_AFTER_S)
+
+
+def _components(snapshots: Iterable[dict[str, Any]], now_ms: float) -> list[ComponentStatus]:
+    by_name: dict[str, ComponentStatus] = {}
+    for snap in snapshots:
+        name = snap.get("component", "?")
+        entry = by_name.setdefault(name, ComponentStatus(name, 0, float("inf")))
+        entry.live += _live(snap, now_ms)
+        entry.last_seen_s = min(entry.last_seen_s, (now_ms - snap.get("ts_ms", 0)) / 1000)
+    return sorted(by_name.values(), key=lambda c: c.component)
 
 
 COLUMNS = ("flow", "direction", "events in", "written", "waiting", "skipped", "dead-lettered", "lag")
@@ -120,7 +133,10 @@ def render(report: Report) -> str:
             waits = ", ".join(f"{n} on {what}" for what, n in sorted(f.waiting_on.items()))
             lines.append(f"  {f.flow} waiting: {waits}")
     if report.components:
-        parts = [f"{c.component}{' (stale)' if c.stale else ''}" for c in report.components]
+        parts = [
+            f"{c.component} (not seen for {c.last_seen_s:.0f} s)" if c.stale else f"{c.component} ({c.live} live)"
+            for c in report.components
+        ]
         lines.append("components: " + ", ".join(parts))
     return "\n".join(lines)
 

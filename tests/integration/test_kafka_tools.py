@@ -4,6 +4,7 @@ broker's wrong ListOffsets answer for multi-record batches."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 from confluent_kafka import Producer
@@ -55,21 +56,18 @@ def test_read_latest_keeps_the_last_value_per_key_across_batches(kafka_bootstrap
     assert read_latest(kafka, "no-such-topic-here") == {}
 
 
-def test_metrics_survive_a_restart_of_the_component(kafka_bootstrap: str) -> None:
+def test_each_process_reports_under_its_own_instance_id(kafka_bootstrap: str) -> None:
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
     component = f"sink-{uuid.uuid4().hex[:6]}"
-    first = Counters()
-    reporter = MetricsReporter(component, kafka, first, interval=60)
+    counters = Counters()
+    reporter = MetricsReporter(component, kafka, counters, interval=60)
     reporter.start()
-    first.incr("accounts", "written", 40)
-    first.gauge("quotes", "waiting", 3)
+    counters.incr("accounts", "written", 40)
+    counters.gauge("quotes", "waiting", 3)
     reporter.stop()
-
-    second = Counters()
-    restarted = MetricsReporter(component, kafka, second, interval=60)
-    restarted.start()
-    second.incr("accounts", "written", 2)
-    restarted.stop()
-    snapshot = read_snapshots(kafka)[component]
-    assert snapshot["counts"]["accounts"]["written"] == 42
-    assert json.dumps(snapshot["gauges"]) == "{}"  # gauges are current values: not restored
+    snapshots = read_snapshots(kafka)
+    assert reporter.instance.startswith(f"{component}@") and reporter.instance.endswith(f":{os.getpid()}")
+    snapshot = snapshots[reporter.instance]
+    assert snapshot["component"] == component
+    assert snapshot["counts"] == {"accounts": {"written": 40}}
+    assert json.dumps(snapshot["gauges"]) == '{"quotes": {"waiting": 3}}'

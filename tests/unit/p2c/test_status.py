@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from p2c.flows import FLOWS, by_name, sink_group
-from p2c.status import ComponentStatus, FlowStatus, Report, _lag, as_json, render
+from p2c.status import ComponentStatus, FlowStatus, Report, _components, _lag, _live, as_json, render
 from p2c.topics import ERP_CUSTOMERS
 
 
@@ -24,12 +24,35 @@ def test_render_shows_every_flow_and_what_waits() -> None:
             FlowStatus("accounts", "CRM → ERP", events_in=300, written=298, dead_lettered=2),
             FlowStatus("quotes", "CRM → ERP", events_in=50, waiting=3, waiting_on={"product P-7": 2, "customer": 1}),
         ],
-        [ComponentStatus("sink-erp", "h", 1, 1.0), ComponentStatus("streams", "h", 2, 60.0)],
+        [ComponentStatus("sink-erp", 2, 1.0), ComponentStatus("streams", 0, 60.0)],
     )
     text = render(report)
     header, accounts, quotes = text.splitlines()[:3]
-    assert header.split() == ["flow", "direction", "events", "in", "written", "waiting", "skipped", "dead-lettered", "lag"]
+    assert header.split() == [
+        "flow",
+        "direction",
+        "events",
+        "in",
+        "written",
+        "waiting",
+        "skipped",
+        "dead-lettered",
+        "lag",
+    ]
     assert accounts.split() == ["accounts", "CRM", "→", "ERP", "300", "298", "0", "0", "2", "0"]
     assert "quotes waiting: 1 on customer, 2 on product P-7" in text
-    assert "streams (stale)" in text and "sink-erp (stale)" not in text
+    assert "components: sink-erp (2 live), streams (not seen for 60 s)" in text
     assert as_json(report)["flows"][1]["waiting_on"] == {"product P-7": 2, "customer": 1}
+
+
+def test_counts_add_up_over_every_instance_and_gauges_only_over_live_ones() -> None:
+    now = 1_000_000.0
+    snapshots = [
+        {"component": "sink-erp", "ts_ms": now - 500_000, "counts": {"accounts": {"written": 40}}},  # dead
+        {"component": "sink-erp", "ts_ms": now - 1_000, "counts": {"accounts": {"written": 2}}},  # restarted
+        {"component": "streams", "ts_ms": now - 500_000, "gauges": {"quotes": {"waiting": 7}}},  # dead
+        {"component": "streams", "ts_ms": now - 1_000, "gauges": {"quotes": {"waiting": 3}}},
+    ]
+    components = _components(snapshots, now)
+    assert [(c.component, c.live) for c in components] == [("sink-erp", 1), ("streams", 1)]
+    assert [_live(s, now) for s in snapshots] == [False, True, False, True]
