@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import Producer
 
@@ -67,10 +67,14 @@ class Counters:
             }
 
 
+class SupportsSnapshot(Protocol):
+    def snapshot(self) -> dict[str, Any]: ...
+
+
 class MetricsReporter:
     """Publishes a component's counters every ``interval`` seconds on a daemon thread."""
 
-    def __init__(self, component: str, kafka: KafkaSettings, counters: Counters, interval: float = 2.0) -> None:
+    def __init__(self, component: str, kafka: KafkaSettings, counters: SupportsSnapshot, interval: float = 2.0) -> None:
         self.component = component
         self.instance = f"{component}@{socket.gethostname()}:{os.getpid()}"
         self.counters = counters

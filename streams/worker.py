@@ -19,11 +19,13 @@ from confluent_kafka.admin import AdminClient
 
 from p2c.admin import ensure_topics, wait_for_cluster
 from p2c.errors import ConfigurationError
+from p2c.metrics import MetricsReporter
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
 from p2c.topics import Topic, by_name, dead_letter
 from streams.agents import FLOWS, FlowAgent, PartitionsOf
 from streams.app import create_app
+from streams.counters import Snapshot
 from streams.settings import StreamsSettings
 from streams.template import Template
 
@@ -126,7 +128,12 @@ def run(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSetti
     runtime = prepare(kafka, registry, settings)
     log.info("starting %s: flows %s, company %s, brokers %s", settings.app_id, ", ".join(settings.flows),
              settings.company, kafka.bootstrap_servers)
+    reporter = MetricsReporter("streams", kafka, Snapshot(a.counters for a in runtime.agents))
+    reporter.start()
     worker = faust.Worker(runtime.app, loglevel=loglevel, quiet=True, override_logging=False,
                           redirect_stdouts=False)
     worker.spinner = None  # its terminal escape codes end up in the log files
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        reporter.stop()
