@@ -114,10 +114,12 @@ class Plan:
         kafka = ("--bootstrap-servers", self.bootstrap, "--schema-registry-url", self.registry_url)
         procs = [
             self.process("source-crm", "source", "run", "crm", "--crm-url", self.crm_url, *kafka),
+            self.process("source-erp", "source", "run", "erp", "--erp-url", self.erp_url, *kafka),
             self.process("streams", "streams", "worker", "--company", self.company, *kafka),
             self.process(
                 "sink-erp", "sink", "run", "erp", "--erp-url", self.erp_url, "--company", self.company, *kafka
             ),
+            self.process("sink-crm", "sink", "run", "crm", "--crm-url", self.crm_url, *kafka),
         ]
         for proc in procs:
             proc.ready = log_says(proc)

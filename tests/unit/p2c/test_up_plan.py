@@ -29,6 +29,6 @@ def test_a_given_cluster_and_registry_replace_the_embedded_ones() -> None:
 
 def test_pipeline_components_log_to_the_data_dir() -> None:
     procs = plan(crm_port=9701).sandboxes() + plan().pipeline()
-    assert [p.name for p in procs] == ["crm", "erp", "source-crm", "streams", "sink-erp"]
+    assert [p.name for p in procs] == ["crm", "erp", "source-crm", "source-erp", "streams", "sink-erp", "sink-crm"]
     assert all(p.log_path is not None and p.log_path.parent == Path("/tmp/x/logs") for p in procs)
     assert "9701" in procs[0].argv
