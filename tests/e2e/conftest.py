@@ -41,14 +41,30 @@ def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     ports = {name: free_port() for name in ("broker", "registry", "crm", "erp")}
     process = ManagedProcess(
         "p2c-up",
-        p2c_command("up", "--data-dir", str(data_dir), "--broker-port", str(ports["broker"]),
-                    "--registry-port", str(ports["registry"]), "--crm-port", str(ports["crm"]),
-                    "--erp-port", str(ports["erp"])),
+        p2c_command(
+            "up",
+            "--data-dir",
+            str(data_dir),
+            "--broker-port",
+            str(ports["broker"]),
+            "--registry-port",
+            str(ports["registry"]),
+            "--crm-port",
+            str(ports["crm"]),
+            "--erp-port",
+            str(ports["erp"]),
+        ),
         log_path=data_dir / "p2c-up.out",
         env={"P2C_SESSION_TIMEOUT_MS": "2000"},
     )
     process.ready = lambda: says_ready(process)
     process.start(timeout=120)
-    yield Running(process, data_dir, f"127.0.0.1:{ports['broker']}", f"http://127.0.0.1:{ports['registry']}",
-                  f"http://127.0.0.1:{ports['crm']}", f"http://127.0.0.1:{ports['erp']}")
+    yield Running(
+        process,
+        data_dir,
+        f"127.0.0.1:{ports['broker']}",
+        f"http://127.0.0.1:{ports['registry']}",
+        f"http://127.0.0.1:{ports['crm']}",
+        f"http://127.0.0.1:{ports['erp']}",
+    )
     process.stop(timeout=30)

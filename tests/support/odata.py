@@ -3,7 +3,9 @@ client credentials, the documented URL shapes."""
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,15 +21,23 @@ class ODataClient:
     def __init__(self, root: str, api: str, client: tuple[str, str] = USER) -> None:
         token = httpx.post(
             f"{root}/p2c/oauth2/v2.0/token",
-            data={"grant_type": "client_credentials", "client_id": client[0], "client_secret": client[1],
-                  "scope": f"{root}/.default"},
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client[0],
+                "client_secret": client[1],
+                "scope": f"{root}/.default",
+            },
             timeout=10,
         )
         token.raise_for_status()
         self.http = httpx.Client(
             base_url=f"{root}{api}",
-            headers={"Authorization": f"Bearer {token.json()['access_token']}", "Accept": "application/json",
-                     "OData-Version": "4.0", "OData-MaxVersion": "4.0"},
+            headers={
+                "Authorization": f"Bearer {token.json()['access_token']}",
+                "Accept": "application/json",
+                "OData-Version": "4.0",
+                "OData-MaxVersion": "4.0",
+            },
             timeout=30,
         )
 
@@ -51,6 +61,21 @@ class ODataClient:
         response = self.http.patch(path, json=body)
         response.raise_for_status()
         return response
+
+    def batch(self, method: str, requests: list[tuple[str, dict[str, Any]]]) -> list[int]:
+        """One ``$batch`` of independent requests (``(path, body)``); the status of each, in order."""
+        boundary = f"batch_{uuid.uuid4().hex}"
+        parts = [
+            f"--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+            f"{method} {path} HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{json.dumps(body)}\r\n"
+            for path, body in requests
+        ]
+        payload = "".join(parts) + f"--{boundary}--\r\n"
+        response = self.http.post(
+            "$batch", content=payload.encode(), headers={"Content-Type": f"multipart/mixed; boundary={boundary}"}
+        )
+        response.raise_for_status()
+        return [int(line.split()[1]) for line in response.text.splitlines() if line.startswith("HTTP/1.1 ")]
 
     def delete(self, path: str) -> httpx.Response:
         response = self.http.delete(path)
