@@ -2,9 +2,9 @@
 
 from types import ModuleType
 
-from streams.agents import accounts
+from streams.agents import accounts, products
 from streams.agents.base import FlowAgent, PartitionsOf
 
-FLOWS: dict[str, ModuleType] = {accounts.FLOW: accounts}
+FLOWS: dict[str, ModuleType] = {accounts.FLOW: accounts, products.FLOW: products}
 
 __all__ = ["FLOWS", "FlowAgent", "PartitionsOf"]
