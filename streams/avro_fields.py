@@ -57,8 +57,27 @@ def _named_records(node: Any, found: dict[str, dict[str, Any]]) -> None:
                 _named_records(value, found)
 
 
-def record_fields(topic: str, envelope_field: str) -> dict[str, AvroField]:
-    """The fields of the record type held by ``envelope_field`` of ``topic``'s value schema."""
+def _record_of(avro_type: Any, named: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The record type inside ``avro_type``: itself, a union branch, an array's items, or a named reference."""
+    if isinstance(avro_type, list):
+        for branch in avro_type:
+            if (found := _record_of(branch, named)) is not None:
+                return found
+        return None
+    if isinstance(avro_type, str):
+        return named.get(avro_type)
+    if isinstance(avro_type, dict):
+        if avro_type.get("type") == "record":
+            return avro_type
+        if avro_type.get("type") == "array":
+            return _record_of(avro_type.get("items"), named)
+    return None
+
+
+def record_fields(topic: str, envelope_field: str, path: tuple[str, ...] = ()) -> dict[str, AvroField]:
+    """The fields of the record type held by ``envelope_field`` of ``topic``'s value schema; ``path`` names
+    a record field inside it, then one inside that, ... (arrays stand for their items): the quotation's
+    ``("header",)`` or ``("lines",)``."""
     try:
         schema = schemas.load(topic)
     except KeyError as exc:
@@ -68,12 +87,13 @@ def record_fields(topic: str, envelope_field: str) -> dict[str, AvroField]:
     for spec in schema.get("fields", []):
         if spec["name"] != envelope_field:
             continue
-        types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-        for t in types:
-            record = named.get(t) if isinstance(t, str) else t
-            if isinstance(record, dict) and record.get("type") == "record":
-                return {f["name"]: _field(f) for f in record["fields"]}
-    raise ConfigurationError(f"the schema of {topic} has no record field {envelope_field!r}")
+        record = _record_of(spec["type"], named)
+        for name in path:
+            inner = next((f for f in (record or {}).get("fields", []) if f["name"] == name), None)
+            record = None if inner is None else _record_of(inner["type"], named)
+        if record is not None:
+            return {f["name"]: _field(f) for f in record["fields"]}
+    raise ConfigurationError(f"the schema of {topic} has no record field {'.'.join((envelope_field, *path))!r}")
 
 
 def source_fields(topic: str) -> dict[str, AvroField]:
@@ -81,9 +101,9 @@ def source_fields(topic: str) -> dict[str, AvroField]:
     return record_fields(topic, "after")
 
 
-def target_fields(topic: str) -> dict[str, AvroField]:
-    """The record fields of a target topic (``record``)."""
-    return record_fields(topic, "record")
+def target_fields(topic: str, path: tuple[str, ...] = ()) -> dict[str, AvroField]:
+    """The record fields of a target topic (``record``), or of a record inside it (``path``)."""
+    return record_fields(topic, "record", path)
 
 
 def accepts(target_kind: str, source_kind: str) -> bool:

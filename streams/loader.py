@@ -7,6 +7,8 @@ A template file, ``streams/templates/<flow>.toml``::
     target = "p2c.tgt.erp.customers"         # target topic; its records are the ``record`` records
     source_key = "accountid"                 # the row's key field
     key = ["dataAreaId", "CustomerAccount"]  # target key fields, joined by "|" into the target topic's key
+    part = "header"                          # optional: the template fills this record inside the target's
+                                             # record (a quotation's "header" or "lines"), not the record
     when = { statecode = 0 }                 # optional routing: the row goes here only if every field matches
                                              # (a list means any of its values)
 
@@ -45,7 +47,7 @@ from streams.template import FieldSpec, Template, Transform, ValueMap
 
 TEMPLATES = resources.files("streams").joinpath("templates")
 _FIELD_KEYS = {"from", "const", "context", "default", "value_map", "transforms", "required"}
-_TOP_KEYS = {"flow", "source", "target", "source_key", "key", "when", "origin", "on_delete", "fields"}
+_TOP_KEYS = {"flow", "source", "target", "part", "source_key", "key", "when", "origin", "on_delete", "fields"}
 
 
 def _read_toml(path: Any, what: str) -> dict[str, Any]:
@@ -138,7 +140,8 @@ def build(doc: dict[str, Any], origin: str, context: Mapping[str, Any]) -> Templ
     for key in ("flow", "source", "target", "source_key", "key", "fields"):
         if key not in doc:
             raise ConfigurationError(f"template {origin}: missing {key!r}")
-    src, tgt = source_fields(doc["source"]), target_fields(doc["target"])
+    part = (doc["part"],) if "part" in doc else ()
+    src, tgt = source_fields(doc["source"]), target_fields(doc["target"], part)
     checker = _Checker(origin, src, tgt, context)
     fields = tuple(checker.field(name, spec) for name, spec in doc["fields"].items())
     named = {f.target for f in fields}
