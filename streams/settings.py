@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_ID = "p2c-streams"
-FLOWS = ("accounts", "products")  # flows this worker can run; contacts and quotes follow
+FLOWS = ("accounts", "contacts", "products")  # flows this worker can run; quotes follows
 
 
 class StreamsSettings(BaseSettings):

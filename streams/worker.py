@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import faust
 from confluent_kafka.admin import AdminClient
@@ -23,20 +23,27 @@ from p2c.metrics import MetricsReporter
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
 from p2c.topics import Topic, by_name, dead_letter
-from streams.agents import FLOWS, FlowAgent, PartitionsOf
+from streams.agents import FLOWS, PartitionsOf
 from streams.app import create_app
-from streams.counters import Snapshot
+from streams.counters import FlowCounters, Snapshot
 from streams.settings import StreamsSettings
 from streams.template import Template
 
 log = logging.getLogger("p2c.streams")
+
+
+class CountedAgent(Protocol):
+    """A flow's agent, as the worker sees it: its counters (FlowAgent, RequesterAgent)."""
+
+    counters: FlowCounters
+
 
 @dataclass
 class Runtime:
     """A configured app and its flow agents."""
 
     app: faust.App
-    agents: list[FlowAgent] = field(default_factory=list)
+    agents: list[CountedAgent] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     ready_logged: bool = False
     last_counts: tuple[int, ...] = ()
@@ -58,7 +65,8 @@ def load_templates(settings: StreamsSettings) -> dict[str, list[Template]]:
 
 def topics_of(templates: dict[str, list[Template]]) -> list[Topic]:
     loaded = [t for ts in templates.values() for t in ts]
-    names = sorted({t.source_topic for t in loaded} | {t.target_topic for t in loaded})
+    joined = {name for flow in templates for name in getattr(FLOWS[flow], "DEPENDS_ON", ())}  # joins' topics
+    names = sorted({t.source_topic for t in loaded} | {t.target_topic for t in loaded} | joined)
     return [*(_topic(n) for n in names), *(dead_letter(flow) for flow in templates)]
 
 

@@ -2,9 +2,9 @@
 
 from types import ModuleType
 
-from streams.agents import accounts, products
+from streams.agents import accounts, contacts, products
 from streams.agents.base import FlowAgent, PartitionsOf
 
-FLOWS: dict[str, ModuleType] = {accounts.FLOW: accounts, products.FLOW: products}
+FLOWS: dict[str, ModuleType] = {accounts.FLOW: accounts, contacts.FLOW: contacts, products.FLOW: products}
 
 __all__ = ["FLOWS", "FlowAgent", "PartitionsOf"]

@@ -1,0 +1,106 @@
+"""The thin Faust agents around the join logic of :mod:`streams.join.core`.
+
+Topics (internal ones are created by Faust, each with the partition count of the topic it must be
+co-partitioned with; all keys are UTF-8 ids, all values JSON)::
+
+    p2c-streams-join-<dep>-subscriptions   key: dependency id   partitions of the dependency's change topic
+    p2c-streams-<flow>-answers             key: requester key   partitions of the requester's change topic
+
+Tables (in memory, rebuilt from their changelogs; keyed like the topics their agent reads)::
+
+    join-<dep>-values       dependency id -> {"version", "value"}      (the provider's current value)
+    join-<dep>-subscribers  dependency id -> [[answer topic, requester key], ...]
+
+A ProviderAgent reads the dependency's change topic and its subscription topic together: both are keyed
+by the dependency id, so one worker owns an id's value, its subscribers and every message about it. One
+provider per dependency serves every flow of the app (:func:`provider`). Every worker of a consumer group
+must run the same flows, so that Faust's assignor gives partition N of all these topics to one worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from p2c.errors import RecordError
+from p2c.serde import Codecs, decode_key
+from streams.join import codec
+from streams.join.core import DependencySpec, ProviderStep, Subscription, Versioned, on_change, on_subscription
+
+log = logging.getLogger("p2c.streams")
+
+
+def answer_topic(flow: str) -> str:
+    return f"p2c-streams-{flow}-answers"
+
+
+class ProviderAgent:
+    """Keeps one dependency's current values and subscribers, and answers the subscribers."""
+
+    def __init__(self, app: faust.App, spec: DependencySpec, codecs: Codecs, partitions: int) -> None:
+        self.app, self.spec, self.partitions = app, spec, partitions
+        self.decoder = codecs[spec.topic]
+        self.subscriptions = app.topic(spec.subscription_topic, partitions=partitions, internal=True)
+        self.values = app.Table(f"join-{spec.name}-values", partitions=partitions, key_type=bytes,
+                                value_type=bytes)
+        self.subscribers = app.Table(f"join-{spec.name}-subscribers", partitions=partitions, key_type=bytes,
+                                     value_type=bytes)
+        self._replies: dict[str, Any] = {}
+        channel = app.topic(spec.topic, spec.subscription_topic, partitions=partitions, internal=True)
+        self.agent = app.agent(channel, name=f"streams.join.{spec.name}", concurrency=1)(self.process)
+
+    async def process(self, stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            try:
+                await self.handle(event)
+            except (RecordError, ValueError, KeyError, TypeError) as exc:  # a malformed message: not retried
+                msg = event.message
+                log.warning("join %s: ignored %s[%d]@%d: %s", self.spec.name, msg.topic, msg.partition,
+                            msg.offset, exc)
+            await asyncio.sleep(0)  # never starve the event loop (see FlowAgent)
+
+    async def handle(self, event: EventT[Any]) -> None:
+        msg = event.message
+        if msg.value is None or msg.key is None:
+            return
+        if msg.topic == self.spec.subscription_topic:
+            sub = Subscription.decode(msg.value)
+            step = on_subscription(self._current(msg.key), self._subscribers(msg.key), sub)
+        else:
+            dep, new = self.spec.extract(self.decoder.deserialize(msg.value, decode_key(msg.key)),
+                                         decode_key(msg.key))
+            step = on_change(self.spec.name, dep, self._current(msg.key), self._subscribers(msg.key), new)
+        await self._apply(msg.key, step)
+
+    def _current(self, key: bytes) -> Versioned | None:
+        return Versioned.of(codec.loads(self.values.get(key)))
+
+    def _subscribers(self, key: bytes) -> frozenset[tuple[str, str]]:
+        return frozenset((topic, who) for topic, who in codec.loads(self.subscribers.get(key)) or [])
+
+    async def _apply(self, key: bytes, step: ProviderStep) -> None:
+        for topic, who, answer in step.replies:
+            if topic not in self._replies:
+                self._replies[topic] = self.app.topic(topic)
+            await self._replies[topic].send(key=who.encode(), value=answer.encode())
+        value = None if step.current is None else codec.dumps(step.current.as_json())
+        if value is not None and self.values.get(key) != value:
+            self.values[key] = value
+        subscribers = codec.dumps(sorted(step.subscribers)) if step.subscribers else None
+        if subscribers != self.subscribers.get(key):
+            if subscribers is None:
+                self.subscribers.pop(key, None)
+            else:
+                self.subscribers[key] = subscribers
+
+
+def provider(app: faust.App, spec: DependencySpec, codecs: Codecs, partitions: int) -> ProviderAgent:
+    """The app's provider for ``spec``: made on first use, shared by every flow that joins on it."""
+    providers: dict[str, ProviderAgent] = app.__dict__.setdefault("_p2c_join_providers", {})
+    if spec.name not in providers:
+        providers[spec.name] = ProviderAgent(app, spec, codecs, partitions)
+    return providers[spec.name]

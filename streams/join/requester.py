@@ -1,0 +1,167 @@
+"""The thin agent of a flow that joins: its change topics and its answer topic in, writes and subscriptions out.
+
+Per event, one at a time per partition: decode (Avro change, or a JSON answer), call the flow's pure logic
+with the record's state from the table, send the subscriptions it now needs and the unsubscriptions it no
+longer needs, send the writes, store the new state. The state table is keyed by the requester key, like
+every topic the agent reads, so a record's state, its changes and its answers all live on one worker.
+
+A RecordError dead-letters the event's original bytes to ``p2c.dlq.<flow>`` (an answer too: ``p2c dlq
+retry`` sends it back to the answer topic and the record is re-examined). Other errors retry the same event.
+The ``waiting``/``waiting_on`` gauges count the parked records of the partitions this worker owns; after a
+rebalance they are recounted from the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import faust
+from aiokafka.partitioner import murmur2
+from faust.types import EventT
+
+from p2c.deadletter import DeadLetter
+from p2c.errors import RecordError
+from p2c.serde import Codecs, decode_key
+from p2c.topics import dead_letter
+from streams.counters import FlowCounters
+from streams.join import codec
+from streams.join.agents import ProviderAgent, answer_topic
+from streams.join.core import Answer, State, Step, Subscription, follows, subscription_changes
+
+log = logging.getLogger("p2c.streams")
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 30.0
+
+
+class JoiningFlow(Protocol):
+    """The pure logic of a flow that joins (contacts, quotes)."""
+
+    name: str
+    source_topics: tuple[str, ...]
+    target_topics: tuple[str, ...]
+
+    def on_change(self, topic: str, state: State | None, change: dict[str, Any], key: str | None) -> Step: ...
+
+    def on_answer(self, state: State | None, answer: Answer) -> Step: ...
+
+
+class RequesterAgent:
+    """One joining flow's agent, state table, answer topic and dead-letter topic, registered on ``app``."""
+
+    def __init__(self, app: faust.App, flow: JoiningFlow, codecs: Codecs, partitions: int,
+                 providers: Sequence[ProviderAgent]) -> None:
+        self.app, self.flow, self.codecs, self.partitions = app, flow, codecs, partitions
+        self.counters = FlowCounters(flow.name)
+        self.answers = answer_topic(flow.name)
+        self.providers = {p.spec.name: p for p in providers}
+        self.targets = {name: app.topic(name) for name in flow.target_topics}
+        self.dlq = app.topic(dead_letter(flow.name).name)
+        self.state = app.Table(f"{flow.name}-state", partitions=partitions, key_type=bytes, value_type=bytes)
+        self.parked: dict[bytes, dict[str, int]] = {}
+        self._assigned: frozenset[int] | None = None
+        channel = app.topic(*flow.source_topics, self.answers, partitions=partitions, internal=True)
+        self.agent = app.agent(channel, name=f"streams.{flow.name}", concurrency=1)(self.process)
+        app.timer(interval=2.0)(self.recount)
+
+    async def process(self, stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            await self.handle(event)
+
+    async def handle(self, event: EventT[Any]) -> None:
+        if event.message.topic != self.answers:
+            self.counters.events_in += 1
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                await self._handle_once(event)
+                return
+            except RecordError as exc:
+                await self.dead_letter(event, exc)
+                return
+            except Exception as exc:  # transient or a bug: never skip the event
+                self.counters.retries += 1
+                msg = event.message
+                log.error("%s: %s at %s[%d]@%d, retrying in %.1f s: %s", self.flow.name, type(exc).__name__,
+                          msg.topic, msg.partition, msg.offset, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+
+    async def _handle_once(self, event: EventT[Any]) -> None:
+        msg = event.message
+        if msg.value is None or msg.key is None:
+            self.counters.skipped += msg.topic != self.answers
+            await asyncio.sleep(0)
+            return
+        key = decode_key(msg.key)
+        assert key is not None
+        before = codec.loads(self.state.get(msg.key))
+        if msg.topic == self.answers:
+            step = self.flow.on_answer(before, Answer.decode(msg.value))
+        else:
+            change = self.codecs[msg.topic].deserialize(msg.value, key)
+            step = self.flow.on_change(msg.topic, before, change, key)
+        encoded = [(topic, w.key.encode(), self.codecs[topic].serialize(w.value, key)) for topic, w in step.writes]
+        subscribe, unsubscribe = subscription_changes(follows(before), follows(step.state))
+        for join, dep in [*subscribe, *((j, d) for j, d in unsubscribe)]:
+            sub = Subscription(join, dep, self.answers, key, active=(join, dep) in subscribe)
+            await self.providers[join].subscriptions.send(key=dep.encode(), value=sub.encode())
+        for topic, target_key, value in encoded:
+            await self.targets[topic].send(key=target_key, value=value)
+        self.counters.written += len(encoded)
+        if step.skipped and msg.topic != self.answers:
+            self.counters.skipped += 1
+        self._store(msg.key, before, step)
+        await asyncio.sleep(0)  # never starve the event loop (see FlowAgent)
+
+    def _store(self, raw_key: bytes, before: State | None, step: Step) -> None:
+        state = None if step.state is None else {**step.state, "waiting_on": step.waiting_on}
+        if state is None:
+            if before is not None:
+                self.state.pop(raw_key, None)
+        elif state != before:
+            self.state[raw_key] = codec.dumps(state)
+        if step.waiting_on:
+            self.parked[raw_key] = step.waiting_on
+        else:
+            self.parked.pop(raw_key, None)
+        self._publish()
+
+    def _publish(self) -> None:
+        total: Counter[str] = Counter()
+        for waiting_on in self.parked.values():
+            total.update(waiting_on)
+        self.counters.waiting = len(self.parked)
+        self.counters.waiting_on = dict(total)
+
+    async def recount(self) -> None:
+        """After a rebalance: count the parked records of the partitions this worker now owns."""
+        consumer = self.app.consumer if self.app._consumer is not None else None
+        if consumer is None:
+            return
+        source = self.flow.source_topics[0]
+        assigned = frozenset(tp.partition for tp in consumer.assignment() if tp.topic == source)
+        if assigned == self._assigned:
+            return
+        self._assigned = assigned
+        self.parked = {}
+        for raw_key, value in list(self.state.items()):
+            if (murmur2(raw_key) & 0x7FFFFFFF) % self.partitions in assigned:
+                waiting_on = (codec.loads(value) or {}).get("waiting_on")
+                if waiting_on:
+                    self.parked[raw_key] = waiting_on
+        self._publish()
+
+    async def dead_letter(self, event: EventT[Any], error: RecordError) -> None:
+        msg = event.message
+        letter = DeadLetter.from_error(
+            error, flow=self.flow.name, stage="streams", key=msg.key, value=msg.value,
+            topic=msg.topic, partition=msg.partition, offset=msg.offset,
+        )
+        await self.dlq.send(key=msg.key, value=msg.value, headers=letter.headers())
+        self.counters.dead_lettered += 1
+        log.warning("%s: dead-lettered %s[%d]@%d to %s: %s", self.flow.name, msg.topic, msg.partition,
+                    msg.offset, letter.topic, letter.reason)
