@@ -9,13 +9,11 @@ Choices, each measured against the embedded broker (Tansu) and valid on Apache K
   ``exactly_once`` is not used: the embedded broker's transactions are unreliable.
 * Tables live in memory (``memory://``) and are rebuilt from their changelog topics when partitions are
   assigned; a table is co-partitioned with the change topic it is keyed like.
-* Tables are in memory, so Faust's recovery consistency check (a RocksDB file's offset against the
-  changelog's end) has nothing to check; it is off, because the embedded broker reports the end of a
-  partition too low when its last batch holds several records (ListOffsets answers the last batch's base
-  offset + 1) and the check then crashed a worker on rebalance. That same wrong end can make recovery
-  stop before the last records of such a batch on the embedded broker: a known key lost that way turns
-  a later delete of that row into a dead letter ("delete of a row never written"), never a silent loss.
-  Apache Kafka reports the end right.
+* Tables are in memory and rebuilt from their changelogs up to each partition's end, which
+  :mod:`streams.recovery` reads from a fetch: the embedded broker's ListOffsets reports the end too low when
+  a partition's last batch holds several records, and recovery stopped short (known keys lost, their deletes
+  dead-lettered). With the right end, Faust's recovery consistency check (a table's offset never past the
+  changelog's end) is on again.
 * Group membership follows ``KafkaSettings.session_timeout_ms``: Tansu holds a join for half the session
   timeout, and Faust's 60 s default made the first join take ~30 s.
 """
@@ -29,6 +27,7 @@ import faust
 from faust.tables import TableManager
 
 from p2c.settings import KafkaSettings
+from streams import recovery
 from streams.settings import StreamsSettings
 
 log = logging.getLogger("p2c.streams")
@@ -91,7 +90,6 @@ def create_app(kafka: KafkaSettings, settings: StreamsSettings) -> faust.App:
         broker_credentials=_credentials(kafka),
         store="memory://",
         TableManager=PromptTableManager,
-        recovery_consistency_check=False,
         key_serializer="raw",
         value_serializer="raw",
         processing_guarantee="at_least_once",
@@ -108,4 +106,5 @@ def create_app(kafka: KafkaSettings, settings: StreamsSettings) -> faust.App:
         broker_heartbeat_interval=timings.heartbeat,
         broker_rebalance_timeout=timings.rebalance,
     )
+    recovery.install(app, kafka)
     return app
