@@ -1,6 +1,6 @@
 """JSON for table values and internal messages, keeping the types the Avro deserializer returns.
 
-A parked row holds ``Decimal`` amounts, ``date`` and ``datetime`` values; plain JSON would turn them into
+A parked row holds ``Decimal`` amounts, ``date``, ``datetime`` and ``UUID`` values; plain JSON would turn them into
 strings and floats, and the target's Avro serializer would then reject (or round) them. Each such value is
 written as a one-key object (``{"$dec": "12.5000"}``, ``{"$date": "2024-05-01"}``, ``{"$ts": 1714...}``)
 and read back as what it was.
@@ -12,6 +12,7 @@ import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 
 def _default(value: Any) -> Any:
@@ -22,6 +23,8 @@ def _default(value: Any) -> Any:
         return {"$ts": round(moment.timestamp() * 1000)}
     if isinstance(value, date):
         return {"$date": value.isoformat()}
+    if isinstance(value, UUID):
+        return {"$uuid": str(value)}
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} is not serializable")
@@ -34,6 +37,8 @@ def _hook(obj: dict[str, Any]) -> Any:
             return Decimal(value)
         if tag == "$date":
             return date.fromisoformat(value)
+        if tag == "$uuid":
+            return UUID(value)
         if tag == "$ts":
             return datetime.fromtimestamp(value / 1000, tz=UTC)
     return obj

@@ -1,0 +1,163 @@
+"""The joining flows (contacts, quotes) in real ``p2c streams worker`` processes, two of them side by side.
+
+Two workers share every partition of the module: a record, its dependency and the answers between them
+are often on different workers, so each test checks the multi-worker path. Every test uses fresh ids and
+numbers, so tests (and other suites on the same broker) never see each other's records.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+import schemas
+from p2c.process import ManagedProcess, p2c_command
+from p2c.serde import Codecs
+from p2c.settings import KafkaSettings
+from p2c.topics import (CRM_ACCOUNTS, CRM_CONTACTS, CRM_PRODUCTS, CRM_QUOTEDETAILS, CRM_QUOTES,
+                        ERP_CONTACTPERSONS, ERP_CUSTOMERS, ERP_QUOTATIONS)
+from streams import samples
+
+TOPICS = (CRM_ACCOUNTS, CRM_CONTACTS, CRM_PRODUCTS, CRM_QUOTES, CRM_QUOTEDETAILS, ERP_CUSTOMERS,
+          ERP_CONTACTPERSONS, ERP_QUOTATIONS)
+KEYS = {CRM_ACCOUNTS.name: "accountid", CRM_CONTACTS.name: "contactid", CRM_PRODUCTS.name: "productid",
+        CRM_QUOTES.name: "quoteid", CRM_QUOTEDETAILS.name: "_quoteid_value"}
+Message = Any
+
+
+@pytest.fixture(scope="module")
+def codecs(registry_url: str) -> Iterator[Codecs]:
+    with SchemaRegistryClient({"url": registry_url}) as client:
+        for topic in TOPICS:
+            client.register_schema(topic.subject, Schema(schemas.text(topic.name), "AVRO"))
+        yield Codecs(client)
+
+
+@pytest.fixture(scope="module")
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
+
+
+def log_has(path: Path, text: str) -> Callable[[], bool]:
+    return lambda: path.exists() and text in path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def workers(kafka_bootstrap: str, registry_url: str, logs_dir: Path, codecs: Codecs) -> Iterator[list[ManagedProcess]]:
+    argv = p2c_command("streams", "worker", "--bootstrap-servers", kafka_bootstrap,
+                       "--schema-registry-url", registry_url)
+    started = []
+    try:
+        for name in ("joins-1", "joins-2"):
+            log_path = logs_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+            worker = ManagedProcess(name, argv, ready=log_has(log_path, " ready: "), log_path=log_path,
+                                    env={"P2C_STREAMS_SUMMARY_INTERVAL_S": "2"})
+            worker.start(timeout=30)
+            started.append(worker)
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+class Pipe:
+    """Produces change events and reads target writes."""
+
+    def __init__(self, kafka: KafkaSettings, codecs: Codecs) -> None:
+        self.kafka, self.codecs = kafka, codecs
+        self.producer = Producer(kafka.producer())
+        self.version = int(time.time() * 1000)
+
+    def send(self, topic: str, op: str, row: dict[str, Any]) -> int:
+        """One change event of ``row`` keyed like the source keys it; returns its version."""
+        self.version += 1
+        entity = topic.rsplit(".", 1)[1]
+        value = self.codecs[topic].serialize(samples.change(op, row, self.version, entity=entity))
+        self.producer.produce(topic, key=str(row[KEYS[topic]]).encode(), value=value)
+        assert self.producer.flush(10) == 0
+        return self.version
+
+    def read(self, topic: str, keys: set[str], done: Callable[[list[dict[str, Any]]], bool],
+             timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Decoded writes of ``topic`` whose key is in ``keys`` (with their key), once ``done`` accepts them."""
+        consumer = Consumer(self.kafka.consumer(f"test-joins-{uuid.uuid4()}"))
+        consumer.subscribe([topic])
+        kept: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while not done(kept):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{topic}: {len(kept)} matching writes after {timeout:.0f} s: {kept}")
+                for m in consumer.consume(500, 0.1):
+                    if not m.error() and m.key().decode() in keys:
+                        kept.append({"key": m.key().decode(), "ts": m.timestamp()[1] / 1000,
+                                     **self.codecs[topic].deserialize(m.value())})
+        finally:
+            consumer.close()
+        return kept
+
+
+@pytest.fixture
+def pipe(workers: list[ManagedProcess], kafka: KafkaSettings, codecs: Codecs) -> Pipe:
+    return Pipe(kafka, codecs)
+
+
+def tag() -> str:
+    return uuid.uuid4().hex[:6].upper()
+
+
+def account(number: str) -> dict[str, Any]:
+    return samples.account_row(0, accountid=str(uuid.uuid4()), accountnumber=number, address1_country="US",
+                               address2_country=None)
+
+
+def contact(number: str, **fields: Any) -> dict[str, Any]:
+    return {"contactid": str(uuid.uuid4()), "msdynce_contactnumber": number, "firstname": "Ada",
+            "lastname": "Lovelace", **fields}
+
+
+def last_per_key(writes: list[dict[str, Any]]) -> dict[str, str]:
+    return {w["key"]: w["op"] for w in writes}
+
+
+@pytest.mark.timeout(40)
+def test_contacts_are_routed_joined_with_their_account_and_rerouted(pipe: Pipe) -> None:
+    t = tag()
+    acc = account(f"ACC-{t}")
+    person = contact(f"CON-1-{t}", msdynce_isactivecustomer=False, _parentcustomerid_value=acc["accountid"],
+                     parentcustomerid_type="account", gendercode=1)
+    customer = contact(f"CON-2-{t}", msdynce_isactivecustomer=True)
+    loner = contact(f"CON-3-{t}", msdynce_isactivecustomer=False)  # no parent account: not synced
+    for row in (person, customer, loner):
+        pipe.send(CRM_CONTACTS.name, "c", row)
+    # The customer goes at once; the contact person waits for its account.
+    [cust] = pipe.read(ERP_CUSTOMERS.name, {f"usmf|CON-2-{t}"}, lambda ws: len(ws) >= 1)
+    assert cust["record"]["PartyType"] == "Person" and cust["op"] == "UPSERT"
+    sent = time.time()
+    pipe.send(CRM_ACCOUNTS.name, "c", acc)
+    person_key = f"usmf|CON-1-{t}"
+    [cp] = pipe.read(ERP_CONTACTPERSONS.name, {person_key}, lambda ws: len(ws) >= 1)
+    print(f"contact person written {cp['ts'] - sent:.3f} s after its account was sent")
+    assert cp["ts"] - sent < 2.0
+    assert cp["record"]["AssociatedContactNumber"] == f"ACC-{t}"
+    assert cp["record"]["AssociatedContactType"] == "Customer" and cp["record"]["Gender"] == "Male"
+
+    # It becomes an active customer: a person customer, and its contact person is deleted.
+    pipe.send(CRM_CONTACTS.name, "u", {**person, "msdynce_isactivecustomer": True})
+    pipe.read(ERP_CONTACTPERSONS.name, {person_key}, lambda ws: last_per_key(ws) == {person_key: "DELETE"})
+    [moved] = pipe.read(ERP_CUSTOMERS.name, {person_key}, lambda ws: len(ws) >= 1)
+    assert moved["op"] == "UPSERT" and moved["record"]["PersonFirstName"] == "Ada"
+
+    # Deleted: the person customer is blocked (DELETE with OnHoldStatus All).
+    pipe.send(CRM_CONTACTS.name, "d", {"contactid": person["contactid"]})
+    gone = pipe.read(ERP_CUSTOMERS.name, {person_key}, lambda ws: last_per_key(ws) == {person_key: "DELETE"})
+    assert gone[-1]["record"]["OnHoldStatus"] == "All"
+    assert not pipe.read(ERP_CONTACTPERSONS.name, {f"usmf|CON-3-{t}"}, lambda ws: True, timeout=1)
