@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_ID = "p2c-streams"
-FLOWS = ("accounts", "contacts", "products")  # flows this worker can run; quotes follows
+FLOWS = ("accounts", "contacts", "quotes", "products")  # flows this worker can run (all, by default)
 
 
 class StreamsSettings(BaseSettings):

@@ -1,0 +1,192 @@
+"""Quotes: a quotation assembled from its header and lines, released when its dependencies are known. Pure.
+
+A quote's state (keyed by quote id: quotes and quote lines are both keyed by it, so co-partitioned) holds
+its last header change, its current lines by ``quotedetailid`` (a line delete removes one), the versions
+seen, the dependencies it follows and the answers held. After every input, :func:`readiness` decides:
+
+* no header yet                                   -> parked, waiting on ``header``
+* not active (``statecode`` != 1)                 -> skipped; a quotation already written stays in the ERP
+* a line without a product (write-in)             -> skipped
+* a product known not to be externally maintained -> skipped (it goes if that changes: the answer re-examines)
+* customer or a product number not known yet      -> parked, ``waiting_on`` {"customer": n, "product": n}
+  (a contact customer must also be an active customer: it waits until it is)
+* else                                            -> ONE write: UPSERT {header, lines: all current lines}
+
+The write carries the version of the newest header, line, line delete or answer it depends on (Dataverse's
+versionnumber is one org-wide counter), so a re-emission after any of them is newer for the sink. Writes
+that would repeat the last one exactly are not sent. A deleted quote is a DELETE of the quotation it wrote.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from p2c.errors import RecordError
+from streams.flow import DELETE, UPSERT, Write
+from streams.join import codec
+from streams.join.core import Answer, State, Step, accept, follows, keep_followed, value_of
+from streams.join.specs import ACCOUNTS, CONTACTS, PRODUCTS
+from streams.template import Template, apply, target_key
+
+ACTIVE = 1
+CUSTOMER_JOINS = {"account": ACCOUNTS.name, "contact": CONTACTS.name}
+
+
+def _version(change: dict[str, Any]) -> int:
+    return int(change["source"]["version"])
+
+
+class QuotesFlow:
+    """The quotes flow's pure logic over its header and lines templates."""
+
+    name = "quotes"
+
+    def __init__(self, header: Template, lines: Template) -> None:
+        self.header, self.lines = header, lines
+        self.source_topics: tuple[str, ...] = (header.source_topic, lines.source_topic)
+        self.target_topics: tuple[str, ...] = (header.target_topic,)
+
+    def on_change(self, topic: str, state: State | None, change: dict[str, Any], key: str | None) -> Step:
+        held: State = state or {"lines": {}, "gone": {}}
+        version = _version(change)
+        if version < held.get("deleted", -1):
+            return Step(state, waiting_on=held.get("waiting_on"))  # older than the quote's delete
+        row = change.get("after") if change["op"] != "d" else None
+        if topic == self.header.source_topic:
+            quote_id = str((change.get("after") or change.get("before") or {}).get("quoteid", key))
+            if row is None:
+                return self._deleted(held, change, quote_id)
+            if held.get("header") and version < _version(held["header"]):
+                return Step(state, waiting_on=held.get("waiting_on"))
+            held = {**held, "header": {"after": row, "source": change["source"]}, "id": quote_id}
+        else:
+            line_id = str((change.get("after") or change.get("before") or {}).get("quotedetailid"))
+            lines, gone = dict(held["lines"]), dict(held["gone"])
+            seen = max([gone.get(line_id, -1)] + ([_version(lines[line_id])] if line_id in lines else []))
+            if version < seen:
+                return Step(state, waiting_on=held.get("waiting_on"))
+            if row is None:
+                lines.pop(line_id, None)
+                gone[line_id] = version
+            else:
+                lines[line_id] = {"after": row, "source": change["source"]}
+            held = {**held, "lines": lines, "gone": gone, "id": held.get("id", key)}
+        held["version"] = max(held.get("version", 0), version)
+        held["ts_ms"] = max(held.get("ts_ms", 0), int(change["source"]["ts_ms"]))
+        return self._evaluate(held)
+
+    def on_answer(self, state: State | None, answer: Answer) -> Step:
+        if state is None or not accept(state.get("resolved", {}), follows(state), answer):
+            return Step(state, waiting_on=(state or {}).get("waiting_on"))
+        resolved = {**state.get("resolved", {})}
+        resolved[answer.join] = {**resolved.get(answer.join, {}), answer.dep: answer.current.as_json()}
+        return self._evaluate({**state, "resolved": resolved})
+
+    def _deleted(self, held: State, change: dict[str, Any], quote_id: str) -> Step:
+        tombstone: State = {"lines": {}, "gone": {}, "deleted": _version(change), "id": quote_id}
+        known = held.get("known")
+        if known is None:
+            return Step(tombstone, skipped="deleted, never written")
+        origin = self._origin(held, _version(change), int(change["source"]["ts_ms"]))
+        record = {"header": known, "lines": []}
+        return Step(tombstone, [(self.header.target_topic, Write(target_key(self.header, known),
+                                                                  {"op": DELETE, "record": record,
+                                                                   "origin": origin}))])
+
+    def _origin(self, state: State, version: int, ts_ms: int) -> dict[str, Any]:
+        return {"system": "crm", "entity": "quotes", "id": state["id"], "version": version, "ts_ms": ts_ms}
+
+    def _evaluate(self, state: State) -> Step:
+        needs = needed(state)
+        state = {**state, "follows": needs, "resolved": keep_followed(state.get("resolved", {}), needs)}
+        verdict = readiness(state)
+        if isinstance(verdict, str):
+            return Step(state, skipped=verdict)
+        if verdict:
+            return Step(state, waiting_on=verdict)
+        return self._write(state)
+
+    def _write(self, state: State) -> Step:
+        header_row = state["header"]["after"]
+        customer = customer_of(state)
+        assert customer is not None
+        header = apply(self.header, {**header_row, "_customerid_value": customer[0]})
+        lines, versions = [], [state["version"], customer[1]]
+        for line in sorted(state["lines"].values(), key=lambda ln: ln["after"].get("sequencenumber") or 0):
+            row = line["after"]
+            product = value_of(state["resolved"], PRODUCTS.name, str(row["_productid_value"]))
+            assert product is not None and product.value is not None
+            versions.append(product.version)
+            lines.append(apply(self.lines, {
+                **row, "_quoteid_value": header["SalesQuotationNumber"], "_productid_value": product.value["number"],
+                "requestdeliveryby": row.get("requestdeliveryby") or header_row.get("requestdeliveryby"),
+            }))
+        key_fields = {name: header[name] for name in self.header.key}
+        record = {"header": header, "lines": lines}
+        fingerprint = codec.dumps(record).decode()
+        if fingerprint == state.get("last"):
+            return Step(state)
+        origin = self._origin(state, max(versions), state["ts_ms"])
+        writes = []
+        known = state.get("known")
+        if known is not None and known != key_fields:  # a new quote number: the old quotation goes
+            writes.append((self.header.target_topic, Write(target_key(self.header, known), {
+                "op": DELETE, "record": {"header": known, "lines": []}, "origin": origin})))
+        writes.append((self.header.target_topic, Write(target_key(self.header, header),
+                                                       {"op": UPSERT, "record": record, "origin": origin})))
+        return Step({**state, "known": key_fields, "last": fingerprint}, writes)
+
+
+def needed(state: State) -> dict[str, list[str]]:
+    """What the quote follows: its customer (account or contact) and its lines' products."""
+    needs: dict[str, list[str]] = {}
+    header = (state.get("header") or {}).get("after")
+    if header is not None and header.get("statecode") == ACTIVE:
+        join = CUSTOMER_JOINS.get(str(header.get("customerid_type") or "").lower())
+        if join and header.get("_customerid_value"):
+            needs[join] = [str(header["_customerid_value"])]
+        products = {str(ln["after"]["_productid_value"]) for ln in state["lines"].values()
+                    if ln["after"].get("_productid_value")}
+        if products:
+            needs[PRODUCTS.name] = sorted(products)
+    return needs
+
+
+def customer_of(state: State) -> tuple[str, int] | None:
+    """The customer's number and version, when known and fit to be a quotation's customer."""
+    header = state["header"]["after"]
+    join = CUSTOMER_JOINS.get(str(header.get("customerid_type") or "").lower())
+    held = value_of(state.get("resolved", {}), join, str(header.get("_customerid_value"))) if join else None
+    if held is None or held.value is None or not held.value.get("number"):
+        return None
+    if join == CONTACTS.name and held.value.get("active") is not True:
+        return None  # a contact is a customer in the ERP only once it is an active customer
+    return str(held.value["number"]), held.version
+
+
+def readiness(state: State) -> str | dict[str, int]:
+    """Why the quote does not go (a reason: skipped), what it waits for (parked), or {} (it goes)."""
+    if state.get("header") is None:
+        return {"header": 1}
+    header = state["header"]["after"]
+    if header.get("statecode") != ACTIVE:
+        return "not active"
+    if not header.get("_customerid_value") or str(header.get("customerid_type")).lower() not in CUSTOMER_JOINS:
+        raise RecordError("has no customer (account or contact)", record_key=state.get("id"),
+                          field="_customerid_value")
+    waiting: dict[str, int] = {}
+    unknown: set[str] = set()
+    for line in state["lines"].values():
+        row = line["after"]
+        if not row.get("_productid_value") or row.get("isproductoverridden"):
+            return f"line {row.get('sequencenumber')} has a write-in product"
+        product = value_of(state.get("resolved", {}), PRODUCTS.name, str(row["_productid_value"]))
+        if product is None or product.value is None or not product.value.get("number"):
+            unknown.add(str(row["_productid_value"]))
+        elif product.value.get("external") is not True:
+            return f"product {product.value['number']} is not externally maintained"
+    if customer_of(state) is None:
+        waiting["customer"] = 1
+    if unknown:
+        waiting["product"] = len(unknown)
+    return waiting
