@@ -19,6 +19,7 @@ that would repeat the last one exactly are not sent. A deleted quote is a DELETE
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from p2c.errors import RecordError
@@ -34,6 +35,12 @@ CUSTOMER_JOINS = {"account": ACCOUNTS.name, "contact": CONTACTS.name}
 
 def _version(change: dict[str, Any]) -> int:
     return int(change["source"]["version"])
+
+
+def _ts_ms(change: dict[str, Any]) -> int:
+    """The change's time in ms (the Avro deserializer gives a timestamp-millis as a datetime)."""
+    value = change["source"]["ts_ms"]
+    return round(value.timestamp() * 1000) if isinstance(value, datetime) else int(value)
 
 
 class QuotesFlow:
@@ -72,7 +79,7 @@ class QuotesFlow:
                 lines[line_id] = {"after": row, "source": change["source"]}
             held = {**held, "lines": lines, "gone": gone, "id": held.get("id", key)}
         held["version"] = max(held.get("version", 0), version)
-        held["ts_ms"] = max(held.get("ts_ms", 0), int(change["source"]["ts_ms"]))
+        held["ts_ms"] = max(held.get("ts_ms", 0), _ts_ms(change))
         return self._evaluate(held)
 
     def on_answer(self, state: State | None, answer: Answer) -> Step:
@@ -87,7 +94,7 @@ class QuotesFlow:
         known = held.get("known")
         if known is None:
             return Step(tombstone, skipped="deleted, never written")
-        origin = self._origin(held, _version(change), int(change["source"]["ts_ms"]))
+        origin = self._origin(held, _version(change), _ts_ms(change))
         record = {"header": known, "lines": []}
         return Step(tombstone, [(self.header.target_topic, Write(target_key(self.header, known),
                                                                   {"op": DELETE, "record": record,

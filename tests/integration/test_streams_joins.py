@@ -22,8 +22,16 @@ import schemas
 from p2c.process import ManagedProcess, p2c_command
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
-from p2c.topics import (CRM_ACCOUNTS, CRM_CONTACTS, CRM_PRODUCTS, CRM_QUOTEDETAILS, CRM_QUOTES,
-                        ERP_CONTACTPERSONS, ERP_CUSTOMERS, ERP_QUOTATIONS)
+from p2c.topics import (
+    CRM_ACCOUNTS,
+    CRM_CONTACTS,
+    CRM_PRODUCTS,
+    CRM_QUOTEDETAILS,
+    CRM_QUOTES,
+    ERP_CONTACTPERSONS,
+    ERP_CUSTOMERS,
+    ERP_QUOTATIONS,
+)
 from streams import samples
 
 TOPICS = (CRM_ACCOUNTS, CRM_CONTACTS, CRM_PRODUCTS, CRM_QUOTES, CRM_QUOTEDETAILS, ERP_CUSTOMERS,
@@ -161,3 +169,79 @@ def test_contacts_are_routed_joined_with_their_account_and_rerouted(pipe: Pipe) 
     gone = pipe.read(ERP_CUSTOMERS.name, {person_key}, lambda ws: last_per_key(ws) == {person_key: "DELETE"})
     assert gone[-1]["record"]["OnHoldStatus"] == "All"
     assert not pipe.read(ERP_CONTACTPERSONS.name, {f"usmf|CON-3-{t}"}, lambda ws: True, timeout=1)
+
+
+def product(number: str, external: bool = True) -> dict[str, Any]:
+    return {"productid": str(uuid.uuid4()), "productnumber": number, "name": number,
+            "msdynce_ismaintainedexternally": external}
+
+
+def quote(number: str, customer: dict[str, Any]) -> dict[str, Any]:
+    return {"quoteid": str(uuid.uuid4()), "quotenumber": number, "name": "Big deal", "statecode": 1,
+            "_customerid_value": customer["accountid"], "customerid_type": "account", "shipto_country": None,
+            "transactioncurrencyid_isocurrencycode": "usd"}
+
+
+def line(q: dict[str, Any], seq: int, prod: dict[str, Any], quantity: str = "2") -> dict[str, Any]:
+    return {"quotedetailid": str(uuid.uuid4()), "_quoteid_value": q["quoteid"], "sequencenumber": seq,
+            "_productid_value": prod["productid"], "quantity": Decimal(quantity).quantize(Decimal("0.00001")),
+            "uomid_name": "Each", "priceperunit": Decimal("10.0000")}
+
+
+def lines_of(write: dict[str, Any]) -> list[tuple[int, str, Decimal]]:
+    return [(ln["LineCreationSequenceNumber"], ln["ProductNumber"], ln["RequestedSalesQuantity"])
+            for ln in write["record"]["lines"]]
+
+
+@pytest.mark.timeout(40)
+def test_a_quote_waits_for_its_account_and_products_then_goes_whole_and_follows_its_lines(pipe: Pipe) -> None:
+    t = tag()
+    acc, p1, p2 = account(f"ACC-Q-{t}"), product(f"P1-{t}"), product(f"P2-{t}")
+    q = quote(f"QUO-{t}", acc)
+    l1, l2 = line(q, 1, p1), line(q, 2, p2, "3")
+    pipe.send(CRM_QUOTES.name, "c", q)
+    pipe.send(CRM_QUOTEDETAILS.name, "c", l1)
+    pipe.send(CRM_QUOTEDETAILS.name, "c", l2)
+    key = f"usmf|QUO-{t}"
+    pipe.send(CRM_ACCOUNTS.name, "c", acc)
+    pipe.send(CRM_PRODUCTS.name, "c", p1)
+    sent = time.time()
+    last = pipe.send(CRM_PRODUCTS.name, "c", p2)  # the last dependency
+    [first] = pipe.read(ERP_QUOTATIONS.name, {key}, lambda ws: len(ws) >= 1)
+    print(f"quotation written {first['ts'] - sent:.3f} s after its last dependency was sent")
+    assert first["ts"] - sent < 2.0
+    header = first["record"]["header"]
+    assert first["op"] == "UPSERT" and first["origin"]["id"] == q["quoteid"] and first["origin"]["version"] == last
+    assert header["RequestingCustomerAccountNumber"] == header["InvoiceCustomerAccountNumber"] == f"ACC-Q-{t}"
+    assert header["DeliveryAddressCountryRegionISOCode"] == "US" and header["CurrencyCode"] == "USD"
+    assert lines_of(first) == [(1, f"P1-{t}", Decimal("2")), (2, f"P2-{t}", Decimal("3"))]
+    assert first["record"]["lines"][0]["SalesUnitSymbol"] == "ea"
+
+    # A quantity change, a new line, a removed line: each re-emits the quotation with all current lines.
+    pipe.send(CRM_QUOTEDETAILS.name, "u", {**l1, "quantity": Decimal("5.00000")})
+    pipe.send(CRM_QUOTEDETAILS.name, "c", line(q, 3, p1, "1"))
+    pipe.send(CRM_QUOTEDETAILS.name, "d", {"quotedetailid": l2["quotedetailid"], "_quoteid_value": q["quoteid"]})
+    final = [(1, f"P1-{t}", Decimal("5")), (3, f"P1-{t}", Decimal("1"))]
+    writes = pipe.read(ERP_QUOTATIONS.name, {key}, lambda ws: bool(ws) and lines_of(ws[-1]) == final)
+    versions = [w["origin"]["version"] for w in writes]
+    assert len(writes) == 4 and versions == sorted(versions)
+
+    # Deleted: the quotation is deleted.
+    pipe.send(CRM_QUOTES.name, "d", {"quoteid": q["quoteid"]})
+    gone = pipe.read(ERP_QUOTATIONS.name, {key}, lambda ws: bool(ws) and ws[-1]["op"] == "DELETE")
+    assert gone[-1]["record"]["header"]["SalesQuotationNumber"] == f"QUO-{t}"
+
+
+@pytest.mark.timeout(40)
+def test_a_quote_with_a_product_not_maintained_externally_is_skipped_until_it_is(pipe: Pipe) -> None:
+    t = tag()
+    acc, p = account(f"ACC-S-{t}"), product(f"PS-{t}", external=False)
+    q = quote(f"QUS-{t}", acc)
+    for topic, row in ((CRM_ACCOUNTS.name, acc), (CRM_PRODUCTS.name, p), (CRM_QUOTES.name, q),
+                       (CRM_QUOTEDETAILS.name, line(q, 1, p))):
+        pipe.send(topic, "c", row)
+    key = f"usmf|QUS-{t}"
+    time.sleep(1)  # the quote is examined (and skipped) before its product changes
+    pipe.send(CRM_PRODUCTS.name, "u", {**p, "msdynce_ismaintainedexternally": True})
+    [written] = pipe.read(ERP_QUOTATIONS.name, {key}, lambda ws: len(ws) >= 1)
+    assert lines_of(written) == [(1, f"PS-{t}", Decimal("2"))]
