@@ -1,0 +1,80 @@
+"""The foreign-key join, pure: providers answer subscribers, requesters keep the newest answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+
+from streams import samples
+from streams.join import codec
+from streams.join.core import (
+    Answer,
+    Subscription,
+    Versioned,
+    accept,
+    keep_followed,
+    on_change,
+    on_subscription,
+    subscription_changes,
+)
+from streams.join.specs import ACCOUNTS, PRODUCTS
+
+pytestmark = pytest.mark.timeout(5)
+NONE: frozenset[tuple[str, str]] = frozenset()
+
+
+def test_a_subscriber_is_answered_at_once_when_the_value_is_known_and_later_when_it_changes() -> None:
+    sub = Subscription("accounts", "a-1", "answers", "c-1")
+    first = on_subscription(None, NONE, sub)
+    assert first.replies == [] and first.subscribers == {("answers", "c-1")}
+    changed = on_change("accounts", "a-1", None, first.subscribers, Versioned(5, {"number": "ACC-1"}))
+    assert changed.replies == [("answers", "c-1", Answer("accounts", "a-1", Versioned(5, {"number": "ACC-1"})))]
+    late = on_subscription(changed.current, changed.subscribers, Subscription("accounts", "a-1", "answers", "q-9"))
+    assert [(t, k, a.current.version) for t, k, a in late.replies] == [("answers", "q-9", 5)]
+    assert late.subscribers == {("answers", "c-1"), ("answers", "q-9")}
+
+
+def test_an_older_or_replayed_change_is_not_answered_and_an_unsubscribed_key_is_not_either() -> None:
+    subs = frozenset({("answers", "c-1")})
+    current = Versioned(9, {"number": "NEW"})
+    assert on_change("accounts", "a", current, subs, Versioned(4, {"number": "OLD"})).replies == []
+    assert on_change("accounts", "a", current, subs, current).current == current
+    gone = on_subscription(current, subs, Subscription("accounts", "a", "answers", "c-1", active=False))
+    assert gone.subscribers == NONE
+    assert on_change("accounts", "a", current, gone.subscribers, Versioned(10, None)).replies == []
+
+
+def test_a_requester_takes_only_newer_answers_for_what_it_follows() -> None:
+    followed = {"accounts": ["a-1"]}
+    held = {"accounts": {"a-1": {"version": 7, "value": {"number": "X"}}}}
+    assert accept(held, followed, Answer("accounts", "a-1", Versioned(8, {"number": "Y"})))
+    assert not accept(held, followed, Answer("accounts", "a-1", Versioned(6, {"number": "Z"})))
+    assert not accept(held, followed, Answer("accounts", "a-2", Versioned(9, {"number": "Z"})))
+    assert keep_followed(held, {"accounts": []}) == {}
+
+
+def test_subscription_changes_follow_the_difference() -> None:
+    subscribe, unsubscribe = subscription_changes({"accounts": ["a"], "products": ["p", "q"]},
+                                                  {"contacts": ["c"], "products": ["q"]})
+    assert subscribe == [("contacts", "c")]
+    assert unsubscribe == [("accounts", "a"), ("products", "p")]
+
+
+def test_a_dependency_change_gives_its_id_version_and_fields_and_a_delete_gives_none() -> None:
+    row = {"productid": "p-1", "productnumber": "P-1", "msdynce_ismaintainedexternally": True}
+    dep, value = PRODUCTS.extract(samples.change("u", row, 12, entity="products"), None)
+    assert (dep, value) == ("p-1", Versioned(12, {"number": "P-1", "external": True}))
+    assert ACCOUNTS.extract(samples.change("d", {"accountid": "a-1"}, 13), "a-1") == ("a-1", Versioned(13, None))
+
+
+def test_messages_and_state_keep_their_types() -> None:
+    value = {"d": Decimal("1.50000"), "day": date(2024, 5, 1), "at": datetime(2024, 5, 1, tzinfo=UTC),
+             "id": UUID(int=1), "n": None}
+    assert codec.loads(codec.dumps(value)) == value
+    answer = Answer("products", "p", Versioned(3, {"number": "P"}))
+    assert Answer.decode(answer.encode()) == answer
+    sub = Subscription("products", "p", "t", "k", active=False)
+    assert Subscription.decode(sub.encode()) == sub

@@ -1,0 +1,105 @@
+"""Quote assembly and readiness, pure: parked until customer and products are known, then one write."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from p2c.errors import RecordError
+from streams import loader, samples
+from streams.avro_fields import target_fields
+from streams.join.core import Answer, State, Step, Versioned
+from streams.quotes import QuotesFlow
+
+pytestmark = pytest.mark.timeout(5)
+QUOTES, LINES = "p2c.src.crm.quotes", "p2c.src.crm.quotedetails"
+
+
+@pytest.fixture(scope="module")
+def flow() -> QuotesFlow:
+    return QuotesFlow(loader.load("quotes-header"), loader.load("quotes-lines"))
+
+
+def header(**fields: Any) -> dict[str, Any]:
+    return {"quoteid": "q-1", "quotenumber": "QUO-1", "statecode": 1, "_customerid_value": "a-1",
+            "customerid_type": "account", **fields}
+
+
+def line(n: int, product: str | None = "p-1", **fields: Any) -> dict[str, Any]:
+    return {"quotedetailid": f"l-{n}", "_quoteid_value": "q-1", "sequencenumber": n, "_productid_value": product,
+            "quantity": Decimal("2.00000"), "uomid_name": "Dozen", **fields}
+
+
+def feed(flow: QuotesFlow, *inputs: tuple[str, str, dict[str, Any], int] | Answer) -> Step:
+    state: State | None = None
+    step = Step(None)
+    for item in inputs:
+        if isinstance(item, Answer):
+            step = flow.on_answer(state, item)
+        else:
+            topic, op, row, version = item
+            step = flow.on_change(topic, state, samples.change(op, row, version, entity="quotes"), "q-1")
+        state = step.state
+    return step
+
+
+ACCOUNT = Answer("accounts", "a-1", Versioned(50, {"number": "ACC-1"}))
+PRODUCT = Answer("products", "p-1", Versioned(60, {"number": "P-1", "external": True}))
+
+
+def test_a_quote_waits_for_its_customer_and_products_then_goes_with_all_its_lines(flow: QuotesFlow) -> None:
+    parked = feed(flow, (QUOTES, "c", header(), 1), (LINES, "c", line(1), 2))
+    assert parked.waiting_on == {"customer": 1, "product": 1} and not parked.writes
+    assert parked.state is not None and parked.state["follows"] == {"accounts": ["a-1"], "products": ["p-1"]}
+    step = feed(flow, (QUOTES, "c", header(), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT)
+    [(topic, write)] = step.writes
+    assert topic == "p2c.tgt.erp.quotations" and write.key == "usmf|QUO-1"
+    record = write.value["record"]
+    assert record["header"]["RequestingCustomerAccountNumber"] == "ACC-1"
+    assert record["header"]["RequestedShippingDate"].isoformat() == "2020-01-01"
+    assert record["header"]["DeliveryAddressCountryRegionISOCode"] == "US"
+    [first] = record["lines"]
+    assert (first["SalesQuotationNumber"], first["ProductNumber"], first["SalesUnitSymbol"]) == ("QUO-1", "P-1", "dz")
+    unmapped = {"ShippingSiteId", "ShippingWarehouseId"}  # optional, no default (§1.3): from customer or product
+    assert set(first) == set(target_fields("p2c.tgt.erp.quotations", ("lines",))) - unmapped
+    assert set(record["header"]) == set(target_fields("p2c.tgt.erp.quotations", ("header",)))
+    assert write.value["origin"] == {**write.value["origin"], "id": "q-1", "version": 60, "entity": "quotes"}
+
+
+def test_line_changes_re_emit_all_current_lines_and_a_replay_writes_nothing(flow: QuotesFlow) -> None:
+    base = [(QUOTES, "c", header(), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT]
+    added = feed(flow, *base, (LINES, "c", line(2), 70))
+    assert [ln["LineCreationSequenceNumber"] for ln in added.writes[0][1].value["record"]["lines"]] == [1, 2]
+    removed = feed(flow, *base, (LINES, "c", line(2), 70), (LINES, "d", {"quotedetailid": "l-2"}, 71))
+    assert [ln["LineCreationSequenceNumber"] for ln in removed.writes[0][1].value["record"]["lines"]] == [1]
+    assert removed.writes[0][1].value["origin"]["version"] == 71
+    assert feed(flow, *base, ACCOUNT).writes == []  # the same answer again
+
+
+@pytest.mark.parametrize(("inputs", "reason"), [
+    ([(QUOTES, "c", header(statecode=0), 1)], "not active"),
+    ([(QUOTES, "c", header(), 1), (LINES, "c", line(1, product=None), 2)], "write-in"),
+    ([(QUOTES, "c", header(), 1), (LINES, "c", line(1), 2),
+      Answer("products", "p-1", Versioned(9, {"number": "P-1", "external": False}))], "not externally maintained"),
+])
+def test_what_is_skipped(flow: QuotesFlow, inputs: list[Any], reason: str) -> None:
+    step = feed(flow, *inputs)
+    assert step.skipped is not None and reason in step.skipped and not step.writes
+
+
+def test_a_contact_customer_must_be_an_active_customer(flow: QuotesFlow) -> None:
+    quote = (QUOTES, "c", header(customerid_type="contact", _customerid_value="c-1"), 1)
+    inactive = Answer("contacts", "c-1", Versioned(5, {"number": "CON-1", "active": False}))
+    assert feed(flow, quote, inactive).waiting_on == {"customer": 1}
+    active = Answer("contacts", "c-1", Versioned(6, {"number": "CON-1", "active": True}))
+    [(_, write)] = feed(flow, quote, inactive, active).writes
+    assert write.value["record"]["header"]["InvoiceCustomerAccountNumber"] == "CON-1"
+
+
+def test_a_deleted_quote_deletes_its_quotation_and_a_quote_without_customer_is_an_error(flow: QuotesFlow) -> None:
+    step = feed(flow, (QUOTES, "c", header(), 1), ACCOUNT, (QUOTES, "d", {"quoteid": "q-1"}, 80))
+    assert [(w.key, w.value["op"]) for _, w in step.writes] == [("usmf|QUO-1", "DELETE")]
+    with pytest.raises(RecordError):
+        feed(flow, (QUOTES, "c", header(_customerid_value=None), 1))
