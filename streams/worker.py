@@ -23,6 +23,7 @@ from p2c.metrics import MetricsReporter
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
 from p2c.topics import Topic, by_name, dead_letter
+from streams import commit_guard
 from streams.agents import FLOWS, PartitionsOf
 from streams.app import create_app
 from streams.counters import FlowCounters, Snapshot
@@ -93,6 +94,7 @@ def partition_counter(kafka: KafkaSettings) -> PartitionsOf:
 def build(kafka: KafkaSettings, settings: StreamsSettings, templates: dict[str, list[Template]],
           codecs: Codecs, partitions_of: PartitionsOf) -> Runtime:
     """The app with the flows' agents, a ``ready`` line and a periodic summary."""
+    commit_guard.install()
     runtime = Runtime(create_app(kafka, settings))
     for flow, loaded in templates.items():
         runtime.agents.extend(FLOWS[flow].register(runtime.app, codecs, loaded, partitions_of))
