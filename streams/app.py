@@ -96,8 +96,9 @@ def create_app(kafka: KafkaSettings, settings: StreamsSettings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=settings.commit_interval_s,
         producer_acks=-1,
-        # Without linger a produce request carried ~2 records (profiled); 5 ms batches them: +14% events/s.
-        producer_linger=0.005,
+        # Without linger a produce request carried ~2 records (profiled); 5 ms batches them: +14% events/s;
+        # 20 ms: another +13% (bench_streams, 10k events, alternating runs: 1,056 -> 1,199 events/s).
+        producer_linger=0.02,
         autodiscover=False,
         web_enabled=settings.web_port is not None,
         web_port=settings.web_port or 6066,
