@@ -5,7 +5,7 @@ Faust rebuilds a table by reading its changelog partitions up to the *highwaters
 ``end_offsets()``, a ListOffsets(latest) request). The embedded broker (Tansu) answers ListOffsets with the
 base offset of a partition's last record batch + 1, so when that batch holds several records (Faust's producer
 batches changelog writes) recovery stops at its first record and the table loses the rest: measured, 200
-known keys written in a burst, 8 lost after a restart, their deletes dead-lettered. The same too-low end
+known keys written in a burst, 6 to 8 lost after a restart, their deletes dead-lettered. The same too-low end
 made Faust's recovery consistency check (a table's offset must not pass the highwater) crash a worker.
 
 The high watermark carried in a Fetch response is right. So this module swaps in a consumer thread whose
