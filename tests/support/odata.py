@@ -41,6 +41,10 @@ class ODataClient:
             timeout=30,
         )
 
+    def __del__(self) -> None:
+        if hasattr(self, "http"):  # not when the token request failed
+            self.http.close()
+
     def get_all(self, path: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         response = self.http.get(path, params=params)
