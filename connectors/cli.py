@@ -46,7 +46,7 @@ def source() -> None:
     default=None,
     help="erp: poll every legal entity (?cross-company=true) [default: cross-company].",
 )
-@click.option("--poll-interval", type=float, default=None, help="Seconds between polls [default: 1.0].")
+@click.option("--poll-interval", type=float, default=None, help="Seconds between polls [default: crm 1.0, erp 0.5].")
 @click.option(
     "--overlap-ms",
     type=int,

@@ -47,8 +47,9 @@ class ErpSourceSettings(ApiSettings):
     #: only this legal entity (dataAreaId); None with ``cross_company``: every company
     company: str | None = None
     cross_company: bool = True
-    #: seconds between polls
-    poll_interval: float = 1.0
+    #: seconds between polls. Half the Dataverse source's second: a product reaches a waiting quote through
+    #: two polls (this one, then the CRM's), and the quote should leave within 2 s of the product's arrival
+    poll_interval: float = 0.5
     #: each poll starts this many ms before the watermark, for rows committed late with an earlier time
     overlap_ms: int = 2000
     #: rows per request (FinOps pages at most 10,000)
