@@ -27,8 +27,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sink": ("connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),
     "streams": ("streams.cli", "streams", "Run the Faust stream processors that map, route and join."),
     "dlq": ("p2c.dlq", "dlq", "List and retry dead-lettered records."),
-    "replay": ("p2c.replay", "replay", "Rewind a flow to an offset or a time and re-apply it."),
-    "reconcile": ("p2c.reconcile", "reconcile", "Compare source and target and list every difference."),
 }
 
 

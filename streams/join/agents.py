@@ -3,8 +3,8 @@
 Topics (internal ones are created by Faust, each with the partition count of the topic it must be
 co-partitioned with; all keys are UTF-8 ids, all values JSON)::
 
-    p2c-streams-join-<dep>-subscriptions   key: dependency id   partitions of the dependency's change topic
-    p2c-streams-<flow>-answers             key: requester key   partitions of the requester's change topic
+    <app id>-join-<dep>-subscriptions   key: dependency id   partitions of the dependency's change topic
+    <app id>-<flow>-answers             key: requester key   partitions of the requester's change topic
 
 Tables (in memory, rebuilt from their changelogs; keyed like the topics their agent reads)::
 
@@ -34,8 +34,8 @@ from streams.join.core import DependencySpec, ProviderStep, Subscription, Versio
 log = logging.getLogger("p2c.streams")
 
 
-def answer_topic(flow: str) -> str:
-    return f"p2c-streams-{flow}-answers"
+def answer_topic(app_id: str, flow: str) -> str:
+    return f"{app_id}-{flow}-answers"
 
 
 class ProviderAgent:
@@ -44,13 +44,14 @@ class ProviderAgent:
     def __init__(self, app: faust.App, spec: DependencySpec, codecs: Codecs, partitions: int) -> None:
         self.app, self.spec, self.partitions = app, spec, partitions
         self.decoder = codecs[spec.topic]
-        self.subscriptions = app.topic(spec.subscription_topic, partitions=partitions, internal=True)
+        self.subscription_topic = spec.subscription_topic(app.conf.id)
+        self.subscriptions = app.topic(self.subscription_topic, partitions=partitions, internal=True)
         self.values = app.Table(f"join-{spec.name}-values", partitions=partitions, key_type=bytes,
                                 value_type=bytes)
         self.subscribers = app.Table(f"join-{spec.name}-subscribers", partitions=partitions, key_type=bytes,
                                      value_type=bytes)
         self._replies: dict[str, Any] = {}
-        channel = app.topic(spec.topic, spec.subscription_topic, partitions=partitions, internal=True)
+        channel = app.topic(spec.topic, self.subscription_topic, partitions=partitions, internal=True)
         self.agent = app.agent(channel, name=f"streams.join.{spec.name}", concurrency=1)(self.process)
 
     async def process(self, stream: faust.StreamT[Any]) -> None:
@@ -67,7 +68,7 @@ class ProviderAgent:
         msg = event.message
         if msg.value is None or msg.key is None:
             return
-        if msg.topic == self.spec.subscription_topic:
+        if msg.topic == self.subscription_topic:
             sub = Subscription.decode(msg.value)
             step = on_subscription(self._current(msg.key), self._subscribers(msg.key), sub)
         else:

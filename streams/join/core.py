@@ -35,9 +35,9 @@ class DependencySpec:
     key_field: str
     fields: Mapping[str, str]  # answer field -> source row field
 
-    @property
-    def subscription_topic(self) -> str:
-        return f"p2c-streams-join-{self.name}-subscriptions"
+    def subscription_topic(self, app_id: str) -> str:
+        """Internal topics carry the app id, like Faust's changelogs: two apps never share them."""
+        return f"{app_id}-join-{self.name}-subscriptions"
 
     def extract(self, change: Mapping[str, Any], message_key: str | None) -> tuple[str, Versioned]:
         """The dependency id and the value a change event gives it (None after a delete)."""

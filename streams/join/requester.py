@@ -56,7 +56,7 @@ class RequesterAgent:
                  providers: Sequence[ProviderAgent]) -> None:
         self.app, self.flow, self.codecs, self.partitions = app, flow, codecs, partitions
         self.counters = FlowCounters(flow.name)
-        self.answers = answer_topic(flow.name)
+        self.answers = answer_topic(app.conf.id, flow.name)
         self.providers = {p.spec.name: p for p in providers}
         self.targets = {name: app.topic(name) for name in flow.target_topics}
         self.dlq = app.topic(dead_letter(flow.name).name)

@@ -1,5 +1,6 @@
 """`p2c up`, started once for the e2e tests exactly as a user starts it, on free ports and a temporary
-data directory."""
+data directory, and stopped when they are done (package scope: the integration tests do not share the
+machine with a whole running pipeline)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def says_ready(process: ManagedProcess) -> bool:
     return any(line.strip() == "ready" for line in process.log_path.read_text(errors="replace").splitlines())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     data_dir = tmp_path_factory.mktemp("p2c-up")
     ports = {name: free_port() for name in ("broker", "registry", "crm", "erp")}

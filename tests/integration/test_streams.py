@@ -55,13 +55,15 @@ class Workers:
                                 "--schema-registry-url", registry_url)
         self.logs_dir = logs_dir
         self.started: list[ManagedProcess] = []
+        # An app (consumer group, changelogs, join topics) of its own: nothing left by another test's workers.
+        self.env = {"P2C_STREAMS_SUMMARY_INTERVAL_S": "2", "P2C_STREAMS_APP_ID": f"p2c-streams-{uuid.uuid4().hex[:6]}"}
 
     def start(self, name: str) -> ManagedProcess:
         log_path = self.logs_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
         worker = ManagedProcess(name, self.argv, ready=log_has(log_path, " ready: "), log_path=log_path,
-                                env={"P2C_STREAMS_SUMMARY_INTERVAL_S": "2"})
+                                env=self.env)
         started = time.monotonic()
-        worker.start(timeout=30)
+        worker.start(timeout=60)
         print(f"{name}: consuming {time.monotonic() - started:.1f} s after the process started")
         self.started.append(worker)
         return worker

@@ -63,12 +63,13 @@ def workers(kafka_bootstrap: str, registry_url: str, logs_dir: Path, codecs: Cod
     argv = p2c_command("streams", "worker", "--bootstrap-servers", kafka_bootstrap,
                        "--schema-registry-url", registry_url)
     started = []
+    # An app (consumer group, changelogs, join topics) of its own: nothing left by another test's workers.
+    env = {"P2C_STREAMS_SUMMARY_INTERVAL_S": "2", "P2C_STREAMS_APP_ID": f"p2c-streams-joins-{uuid.uuid4().hex[:6]}"}
     try:
         for name in ("joins-1", "joins-2"):
             log_path = logs_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
-            worker = ManagedProcess(name, argv, ready=log_has(log_path, " ready: "), log_path=log_path,
-                                    env={"P2C_STREAMS_SUMMARY_INTERVAL_S": "2"})
-            worker.start(timeout=30)
+            worker = ManagedProcess(name, argv, ready=log_has(log_path, " ready: "), log_path=log_path, env=env)
+            worker.start(timeout=60)
             started.append(worker)
         yield started
     finally:

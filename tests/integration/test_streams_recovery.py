@@ -25,10 +25,8 @@ from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
 from p2c.topics import CRM_ACCOUNTS, ERP_CUSTOMERS
 from streams import samples
-from streams.settings import APP_ID
 from tests.integration.test_streams import DLQ, Workers, customers, key_of, new_accounts, produce, read_until
 
-CHANGELOG = f"{APP_ID}-accounts-known-keys-changelog"
 pytestmark = pytest.mark.timeout(90)
 
 
@@ -72,7 +70,8 @@ def test_state_written_just_before_a_restart_is_recovered(
     customers(kafka, codecs, keys, lambda ws: len(ws) >= len(rows))
     first.stop()  # SIGTERM: Faust flushes the changelog and commits
 
-    fetched, reported = end_offsets(kafka, [CHANGELOG]), reported_ends(kafka, CHANGELOG)
+    changelog = f"{workers.env['P2C_STREAMS_APP_ID']}-accounts-known-keys-changelog"
+    fetched, reported = end_offsets(kafka, [changelog]), reported_ends(kafka, changelog)
     print(f"changelog ends: fetched {fetched}, ListOffsets {reported}")
     if os.environ.get("P2C_TEST_DOCKER") != "1":  # the embedded broker: the case this test is about
         assert any(reported[tp] < fetched[tp] for tp in fetched), "no multi-record last batch: nothing proven"
