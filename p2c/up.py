@@ -19,7 +19,7 @@ from types import FrameType
 import click
 
 from p2c import logs
-from p2c.broker import MEMORY_NOTICE
+from p2c.broker import MEMORY_NOTICE, port_is_free
 from p2c.errors import P2CError
 from p2c.init import initialise
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
@@ -60,6 +60,18 @@ class Plan:
         self.crm_url = f"http://127.0.0.1:{crm_port}"
         self.erp_url = f"http://127.0.0.1:{erp_port}"
         self.company = company
+
+    def ports(self) -> dict[str, int]:
+        """The ports this plan listens on: they must be free before anything starts."""
+        ports = {"--crm-port": self.crm_port, "--erp-port": self.erp_port}
+        if self.own_broker:
+            ports["--broker-port"] = self.broker_port
+        if self.own_registry:
+            ports["--registry-port"] = self.registry_port
+        return ports
+
+    def taken_ports(self) -> list[str]:
+        return [f"{port} ({option})" for option, port in self.ports().items() if not port_is_free("127.0.0.1", port)]
 
     def env(self) -> dict[str, str]:
         return {
@@ -222,6 +234,12 @@ def up(
     plan = Plan(
         data_dir, broker_port, registry_port, crm_port, erp_port, bootstrap_servers, schema_registry_url, company
     )
+    taken = plan.taken_ports()
+    if taken:  # a probe would otherwise find the other process and take it for ours
+        raise click.ClickException(
+            f"port {', '.join(taken)} is taken: is another p2c up (or broker, registry, sandbox) running? "
+            "Stop it, or choose other ports with the options named."
+        )
     plan.logs.mkdir(parents=True, exist_ok=True)
     supervisor = Supervisor()
     screen = StatusScreen(plan, supervisor)

@@ -7,8 +7,14 @@ from p2c.up import Plan
 
 def plan(**overrides: object) -> Plan:
     args: dict[str, object] = dict(
-        data_dir=Path("/tmp/x"), broker_port=9092, registry_port=8081, crm_port=8701, erp_port=8702,
-        bootstrap_servers=None, schema_registry_url=None, company="usmf",
+        data_dir=Path("/tmp/x"),
+        broker_port=9092,
+        registry_port=8081,
+        crm_port=8701,
+        erp_port=8702,
+        bootstrap_servers=None,
+        schema_registry_url=None,
+        company="usmf",
     )
     args.update(overrides)
     return Plan(**args)  # type: ignore[arg-type]
@@ -32,3 +38,15 @@ def test_pipeline_components_log_to_the_data_dir() -> None:
     assert [p.name for p in procs] == ["crm", "erp", "source-crm", "source-erp", "streams", "sink-erp", "sink-crm"]
     assert all(p.log_path is not None and p.log_path.parent == Path("/tmp/x/logs") for p in procs)
     assert "9701" in procs[0].argv
+
+
+def test_taken_ports_are_named_with_their_option() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert plan(crm_port=port, erp_port=0, broker_port=0, registry_port=0).taken_ports() == [f"{port} (--crm-port)"]
+    # a given cluster and registry are not ours to start: their ports are not checked
+    assert "--broker-port" not in plan(bootstrap_servers="k:9092", schema_registry_url="http://r").ports()
