@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
 log = logging.getLogger("p2c.process")
 
 Probe = Callable[[], bool]
@@ -63,6 +65,17 @@ def log_says(process: ManagedProcess, word: str = "ready") -> Probe:
     return probe
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: have Linux send SIGTERM when the parent dies, however it dies.
+
+    A `p2c up` (or a test run) that is SIGKILLed then leaves no broker or worker behind holding its ports.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def p2c_command(*args: str) -> list[str]:
     """The argv that runs ``p2c <args>`` with this interpreter, installed script or not."""
     return [sys.executable, "-m", "p2c", *args]
@@ -109,6 +122,7 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **(self.env or {})},
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, not every child at once
+                preexec_fn=_die_with_parent,
             )
         if self.pid_path is not None:
             self.pid_path.parent.mkdir(parents=True, exist_ok=True)
