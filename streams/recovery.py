@@ -40,6 +40,7 @@ log = logging.getLogger("p2c.streams")
 
 EndOffsets = Callable[[KafkaSettings, list[str]], dict[tuple[str, int], int]]
 FETCH_WAIT_MS = 10
+FETCH_MAX_WAIT_MS = 100
 
 
 class _PromptFetch(KafkaSettings):
@@ -74,6 +75,17 @@ class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
     """Faust's aiokafka consumer thread; its highwaters (what table recovery reads up to) come from a fetch."""
 
     logger = logging.getLogger("faust.transport.fetched")  # under "faust": as quiet as the rest of Faust
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        """Faust's consumer, with fetches held at most ``FETCH_MAX_WAIT_MS`` instead of Faust's fixed 1.5 s.
+
+        aiokafka keeps one fetch in flight per broker, and on the embedded broker new records did not end it
+        early: measured, a hop through a topic took 0.26-0.76 s with 1.5 s, 16-63 ms with 100 ms, and a quote
+        left 1.0 s (p50) after its last dependency instead of 2.2 s.
+        """
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         transport = cast(FetchedHighwatersTransport, self.transport)
