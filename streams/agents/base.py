@@ -25,18 +25,15 @@ from typing import Any
 import faust
 from faust.types import EventT
 
-from p2c.deadletter import DeadLetter
-from p2c.errors import RecordError
 from p2c.serde import Codecs, decode_key
 from p2c.topics import dead_letter
 from streams.counters import FlowCounters
 from streams.flow import MappingFlow, Write
+from streams.handling import handle_until_done
 
 log = logging.getLogger("p2c.streams")
 
 PartitionsOf = Callable[[str], int]  # topic name -> its partition count
-RETRY_FIRST_S = 0.5
-RETRY_MAX_S = 30.0
 
 
 class FlowAgent:
@@ -61,21 +58,7 @@ class FlowAgent:
 
     async def handle(self, event: EventT[Any]) -> None:
         self.counters.events_in += 1
-        delay = RETRY_FIRST_S
-        while True:
-            try:
-                await self._handle_once(event)
-                return
-            except RecordError as exc:
-                await self.dead_letter(event, exc)
-                return
-            except Exception as exc:  # anything else is transient or a bug: never skip the event
-                self.counters.retries += 1
-                msg = event.message
-                log.error("%s: %s at %s[%d]@%d, retrying in %.1f s: %s", self.flow.name, type(exc).__name__,
-                          msg.topic, msg.partition, msg.offset, delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+        await handle_until_done(event, self._handle_once, flow=self.flow.name, dlq=self.dlq, counters=self.counters)
 
     async def _handle_once(self, event: EventT[Any]) -> None:
         raw_key: bytes | None = event.message.key
@@ -107,13 +90,3 @@ class FlowAgent:
     def _encode(self, write: Write, source_key: str | None) -> tuple[bytes, bytes]:
         return write.key.encode("utf-8"), self.encoder.serialize(write.value, source_key)
 
-    async def dead_letter(self, event: EventT[Any], error: RecordError) -> None:
-        msg = event.message
-        letter = DeadLetter.from_error(
-            error, flow=self.flow.name, stage="streams", key=msg.key, value=msg.value,
-            topic=msg.topic, partition=msg.partition, offset=msg.offset,
-        )
-        await self.dlq.send(key=msg.key, value=msg.value, headers=letter.headers())
-        self.counters.dead_lettered += 1
-        log.warning("%s: dead-lettered %s[%d]@%d to %s: %s", self.flow.name, msg.topic, msg.partition,
-                    msg.offset, letter.topic, letter.reason)

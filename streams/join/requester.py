@@ -23,18 +23,15 @@ import faust
 from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
-from p2c.deadletter import DeadLetter
-from p2c.errors import RecordError
 from p2c.serde import Codecs, decode_key
 from p2c.topics import dead_letter
 from streams.counters import FlowCounters
+from streams.handling import handle_until_done
 from streams.join import codec
 from streams.join.agents import ProviderAgent, answer_topic
 from streams.join.core import Answer, State, Step, Subscription, follows, subscription_changes
 
 log = logging.getLogger("p2c.streams")
-RETRY_FIRST_S = 0.5
-RETRY_MAX_S = 30.0
 
 
 class JoiningFlow(Protocol):
@@ -74,21 +71,7 @@ class RequesterAgent:
     async def handle(self, event: EventT[Any]) -> None:
         if event.message.topic != self.answers:
             self.counters.events_in += 1
-        delay = RETRY_FIRST_S
-        while True:
-            try:
-                await self._handle_once(event)
-                return
-            except RecordError as exc:
-                await self.dead_letter(event, exc)
-                return
-            except Exception as exc:  # transient or a bug: never skip the event
-                self.counters.retries += 1
-                msg = event.message
-                log.error("%s: %s at %s[%d]@%d, retrying in %.1f s: %s", self.flow.name, type(exc).__name__,
-                          msg.topic, msg.partition, msg.offset, delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+        await handle_until_done(event, self._handle_once, flow=self.flow.name, dlq=self.dlq, counters=self.counters)
 
     async def _handle_once(self, event: EventT[Any]) -> None:
         msg = event.message
@@ -155,13 +138,3 @@ class RequesterAgent:
                     self.parked[raw_key] = waiting_on
         self._publish()
 
-    async def dead_letter(self, event: EventT[Any], error: RecordError) -> None:
-        msg = event.message
-        letter = DeadLetter.from_error(
-            error, flow=self.flow.name, stage="streams", key=msg.key, value=msg.value,
-            topic=msg.topic, partition=msg.partition, offset=msg.offset,
-        )
-        await self.dlq.send(key=msg.key, value=msg.value, headers=letter.headers())
-        self.counters.dead_lettered += 1
-        log.warning("%s: dead-lettered %s[%d]@%d to %s: %s", self.flow.name, msg.topic, msg.partition,
-                    msg.offset, letter.topic, letter.reason)

@@ -125,7 +125,7 @@ def test_undecodable_bytes_are_dead_lettered(agent: FlowAgent) -> None:
 
 
 def test_a_transient_error_is_retried_on_the_same_event(agent: FlowAgent, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("streams.agents.base.RETRY_FIRST_S", 0.01)
+    monkeypatch.setattr("streams.handling.RETRY_FIRST_S", 0.01)
     agent.target.send.side_effect = [ConnectionError("registry down"), None]  # type: ignore[attr-defined]
     row = samples.account_row(3)
 
