@@ -48,7 +48,7 @@ class CrmSinkSettings(ApiSettings):
     #: unit group of products whose record names none
     default_unit_group: str = "Default Unit"
     #: seconds before a currency, unit or price list that was not found is looked up again
-    reference_reload: float = 5.0
+    reference_reload: float = 1.0
 
     @property
     def flow_list(self) -> list[str]:

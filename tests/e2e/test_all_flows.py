@@ -257,6 +257,9 @@ def test_a_product_without_a_price_list_is_dead_lettered_until_one_exists(p2c_up
         "pricelevels",
         {"name": f"japan {tag.lower()}", "transactioncurrencyid@odata.bind": f"/transactioncurrencies({jpy})"},
     )
+    # The sink re-reads price lists on a miss at most once a second (reference_reload): a retry a second after
+    # the price list exists always finds it.
+    time.sleep(1.1)
     subprocess.run(
         p2c_command("dlq", "retry", "--flow", "products", "--bootstrap-servers", p2c_up.bootstrap),
         check=True,
