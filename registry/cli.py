@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from p2c import logs
+from p2c import logs, options
 from p2c.settings import KafkaSettings, load
 
 
@@ -18,18 +18,14 @@ def registry() -> None:
 @registry.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8081, show_default=True, type=int, help="Port to listen on (0: any free port).")
-@click.option(
-    "--bootstrap-servers",
-    envvar="P2C_BOOTSTRAP_SERVERS",
-    default=None,
-    help="Kafka bootstrap servers, host:port[,...]  [env: P2C_BOOTSTRAP_SERVERS; default: 127.0.0.1:9092]",
-)
+@options.bootstrap_servers
+@options.config_file
 @click.option("--topic", default="_schemas", show_default=True, help="The topic holding the registry's log.")
-def serve(host: str, port: int, bootstrap_servers: str | None, topic: str) -> None:
+def serve(host: str, port: int, bootstrap_servers: str | None, config_file: str | None, topic: str) -> None:
     """Serve the Confluent Schema Registry REST API, the schemas kept in the TOPIC topic of Kafka."""
     from registry.kafka_store import KafkaStore
     from registry.server import serve as run
 
     logs.configure()
-    settings = load(KafkaSettings, bootstrap_servers=bootstrap_servers)
+    settings = load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)
     asyncio.run(run(KafkaStore(settings, topic), host, port))
