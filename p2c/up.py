@@ -152,9 +152,8 @@ def run_once(plan: Plan, name: str, *args: str) -> None:
 class StatusScreen:
     """The live status: redrawn in place on a terminal, a line every few seconds otherwise."""
 
-    def __init__(self, plan: Plan, supervisor: Supervisor) -> None:
+    def __init__(self, plan: Plan) -> None:
         self.kafka = KafkaSettings(bootstrap_servers=plan.bootstrap)
-        self.supervisor = supervisor
         self.tty = sys.stdout.isatty()
         self.events: list[str] = []
         self._last_plain = 0.0
@@ -241,9 +240,8 @@ def up(
             "Stop it, or choose other ports with the options named."
         )
     plan.logs.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor()
-    screen = StatusScreen(plan, supervisor)
-    supervisor._on_event = screen.event
+    screen = StatusScreen(plan)
+    supervisor = Supervisor(on_event=screen.event)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
