@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 Position = dict[str, Any]
 
@@ -49,6 +49,8 @@ class Checkpoint:
 
 SourceItem = ChangeEvent | Rejected | Checkpoint
 
+S = TypeVar("S")
+
 
 class Source(ABC):
     """A change feed. ``changes`` runs until ``stop()`` is called (or forever)."""
@@ -77,6 +79,19 @@ class Source(ABC):
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True when stopped meanwhile."""
         return self._stop.wait(seconds)
+
+    def poll_forever(
+        self, streams: Iterable[S], poll: Callable[[S], Iterator[SourceItem]], interval: float
+    ) -> Iterator[SourceItem]:
+        """Poll every stream in turn, then wait ``interval`` seconds, until stopped."""
+        streams = list(streams)
+        while not self.stopped:
+            for stream in streams:
+                yield from poll(stream)
+                if self.stopped:
+                    return
+            if self.wait(interval):
+                return
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release HTTP clients and the like."""

@@ -301,13 +301,7 @@ class DataverseSource(Source):
             ", ".join(s.entity_set for s in self.streams),
             self.poll_interval,
         )
-        while not self.stopped:
-            for stream in self.streams:
-                yield from self.poll(stream)
-                if self.stopped:
-                    return
-            if self.wait(self.poll_interval):
-                return
+        yield from self.poll_forever(self.streams, self.poll, self.poll_interval)
 
     def close(self) -> None:
         self.client.close()

@@ -234,13 +234,7 @@ class FinOpsSource(Source):
             self.poll_interval,
             self.overlap_ms,
         )
-        while not self.stopped:
-            for stream in self.streams:
-                yield from self.poll(stream)
-                if self.stopped:
-                    return
-            if self.wait(self.poll_interval):
-                return
+        yield from self.poll_forever(self.streams, self.poll, self.poll_interval)
 
     def close(self) -> None:
         self.client.close()
