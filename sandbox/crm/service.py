@@ -67,16 +67,7 @@ class CrmService(Service):
             return self.count(req, entity)
         if entity is None or len(segments) > 1:
             raise ODataError(404, f"Resource not found for the segment '{segments[-1]}'.", codes.QUERY_NOT_SUPPORTED)
-        handler = {
-            ("GET", False): self.get_collection,
-            ("POST", False): self.post,
-            ("GET", True): self.get_one,
-            ("PATCH", True): self.patch,
-            ("DELETE", True): self.delete,
-        }.get((req.method, key is not None))
-        if handler is None:
-            raise ODataError(405, f"The HTTP method '{req.method}' is not allowed here.", codes.QUERY_NOT_SUPPORTED)
-        return handler(req, entity, key)
+        return self.dispatch(req, entity, key)
 
     # -- reads ------------------------------------------------------------------------------------------
 

@@ -51,16 +51,7 @@ class ErpService(Service):
             raise ODataError(404, f"Resource not found for the segment '{segments[-1]}'.")
         if key is not None and not isinstance(key, dict):
             key = {entity.key[0]: key} if len(entity.key) == 1 else key
-        handler = {
-            ("GET", False): self.get_collection,
-            ("POST", False): self.post,
-            ("GET", True): self.get_one,
-            ("PATCH", True): self.patch,
-            ("DELETE", True): self.delete,
-        }.get((req.method, key is not None))
-        if handler is None:
-            raise ODataError(405, f"The HTTP method '{req.method}' is not allowed here.")
-        return handler(req, entity, key)
+        return self.dispatch(req, entity, key)
 
     def count(self, req: Request, entity: EntitySet) -> Response:
         """``GET <set>/$count``: the number of matching rows, as plain text."""

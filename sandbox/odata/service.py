@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sandbox.odata.batch import ChangeSet, Part, PartResponse, count_requests, parse_batch, write_batch
 from sandbox.odata.errors import ODataError
+from sandbox.odata.model import EntitySet
 from sandbox.odata.sqlite import Database
 
 log = logging.getLogger("p2c.sandbox")
@@ -92,6 +93,35 @@ class Service(ABC):
     @abstractmethod
     def route(self, req: Request) -> Response:
         """Serve one request; raise ODataError for an error response."""
+
+    # The entity-set handlers each service implements: (request, entity set, key or None) -> response.
+    @abstractmethod
+    def get_collection(self, req: Request, entity: EntitySet, key: Any) -> Response: ...
+
+    @abstractmethod
+    def post(self, req: Request, entity: EntitySet, key: Any) -> Response: ...
+
+    @abstractmethod
+    def get_one(self, req: Request, entity: EntitySet, key: Any) -> Response: ...
+
+    @abstractmethod
+    def patch(self, req: Request, entity: EntitySet, key: Any) -> Response: ...
+
+    @abstractmethod
+    def delete(self, req: Request, entity: EntitySet, key: Any) -> Response: ...
+
+    def dispatch(self, req: Request, entity: EntitySet, key: Any) -> Response:
+        """The handler for the method on a collection (no key) or one row; 405 for any other method."""
+        handler = {
+            ("GET", False): self.get_collection,
+            ("POST", False): self.post,
+            ("GET", True): self.get_one,
+            ("PATCH", True): self.patch,
+            ("DELETE", True): self.delete,
+        }.get((req.method, key is not None))
+        if handler is None:
+            raise ODataError(405, f"The HTTP method '{req.method}' is not allowed here.", self.error_code)
+        return handler(req, entity, key)
 
     def handle(self, req: Request) -> Response:
         try:
