@@ -14,6 +14,8 @@ import pytest
 
 from p2c.broker import EmbeddedBroker
 from p2c.process import ManagedProcess, free_port, http_ok, p2c_command
+from p2c.settings import KafkaSettings
+from tests.support.workers import Workers
 
 
 def _docker_kafka() -> Iterator[str]:
@@ -58,3 +60,17 @@ def registry_url(kafka_bootstrap: str, logs_dir: Path) -> Iterator[str]:
     process, url = start_registry(kafka_bootstrap, logs_dir)
     yield url
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    """Settings for the session broker."""
+    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
+
+
+@pytest.fixture
+def workers(kafka_bootstrap: str, registry_url: str, logs_dir: Path) -> Iterator[Workers]:
+    """Stream workers started by the test, all stopped at its end."""
+    pool = Workers(kafka_bootstrap, registry_url, logs_dir)
+    yield pool
+    pool.stop_all()

@@ -101,11 +101,6 @@ def client(registry_url: str) -> Iterator[SchemaRegistryClient]:
 
 
 @pytest.fixture(scope="module")
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
-@pytest.fixture(scope="module")
 def producer(kafka: KafkaSettings) -> Iterator[Producer]:
     """One idempotent producer for every topic: starting one costs half a second."""
     producer = Producer(kafka.producer())

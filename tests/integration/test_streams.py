@@ -20,11 +20,11 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 import schemas
 from p2c import deadletter
-from p2c.process import ManagedProcess, p2c_command
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
 from p2c.topics import CRM_ACCOUNTS, ERP_CUSTOMERS, dead_letter
 from streams import samples
+from tests.support.workers import Workers
 
 DLQ = dead_letter("accounts").name
 Message = Any  # confluent_kafka.Message
@@ -38,46 +38,6 @@ def codecs(registry_url: str) -> Iterator[Codecs]:
         yield Codecs(client)
 
 
-@pytest.fixture(scope="module")
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
-def log_has(path: Path, text: str, times: int = 1) -> Callable[[], bool]:
-    return lambda: path.exists() and path.read_text(errors="replace").count(text) >= times
-
-
-class Workers:
-    """Starts workers on the session broker and stops every one of them at the end of the test."""
-
-    def __init__(self, kafka_bootstrap: str, registry_url: str, logs_dir: Path) -> None:
-        self.argv = p2c_command("streams", "worker", "--bootstrap-servers", kafka_bootstrap,
-                                "--schema-registry-url", registry_url)
-        self.logs_dir = logs_dir
-        self.started: list[ManagedProcess] = []
-        # An app (consumer group, changelogs, join topics) of its own: nothing left by another test's workers.
-        self.env = {"P2C_STREAMS_SUMMARY_INTERVAL_S": "2", "P2C_STREAMS_APP_ID": f"p2c-streams-{uuid.uuid4().hex[:6]}"}
-
-    def start(self, name: str) -> ManagedProcess:
-        log_path = self.logs_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
-        worker = ManagedProcess(name, self.argv, ready=log_has(log_path, " ready: "), log_path=log_path,
-                                env=self.env)
-        started = time.monotonic()
-        worker.start(timeout=60)
-        print(f"{name}: consuming {time.monotonic() - started:.1f} s after the process started")
-        self.started.append(worker)
-        return worker
-
-    def stop_all(self) -> None:
-        for worker in self.started:
-            worker.stop()
-
-
-@pytest.fixture
-def workers(kafka_bootstrap: str, registry_url: str, logs_dir: Path) -> Iterator[Workers]:
-    pool = Workers(kafka_bootstrap, registry_url, logs_dir)
-    yield pool
-    pool.stop_all()
 
 
 def new_accounts(count: int, **overrides: Any) -> list[dict[str, Any]]:

@@ -49,11 +49,6 @@ def codecs(registry_url: str) -> Iterator[Codecs]:
         yield Codecs(client)
 
 
-@pytest.fixture(scope="module")
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
 def log_has(path: Path, text: str) -> Callable[[], bool]:
     return lambda: path.exists() and text in path.read_text(errors="replace")
 

@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +24,8 @@ from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
 from p2c.topics import CRM_PRODUCTS_TARGET, ERP_PRODUCTS, dead_letter
 from streams import samples
-from tests.integration.test_streams import Message, Workers, read_until
+from tests.integration.test_streams import Message, read_until
+from tests.support.workers import Workers
 
 DLQ = dead_letter("products").name
 pytestmark = pytest.mark.timeout(90)
@@ -39,16 +39,6 @@ def codecs(registry_url: str) -> Iterator[Codecs]:
         yield Codecs(client)
 
 
-@pytest.fixture(scope="module")
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
-@pytest.fixture
-def workers(kafka_bootstrap: str, registry_url: str, logs_dir: Path) -> Iterator[Workers]:
-    pool = Workers(kafka_bootstrap, registry_url, logs_dir)
-    yield pool
-    pool.stop_all()
 
 
 def new_products(count: int, **overrides: Any) -> list[dict[str, Any]]:

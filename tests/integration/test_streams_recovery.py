@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -25,7 +24,8 @@ from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
 from p2c.topics import CRM_ACCOUNTS, ERP_CUSTOMERS
 from streams import samples
-from tests.integration.test_streams import DLQ, Workers, customers, key_of, new_accounts, produce, read_until
+from tests.integration.test_streams import DLQ, customers, key_of, new_accounts, produce, read_until
+from tests.support.workers import Workers
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -38,16 +38,6 @@ def codecs(registry_url: str) -> Iterator[Codecs]:
         yield Codecs(client)
 
 
-@pytest.fixture(scope="module")
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka_bootstrap)
-
-
-@pytest.fixture
-def workers(kafka_bootstrap: str, registry_url: str, logs_dir: Path) -> Iterator[Workers]:
-    pool = Workers(kafka_bootstrap, registry_url, logs_dir)
-    yield pool
-    pool.stop_all()
 
 
 def reported_ends(kafka: KafkaSettings, topic: str) -> dict[tuple[str, int], int]:
