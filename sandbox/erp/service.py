@@ -38,11 +38,9 @@ class ErpService(Service):
 
     def route(self, req: Request) -> Response:
         segments = split_path(req.path)
-        if not segments:
-            sets = [{"name": e.name, "kind": "EntitySet", "url": e.name} for e in E.ALL]
-            return Response.json(200, {"@odata.context": f"{req.base_url}$metadata", "value": sets})
-        if segments == ["$metadata"]:
-            return Response(200, self.metadata, {"Content-Type": "application/xml", "OData-Version": "4.0"})
+        described = self.describe(req, segments, E.ALL)
+        if described is not None:
+            return described
         name, key = parse_segment(segments[0])
         entity = E.BY_SET.get(name)
         if entity is not None and key is None and segments[1:] == ["$count"] and req.method == "GET":

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -86,6 +87,7 @@ class Service(ABC):
     name = "service"
     api_path = "/"
     error_code = ""  # default OData error code (Dataverse: hex codes; FinOps: empty)
+    metadata: bytes  # the CSDL document each service builds for its entity sets
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -109,6 +111,15 @@ class Service(ABC):
 
     @abstractmethod
     def delete(self, req: Request, entity: EntitySet, key: Any) -> Response: ...
+
+    def describe(self, req: Request, segments: list[str], sets: Sequence[EntitySet]) -> Response | None:
+        """The service document (the root) or ``$metadata``; None for any other path."""
+        if not segments:
+            listed = [{"name": e.name, "kind": "EntitySet", "url": e.name} for e in sets]
+            return Response.json(200, {"@odata.context": f"{req.base_url}$metadata", "value": listed})
+        if segments == ["$metadata"]:
+            return Response(200, self.metadata, {"Content-Type": "application/xml", "OData-Version": "4.0"})
+        return None
 
     def dispatch(self, req: Request, entity: EntitySet, key: Any) -> Response:
         """The handler for the method on a collection (no key) or one row; 405 for any other method."""
