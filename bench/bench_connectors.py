@@ -21,17 +21,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connectors.base.sink import Sink, SinkRecord
-from connectors.base.source import ChangeEvent
-from connectors.core.batch import BatchWriter, ChangeSet, Operation
-from connectors.dataverse.settings import CrmSinkSettings
-from connectors.dataverse.sink import ProductSink
-from connectors.finops.quotations import QUOTATIONS
-from connectors.finops.settings import ErpSinkSettings
-from connectors.finops.sink import FinOpsSink
-from connectors.finops.source import STREAMS, FinOpsSource
-from connectors.finops.targets import CUSTOMERS
 from p2c import topics
+from p2c.connectors.base.sink import Sink, SinkRecord
+from p2c.connectors.base.source import ChangeEvent
+from p2c.connectors.core.batch import BatchWriter, ChangeSet, Operation
+from p2c.connectors.dataverse.settings import CrmSinkSettings
+from p2c.connectors.dataverse.sink import ProductSink
+from p2c.connectors.finops.quotations import QUOTATIONS
+from p2c.connectors.finops.settings import ErpSinkSettings
+from p2c.connectors.finops.sink import FinOpsSink
+from p2c.connectors.finops.source import STREAMS, FinOpsSource
+from p2c.connectors.finops.targets import CUSTOMERS
 from p2c.process import ManagedProcess, free_port, http_ok, p2c_command
 
 PRODUCTS = 50

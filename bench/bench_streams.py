@@ -27,14 +27,14 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-import schemas
+from p2c import schemas
 from p2c.broker import EmbeddedBroker
 from p2c.process import ManagedProcess, free_port, http_ok, p2c_command
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
+from p2c.streams import loader, samples
+from p2c.streams.flow import MappingFlow
 from p2c.topics import CRM_ACCOUNTS, ERP_CUSTOMERS
-from streams import loader, samples
-from streams.flow import MappingFlow
 
 os.environ.setdefault("P2C_SESSION_TIMEOUT_MS", "2000")
 
@@ -44,8 +44,9 @@ def produce(kafka: KafkaSettings, codecs: Codecs, count: int, tag: str) -> None:
     codec = codecs[CRM_ACCOUNTS.name]
     for i in range(count):
         row = samples.account_row(i, accountid=str(uuid.uuid4()), accountnumber=f"ACC-{i:06d}-{tag}")
-        producer.produce(CRM_ACCOUNTS.name, key=row["accountid"].encode(), value=codec.serialize(
-            samples.change("c", row, i)))
+        producer.produce(
+            CRM_ACCOUNTS.name, key=row["accountid"].encode(), value=codec.serialize(samples.change("c", row, i))
+        )
         producer.poll(0)
     producer.flush(30)
 
@@ -93,9 +94,12 @@ def main() -> None:
         if not registry_url:
             port = free_port()
             registry_url = f"http://127.0.0.1:{port}"
-            registry = ManagedProcess("registry", p2c_command(
-                "registry", "serve", "--port", str(port), "--bootstrap-servers", bootstrap),
-                ready=http_ok(f"{registry_url}/subjects"), log_path=logs / "registry.log")
+            registry = ManagedProcess(
+                "registry",
+                p2c_command("registry", "serve", "--port", str(port), "--bootstrap-servers", bootstrap),
+                ready=http_ok(f"{registry_url}/subjects"),
+                log_path=logs / "registry.log",
+            )
             registry.start(timeout=30)
             stack.callback(registry.stop)
         client = stack.enter_context(SchemaRegistryClient({"url": registry_url}))
@@ -110,20 +114,29 @@ def main() -> None:
         ready_at = 0.0
         for n in range(args.workers):
             log_path = logs / f"worker-{n}.log"
-            worker = ManagedProcess(f"worker-{n}", p2c_command(
-                "streams", "worker", "--bootstrap-servers", bootstrap, "--schema-registry-url", registry_url),
-                ready=lambda p=log_path: p.exists() and " ready: " in p.read_text(), log_path=log_path)
+            worker = ManagedProcess(
+                f"worker-{n}",
+                p2c_command(
+                    "streams", "worker", "--bootstrap-servers", bootstrap, "--schema-registry-url", registry_url
+                ),
+                ready=lambda p=log_path: p.exists() and " ready: " in p.read_text(),
+                log_path=log_path,
+            )
             spawned = time.monotonic()
             worker.start(timeout=60)
             ready_at = time.monotonic()
             stack.callback(worker.stop)
             inner = re.search(r"ready: ([\d.]+) s after start", log_path.read_text())
-            print(f"worker {n}: consuming {ready_at - spawned:.2f} s after spawn "
-                  f"({inner.group(1) if inner else '?'} s from 'starting' to 'ready')")
+            print(
+                f"worker {n}: consuming {ready_at - spawned:.2f} s after spawn "
+                f"({inner.group(1) if inner else '?'} s from 'starting' to 'ready')"
+            )
         done = wait_for_writes(kafka, args.events, tag, timeout=300)
         elapsed = done - ready_at
-        print(f"throughput: {args.events} events in {elapsed:.2f} s = {args.events / elapsed:.0f} events/s "
-              f"with {args.workers} worker(s)")
+        print(
+            f"throughput: {args.events} events in {elapsed:.2f} s = {args.events / elapsed:.0f} events/s "
+            f"with {args.workers} worker(s)"
+        )
         print(f"pure decode+map+encode: {pure_cost(codecs):.0f} us/event in-process; logs in {logs}")
 
 

@@ -71,9 +71,9 @@ def source_run(
 ) -> None:
     """Publish the CONNECTOR's changes (full load, then changes) as Avro change events."""
     logs.configure()
-    from connectors import launch
-    from connectors.dataverse.settings import CrmSourceSettings
-    from connectors.finops.settings import ErpSourceSettings
+    from p2c.connectors import launch
+    from p2c.connectors.dataverse.settings import CrmSourceSettings
+    from p2c.connectors.finops.settings import ErpSourceSettings
 
     try:
         kafka, registry = _common(bootstrap_servers, schema_registry_url, config_file)
@@ -145,9 +145,9 @@ def sink_run(
 ) -> None:
     """Write the target topics of CONNECTOR's flows into it, in $batch requests, committing after each."""
     logs.configure()
-    from connectors import launch
-    from connectors.dataverse.settings import CrmSinkSettings
-    from connectors.finops.settings import ErpSinkSettings
+    from p2c.connectors import launch
+    from p2c.connectors.dataverse.settings import CrmSinkSettings
+    from p2c.connectors.finops.settings import ErpSinkSettings
 
     try:
         kafka, registry = _common(bootstrap_servers, schema_registry_url, config_file)

@@ -11,16 +11,16 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from connectors.base.sink import Sink
-from connectors.base.source import Source
-from connectors.core.metrics import METRICS
-from connectors.core.positions import KafkaPositionStore
-from connectors.core.sink_runner import SinkRunner
-from connectors.core.source_runner import SourceRunner, run_forever
-from connectors.dataverse.settings import CrmSinkSettings, CrmSourceSettings
-from connectors.finops.settings import ErpSinkSettings, ErpSourceSettings
 from p2c import topics
 from p2c.admin import ensure_topics
+from p2c.connectors.base.sink import Sink
+from p2c.connectors.base.source import Source
+from p2c.connectors.core.metrics import METRICS
+from p2c.connectors.core.positions import KafkaPositionStore
+from p2c.connectors.core.sink_runner import SinkRunner
+from p2c.connectors.core.source_runner import SourceRunner, run_forever
+from p2c.connectors.dataverse.settings import CrmSinkSettings, CrmSourceSettings
+from p2c.connectors.finops.settings import ErpSinkSettings, ErpSourceSettings
 from p2c.errors import ConfigurationError
 from p2c.metrics import MetricsReporter
 from p2c.serde import Codecs
@@ -71,8 +71,8 @@ def run_source(
 
 
 def run_crm_source(settings: CrmSourceSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
-    from connectors.dataverse.source import DataverseSource
-    from connectors.dataverse.streams import streams_for
+    from p2c.connectors.dataverse.source import DataverseSource
+    from p2c.connectors.dataverse.streams import streams_for
 
     src = DataverseSource(
         settings.client(f"crm {settings.connector_name}"),
@@ -87,7 +87,7 @@ def run_crm_source(settings: CrmSourceSettings, kafka: KafkaSettings, registry: 
 
 
 def run_erp_source(settings: ErpSourceSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
-    from connectors.finops.source import FinOpsSource, streams_for
+    from p2c.connectors.finops.source import FinOpsSource, streams_for
 
     if not settings.cross_company and not settings.company:
         raise ConfigurationError("--no-cross-company needs --company: the legal entity (dataAreaId) to poll")
@@ -169,9 +169,9 @@ def run_sinks(
 
 
 def run_erp_sink(settings: ErpSinkSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
-    from connectors.finops.catalog import targets_for
-    from connectors.finops.holds import DependencyHold
-    from connectors.finops.sink import FinOpsSink
+    from p2c.connectors.finops.catalog import targets_for
+    from p2c.connectors.finops.holds import DependencyHold
+    from p2c.connectors.finops.sink import FinOpsSink
 
     sinks: list[tuple[Sink, str]] = []
     for target in _lookup("--flows", targets_for, settings.flow_list):
@@ -193,8 +193,8 @@ def run_erp_sink(settings: ErpSinkSettings, kafka: KafkaSettings, registry: Regi
 
 
 def run_crm_sink(settings: CrmSinkSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
-    from connectors.dataverse.pricing import Bindings
-    from connectors.dataverse.sink import ProductSink
+    from p2c.connectors.dataverse.pricing import Bindings
+    from p2c.connectors.dataverse.sink import ProductSink
 
     unknown = [f for f in settings.flow_list if f != "products"]
     if unknown:

@@ -20,12 +20,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("p2c.status", "status", "Per flow: events in, written, waiting, dead-lettered, lag."),
     "init": ("p2c.init", "init", "Create p2c's topics and register its schemas (idempotent)."),
     "broker": ("p2c.broker", "broker", "Run the embedded Kafka-compatible broker (in memory)."),
-    "registry": ("registry.cli", "registry", "The Confluent-compatible schema registry service."),
+    "registry": ("p2c.registry.cli", "registry", "The Confluent-compatible schema registry service."),
     "schemas": ("p2c.schemas_cli", "schemas", "Register, list, show, diff and check Avro schemas."),
-    "sandbox": ("sandbox.cli", "sandbox", "Dataverse-like CRM and FinOps-like ERP services on SQLite."),
-    "source": ("connectors.cli", "source", "Run a source connector (CRM or ERP change feed to Kafka)."),
-    "sink": ("connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),
-    "streams": ("streams.cli", "streams", "Run the Faust stream processors that map, route and join."),
+    "sandbox": ("p2c.sandbox.cli", "sandbox", "Dataverse-like CRM and FinOps-like ERP services on SQLite."),
+    "source": ("p2c.connectors.cli", "source", "Run a source connector (CRM or ERP change feed to Kafka)."),
+    "sink": ("p2c.connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),
+    "streams": ("p2c.streams.cli", "streams", "Run the Faust stream processors that map, route and join."),
     "dlq": ("p2c.dlq", "dlq", "List and retry dead-lettered records."),
 }
 

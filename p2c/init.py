@@ -13,8 +13,8 @@ import time
 
 import click
 
-import schemas as contracts
 from p2c import logs, options
+from p2c import schemas as contracts
 from p2c.admin import ensure_topics, wait_for_cluster
 from p2c.errors import P2CError, RetriableError
 from p2c.schemas_cli import Outcome, Registry, register_one

@@ -22,8 +22,8 @@ from urllib.parse import quote
 import click
 import httpx
 
-import schemas as contracts
 from p2c import options
+from p2c import schemas as contracts
 from p2c.errors import ConfigurationError
 from p2c.schemas_diff import InvalidSchema, Parsed, diff, parse, read_problems
 from p2c.settings import RegistrySettings, load

@@ -18,7 +18,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
 
-import schemas
+from p2c import schemas
 from p2c.errors import RecordError
 from p2c.settings import RegistrySettings
 

@@ -1,5 +1,5 @@
 """``python -m registry serve``: the same as ``p2c registry serve``."""
 
-from registry.cli import registry
+from p2c.registry.cli import registry
 
 registry(prog_name="python -m registry")

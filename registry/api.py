@@ -13,11 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from registry import requests as req
-from registry.core import Registry
-from registry.errors import ErrorCode, RegistryError
-from registry.schema import SCHEMA_TYPES
-from registry.store import StoreError
+from p2c.registry import requests as req
+from p2c.registry.core import Registry
+from p2c.registry.errors import ErrorCode, RegistryError
+from p2c.registry.schema import SCHEMA_TYPES
+from p2c.registry.store import StoreError
 
 log = logging.getLogger("p2c.registry")
 

@@ -23,8 +23,8 @@ def registry() -> None:
 @click.option("--topic", default="_schemas", show_default=True, help="The topic holding the registry's log.")
 def serve(host: str, port: int, bootstrap_servers: str | None, config_file: str | None, topic: str) -> None:
     """Serve the Confluent Schema Registry REST API, the schemas kept in the TOPIC topic of Kafka."""
-    from registry.kafka_store import KafkaStore
-    from registry.server import serve as run
+    from p2c.registry.kafka_store import KafkaStore
+    from p2c.registry.server import serve as run
 
     logs.configure()
     settings = load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from registry.schema import PRIMITIVES, ParsedSchema
+from p2c.registry.schema import PRIMITIVES, ParsedSchema
 
 LEVELS = (
     "BACKWARD",

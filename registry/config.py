@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from registry import records
-from registry import requests as req
-from registry.errors import ErrorCode, RegistryError
+from p2c.registry import records
+from p2c.registry import requests as req
+from p2c.registry.errors import ErrorCode, RegistryError
 
 if TYPE_CHECKING:
-    from registry.core import Registry
+    from p2c.registry.core import Registry
 
 log = logging.getLogger("p2c.registry")
 

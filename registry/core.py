@@ -12,14 +12,14 @@ import asyncio
 import logging
 from typing import Any
 
-from registry import compat, records
-from registry import requests as req
-from registry.config import Settings
-from registry.deletes import Deletes
-from registry.errors import ErrorCode, RegistryError
-from registry.schema import ParsedSchema, parse
-from registry.state import State, StoredSchema, Version
-from registry.store import Store
+from p2c.registry import compat, records
+from p2c.registry import requests as req
+from p2c.registry.config import Settings
+from p2c.registry.deletes import Deletes
+from p2c.registry.errors import ErrorCode, RegistryError
+from p2c.registry.schema import ParsedSchema, parse
+from p2c.registry.state import State, StoredSchema, Version
+from p2c.registry.store import Store
 
 log = logging.getLogger("p2c.registry")
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from registry import records
-from registry import requests as req
-from registry.errors import ErrorCode, RegistryError
-from registry.state import Version
+from p2c.registry import records
+from p2c.registry import requests as req
+from p2c.registry.errors import ErrorCode, RegistryError
+from p2c.registry.state import Version
 
 if TYPE_CHECKING:
-    from registry.core import Registry
+    from p2c.registry.core import Registry
 
 log = logging.getLogger("p2c.registry")
 

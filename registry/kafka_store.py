@@ -18,10 +18,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from p2c.registry import records
+from p2c.registry.records import JSONDict, Record
+from p2c.registry.store import Appended, Applier, Follower, Store, StoreError
 from p2c.settings import KafkaSettings
-from registry import records
-from registry.records import JSONDict, Record
-from registry.store import Appended, Applier, Follower, Store, StoreError
 
 log = logging.getLogger("p2c.registry")
 

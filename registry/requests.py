@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from registry.compat import LEVELS
-from registry.errors import ErrorCode, RegistryError
+from p2c.registry.compat import LEVELS
+from p2c.registry.errors import ErrorCode, RegistryError
 
 MODES = ("READWRITE", "READONLY", "READONLY_OVERRIDE", "IMPORT")
 _MAX_VERSION = 2**31 - 1

@@ -17,7 +17,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import SchemaParseException, UnknownType
 
-from registry.errors import ErrorCode, RegistryError
+from p2c.registry.errors import ErrorCode, RegistryError
 
 AVRO = "AVRO"
 SCHEMA_TYPES = ("AVRO",)

@@ -9,9 +9,9 @@ import signal
 
 from aiohttp import web
 
-from registry.api import make_app
-from registry.core import Registry
-from registry.store import Store
+from p2c.registry.api import make_app
+from p2c.registry.core import Registry
+from p2c.registry.store import Store
 
 log = logging.getLogger("p2c.registry")
 

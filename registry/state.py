@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from registry import records
-from registry.records import JSONDict, Record
+from p2c.registry import records
+from p2c.registry.records import JSONDict, Record
 
 log = logging.getLogger("p2c.registry")
 

@@ -17,8 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from registry import records
-from registry.records import JSONDict, Record
+from p2c.registry import records
+from p2c.registry.records import JSONDict, Record
 
 Applier = Callable[[Record], str | None]
 _KEEP_OUTCOMES = 10_000

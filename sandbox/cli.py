@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from p2c import logs
-from sandbox.odata.auth import DEFAULT_CLIENTS, parse_client
+from p2c.sandbox.odata.auth import DEFAULT_CLIENTS, parse_client
 
 log = logging.getLogger("p2c.sandbox")
 
@@ -57,9 +57,9 @@ def crm(
     host: str, port: int, data_dir: Path, rate_limit: int | None, delta_token_ttl: float, clients: tuple[str, ...]
 ) -> None:
     """Serve the Dataverse Web API (/api/data/v9.2/) of a Sales organization."""
-    from sandbox.crm.app import API_PATH, create_app
-    from sandbox.crm.store import application_user_id
-    from sandbox.server import serve
+    from p2c.sandbox.crm.app import API_PATH, create_app
+    from p2c.sandbox.crm.store import application_user_id
+    from p2c.sandbox.server import serve
 
     logs.configure()
     allowed = _clients(clients)
@@ -89,8 +89,8 @@ def _counts(conn: object, tables: list[str]) -> str:
 @_client_option
 def erp(host: str, port: int, data_dir: Path, rate_limit: int | None, clients: tuple[str, ...]) -> None:
     """Serve the Finance and Operations OData API (/data/) of an environment with company usmf."""
-    from sandbox.erp.app import API_PATH, create_app
-    from sandbox.server import serve
+    from p2c.sandbox.erp.app import API_PATH, create_app
+    from p2c.sandbox.server import serve
 
     logs.configure()
     allowed = _clients(clients)
@@ -124,8 +124,8 @@ def erp(host: str, port: int, data_dir: Path, rate_limit: int | None, clients: t
 @click.option("--seed", "seed_value", default=42, type=int, help="Random seed: the same seed, the same data.")
 def seed(data_dir: Path, accounts: int, contacts: int, products: int, quotes: int, seed_value: int) -> None:
     """Write sample business data into both stores (idempotent; safe while the servers run)."""
-    from sandbox.seed import SeedCounts
-    from sandbox.seed import seed as run_seed
+    from p2c.sandbox.seed import SeedCounts
+    from p2c.sandbox.seed import seed as run_seed
 
     logs.configure()
     added = run_seed(data_dir, SeedCounts(accounts, contacts, products, quotes), seed_value)

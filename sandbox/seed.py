@@ -20,16 +20,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sandbox import seed_data as W
-from sandbox.crm import entities as C
-from sandbox.crm.app import open_store as open_crm
-from sandbox.crm.refdata import ref_id
-from sandbox.crm.store import SEED_USER_ID, CrmStore
-from sandbox.erp import entities as R
-from sandbox.erp.app import open_store as open_erp
-from sandbox.erp.store import ErpStore
-from sandbox.odata.model import EntitySet
-from sandbox.odata.sqlite import fetch_one
+from p2c.sandbox import seed_data as W
+from p2c.sandbox.crm import entities as C
+from p2c.sandbox.crm.app import open_store as open_crm
+from p2c.sandbox.crm.refdata import ref_id
+from p2c.sandbox.crm.store import SEED_USER_ID, CrmStore
+from p2c.sandbox.erp import entities as R
+from p2c.sandbox.erp.app import open_store as open_erp
+from p2c.sandbox.erp.store import ErpStore
+from p2c.sandbox.odata.model import EntitySet
+from p2c.sandbox.odata.sqlite import fetch_one
 
 log = logging.getLogger("p2c.sandbox")
 SEED_NAMESPACE = uuid.UUID("8d7a8f57-3c0e-4d5f-a3b7-6b1f7e0a2c44")

@@ -27,8 +27,8 @@ import faust
 from faust.tables import TableManager
 
 from p2c.settings import KafkaSettings
-from streams import recovery
-from streams.settings import StreamsSettings
+from p2c.streams import recovery
+from p2c.streams.settings import StreamsSettings
 
 log = logging.getLogger("p2c.streams")
 
@@ -46,8 +46,12 @@ def _credentials(kafka: KafkaSettings) -> Any:
     if kafka.security_protocol.upper() == "SASL_SSL":
         import ssl
 
-        return faust.SASLCredentials(username=kafka.sasl_username, password=password,
-                                     mechanism=kafka.sasl_mechanism, ssl_context=ssl.create_default_context())
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=password,
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=ssl.create_default_context(),
+        )
     return faust.SASLCredentials(username=kafka.sasl_username, password=password, mechanism=kafka.sasl_mechanism)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import schemas
+from p2c import schemas
 from p2c.errors import ConfigurationError
 
 _PRIMITIVE_OF_LOGICAL = {"decimal": "decimal", "uuid": "string"}

@@ -23,11 +23,11 @@ from __future__ import annotations
 from typing import Any
 
 from p2c.errors import RecordError
-from streams.flow import DELETE, UPSERT, MappingFlow, Write
-from streams.join import codec
-from streams.join.core import Answer, State, Step, accept, follows, keep_followed, value_of
-from streams.join.specs import ACCOUNTS
-from streams.template import Template, apply, matches, target_key
+from p2c.streams.flow import DELETE, UPSERT, MappingFlow, Write
+from p2c.streams.join import codec
+from p2c.streams.join.core import Answer, State, Step, accept, follows, keep_followed, value_of
+from p2c.streams.join.specs import ACCOUNTS
+from p2c.streams.template import Template, apply, matches, target_key
 
 PARENT = "_parentcustomerid_value"
 
@@ -65,16 +65,16 @@ class ContactsFlow:
         if known is None:
             if held:
                 return Step(None, skipped="deleted, never written")
-            raise RecordError("delete of a contact never seen: where it was written is unknown",
-                              record_key=source_id)
+            raise RecordError("delete of a contact never seen: where it was written is unknown", record_key=source_id)
         origin = self.customers.origin(change, source_id)
         return Step(None, [self._delete(known, origin)])
 
     def _delete(self, known: dict[str, Any], origin: dict[str, Any]) -> tuple[str, Write]:
         flow = self.by_topic[known["topic"]]
         record = {**known["key"], **flow.template.on_delete}
-        return known["topic"], Write(target_key(flow.template, record), {"op": DELETE, "record": record,
-                                                                          "origin": origin})
+        return known["topic"], Write(
+            target_key(flow.template, record), {"op": DELETE, "record": record, "origin": origin}
+        )
 
     def _route(self, state: State, *, from_answer: bool) -> Step:
         change, source_id = state["change"], state["id"]
@@ -93,8 +93,15 @@ class ContactsFlow:
             return self._write(state, self.persons, {**row, PARENT: number}, origin, needs, from_answer)
         return self._leave({**state, "follows": {}, "resolved": {}}, origin, None, skipped="not routed")
 
-    def _leave(self, state: State, origin: dict[str, Any], staying: MappingFlow | None, *,
-               waiting_on: dict[str, int] | None = None, skipped: str | None = None) -> Step:
+    def _leave(
+        self,
+        state: State,
+        origin: dict[str, Any],
+        staying: MappingFlow | None,
+        *,
+        waiting_on: dict[str, int] | None = None,
+        skipped: str | None = None,
+    ) -> Step:
         """No write to ``staying``: delete what was written elsewhere (or anywhere, when None)."""
         known = state.get("known")
         writes = []
@@ -103,8 +110,15 @@ class ContactsFlow:
             state = {**state, "known": None, "last": None}
         return Step(state, writes, waiting_on=waiting_on, skipped=None if writes else skipped)
 
-    def _write(self, state: State, flow: MappingFlow, row: dict[str, Any], origin: dict[str, Any],
-               needs: dict[str, list[str]], from_answer: bool) -> Step:
+    def _write(
+        self,
+        state: State,
+        flow: MappingFlow,
+        row: dict[str, Any],
+        origin: dict[str, Any],
+        needs: dict[str, list[str]],
+        from_answer: bool,
+    ) -> Step:
         topic = flow.template.target_topic
         record = apply(flow.template, row)
         key_fields = flow.key_fields(record)
@@ -115,8 +129,9 @@ class ContactsFlow:
         known = state.get("known")
         if known is not None and (known["topic"] != topic or known["key"] != key_fields):
             writes.append(self._delete(known, origin))
-        writes.append((topic, Write(target_key(flow.template, record), {"op": UPSERT, "record": record,
-                                                                         "origin": origin})))
+        writes.append(
+            (topic, Write(target_key(flow.template, record), {"op": UPSERT, "record": record, "origin": origin}))
+        )
         if not needs:
             state = {**state, "follows": {}, "resolved": {}}
         return Step({**state, "known": {"topic": topic, "key": key_fields}, "last": fingerprint}, writes)

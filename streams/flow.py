@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from p2c.errors import RecordError
-from streams.template import Template, apply, matches, target_key
+from p2c.streams.template import Template, apply, matches, target_key
 
 UPSERT = "UPSERT"
 DELETE = "DELETE"
@@ -86,8 +86,14 @@ class MappingFlow:
 
     def _key_from_row(self, row: Mapping[str, Any], source_id: str) -> KeyFields:
         """The target key fields of a row that carries them (a delete's ``before``, when the source has it)."""
-        sub = Template(self.template.flow, self.template.source_topic, self.template.target_topic,
-                       self.template.source_key, self.template.key, tuple(self._key_specs))
+        sub = Template(
+            self.template.flow,
+            self.template.source_topic,
+            self.template.target_topic,
+            self.template.source_key,
+            self.template.key,
+            tuple(self._key_specs),
+        )
         return apply(sub, {**row, self.template.source_key: source_id})
 
     def handle(self, change: Mapping[str, Any], known: KeyFields | None, message_key: str | None = None) -> Outcome:
@@ -101,7 +107,9 @@ class MappingFlow:
                 except RecordError as exc:
                     raise RecordError(
                         f"delete of a row never written to {self.template.target_topic}: "
-                        f"its target key is unknown ({exc.reason})", record_key=source_id, field=exc.field,
+                        f"its target key is unknown ({exc.reason})",
+                        record_key=source_id,
+                        field=exc.field,
                     ) from exc
             return Outcome([self._delete(known, origin)], known=None)
         row = change.get("after")

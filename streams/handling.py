@@ -16,7 +16,7 @@ from faust.types import EventT
 
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError
-from streams.counters import FlowCounters
+from p2c.streams.counters import FlowCounters
 
 log = logging.getLogger("p2c.streams")
 
@@ -43,8 +43,16 @@ async def handle_until_done(
         except Exception as exc:  # transient or a bug: never skip the event
             counters.retries += 1
             msg = event.message
-            log.error("%s: %s at %s[%d]@%d, retrying in %.1f s: %s", flow, type(exc).__name__,
-                      msg.topic, msg.partition, msg.offset, delay, exc)
+            log.error(
+                "%s: %s at %s[%d]@%d, retrying in %.1f s: %s",
+                flow,
+                type(exc).__name__,
+                msg.topic,
+                msg.partition,
+                msg.offset,
+                delay,
+                exc,
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
 
@@ -55,10 +63,17 @@ async def dead_letter(
     """The event's original bytes to ``p2c.dlq.<flow>``, the reason and origin in the headers."""
     msg = event.message
     letter = DeadLetter.from_error(
-        error, flow=flow, stage="streams", key=msg.key, value=msg.value,
-        topic=msg.topic, partition=msg.partition, offset=msg.offset,
+        error,
+        flow=flow,
+        stage="streams",
+        key=msg.key,
+        value=msg.value,
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
     )
     await dlq.send(key=msg.key, value=msg.value, headers=letter.headers())
     counters.dead_lettered += 1
-    log.warning("%s: dead-lettered %s[%d]@%d to %s: %s", flow, msg.topic, msg.partition, msg.offset,
-                letter.topic, letter.reason)
+    log.warning(
+        "%s: dead-lettered %s[%d]@%d to %s: %s", flow, msg.topic, msg.partition, msg.offset, letter.topic, letter.reason
+    )

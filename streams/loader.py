@@ -42,10 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from p2c.errors import ConfigurationError
-from streams.avro_fields import AvroField, accepts, kind_of_value, source_fields, target_fields
-from streams.template import FieldSpec, Template, Transform, ValueMap
+from p2c.streams.avro_fields import AvroField, accepts, kind_of_value, source_fields, target_fields
+from p2c.streams.template import FieldSpec, Template, Transform, ValueMap
 
-TEMPLATES = resources.files("streams").joinpath("templates")
+TEMPLATES = resources.files("p2c.streams").joinpath("templates")
 _FIELD_KEYS = {"from", "const", "context", "default", "value_map", "transforms", "required"}
 _TOP_KEYS = {"flow", "source", "target", "part", "source_key", "key", "when", "origin", "on_delete", "fields"}
 
@@ -84,8 +84,9 @@ def _value_map(spec: Any, where: str) -> ValueMap:
 class _Checker:
     """Builds FieldSpecs from one template document, checking each against the schemas."""
 
-    def __init__(self, origin: str, src: dict[str, AvroField], tgt: dict[str, AvroField],
-                 context: Mapping[str, Any]) -> None:
+    def __init__(
+        self, origin: str, src: dict[str, AvroField], tgt: dict[str, AvroField], context: Mapping[str, Any]
+    ) -> None:
         self.origin, self.src, self.tgt, self.context = origin, src, tgt, context
 
     def fail(self, target: str, problem: str) -> ConfigurationError:
@@ -100,7 +101,7 @@ class _Checker:
         if target not in self.tgt:
             raise self.fail(target, "the target schema has no field of that name")
         if not isinstance(doc, dict):
-            raise self.fail(target, "expected a table such as { from = \"name\" }")
+            raise self.fail(target, 'expected a table such as { from = "name" }')
         if unknown := set(doc) - _FIELD_KEYS:
             raise self.fail(target, f"unknown keys {sorted(unknown)}; known: {sorted(_FIELD_KEYS)}")
         if len({"from", "const", "context"} & set(doc)) > 1:
@@ -123,8 +124,10 @@ class _Checker:
             for value in vmap.entries.values():
                 self.literal(target, f"value map {vmap.name!r} entry", value)
         elif source is not None and not accepts(self.tgt[target].kind, self.src[source].kind):
-            raise self.fail(target, f"source field {source!r} is {self.src[source].kind}, "
-                                    f"the target field is {self.tgt[target].kind}")
+            raise self.fail(
+                target,
+                f"source field {source!r} is {self.src[source].kind}, the target field is {self.tgt[target].kind}",
+            )
         for what in ("const", "default"):
             value = const if what == "const" else doc.get(what)
             if value is not None:
@@ -152,8 +155,10 @@ def build(doc: dict[str, Any], origin: str, context: Mapping[str, Any]) -> Templ
             raise ConfigurationError(f"template {origin}: when {name!r} is not a source field")
         for value in accepted if isinstance(accepted, list) else [accepted]:
             if not accepts(src[name].kind, kind_of_value(value)):
-                raise ConfigurationError(f"template {origin}: when {name} = {value!r} is {kind_of_value(value)}, "
-                                         f"the source field is {src[name].kind}")
+                raise ConfigurationError(
+                    f"template {origin}: when {name} = {value!r} is {kind_of_value(value)}, "
+                    f"the source field is {src[name].kind}"
+                )
     for name in doc["key"]:
         if name not in named:
             raise ConfigurationError(f"template {origin}: key field {name!r} is not filled by [fields]")
@@ -165,15 +170,21 @@ def build(doc: dict[str, Any], origin: str, context: Mapping[str, Any]) -> Templ
             raise ConfigurationError(f"template {origin}, on_delete {name}: the target schema has no such field")
         checker.literal(name, "on_delete value", value)
     return Template(
-        flow=doc["flow"], source_topic=doc["source"], target_topic=doc["target"],
-        source_key=doc["source_key"], key=tuple(doc["key"]), fields=fields,
-        on_delete=dict(doc.get("on_delete", {})), origin=dict(doc.get("origin", {})),
+        flow=doc["flow"],
+        source_topic=doc["source"],
+        target_topic=doc["target"],
+        source_key=doc["source_key"],
+        key=tuple(doc["key"]),
+        fields=fields,
+        on_delete=dict(doc.get("on_delete", {})),
+        origin=dict(doc.get("origin", {})),
         when={k: tuple(v) if isinstance(v, list) else (v,) for k, v in doc.get("when", {}).items()},
     )
 
 
 def load(flow: str | Path, *, company: str = "usmf") -> Template:
     """Load and check ``templates/<flow>.toml`` (or a template file by path)."""
-    path: Any = Path(flow) if isinstance(flow, Path) or str(flow).endswith(".toml") else (
-        TEMPLATES.joinpath(f"{flow}.toml"))
+    path: Any = (
+        Path(flow) if isinstance(flow, Path) or str(flow).endswith(".toml") else (TEMPLATES.joinpath(f"{flow}.toml"))
+    )
     return build(_read_toml(path, "template"), str(path), {"company": company})

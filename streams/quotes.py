@@ -23,11 +23,11 @@ from datetime import datetime
 from typing import Any
 
 from p2c.errors import RecordError
-from streams.flow import DELETE, UPSERT, Write
-from streams.join import codec
-from streams.join.core import Answer, State, Step, accept, follows, keep_followed, value_of
-from streams.join.specs import ACCOUNTS, CONTACTS, PRODUCTS
-from streams.template import Template, apply, target_key
+from p2c.streams.flow import DELETE, UPSERT, Write
+from p2c.streams.join import codec
+from p2c.streams.join.core import Answer, State, Step, accept, follows, keep_followed, value_of
+from p2c.streams.join.specs import ACCOUNTS, CONTACTS, PRODUCTS
+from p2c.streams.template import Template, apply, target_key
 
 ACTIVE = 1
 CUSTOMER_JOINS = {"account": ACCOUNTS.name, "contact": CONTACTS.name}
@@ -96,9 +96,15 @@ class QuotesFlow:
             return Step(tombstone, skipped="deleted, never written")
         origin = self._origin(held, _version(change), _ts_ms(change))
         record = {"header": known, "lines": []}
-        return Step(tombstone, [(self.header.target_topic, Write(target_key(self.header, known),
-                                                                  {"op": DELETE, "record": record,
-                                                                   "origin": origin}))])
+        return Step(
+            tombstone,
+            [
+                (
+                    self.header.target_topic,
+                    Write(target_key(self.header, known), {"op": DELETE, "record": record, "origin": origin}),
+                )
+            ],
+        )
 
     def _origin(self, state: State, version: int, ts_ms: int) -> dict[str, Any]:
         return {"system": "crm", "entity": "quotes", "id": state["id"], "version": version, "ts_ms": ts_ms}
@@ -124,10 +130,17 @@ class QuotesFlow:
             product = value_of(state["resolved"], PRODUCTS.name, str(row["_productid_value"]))
             assert product is not None and product.value is not None
             versions.append(product.version)
-            lines.append(apply(self.lines, {
-                **row, "_quoteid_value": header["SalesQuotationNumber"], "_productid_value": product.value["number"],
-                "requestdeliveryby": row.get("requestdeliveryby") or header_row.get("requestdeliveryby"),
-            }))
+            lines.append(
+                apply(
+                    self.lines,
+                    {
+                        **row,
+                        "_quoteid_value": header["SalesQuotationNumber"],
+                        "_productid_value": product.value["number"],
+                        "requestdeliveryby": row.get("requestdeliveryby") or header_row.get("requestdeliveryby"),
+                    },
+                )
+            )
         key_fields = {name: header[name] for name in self.header.key}
         record = {"header": header, "lines": lines}
         fingerprint = codec.dumps(record).decode()
@@ -137,10 +150,21 @@ class QuotesFlow:
         writes = []
         known = state.get("known")
         if known is not None and known != key_fields:  # a new quote number: the old quotation goes
-            writes.append((self.header.target_topic, Write(target_key(self.header, known), {
-                "op": DELETE, "record": {"header": known, "lines": []}, "origin": origin})))
-        writes.append((self.header.target_topic, Write(target_key(self.header, header),
-                                                       {"op": UPSERT, "record": record, "origin": origin})))
+            writes.append(
+                (
+                    self.header.target_topic,
+                    Write(
+                        target_key(self.header, known),
+                        {"op": DELETE, "record": {"header": known, "lines": []}, "origin": origin},
+                    ),
+                )
+            )
+        writes.append(
+            (
+                self.header.target_topic,
+                Write(target_key(self.header, header), {"op": UPSERT, "record": record, "origin": origin}),
+            )
+        )
         return Step({**state, "known": key_fields, "last": fingerprint}, writes)
 
 
@@ -152,8 +176,11 @@ def needed(state: State) -> dict[str, list[str]]:
         join = CUSTOMER_JOINS.get(str(header.get("customerid_type") or "").lower())
         if join and header.get("_customerid_value"):
             needs[join] = [str(header["_customerid_value"])]
-        products = {str(ln["after"]["_productid_value"]) for ln in state["lines"].values()
-                    if ln["after"].get("_productid_value")}
+        products = {
+            str(ln["after"]["_productid_value"])
+            for ln in state["lines"].values()
+            if ln["after"].get("_productid_value")
+        }
         if products:
             needs[PRODUCTS.name] = sorted(products)
     return needs
@@ -179,8 +206,7 @@ def readiness(state: State) -> str | dict[str, int]:
     if header.get("statecode") != ACTIVE:
         return "not active"
     if not header.get("_customerid_value") or str(header.get("customerid_type")).lower() not in CUSTOMER_JOINS:
-        raise RecordError("has no customer (account or contact)", record_key=state.get("id"),
-                          field="_customerid_value")
+        raise RecordError("has no customer (account or contact)", record_key=state.get("id"), field="_customerid_value")
     waiting: dict[str, int] = {}
     unknown: set[str] = set()
     for line in state["lines"].values():

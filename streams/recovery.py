@@ -59,8 +59,9 @@ def prompt_end_offsets(kafka: KafkaSettings, topics: list[str]) -> dict[tuple[st
     return end_offsets(_PromptFetch.model_construct(**dict(kafka)), topics)
 
 
-async def fetched_highwaters(kafka: KafkaSettings, partitions: Iterable[TP],
-                             lookup: EndOffsets = prompt_end_offsets) -> dict[TP, int]:
+async def fetched_highwaters(
+    kafka: KafkaSettings, partitions: Iterable[TP], lookup: EndOffsets = prompt_end_offsets
+) -> dict[TP, int]:
     """End offsets of ``partitions`` from a fetch; a partition the fetch did not answer is left out."""
     wanted = list(partitions)
     topics = sorted({tp.topic for tp in wanted})

@@ -35,16 +35,24 @@ def account_row(n: int, **overrides: Any) -> dict[str, Any]:
     return row
 
 
-def change(op: str, row: dict[str, Any], version: int, *, entity: str = "accounts",
-           system: str = "crm") -> dict[str, Any]:
+def change(
+    op: str, row: dict[str, Any], version: int, *, entity: str = "accounts", system: str = "crm"
+) -> dict[str, Any]:
     """A change event: ``op`` c/u/r carry ``row`` as ``after``; ``d`` carries it as ``before``."""
     now = int(time.time() * 1000)
     return {
         "op": op,
         "before": row if op == "d" else None,
         "after": None if op == "d" else row,
-        "source": {"connector": "samples", "system": system, "entity": entity, "company": None,
-                   "position": None, "ts_ms": now, "version": version},
+        "source": {
+            "connector": "samples",
+            "system": system,
+            "entity": entity,
+            "company": None,
+            "position": None,
+            "ts_ms": now,
+            "version": version,
+        },
         "ts_ms": now,
     }
 

@@ -138,13 +138,15 @@ def _value(spec: FieldSpec, row: Row, record_key: str | None) -> Any:
             except KeyError:
                 raise RecordError(
                     f"value {value!r} is not in value map {spec.value_map.name!r} (for {spec.target})",
-                    record_key=record_key, field=spec.source,
+                    record_key=record_key,
+                    field=spec.source,
                 ) from None
     if blank(value):
         value = spec.default
     if spec.required and blank(value):
         raise RecordError(
-            f"is required (for {spec.target}) and is blank", record_key=record_key,
+            f"is required (for {spec.target}) and is blank",
+            record_key=record_key,
             field=spec.source or spec.target,
         )
     return value

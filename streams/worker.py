@@ -22,13 +22,13 @@ from p2c.errors import ConfigurationError
 from p2c.metrics import MetricsReporter
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
+from p2c.streams import commit_guard
+from p2c.streams.agents import FLOWS, PartitionsOf
+from p2c.streams.app import create_app
+from p2c.streams.counters import FlowCounters, Snapshot
+from p2c.streams.settings import StreamsSettings
+from p2c.streams.template import Template
 from p2c.topics import Topic, by_name, dead_letter
-from streams import commit_guard
-from streams.agents import FLOWS, PartitionsOf
-from streams.app import create_app
-from streams.counters import FlowCounters, Snapshot
-from streams.settings import StreamsSettings
-from streams.template import Template
 
 log = logging.getLogger("p2c.streams")
 
@@ -91,8 +91,13 @@ def partition_counter(kafka: KafkaSettings) -> PartitionsOf:
     return partitions_of
 
 
-def build(kafka: KafkaSettings, settings: StreamsSettings, templates: dict[str, list[Template]],
-          codecs: Codecs, partitions_of: PartitionsOf) -> Runtime:
+def build(
+    kafka: KafkaSettings,
+    settings: StreamsSettings,
+    templates: dict[str, list[Template]],
+    codecs: Codecs,
+    partitions_of: PartitionsOf,
+) -> Runtime:
     """The app with the flows' agents, a ``ready`` line and a periodic summary."""
     commit_guard.install()
     runtime = Runtime(create_app(kafka, settings))
@@ -102,8 +107,11 @@ def build(kafka: KafkaSettings, settings: StreamsSettings, templates: dict[str, 
 
     @app.on_rebalance_complete.connect
     async def on_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment()
-                          if not tp.topic.startswith(f"{settings.app_id}-"))
+        assigned = sorted(
+            f"{tp.topic}[{tp.partition}]"
+            for tp in app.consumer.assignment()
+            if not tp.topic.startswith(f"{settings.app_id}-")
+        )
         first = "" if runtime.ready_logged else f" {time.monotonic() - runtime.started:.1f} s after start,"
         runtime.ready_logged = True
         log.info("ready:%s consuming %d partitions: %s", first, len(assigned), ", ".join(assigned) or "none")
@@ -136,12 +144,16 @@ def prepare(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsS
 def run(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSettings, loglevel: str) -> None:
     """Run a worker until SIGINT/SIGTERM. Does not return (exits the process)."""
     runtime = prepare(kafka, registry, settings)
-    log.info("starting %s: flows %s, company %s, brokers %s", settings.app_id, ", ".join(settings.flows),
-             settings.company, kafka.bootstrap_servers)
+    log.info(
+        "starting %s: flows %s, company %s, brokers %s",
+        settings.app_id,
+        ", ".join(settings.flows),
+        settings.company,
+        kafka.bootstrap_servers,
+    )
     reporter = MetricsReporter("streams", kafka, Snapshot(a.counters for a in runtime.agents))
     reporter.start()
-    worker = faust.Worker(runtime.app, loglevel=loglevel, quiet=True, override_logging=False,
-                          redirect_stdouts=False)
+    worker = faust.Worker(runtime.app, loglevel=loglevel, quiet=True, override_logging=False, redirect_stdouts=False)
     worker.spinner = None  # its terminal escape codes end up in the log files
     try:
         worker.execute_from_commandline()

@@ -1,7 +1,7 @@
 """Contracts every connector implements."""
 
-from connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
-from connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
+from p2c.connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
+from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
 
 __all__ = [
     "ChangeEvent",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 import httpx
 from pydantic import SecretStr
 
-from connectors.core.errors import error_message
+from p2c.connectors.core.errors import error_message
 from p2c.errors import ConfigurationError, RetriableError
 
 

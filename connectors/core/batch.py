@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.core.errors import error_for
-from connectors.core.http import ODataClient
+from p2c.connectors.core.errors import error_for
+from p2c.connectors.core.http import ODataClient
 from p2c.errors import P2CError, RecordError, RetriableError
 
 log = logging.getLogger("p2c.connectors.batch")

@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
-from connectors.core.auth import ClientCredentials
-from connectors.core.http import ODataClient
+from p2c.connectors.core.auth import ClientCredentials
+from p2c.connectors.core.http import ODataClient
 
 
 class ApiSettings(BaseSettings):

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import schemas
+from p2c import schemas
 from p2c.errors import RecordError
 
 Converter = Callable[[Any], Any]

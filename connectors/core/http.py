@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from connectors.core.errors import raise_for, transport_error
-from connectors.core.retry import RetryPolicy, call_with_retry
+from p2c.connectors.core.errors import raise_for, transport_error
+from p2c.connectors.core.retry import RetryPolicy, call_with_retry
 
 log = logging.getLogger("p2c.connectors.http")
 

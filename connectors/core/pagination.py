@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.core.http import ODataClient
+from p2c.connectors.core.http import ODataClient
 
 NEXT_LINK = "@odata.nextLink"
 DELTA_LINK = "@odata.deltaLink"

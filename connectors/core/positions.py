@@ -18,7 +18,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from connectors.base.source import Position
+from p2c.connectors.base.source import Position
 from p2c.errors import RetriableError
 from p2c.keyed_log import read_latest
 from p2c.settings import KafkaSettings

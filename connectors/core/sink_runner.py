@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
-from connectors.core.metrics import DEAD_LETTERED, IN, METRICS, RETRIED, SKIPPED, WRITTEN, Counters, Reporter
+from p2c.connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
+from p2c.connectors.core.metrics import DEAD_LETTERED, IN, METRICS, RETRIED, SKIPPED, WRITTEN, Counters, Reporter
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError, RetriableError
 
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 IMMEDIATE_S = 0.005
 
 log = logging.getLogger("p2c.connectors.sink")
-
 
 
 class SinkRunner:

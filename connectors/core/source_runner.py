@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from connectors.base.source import ChangeEvent, Checkpoint, Rejected, Source
-from connectors.core.metrics import DEAD_LETTERED, IN, METRICS, Counters, Reporter
-from connectors.core.positions import KafkaPositionStore
+from p2c.connectors.base.source import ChangeEvent, Checkpoint, Rejected, Source
+from p2c.connectors.core.metrics import DEAD_LETTERED, IN, METRICS, Counters, Reporter
+from p2c.connectors.core.positions import KafkaPositionStore
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError, RetriableError
 

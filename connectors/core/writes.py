@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base.sink import SinkRecord
+from p2c.connectors.base.sink import SinkRecord
 from p2c.errors import RecordError
 
 Key = tuple[str, ...]

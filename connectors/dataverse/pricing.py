@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connectors.core.http import ODataClient
-from connectors.core.pagination import NextLinkPaginator
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pagination import NextLinkPaginator
 from p2c.errors import RecordError
 
 log = logging.getLogger("p2c.connectors.dataverse.pricing")

@@ -10,8 +10,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from connectors.core.http import ODataClient
-from connectors.core.pagination import NextLinkPaginator
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pagination import NextLinkPaginator
 
 log = logging.getLogger("p2c.connectors.dataverse")
 

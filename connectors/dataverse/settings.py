@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from connectors.core.config import ApiSettings
+from p2c.connectors.core.config import ApiSettings
 
 DEFAULT_ENTITIES = "accounts,contacts,quotes,quotedetails,products"
 

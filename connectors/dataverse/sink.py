@@ -27,12 +27,13 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base.sink import Sink, SinkRecord, WriteResult
-from connectors.core.batch import BatchWriter, ChangeSet, Operation
-from connectors.core.http import ODataClient
-from connectors.core.pagination import NextLinkPaginator
-from connectors.core.writes import Write, dedupe, envelope, odata_literal, or_filters
-from connectors.dataverse.pricing import (
+from p2c import topics
+from p2c.connectors.base.sink import Sink, SinkRecord, WriteResult
+from p2c.connectors.core.batch import BatchWriter, ChangeSet, Operation
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pagination import NextLinkPaginator
+from p2c.connectors.core.writes import Write, dedupe, envelope, odata_literal, or_filters
+from p2c.connectors.dataverse.pricing import (
     CURRENCIES,
     CURRENCY_FIELD,
     PRICE_LIST_FIELD,
@@ -42,8 +43,7 @@ from connectors.dataverse.pricing import (
     UNITS,
     Bindings,
 )
-from connectors.finops.targets import to_json
-from p2c import topics
+from p2c.connectors.finops.targets import to_json
 from p2c.errors import ConfigurationError, RecordError, RetriableError
 
 log = logging.getLogger("p2c.connectors.dataverse.sink")

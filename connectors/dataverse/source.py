@@ -25,12 +25,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
-from connectors.core.convert import to_millis
-from connectors.core.http import ODataClient
-from connectors.core.pagination import NextLinkPaginator, Page
-from connectors.dataverse.reference import ReferenceData
-from connectors.dataverse.streams import ANNOTATION, Stream
+from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
+from p2c.connectors.core.convert import to_millis
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pagination import NextLinkPaginator, Page
+from p2c.connectors.dataverse.reference import ReferenceData
+from p2c.connectors.dataverse.streams import ANNOTATION, Stream
 from p2c.errors import RecordError
 
 log = logging.getLogger("p2c.connectors.dataverse")

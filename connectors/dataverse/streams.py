@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from connectors.core.convert import RowConverter, record_schema
 from p2c import topics
+from p2c.connectors.core.convert import RowConverter, record_schema
 
 # The source's own needs, not part of any schema: echo suppression and create-vs-update.
 EXTRA_SELECT = ("_modifiedby_value", "createdon")

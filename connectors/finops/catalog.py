@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from connectors.finops.quotations import QUOTATIONS
-from connectors.finops.targets import CONTACT_PERSONS, CUSTOMERS, Target
+from p2c.connectors.finops.quotations import QUOTATIONS
+from p2c.connectors.finops.targets import CONTACT_PERSONS, CUSTOMERS, Target
 
 TARGETS: dict[str, Target] = {t.name: t for t in (CUSTOMERS, CONTACT_PERSONS, QUOTATIONS)}
 

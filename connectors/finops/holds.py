@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from connectors.core.http import ODataClient
-from connectors.core.pagination import NextLinkPaginator
-from connectors.core.writes import Write, normalize, or_filters
-from connectors.finops.targets import COMPANY, Ref, Target
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pagination import NextLinkPaginator
+from p2c.connectors.core.writes import Write, normalize, or_filters
+from p2c.connectors.finops.targets import COMPANY, Ref, Target
 from p2c.errors import RecordError
 
 

@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.core.batch import Operation
-from connectors.core.http import ODataClient
-from connectors.core.pagination import NextLinkPaginator
-from connectors.core.writes import Key, normalize, or_filters
-from connectors.finops.targets import (
+from p2c import topics
+from p2c.connectors.core.batch import Operation
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pagination import NextLinkPaginator
+from p2c.connectors.core.writes import Key, normalize, or_filters
+from p2c.connectors.finops.targets import (
     COMPANY,
     CUSTOMER_REF,
     PRODUCT_REF,
@@ -29,7 +30,6 @@ from connectors.finops.targets import (
     key_filter,
     key_path,
 )
-from p2c import topics
 
 NUMBER = "SalesQuotationNumber"
 LINE = "LineCreationSequenceNumber"

@@ -21,13 +21,13 @@ import logging
 import time
 from collections.abc import Sequence
 
-from connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
-from connectors.core.batch import BatchWriter, ChangeSet
-from connectors.core.http import ODataClient
-from connectors.core.pagination import NextLinkPaginator
-from connectors.core.writes import Key, Write, dedupe, envelope, normalize, or_filters, origin_entity
-from connectors.finops.holds import DependencyHold
-from connectors.finops.targets import Target
+from p2c.connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
+from p2c.connectors.core.batch import BatchWriter, ChangeSet
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pagination import NextLinkPaginator
+from p2c.connectors.core.writes import Key, Write, dedupe, envelope, normalize, or_filters, origin_entity
+from p2c.connectors.finops.holds import DependencyHold
+from p2c.connectors.finops.targets import Target
 from p2c.errors import ConfigurationError, RecordError, RetriableError
 
 log = logging.getLogger("p2c.connectors.finops")

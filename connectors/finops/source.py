@@ -32,11 +32,11 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
-from connectors.core.convert import RowConverter, record_schema, to_millis
-from connectors.core.http import ODataClient
-from connectors.finops.targets import odata_literal
 from p2c import topics
+from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
+from p2c.connectors.core.convert import RowConverter, record_schema, to_millis
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.finops.targets import odata_literal
 from p2c.errors import RecordError
 
 log = logging.getLogger("p2c.connectors.finops.source")

@@ -25,10 +25,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from connectors.core.batch import Operation
-from connectors.core.http import ODataClient
-from connectors.core.writes import Key, odata_literal
 from p2c import topics
+from p2c.connectors.core.batch import Operation
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.writes import Key, odata_literal
 
 __all__ = ["CONTACT_PERSONS", "CUSTOMERS", "Reference", "Target", "key_filter", "key_path", "odata_literal"]
 

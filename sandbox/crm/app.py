@@ -6,14 +6,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sandbox.crm.refdata import ensure_reference_data
-from sandbox.crm.service import API_PATH, CrmService
-from sandbox.crm.store import CrmStore, application_user_id
-from sandbox.odata import errors as codes
-from sandbox.odata.auth import Authority
-from sandbox.odata.errors import ODataError
-from sandbox.odata.http import build_app
-from sandbox.odata.ratelimit import RateLimiter
+from p2c.sandbox.crm.refdata import ensure_reference_data
+from p2c.sandbox.crm.service import API_PATH, CrmService
+from p2c.sandbox.crm.store import CrmStore, application_user_id
+from p2c.sandbox.odata import errors as codes
+from p2c.sandbox.odata.auth import Authority
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.http import build_app
+from p2c.sandbox.odata.ratelimit import RateLimiter
 
 DEFAULT_DELTA_TTL_S = 7 * 24 * 3600
 

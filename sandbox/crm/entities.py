@@ -7,7 +7,7 @@ Dataverse maintains itself: ``createdon``, ``_createdby_value``, ``_modifiedby_v
 
 from __future__ import annotations
 
-from sandbox.odata.model import EntitySet, Field, Type
+from p2c.sandbox.odata.model import EntitySet, Field, Type
 
 S, N, B, D, DT, DATE, G, L = (
     Type.STRING,

@@ -11,13 +11,13 @@ import sqlite3
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sandbox.crm.entities import BY_LOGICAL, BY_SET
-from sandbox.odata import errors as codes
-from sandbox.odata.errors import ODataError
-from sandbox.odata.keys import parse_segment, split_path
-from sandbox.odata.model import EntitySet, Field
-from sandbox.odata.sqlite import fetch_one
-from sandbox.odata.values import ValueError_, to_db
+from p2c.sandbox.crm.entities import BY_LOGICAL, BY_SET
+from p2c.sandbox.odata import errors as codes
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.keys import parse_segment, split_path
+from p2c.sandbox.odata.model import EntitySet, Field
+from p2c.sandbox.odata.sqlite import fetch_one
+from p2c.sandbox.odata.values import ValueError_, to_db
 
 API_PATH = "/api/data/v9.2/"
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sandbox.crm import entities as E
-from sandbox.crm.store import SEED_USER_ID, USER_NAMESPACE, CrmStore
-from sandbox.odata.model import EntitySet
-from sandbox.odata.sqlite import fetch_one
+from p2c.sandbox.crm import entities as E
+from p2c.sandbox.crm.store import SEED_USER_ID, USER_NAMESPACE, CrmStore
+from p2c.sandbox.odata.model import EntitySet
+from p2c.sandbox.odata.sqlite import fetch_one
 
 SYSTEM_USER_ID = str(uuid.uuid5(USER_NAMESPACE, "user:system"))
 

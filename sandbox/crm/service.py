@@ -12,18 +12,18 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from sandbox.crm import entities as E
-from sandbox.crm.payload import key_of, lookup_target
-from sandbox.crm.store import CrmStore, application_user_id, etag
-from sandbox.crm.tracking import Cursor, make_token, read_token, track_page
-from sandbox.odata import errors as codes
-from sandbox.odata.errors import ODataError
-from sandbox.odata.keys import parse_segment, split_path
-from sandbox.odata.metadata import csdl
-from sandbox.odata.model import EntitySet, Field
-from sandbox.odata.query import QueryOptions, check_select, order_sql, parse_options, select_sql, where_sql
-from sandbox.odata.service import Request, Response, Service
-from sandbox.odata.values import from_db, seconds
+from p2c.sandbox.crm import entities as E
+from p2c.sandbox.crm.payload import key_of, lookup_target
+from p2c.sandbox.crm.store import CrmStore, application_user_id, etag
+from p2c.sandbox.crm.tracking import Cursor, make_token, read_token, track_page
+from p2c.sandbox.odata import errors as codes
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.keys import parse_segment, split_path
+from p2c.sandbox.odata.metadata import csdl
+from p2c.sandbox.odata.model import EntitySet, Field
+from p2c.sandbox.odata.query import QueryOptions, check_select, order_sql, parse_options, select_sql, where_sql
+from p2c.sandbox.odata.service import Request, Response, Service
+from p2c.sandbox.odata.values import from_db, seconds
 
 API_PATH = "/api/data/v9.2/"
 MAX_PAGE = 5000

@@ -16,13 +16,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sandbox.crm import entities as E
-from sandbox.crm.payload import key_of, to_columns
-from sandbox.odata import errors as codes
-from sandbox.odata.errors import ODataError
-from sandbox.odata.model import EntitySet, quote_ident
-from sandbox.odata.sqlite import Database, delete, fetch_one, insert, update
-from sandbox.odata.values import iso_ms, now_ms
+from p2c.sandbox.crm import entities as E
+from p2c.sandbox.crm.payload import key_of, to_columns
+from p2c.sandbox.odata import errors as codes
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.model import EntitySet, quote_ident
+from p2c.sandbox.odata.sqlite import Database, delete, fetch_one, insert, update
+from p2c.sandbox.odata.values import iso_ms, now_ms
 
 USER_NAMESPACE = uuid.UUID("5c0a5d1e-7b1e-4c3a-9f4e-2d8c1b6a0e11")
 VERSION = "versionnumber"

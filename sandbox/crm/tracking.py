@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.odata import errors as codes
-from sandbox.odata.errors import ODataError
-from sandbox.odata.model import EntitySet, quote_ident
+from p2c.sandbox.odata import errors as codes
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.model import EntitySet, quote_ident
 
 _TOKEN = re.compile(r"^(\d+)!(\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2})$")
 EXPIRED_MESSAGE = "Version stamp associated with the client has expired. Please perform a full sync."

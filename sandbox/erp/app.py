@@ -6,12 +6,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sandbox.erp.service import API_PATH, ErpService
-from sandbox.erp.store import ErpStore
-from sandbox.odata.auth import Authority
-from sandbox.odata.errors import ODataError
-from sandbox.odata.http import build_app
-from sandbox.odata.ratelimit import RateLimiter
+from p2c.sandbox.erp.service import API_PATH, ErpService
+from p2c.sandbox.erp.store import ErpStore
+from p2c.sandbox.odata.auth import Authority
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.http import build_app
+from p2c.sandbox.odata.ratelimit import RateLimiter
 
 
 def open_store(data_dir: Path) -> ErpStore:

@@ -8,7 +8,7 @@ entities, where p2c's sinks record the source version they wrote.
 
 from __future__ import annotations
 
-from sandbox.odata.model import EntitySet, Field, Type
+from p2c.sandbox.odata.model import EntitySet, Field, Type
 
 COMPANY = "dataAreaId"
 MODIFIED = "ModifiedDateTime"

@@ -3,9 +3,9 @@ units, countries and regions, languages."""
 
 from __future__ import annotations
 
-from sandbox.erp import entities as E
-from sandbox.odata.model import EntitySet
-from sandbox.odata.sqlite import Database, fetch_one, insert
+from p2c.sandbox.erp import entities as E
+from p2c.sandbox.odata.model import EntitySet
+from p2c.sandbox.odata.sqlite import Database, fetch_one, insert
 
 DEFAULT_COMPANY = "usmf"
 LEGAL_ENTITIES = [  # id, name, accounting currency, country

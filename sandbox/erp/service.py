@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from sandbox.erp import entities as E
-from sandbox.erp.refdata import DEFAULT_COMPANY
-from sandbox.erp.store import ErpStore, bad_request, etag
-from sandbox.odata.errors import ODataError
-from sandbox.odata.keys import parse_segment, split_path
-from sandbox.odata.metadata import csdl
-from sandbox.odata.model import EntitySet, Field
-from sandbox.odata.query import check_select, order_sql, parse_options, select_sql, where_sql
-from sandbox.odata.service import Request, Response, Service
-from sandbox.odata.values import from_db
+from p2c.sandbox.erp import entities as E
+from p2c.sandbox.erp.refdata import DEFAULT_COMPANY
+from p2c.sandbox.erp.store import ErpStore, bad_request, etag
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.keys import parse_segment, split_path
+from p2c.sandbox.odata.metadata import csdl
+from p2c.sandbox.odata.model import EntitySet, Field
+from p2c.sandbox.odata.query import check_select, order_sql, parse_options, select_sql, where_sql
+from p2c.sandbox.odata.service import Request, Response, Service
+from p2c.sandbox.odata.values import from_db
 
 API_PATH = "/data/"
 MAX_PAGE = 10000

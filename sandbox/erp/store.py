@@ -13,13 +13,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sandbox.erp import entities as E
-from sandbox.erp.refdata import DEFAULT_COMPANY, ensure_reference_data
-from sandbox.erp.validation import validate
-from sandbox.odata.errors import ODataError
-from sandbox.odata.model import EntitySet, Type
-from sandbox.odata.sqlite import Database, delete, fetch_one, insert, update
-from sandbox.odata.values import ValueError_, iso_ms, iso_to_ms, now_ms, to_db
+from p2c.sandbox.erp import entities as E
+from p2c.sandbox.erp.refdata import DEFAULT_COMPANY, ensure_reference_data
+from p2c.sandbox.erp.validation import validate
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.model import EntitySet, Type
+from p2c.sandbox.odata.sqlite import Database, delete, fetch_one, insert, update
+from p2c.sandbox.odata.values import ValueError_, iso_ms, iso_to_ms, now_ms, to_db
 
 WRITE_EXCEPTION = "Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataWriteException"
 

@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.erp import entities as E
-from sandbox.odata.model import EntitySet, quote_ident
+from p2c.sandbox.erp import entities as E
+from p2c.sandbox.odata.model import EntitySet, quote_ident
 
 Row = dict[str, Any]
 _GLOBAL_REFS = {  # field suffix -> (entity set, key column, label)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.odata.model import Field, Type, quote_ident
+from p2c.sandbox.odata.model import Field, Type, quote_ident
 
 COMPARISONS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 FUNCTIONS = {"contains", "startswith", "endswith"}

@@ -14,10 +14,10 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from sandbox.odata.auth import Authority, TokenError
-from sandbox.odata.errors import ODataError
-from sandbox.odata.ratelimit import RateLimiter
-from sandbox.odata.service import Request, Response, Service
+from p2c.sandbox.odata.auth import Authority, TokenError
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.ratelimit import RateLimiter
+from p2c.sandbox.odata.service import Request, Response, Service
 
 log = logging.getLogger("p2c.sandbox")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.errors import ODataError
 
 _SEGMENT = re.compile(r"^([A-Za-z_][\w.]*)(?:\((.*)\))?$", re.DOTALL)
 _PAIR = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*('(?:[^']|'')*'|[^,]+)\s*(?:,|$)")

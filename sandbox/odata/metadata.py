@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
-from sandbox.odata.model import EntitySet
+from p2c.sandbox.odata.model import EntitySet
 
 
 def csdl(

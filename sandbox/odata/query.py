@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.odata.errors import ODataError
-from sandbox.odata.filter import FilterError, to_sql
-from sandbox.odata.model import EntitySet, Field, quote_ident
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.filter import FilterError, to_sql
+from p2c.sandbox.odata.model import EntitySet, Field, quote_ident
 
 KNOWN = {"$select", "$filter", "$orderby", "$top", "$skip", "$count", "$expand", "$skiptoken", "$deltatoken"}
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from sandbox.odata.batch import ChangeSet, Part, PartResponse, count_requests, parse_batch, write_batch
-from sandbox.odata.errors import ODataError
-from sandbox.odata.model import EntitySet
-from sandbox.odata.sqlite import Database
+from p2c.sandbox.odata.batch import ChangeSet, Part, PartResponse, count_requests, parse_batch, write_batch
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.model import EntitySet
+from p2c.sandbox.odata.sqlite import Database
 
 log = logging.getLogger("p2c.sandbox")
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sandbox.odata.model import EntitySet, Type, quote_ident
+from p2c.sandbox.odata.model import EntitySet, Type, quote_ident
 
 SCHEMA_META = """
 CREATE TABLE IF NOT EXISTS p2c_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);

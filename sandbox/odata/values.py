@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sandbox.odata.model import Field, Type
+from p2c.sandbox.odata.model import Field, Type
 
 
 class ValueError_(ValueError):

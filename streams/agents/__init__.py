@@ -2,11 +2,14 @@
 
 from types import ModuleType
 
-from streams.agents import accounts, contacts, products, quotes
-from streams.agents.base import FlowAgent, PartitionsOf
+from p2c.streams.agents import accounts, contacts, products, quotes
+from p2c.streams.agents.base import FlowAgent, PartitionsOf
 
 FLOWS: dict[str, ModuleType] = {
-    accounts.FLOW: accounts, contacts.FLOW: contacts, quotes.FLOW: quotes, products.FLOW: products,
+    accounts.FLOW: accounts,
+    contacts.FLOW: contacts,
+    quotes.FLOW: quotes,
+    products.FLOW: products,
 }
 
 __all__ = ["FLOWS", "FlowAgent", "PartitionsOf"]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import faust
 
 from p2c.serde import Codecs
-from streams import loader
-from streams.agents.base import FlowAgent, PartitionsOf
-from streams.flow import MappingFlow
-from streams.settings import StreamsSettings
-from streams.template import Template
+from p2c.streams import loader
+from p2c.streams.agents.base import FlowAgent, PartitionsOf
+from p2c.streams.flow import MappingFlow
+from p2c.streams.settings import StreamsSettings
+from p2c.streams.template import Template
 
 FLOW = "accounts"
 

@@ -26,10 +26,10 @@ import faust
 from faust.types import EventT
 
 from p2c.serde import Codecs, decode_key
+from p2c.streams.counters import FlowCounters
+from p2c.streams.flow import MappingFlow, Write
+from p2c.streams.handling import handle_until_done
 from p2c.topics import dead_letter
-from streams.counters import FlowCounters
-from streams.flow import MappingFlow, Write
-from streams.handling import handle_until_done
 
 log = logging.getLogger("p2c.streams")
 
@@ -89,4 +89,3 @@ class FlowAgent:
 
     def _encode(self, write: Write, source_key: str | None) -> tuple[bytes, bytes]:
         return write.key.encode("utf-8"), self.encoder.serialize(write.value, source_key)
-

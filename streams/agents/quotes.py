@@ -11,14 +11,14 @@ from __future__ import annotations
 import faust
 
 from p2c.serde import Codecs
-from streams import loader
-from streams.agents.base import PartitionsOf
-from streams.join.agents import provider
-from streams.join.requester import RequesterAgent
-from streams.join.specs import ACCOUNTS, CONTACTS, PRODUCTS
-from streams.quotes import QuotesFlow
-from streams.settings import StreamsSettings
-from streams.template import Template
+from p2c.streams import loader
+from p2c.streams.agents.base import PartitionsOf
+from p2c.streams.join.agents import provider
+from p2c.streams.join.requester import RequesterAgent
+from p2c.streams.join.specs import ACCOUNTS, CONTACTS, PRODUCTS
+from p2c.streams.quotes import QuotesFlow
+from p2c.streams.settings import StreamsSettings
+from p2c.streams.template import Template
 
 FLOW = "quotes"
 TEMPLATES = ("quotes-header", "quotes-lines")
@@ -30,8 +30,9 @@ def templates(settings: StreamsSettings) -> list[Template]:
     return [loader.load(name, company=settings.company) for name in TEMPLATES]
 
 
-def register(app: faust.App, codecs: Codecs, loaded: list[Template], partitions_of: PartitionsOf
-             ) -> list[RequesterAgent]:
+def register(
+    app: faust.App, codecs: Codecs, loaded: list[Template], partitions_of: PartitionsOf
+) -> list[RequesterAgent]:
     header, lines = loaded
     providers = [provider(app, spec, codecs, partitions_of(spec.topic)) for spec in (ACCOUNTS, CONTACTS, PRODUCTS)]
     return [RequesterAgent(app, QuotesFlow(header, lines), codecs, partitions_of(header.source_topic), providers)]

@@ -1,6 +1,6 @@
 """Foreign-key joins on Faust tables (KIP-213 subscriptions): the pure core; agents in ``streams.join.agents``."""
 
-from streams.join.core import (
+from p2c.streams.join.core import (
     Answer,
     DependencySpec,
     Step,
@@ -12,5 +12,14 @@ from streams.join.core import (
     subscription_changes,
 )
 
-__all__ = ["Answer", "DependencySpec", "Step", "Subscription", "Versioned", "accept", "on_change",
-           "on_subscription", "subscription_changes"]
+__all__ = [
+    "Answer",
+    "DependencySpec",
+    "Step",
+    "Subscription",
+    "Versioned",
+    "accept",
+    "on_change",
+    "on_subscription",
+    "subscription_changes",
+]

@@ -28,8 +28,8 @@ from faust.types import EventT
 
 from p2c.errors import RecordError
 from p2c.serde import Codecs, decode_key
-from streams.join import codec
-from streams.join.core import DependencySpec, ProviderStep, Subscription, Versioned, on_change, on_subscription
+from p2c.streams.join import codec
+from p2c.streams.join.core import DependencySpec, ProviderStep, Subscription, Versioned, on_change, on_subscription
 
 log = logging.getLogger("p2c.streams")
 
@@ -46,10 +46,10 @@ class ProviderAgent:
         self.decoder = codecs[spec.topic]
         self.subscription_topic = spec.subscription_topic(app.conf.id)
         self.subscriptions = app.topic(self.subscription_topic, partitions=partitions, internal=True)
-        self.values = app.Table(f"join-{spec.name}-values", partitions=partitions, key_type=bytes,
-                                value_type=bytes)
-        self.subscribers = app.Table(f"join-{spec.name}-subscribers", partitions=partitions, key_type=bytes,
-                                     value_type=bytes)
+        self.values = app.Table(f"join-{spec.name}-values", partitions=partitions, key_type=bytes, value_type=bytes)
+        self.subscribers = app.Table(
+            f"join-{spec.name}-subscribers", partitions=partitions, key_type=bytes, value_type=bytes
+        )
         self._replies: dict[str, Any] = {}
         channel = app.topic(spec.topic, self.subscription_topic, partitions=partitions, internal=True)
         self.agent = app.agent(channel, name=f"streams.join.{spec.name}", concurrency=1)(self.process)
@@ -60,8 +60,7 @@ class ProviderAgent:
                 await self.handle(event)
             except (RecordError, ValueError, KeyError, TypeError) as exc:  # a malformed message: not retried
                 msg = event.message
-                log.warning("join %s: ignored %s[%d]@%d: %s", self.spec.name, msg.topic, msg.partition,
-                            msg.offset, exc)
+                log.warning("join %s: ignored %s[%d]@%d: %s", self.spec.name, msg.topic, msg.partition, msg.offset, exc)
             await asyncio.sleep(0)  # never starve the event loop (see FlowAgent)
 
     async def handle(self, event: EventT[Any]) -> None:
@@ -72,8 +71,7 @@ class ProviderAgent:
             sub = Subscription.decode(msg.value)
             step = on_subscription(self._current(msg.key), self._subscribers(msg.key), sub)
         else:
-            dep, new = self.spec.extract(self.decoder.deserialize(msg.value, decode_key(msg.key)),
-                                         decode_key(msg.key))
+            dep, new = self.spec.extract(self.decoder.deserialize(msg.value, decode_key(msg.key)), decode_key(msg.key))
             step = on_change(self.spec.name, dep, self._current(msg.key), self._subscribers(msg.key), new)
         await self._apply(msg.key, step)
 

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.flow import Write
-from streams.join import codec
+from p2c.streams.flow import Write
+from p2c.streams.join import codec
 
 Value = dict[str, Any]
 
@@ -79,8 +79,9 @@ class Subscription:
     active: bool = True
 
     def encode(self) -> bytes:
-        return codec.dumps({"join": self.join, "dep": self.dep, "reply_to": self.reply_to, "key": self.key,
-                            "active": self.active})
+        return codec.dumps(
+            {"join": self.join, "dep": self.dep, "reply_to": self.reply_to, "key": self.key, "active": self.active}
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> Subscription:
@@ -118,8 +119,9 @@ class ProviderStep:
     replies: list[Reply]
 
 
-def on_change(join: str, dep: str, current: Versioned | None, subscribers: frozenset[Subscriber],
-              new: Versioned) -> ProviderStep:
+def on_change(
+    join: str, dep: str, current: Versioned | None, subscribers: frozenset[Subscriber], new: Versioned
+) -> ProviderStep:
     """A dependency changed: keep the newest version and answer every subscriber when it moved on."""
     if not new.newer_than(current):  # a replay or an older event: nothing changes
         return ProviderStep(current, subscribers, [])
@@ -127,8 +129,7 @@ def on_change(join: str, dep: str, current: Versioned | None, subscribers: froze
     return ProviderStep(new, subscribers, [(topic, key, answer) for topic, key in sorted(subscribers)])
 
 
-def on_subscription(current: Versioned | None, subscribers: frozenset[Subscriber],
-                    sub: Subscription) -> ProviderStep:
+def on_subscription(current: Versioned | None, subscribers: frozenset[Subscriber], sub: Subscription) -> ProviderStep:
     """A requester subscribes (answered at once when the value is known) or unsubscribes."""
     who = (sub.reply_to, sub.key)
     if not sub.active:
@@ -160,16 +161,16 @@ def follows(state: Mapping[str, Any] | None) -> dict[str, list[str]]:
 Needs = dict[str, set[str]]  # join -> dependency ids
 
 
-def subscription_changes(before: Mapping[str, Iterable[str]], after: Mapping[str, Iterable[str]]
-                         ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def subscription_changes(
+    before: Mapping[str, Iterable[str]], after: Mapping[str, Iterable[str]]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """``(subscribe, unsubscribe)`` as ``(join, dep)`` pairs, from what was followed to what is needed."""
     old = {(join, dep) for join, deps in before.items() for dep in deps}
     new = {(join, dep) for join, deps in after.items() for dep in deps}
     return sorted(new - old), sorted(old - new)
 
 
-def accept(resolved: Mapping[str, Mapping[str, Any]], followed: Mapping[str, Iterable[str]],
-           answer: Answer) -> bool:
+def accept(resolved: Mapping[str, Mapping[str, Any]], followed: Mapping[str, Iterable[str]], answer: Answer) -> bool:
     """Whether a requester takes ``answer``: it follows that dependency and the answer is newer."""
     if answer.dep not in set(followed.get(answer.join, ())):
         return False  # it stopped following (or never did): a late answer
@@ -177,8 +178,9 @@ def accept(resolved: Mapping[str, Mapping[str, Any]], followed: Mapping[str, Ite
     return answer.current.newer_than(held)
 
 
-def keep_followed(resolved: Mapping[str, Mapping[str, Any]], followed: Mapping[str, Iterable[str]]
-                  ) -> dict[str, dict[str, Any]]:
+def keep_followed(
+    resolved: Mapping[str, Mapping[str, Any]], followed: Mapping[str, Iterable[str]]
+) -> dict[str, dict[str, Any]]:
     """The answers held for dependencies still followed (the others are dropped with their subscription)."""
     kept: dict[str, dict[str, Any]] = {}
     for join, deps in followed.items():

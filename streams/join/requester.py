@@ -24,12 +24,12 @@ from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
 from p2c.serde import Codecs, decode_key
+from p2c.streams.counters import FlowCounters
+from p2c.streams.handling import handle_until_done
+from p2c.streams.join import codec
+from p2c.streams.join.agents import ProviderAgent, answer_topic
+from p2c.streams.join.core import Answer, State, Step, Subscription, follows, subscription_changes
 from p2c.topics import dead_letter
-from streams.counters import FlowCounters
-from streams.handling import handle_until_done
-from streams.join import codec
-from streams.join.agents import ProviderAgent, answer_topic
-from streams.join.core import Answer, State, Step, Subscription, follows, subscription_changes
 
 log = logging.getLogger("p2c.streams")
 
@@ -49,8 +49,9 @@ class JoiningFlow(Protocol):
 class RequesterAgent:
     """One joining flow's agent, state table, answer topic and dead-letter topic, registered on ``app``."""
 
-    def __init__(self, app: faust.App, flow: JoiningFlow, codecs: Codecs, partitions: int,
-                 providers: Sequence[ProviderAgent]) -> None:
+    def __init__(
+        self, app: faust.App, flow: JoiningFlow, codecs: Codecs, partitions: int, providers: Sequence[ProviderAgent]
+    ) -> None:
         self.app, self.flow, self.codecs, self.partitions = app, flow, codecs, partitions
         self.counters = FlowCounters(flow.name)
         self.answers = answer_topic(app.conf.id, flow.name)
@@ -137,4 +138,3 @@ class RequesterAgent:
                 if waiting_on:
                     self.parked[raw_key] = waiting_on
         self._publish()
-

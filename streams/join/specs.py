@@ -8,11 +8,19 @@ number and whether the product is externally maintained (comes from FinOps, so F
 
 from __future__ import annotations
 
+from p2c.streams.join.core import DependencySpec
 from p2c.topics import CRM_ACCOUNTS, CRM_CONTACTS, CRM_PRODUCTS
-from streams.join.core import DependencySpec
 
 ACCOUNTS = DependencySpec("accounts", CRM_ACCOUNTS.name, "accountid", {"number": "accountnumber"})
-CONTACTS = DependencySpec("contacts", CRM_CONTACTS.name, "contactid",
-                          {"number": "msdynce_contactnumber", "active": "msdynce_isactivecustomer"})
-PRODUCTS = DependencySpec("products", CRM_PRODUCTS.name, "productid",
-                          {"number": "productnumber", "external": "msdynce_ismaintainedexternally"})
+CONTACTS = DependencySpec(
+    "contacts",
+    CRM_CONTACTS.name,
+    "contactid",
+    {"number": "msdynce_contactnumber", "active": "msdynce_isactivecustomer"},
+)
+PRODUCTS = DependencySpec(
+    "products",
+    CRM_PRODUCTS.name,
+    "productid",
+    {"number": "productnumber", "external": "msdynce_ismaintainedexternally"},
+)

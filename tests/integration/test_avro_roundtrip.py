@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-import schemas
+from p2c import schemas
 from p2c.admin import ensure_topics
 from p2c.schemas_diff import Parsed, parse
 from p2c.settings import KafkaSettings

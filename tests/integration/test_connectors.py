@@ -15,8 +15,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-import schemas
-from p2c import deadletter, topics
+from p2c import deadletter, schemas, topics
 from p2c.admin import ensure_topics
 from p2c.process import ManagedProcess, free_port, http_ok, log_says, p2c_command
 from p2c.serde import Codecs
@@ -225,7 +224,7 @@ def test_source_full_load_changes_deletes_and_restart_without_resending(
 
 def _erp_sandbox_available() -> bool:
     try:
-        from sandbox.cli import sandbox
+        from p2c.sandbox.cli import sandbox
     except ImportError:
         return False
     return "erp" in getattr(sandbox, "commands", {})

@@ -15,8 +15,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-import schemas
-from p2c import deadletter, topics
+from p2c import deadletter, schemas, topics
 from p2c.process import ManagedProcess, log_says, p2c_command
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
@@ -210,7 +209,7 @@ def contact_person(number: str, account: str, version: int, op: str = "UPSERT") 
 
 
 def schemas_fields(topic: str) -> list[str]:
-    from connectors.core.convert import record_schema
+    from p2c.connectors.core.convert import record_schema
 
     return [f["name"] for f in record_schema(topic, "record")["fields"]]
 
@@ -235,7 +234,7 @@ def quotation(number: str, account: str, lines: dict[int, str], version: int) ->
 
 
 def _quotation_fields(name: str) -> list[str]:
-    from connectors.core.convert import _named_records
+    from p2c.connectors.core.convert import _named_records
 
     named: dict[str, dict[str, Any]] = {}
     _named_records(schemas.load(topics.ERP_QUOTATIONS.name), named)

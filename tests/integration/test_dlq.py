@@ -24,14 +24,18 @@ def test_dead_letters_are_listed_with_their_reason_and_retried_once(kafka_bootst
     producer = Producer(kafka.producer())
     key = f"P-{uuid.uuid4().hex[:6]}".encode()
     error = RecordError("no price list in currency NOK", record_key=key.decode(), field="pricelevelid_name")
-    letter = DeadLetter.from_error(error, flow="products", stage="sink", key=key, value=b"\x00original",
-                                   topic=origin.name, partition=0, offset=7)
+    letter = DeadLetter.from_error(
+        error, flow="products", stage="sink", key=key, value=b"\x00original", topic=origin.name, partition=0, offset=7
+    )
     producer.produce(letter.topic, key=letter.key, value=letter.value, headers=letter.headers())
     assert producer.flush(10) == 0
 
-    listed = subprocess.run(p2c_command("dlq", "list", "--flow", "products", "--json",
-                                        "--bootstrap-servers", kafka_bootstrap),
-                            capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        p2c_command("dlq", "list", "--flow", "products", "--json", "--bootstrap-servers", kafka_bootstrap),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     mine = [json.loads(line) for line in listed.stdout.splitlines() if key.decode() in line]
     assert len(mine) == 1
     assert mine[0]["field"] == "pricelevelid_name" and "no price list in currency NOK" in mine[0]["reason"]

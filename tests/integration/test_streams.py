@@ -18,12 +18,11 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-import schemas
-from p2c import deadletter
+from p2c import deadletter, schemas
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
+from p2c.streams import samples
 from p2c.topics import CRM_ACCOUNTS, ERP_CUSTOMERS, dead_letter
-from streams import samples
 from tests.support.workers import Workers
 
 DLQ = dead_letter("accounts").name
@@ -38,12 +37,12 @@ def codecs(registry_url: str) -> Iterator[Codecs]:
         yield Codecs(client)
 
 
-
-
 def new_accounts(count: int, **overrides: Any) -> list[dict[str, Any]]:
     tag = uuid.uuid4().hex[:8].upper()
-    return [samples.account_row(i, accountid=str(uuid.uuid4()), accountnumber=f"ACC-{i:05d}-{tag}", **overrides)
-            for i in range(count)]
+    return [
+        samples.account_row(i, accountid=str(uuid.uuid4()), accountnumber=f"ACC-{i:05d}-{tag}", **overrides)
+        for i in range(count)
+    ]
 
 
 def produce(kafka: KafkaSettings, codecs: Codecs, changes: list[dict[str, Any]]) -> list[bytes]:
@@ -61,8 +60,13 @@ def produce(kafka: KafkaSettings, codecs: Codecs, changes: list[dict[str, Any]])
     return values
 
 
-def read_until(kafka: KafkaSettings, topic: str, done: Callable[[list[Message]], bool],
-               keep: Callable[[Message], bool], timeout: float = 30.0) -> list[Message]:
+def read_until(
+    kafka: KafkaSettings,
+    topic: str,
+    done: Callable[[list[Message]], bool],
+    keep: Callable[[Message], bool],
+    timeout: float = 30.0,
+) -> list[Message]:
     """Messages of ``topic`` (from the start) that ``keep`` accepts, once ``done`` says there are enough."""
     consumer = Consumer(kafka.consumer(f"test-streams-{uuid.uuid4()}"))
     consumer.subscribe([topic])
@@ -79,8 +83,13 @@ def read_until(kafka: KafkaSettings, topic: str, done: Callable[[list[Message]],
     return kept
 
 
-def customers(kafka: KafkaSettings, codecs: Codecs, keys: set[str],
-              done: Callable[[list[dict[str, Any]]], bool], timeout: float = 30.0) -> list[dict[str, Any]]:
+def customers(
+    kafka: KafkaSettings,
+    codecs: Codecs,
+    keys: set[str],
+    done: Callable[[list[dict[str, Any]]], bool],
+    timeout: float = 30.0,
+) -> list[dict[str, Any]]:
     """Decoded customer writes whose key is in ``keys``, in topic order per partition."""
     codec = codecs[ERP_CUSTOMERS.name]
     decoded: dict[int, dict[str, Any]] = {}
@@ -88,8 +97,9 @@ def customers(kafka: KafkaSettings, codecs: Codecs, keys: set[str],
     def value(message: Message) -> dict[str, Any]:
         return decoded.setdefault(id(message), codec.deserialize(message.value()))
 
-    kept = read_until(kafka, ERP_CUSTOMERS.name, lambda ms: done([value(m) for m in ms]),
-                      lambda m: m.key().decode() in keys, timeout)
+    kept = read_until(
+        kafka, ERP_CUSTOMERS.name, lambda ms: done([value(m) for m in ms]), lambda m: m.key().decode() in keys, timeout
+    )
     return [value(m) for m in kept]
 
 
@@ -98,7 +108,9 @@ def key_of(row: dict[str, Any]) -> str:
 
 
 def test_accounts_become_customers_and_bad_ones_are_dead_lettered(
-    workers: Workers, kafka: KafkaSettings, codecs: Codecs,
+    workers: Workers,
+    kafka: KafkaSettings,
+    codecs: Codecs,
 ) -> None:
     workers.start("streams")
     rows = new_accounts(4)
@@ -113,9 +125,14 @@ def test_accounts_become_customers_and_bad_ones_are_dead_lettered(
     fabrikam = by_key[key_of(rows[0])]
     assert fabrikam["op"] == "UPSERT"
     expected = {
-        "OrganizationName": "Fabrikam", "PartyType": "Organization", "CustomerGroupId": "10",
-        "LanguageId": "en-us", "SalesCurrencyCode": "USD", "IsExternallyMaintained": "Yes",
-        "DeliveryAddressCountryRegionISOCode": "DE", "InvoiceAddressCountryRegionISOCode": "GB",
+        "OrganizationName": "Fabrikam",
+        "PartyType": "Organization",
+        "CustomerGroupId": "10",
+        "LanguageId": "en-us",
+        "SalesCurrencyCode": "USD",
+        "IsExternallyMaintained": "Yes",
+        "DeliveryAddressCountryRegionISOCode": "DE",
+        "InvoiceAddressCountryRegionISOCode": "GB",
     }
     assert expected.items() <= fabrikam["record"].items(), fabrikam["record"]
     assert fabrikam["origin"]["id"] == rows[0]["accountid"]
@@ -123,8 +140,7 @@ def test_accounts_become_customers_and_bad_ones_are_dead_lettered(
 
     bad_ids = {rows[1]["accountid"].encode(), rows[2]["accountid"].encode()}
     letters = read_until(kafka, DLQ, lambda ms: len(ms) >= 2, lambda m: m.key() in bad_ids)
-    parsed = {m.key(): deadletter.DeadLetter.from_message("accounts", m.key(), m.value(), m.headers())
-              for m in letters}
+    parsed = {m.key(): deadletter.DeadLetter.from_message("accounts", m.key(), m.value(), m.headers()) for m in letters}
     atlantis = parsed[rows[1]["accountid"].encode()]
     assert atlantis.field == "address1_country" and "Atlantis" in atlantis.reason
     assert atlantis.value == values[1] and atlantis.origin_topic == CRM_ACCOUNTS.name
@@ -148,7 +164,9 @@ def latest_per_key(written: list[dict[str, Any]]) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_killed_worker_restarts_and_every_change_has_an_output(
-    workers: Workers, kafka: KafkaSettings, codecs: Codecs,
+    workers: Workers,
+    kafka: KafkaSettings,
+    codecs: Codecs,
 ) -> None:
     rows = new_accounts(3000)
     changes = [samples.change("c", r, 1) for r in rows] + [samples.change("u", r, 2) for r in rows]
@@ -178,7 +196,9 @@ def consuming(log_path: Path) -> int:
 
 @pytest.mark.slow
 def test_two_workers_share_the_partitions_and_write_every_customer(
-    workers: Workers, kafka: KafkaSettings, codecs: Codecs,
+    workers: Workers,
+    kafka: KafkaSettings,
+    codecs: Codecs,
 ) -> None:
     one = workers.start("streams-1")
     assert one.log_path is not None

@@ -18,10 +18,11 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-import schemas
+from p2c import schemas
 from p2c.process import ManagedProcess, p2c_command
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
+from p2c.streams import samples
 from p2c.topics import (
     CRM_ACCOUNTS,
     CRM_CONTACTS,
@@ -32,12 +33,24 @@ from p2c.topics import (
     ERP_CUSTOMERS,
     ERP_QUOTATIONS,
 )
-from streams import samples
 
-TOPICS = (CRM_ACCOUNTS, CRM_CONTACTS, CRM_PRODUCTS, CRM_QUOTES, CRM_QUOTEDETAILS, ERP_CUSTOMERS,
-          ERP_CONTACTPERSONS, ERP_QUOTATIONS)
-KEYS = {CRM_ACCOUNTS.name: "accountid", CRM_CONTACTS.name: "contactid", CRM_PRODUCTS.name: "productid",
-        CRM_QUOTES.name: "quoteid", CRM_QUOTEDETAILS.name: "_quoteid_value"}
+TOPICS = (
+    CRM_ACCOUNTS,
+    CRM_CONTACTS,
+    CRM_PRODUCTS,
+    CRM_QUOTES,
+    CRM_QUOTEDETAILS,
+    ERP_CUSTOMERS,
+    ERP_CONTACTPERSONS,
+    ERP_QUOTATIONS,
+)
+KEYS = {
+    CRM_ACCOUNTS.name: "accountid",
+    CRM_CONTACTS.name: "contactid",
+    CRM_PRODUCTS.name: "productid",
+    CRM_QUOTES.name: "quoteid",
+    CRM_QUOTEDETAILS.name: "_quoteid_value",
+}
 Message = Any
 
 
@@ -55,8 +68,9 @@ def log_has(path: Path, text: str) -> Callable[[], bool]:
 
 @pytest.fixture(scope="module")
 def workers(kafka_bootstrap: str, registry_url: str, logs_dir: Path, codecs: Codecs) -> Iterator[list[ManagedProcess]]:
-    argv = p2c_command("streams", "worker", "--bootstrap-servers", kafka_bootstrap,
-                       "--schema-registry-url", registry_url)
+    argv = p2c_command(
+        "streams", "worker", "--bootstrap-servers", kafka_bootstrap, "--schema-registry-url", registry_url
+    )
     started = []
     # An app (consumer group, changelogs, join topics) of its own: nothing left by another test's workers.
     env = {"P2C_STREAMS_SUMMARY_INTERVAL_S": "2", "P2C_STREAMS_APP_ID": f"p2c-streams-joins-{uuid.uuid4().hex[:6]}"}
@@ -89,8 +103,9 @@ class Pipe:
         assert self.producer.flush(10) == 0
         return self.version
 
-    def read(self, topic: str, keys: set[str], done: Callable[[list[dict[str, Any]]], bool],
-             timeout: float = 20.0) -> list[dict[str, Any]]:
+    def read(
+        self, topic: str, keys: set[str], done: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
         """Decoded writes of ``topic`` whose key is in ``keys`` (with their key), once ``done`` accepts them."""
         consumer = Consumer(self.kafka.consumer(f"test-joins-{uuid.uuid4()}"))
         consumer.subscribe([topic])
@@ -102,8 +117,13 @@ class Pipe:
                     raise AssertionError(f"{topic}: {len(kept)} matching writes after {timeout:.0f} s: {kept}")
                 for m in consumer.consume(500, 0.1):
                     if not m.error() and m.key().decode() in keys:
-                        kept.append({"key": m.key().decode(), "ts": m.timestamp()[1] / 1000,
-                                     **self.codecs[topic].deserialize(m.value())})
+                        kept.append(
+                            {
+                                "key": m.key().decode(),
+                                "ts": m.timestamp()[1] / 1000,
+                                **self.codecs[topic].deserialize(m.value()),
+                            }
+                        )
         finally:
             consumer.close()
         return kept
@@ -119,13 +139,19 @@ def tag() -> str:
 
 
 def account(number: str) -> dict[str, Any]:
-    return samples.account_row(0, accountid=str(uuid.uuid4()), accountnumber=number, address1_country="US",
-                               address2_country=None)
+    return samples.account_row(
+        0, accountid=str(uuid.uuid4()), accountnumber=number, address1_country="US", address2_country=None
+    )
 
 
 def contact(number: str, **fields: Any) -> dict[str, Any]:
-    return {"contactid": str(uuid.uuid4()), "msdynce_contactnumber": number, "firstname": "Ada",
-            "lastname": "Lovelace", **fields}
+    return {
+        "contactid": str(uuid.uuid4()),
+        "msdynce_contactnumber": number,
+        "firstname": "Ada",
+        "lastname": "Lovelace",
+        **fields,
+    }
 
 
 def last_per_key(writes: list[dict[str, Any]]) -> dict[str, str]:
@@ -136,8 +162,13 @@ def last_per_key(writes: list[dict[str, Any]]) -> dict[str, str]:
 def test_contacts_are_routed_joined_with_their_account_and_rerouted(pipe: Pipe) -> None:
     t = tag()
     acc = account(f"ACC-{t}")
-    person = contact(f"CON-1-{t}", msdynce_isactivecustomer=False, _parentcustomerid_value=acc["accountid"],
-                     parentcustomerid_type="account", gendercode=1)
+    person = contact(
+        f"CON-1-{t}",
+        msdynce_isactivecustomer=False,
+        _parentcustomerid_value=acc["accountid"],
+        parentcustomerid_type="account",
+        gendercode=1,
+    )
     customer = contact(f"CON-2-{t}", msdynce_isactivecustomer=True)
     loner = contact(f"CON-3-{t}", msdynce_isactivecustomer=False)  # no parent account: not synced
     for row in (person, customer, loner):
@@ -168,25 +199,44 @@ def test_contacts_are_routed_joined_with_their_account_and_rerouted(pipe: Pipe) 
 
 
 def product(number: str, external: bool = True) -> dict[str, Any]:
-    return {"productid": str(uuid.uuid4()), "productnumber": number, "name": number,
-            "msdynce_ismaintainedexternally": external}
+    return {
+        "productid": str(uuid.uuid4()),
+        "productnumber": number,
+        "name": number,
+        "msdynce_ismaintainedexternally": external,
+    }
 
 
 def quote(number: str, customer: dict[str, Any]) -> dict[str, Any]:
-    return {"quoteid": str(uuid.uuid4()), "quotenumber": number, "name": "Big deal", "statecode": 1,
-            "_customerid_value": customer["accountid"], "customerid_type": "account", "shipto_country": None,
-            "transactioncurrencyid_isocurrencycode": "usd"}
+    return {
+        "quoteid": str(uuid.uuid4()),
+        "quotenumber": number,
+        "name": "Big deal",
+        "statecode": 1,
+        "_customerid_value": customer["accountid"],
+        "customerid_type": "account",
+        "shipto_country": None,
+        "transactioncurrencyid_isocurrencycode": "usd",
+    }
 
 
 def line(q: dict[str, Any], seq: int, prod: dict[str, Any], quantity: str = "2") -> dict[str, Any]:
-    return {"quotedetailid": str(uuid.uuid4()), "_quoteid_value": q["quoteid"], "sequencenumber": seq,
-            "_productid_value": prod["productid"], "quantity": Decimal(quantity).quantize(Decimal("0.00001")),
-            "uomid_name": "Each", "priceperunit": Decimal("10.0000")}
+    return {
+        "quotedetailid": str(uuid.uuid4()),
+        "_quoteid_value": q["quoteid"],
+        "sequencenumber": seq,
+        "_productid_value": prod["productid"],
+        "quantity": Decimal(quantity).quantize(Decimal("0.00001")),
+        "uomid_name": "Each",
+        "priceperunit": Decimal("10.0000"),
+    }
 
 
 def lines_of(write: dict[str, Any]) -> list[tuple[int, str, Decimal]]:
-    return [(ln["LineCreationSequenceNumber"], ln["ProductNumber"], ln["RequestedSalesQuantity"])
-            for ln in write["record"]["lines"]]
+    return [
+        (ln["LineCreationSequenceNumber"], ln["ProductNumber"], ln["RequestedSalesQuantity"])
+        for ln in write["record"]["lines"]
+    ]
 
 
 @pytest.mark.timeout(40)
@@ -233,8 +283,12 @@ def test_a_quote_with_a_product_not_maintained_externally_is_skipped_until_it_is
     t = tag()
     acc, p = account(f"ACC-S-{t}"), product(f"PS-{t}", external=False)
     q = quote(f"QUS-{t}", acc)
-    for topic, row in ((CRM_ACCOUNTS.name, acc), (CRM_PRODUCTS.name, p), (CRM_QUOTES.name, q),
-                       (CRM_QUOTEDETAILS.name, line(q, 1, p))):
+    for topic, row in (
+        (CRM_ACCOUNTS.name, acc),
+        (CRM_PRODUCTS.name, p),
+        (CRM_QUOTES.name, q),
+        (CRM_QUOTEDETAILS.name, line(q, 1, p)),
+    ):
         pipe.send(topic, "c", row)
     key = f"usmf|QUS-{t}"
     time.sleep(1)  # the quote is examined (and skipped) before its product changes

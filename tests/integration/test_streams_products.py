@@ -18,12 +18,11 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-import schemas
-from p2c import deadletter
+from p2c import deadletter, schemas
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
+from p2c.streams import samples
 from p2c.topics import CRM_PRODUCTS_TARGET, ERP_PRODUCTS, dead_letter
-from streams import samples
 from tests.integration.test_streams import Message, read_until
 from tests.support.workers import Workers
 
@@ -37,8 +36,6 @@ def codecs(registry_url: str) -> Iterator[Codecs]:
         for topic in (ERP_PRODUCTS.name, CRM_PRODUCTS_TARGET.name):
             client.register_schema(f"{topic}-value", Schema(schemas.text(topic), "AVRO"))
         yield Codecs(client)
-
-
 
 
 def new_products(count: int, **overrides: Any) -> list[dict[str, Any]]:

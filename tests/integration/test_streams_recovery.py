@@ -18,12 +18,12 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-import schemas
+from p2c import schemas
 from p2c.offsets import end_offsets, partitions
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
+from p2c.streams import samples
 from p2c.topics import CRM_ACCOUNTS, ERP_CUSTOMERS
-from streams import samples
 from tests.integration.test_streams import DLQ, customers, key_of, new_accounts, produce, read_until
 from tests.support.workers import Workers
 
@@ -38,20 +38,22 @@ def codecs(registry_url: str) -> Iterator[Codecs]:
         yield Codecs(client)
 
 
-
-
 def reported_ends(kafka: KafkaSettings, topic: str) -> dict[tuple[str, int], int]:
     """End offsets as ListOffsets reports them (what aiokafka's end_offsets() asks)."""
     consumer = Consumer(kafka.consumer("test-recovery-list-offsets"))
     try:
-        return {(topic, p): consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in partitions(consumer, topic)}
+        return {
+            (topic, p): consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions(consumer, topic)
+        }
     finally:
         consumer.close()
 
 
 def test_state_written_just_before_a_restart_is_recovered(
-    workers: Workers, kafka: KafkaSettings, codecs: Codecs,
+    workers: Workers,
+    kafka: KafkaSettings,
+    codecs: Codecs,
 ) -> None:
     first = workers.start("streams-before-restart")
     rows = new_accounts(200)

@@ -39,8 +39,9 @@ def test_a_killed_child_is_restarted_and_reported(tmp_path: Path) -> None:
 
 
 def test_a_child_that_never_gets_ready_fails_with_its_log(tmp_path: Path) -> None:
-    proc = ManagedProcess("broken", [sys.executable, "-c", "raise SystemExit('no config here')"],
-                          log_path=tmp_path / "broken.log")
+    proc = ManagedProcess(
+        "broken", [sys.executable, "-c", "raise SystemExit('no config here')"], log_path=tmp_path / "broken.log"
+    )
     proc.ready = log_says(proc)
     try:
         proc.start(timeout=10)

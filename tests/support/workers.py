@@ -18,8 +18,9 @@ class Workers:
     """Starts workers on the session broker and stops every one of them at the end of the test."""
 
     def __init__(self, kafka_bootstrap: str, registry_url: str, logs_dir: Path) -> None:
-        self.argv = p2c_command("streams", "worker", "--bootstrap-servers", kafka_bootstrap,
-                                "--schema-registry-url", registry_url)
+        self.argv = p2c_command(
+            "streams", "worker", "--bootstrap-servers", kafka_bootstrap, "--schema-registry-url", registry_url
+        )
         self.logs_dir = logs_dir
         self.started: list[ManagedProcess] = []
         # An app (consumer group, changelogs, join topics) of its own: nothing left by another test's workers.
@@ -27,8 +28,7 @@ class Workers:
 
     def start(self, name: str) -> ManagedProcess:
         log_path = self.logs_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
-        worker = ManagedProcess(name, self.argv, ready=log_has(log_path, " ready: "), log_path=log_path,
-                                env=self.env)
+        worker = ManagedProcess(name, self.argv, ready=log_has(log_path, " ready: "), log_path=log_path, env=self.env)
         started = time.monotonic()
         worker.start(timeout=60)
         print(f"{name}: consuming {time.monotonic() - started:.1f} s after the process started")

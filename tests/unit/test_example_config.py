@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
-from connectors.dataverse.settings import CrmSinkSettings, CrmSourceSettings
-from connectors.finops.settings import ErpSinkSettings, ErpSourceSettings
+from p2c.connectors.dataverse.settings import CrmSinkSettings, CrmSourceSettings
+from p2c.connectors.finops.settings import ErpSinkSettings, ErpSourceSettings
 from p2c.errors import ConfigurationError
 from p2c.settings import KafkaSettings, RegistrySettings, load
-from streams.settings import StreamsSettings
+from p2c.streams.settings import StreamsSettings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "p2c.example.toml"
 SECTIONS: list[tuple[str, type[BaseSettings]]] = [

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
-from connectors.core.batch import _boundary_of, _parts, _split_headers
-from connectors.core.http import ODataClient
-from connectors.core.retry import RetryPolicy
+from p2c.connectors.core.batch import _boundary_of, _parts, _split_headers
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.retry import RetryPolicy
 
 USER = "00000000-0000-0000-0000-0000000000aa"
 OTHER = "00000000-0000-0000-0000-0000000000bb"

@@ -9,12 +9,12 @@ from urllib.parse import parse_qsl, unquote
 
 import httpx
 
-from connectors.core.http import ODataClient
-from sandbox.crm.app import open_store as open_crm
-from sandbox.crm.service import CrmService
-from sandbox.erp.service import ErpService
-from sandbox.erp.store import ErpStore
-from sandbox.odata.service import Request, Service
+from p2c.connectors.core.http import ODataClient
+from p2c.sandbox.crm.app import open_store as open_crm
+from p2c.sandbox.crm.service import CrmService
+from p2c.sandbox.erp.service import ErpService
+from p2c.sandbox.erp.store import ErpStore
+from p2c.sandbox.odata.service import Request, Service
 
 from .fakes import FAST
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.core.batch import BatchWriter, ChangeSet, Operation, build_batch, parse_batch
+from p2c.connectors.core.batch import BatchWriter, ChangeSet, Operation, build_batch, parse_batch
 from p2c.errors import RecordError, RetriableError
 
 from .fakes import FakeFinOps, client_for

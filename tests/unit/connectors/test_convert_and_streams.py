@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.core.convert import RowConverter, record_schema, to_millis
-from connectors.dataverse.streams import STREAMS, streams_for
+from p2c.connectors.core.convert import RowConverter, record_schema, to_millis
+from p2c.connectors.dataverse.streams import STREAMS, streams_for
 from p2c.errors import RecordError
 
 pytestmark = pytest.mark.timeout(10)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from connectors.base.source import ChangeEvent, Checkpoint, Rejected, SourceItem
-from connectors.dataverse.source import DataverseSource, token_number
-from connectors.dataverse.streams import streams_for
+from p2c.connectors.base.source import ChangeEvent, Checkpoint, Rejected, SourceItem
+from p2c.connectors.dataverse.source import DataverseSource, token_number
+from p2c.connectors.dataverse.streams import streams_for
 
 from .fakes import OTHER, USER, FakeDataverse
 

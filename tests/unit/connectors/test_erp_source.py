@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from connectors.base.source import ChangeEvent, Checkpoint, Rejected, SourceItem
-from connectors.finops.source import STREAMS, FinOpsSource
+from p2c.connectors.base.source import ChangeEvent, Checkpoint, Rejected, SourceItem
+from p2c.connectors.finops.source import STREAMS, FinOpsSource
 
 from . import sandboxes
 

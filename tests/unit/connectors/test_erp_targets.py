@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from connectors.base.sink import HeldBack, SinkRecord, WriteResult
-from connectors.finops.holds import DependencyHold
-from connectors.finops.quotations import QUOTATIONS
-from connectors.finops.sink import FinOpsSink
-from connectors.finops.targets import CONTACT_PERSONS, Target
+from p2c.connectors.base.sink import HeldBack, SinkRecord, WriteResult
+from p2c.connectors.finops.holds import DependencyHold
+from p2c.connectors.finops.quotations import QUOTATIONS
+from p2c.connectors.finops.sink import FinOpsSink
+from p2c.connectors.finops.targets import CONTACT_PERSONS, Target
 
 from . import sandboxes
 

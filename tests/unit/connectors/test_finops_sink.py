@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from connectors.base.sink import SinkRecord
-from connectors.core.writes import or_filters
-from connectors.finops.sink import FinOpsSink
-from connectors.finops.targets import CUSTOMERS
+from p2c.connectors.base.sink import SinkRecord
+from p2c.connectors.core.writes import or_filters
+from p2c.connectors.finops.sink import FinOpsSink
+from p2c.connectors.finops.targets import CUSTOMERS
 from p2c.errors import RetriableError
 
 from .fakes import FakeFinOps

@@ -8,11 +8,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.core.auth import ClientCredentials
-from connectors.core.errors import ERROR_TABLE, Action, error_for, parse_retry_after, rule_for
-from connectors.core.http import ODataClient
-from connectors.core.pagination import NextLinkPaginator
-from connectors.core.retry import RetryPolicy, call_with_retry
+from p2c.connectors.core.auth import ClientCredentials
+from p2c.connectors.core.errors import ERROR_TABLE, Action, error_for, parse_retry_after, rule_for
+from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pagination import NextLinkPaginator
+from p2c.connectors.core.retry import RetryPolicy, call_with_retry
 from p2c.errors import ConfigurationError, RecordError, RetriableError
 
 from .fakes import FAST, client_for

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from connectors.base.sink import SinkRecord
-from connectors.dataverse.pricing import Bindings
-from connectors.dataverse.sink import ProductSink
 from p2c import topics
+from p2c.connectors.base.sink import SinkRecord
+from p2c.connectors.dataverse.pricing import Bindings
+from p2c.connectors.dataverse.sink import ProductSink
 from p2c.errors import RetriableError
 
 from . import sandboxes

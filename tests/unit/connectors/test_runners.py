@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
-from connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
-from connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
-from connectors.core.metrics import Reporter
-from connectors.core.sink_runner import SinkRunner
-from connectors.core.source_runner import SourceRunner
-from connectors.dataverse.settings import CrmSourceSettings
-from connectors.finops.settings import ErpSinkSettings
 from p2c import deadletter
+from p2c.connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
+from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
+from p2c.connectors.core.metrics import Reporter
+from p2c.connectors.core.sink_runner import SinkRunner
+from p2c.connectors.core.source_runner import SourceRunner
+from p2c.connectors.dataverse.settings import CrmSourceSettings
+from p2c.connectors.finops.settings import ErpSinkSettings
 from p2c.errors import ConfigurationError, RecordError, RetriableError
 from p2c.metrics import Counters
 from p2c.settings import load

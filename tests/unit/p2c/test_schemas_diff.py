@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import schemas
+from p2c import schemas
 from p2c.schemas_diff import FieldChange, InvalidSchema, diff, parse, read_problems
 
 ADDRESS = {

@@ -9,7 +9,7 @@ from typing import Any
 import fastavro
 import pytest
 
-import schemas
+from p2c import schemas
 from p2c.schemas_diff import Parsed, parse
 from p2c.topics import WITH_SCHEMAS
 

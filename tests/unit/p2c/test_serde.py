@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-import schemas
+from p2c import schemas
 from p2c.errors import RecordError
 from p2c.serde import Codecs, decode_key, encode_key
 from p2c.topics import CRM_ACCOUNTS

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from registry import MemoryLog, MemoryStore, Registry
-from registry.api import make_app
+from p2c.registry import MemoryLog, MemoryStore, Registry
+from p2c.registry.api import make_app
 
 
 def rec(*fields: tuple[str, Any] | dict[str, Any], name: str = "R") -> str:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from registry import compat
-from registry.schema import ParsedSchema, parse
+from p2c.registry import compat
+from p2c.registry.schema import ParsedSchema, parse
 
 pytestmark = pytest.mark.timeout(5)
 

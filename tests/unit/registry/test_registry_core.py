@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from registry import ErrorCode, MemoryLog, MemoryStore, Registry, RegistryError
-from registry.records import JSONDict
-from registry.store import Appended
+from p2c.registry import ErrorCode, MemoryLog, MemoryStore, Registry, RegistryError
+from p2c.registry.records import JSONDict
+from p2c.registry.store import Appended
 from tests.unit.registry.registry_support import V1, V2, V3_BREAKS_BACKWARD, rec, started
 
 pytestmark = pytest.mark.timeout(5)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from registry import records
-from registry.records import JSONDict, Record
-from registry.state import State
+from p2c.registry import records
+from p2c.registry.records import JSONDict, Record
+from p2c.registry.state import State
 
 pytestmark = pytest.mark.timeout(5)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.crm.app import open_store
-from sandbox.crm.service import CrmService
-from sandbox.odata.batch import ChangeSet, Part, PartResponse, parse_batch, write_batch
-from sandbox.odata.errors import ODataError
-from sandbox.odata.service import Request
+from p2c.sandbox.crm.app import open_store
+from p2c.sandbox.crm.service import CrmService
+from p2c.sandbox.odata.batch import ChangeSet, Part, PartResponse, parse_batch, write_batch
+from p2c.sandbox.odata.errors import ODataError
+from p2c.sandbox.odata.service import Request
 
 BODY = (
     "--batch_AAA\r\n"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import schemas
-from sandbox.crm import entities as C
-from sandbox.erp import entities as R
-from sandbox.odata.model import EntitySet
+from p2c import schemas
+from p2c.sandbox.crm import entities as C
+from p2c.sandbox.erp import entities as R
+from p2c.sandbox.odata.model import EntitySet
 
 # Fields a source resolves from reference data; they are not columns of the Dataverse table.
 RESOLVED = {

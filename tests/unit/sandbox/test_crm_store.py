@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.crm import entities as E
-from sandbox.crm.app import open_store
-from sandbox.crm.refdata import ref_id
-from sandbox.crm.store import CrmStore, application_user_id
-from sandbox.odata.errors import ODataError
+from p2c.sandbox.crm import entities as E
+from p2c.sandbox.crm.app import open_store
+from p2c.sandbox.crm.refdata import ref_id
+from p2c.sandbox.crm.store import CrmStore, application_user_id
+from p2c.sandbox.odata.errors import ODataError
 
 USER = application_user_id("p2c")
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from sandbox.erp import entities as E
-from sandbox.erp.app import open_store
-from sandbox.erp.store import ErpStore
-from sandbox.odata.errors import ODataError
+from p2c.sandbox.erp import entities as E
+from p2c.sandbox.erp.app import open_store
+from p2c.sandbox.erp.store import ErpStore
+from p2c.sandbox.odata.errors import ODataError
 
 
 @pytest.fixture

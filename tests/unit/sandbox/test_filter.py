@@ -6,10 +6,10 @@ import sqlite3
 
 import pytest
 
-from sandbox.odata.filter import Bool, FilterError, parse, to_sql
-from sandbox.odata.model import EntitySet, Field, Type
-from sandbox.odata.query import resolver
-from sandbox.odata.sqlite import Database
+from p2c.sandbox.odata.filter import Bool, FilterError, parse, to_sql
+from p2c.sandbox.odata.model import EntitySet, Field, Type
+from p2c.sandbox.odata.query import resolver
+from p2c.sandbox.odata.sqlite import Database
 
 ITEMS = EntitySet(
     "items",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.odata.auth import Authority, TokenError
-from sandbox.odata.ratelimit import RateLimiter
-from sandbox.seed import SeedCounts, seed
+from p2c.sandbox.odata.auth import Authority, TokenError
+from p2c.sandbox.odata.ratelimit import RateLimiter
+from p2c.sandbox.seed import SeedCounts, seed
 
 
 def test_seed_is_deterministic_and_idempotent(tmp_path: Path) -> None:

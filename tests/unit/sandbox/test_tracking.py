@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.crm import entities as E
-from sandbox.crm.app import open_store
-from sandbox.crm.store import CrmStore
-from sandbox.crm.tracking import Cursor, TrackPage, make_token, read_token, track_page
-from sandbox.odata.errors import ODataError
+from p2c.sandbox.crm import entities as E
+from p2c.sandbox.crm.app import open_store
+from p2c.sandbox.crm.store import CrmStore
+from p2c.sandbox.crm.tracking import Cursor, TrackPage, make_token, read_token, track_page
+from p2c.sandbox.odata.errors import ODataError
 
 USER = "2fc95d15-aa7a-5b27-9e0c-8a133a808630"
 COLUMNS = ["accountid", "name", "versionnumber"]

@@ -13,11 +13,11 @@ import pytest
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError
 from p2c.settings import KafkaSettings
-from streams import samples
-from streams.agents import accounts
-from streams.agents.base import FlowAgent
-from streams.app import create_app
-from streams.settings import StreamsSettings
+from p2c.streams import samples
+from p2c.streams.agents import accounts
+from p2c.streams.agents.base import FlowAgent
+from p2c.streams.app import create_app
+from p2c.streams.settings import StreamsSettings
 
 
 class FakeCodec:
@@ -125,7 +125,7 @@ def test_undecodable_bytes_are_dead_lettered(agent: FlowAgent) -> None:
 
 
 def test_a_transient_error_is_retried_on_the_same_event(agent: FlowAgent, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("streams.handling.RETRY_FIRST_S", 0.01)
+    monkeypatch.setattr("p2c.streams.handling.RETRY_FIRST_S", 0.01)
     agent.target.send.side_effect = [ConnectionError("registry down"), None]  # type: ignore[attr-defined]
     row = samples.account_row(3)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from p2c.errors import ConfigurationError
-from streams.app import broker_urls, group_timings
-from streams.settings import StreamsSettings
-from streams.worker import load_templates, topics_of
+from p2c.streams.app import broker_urls, group_timings
+from p2c.streams.settings import StreamsSettings
+from p2c.streams.worker import load_templates, topics_of
 
 
 def test_several_bootstrap_servers_become_faust_broker_urls() -> None:
@@ -27,8 +27,19 @@ def test_unknown_flows_are_rejected_by_name() -> None:
 
 def test_a_worker_needs_the_change_target_and_dead_letter_topics() -> None:
     names = [t.name for t in topics_of(load_templates(StreamsSettings()))]
-    assert names == ["p2c.src.crm.accounts", "p2c.src.crm.contacts", "p2c.src.crm.products",
-                     "p2c.src.crm.quotedetails", "p2c.src.crm.quotes", "p2c.src.erp.releasedproducts",
-                     "p2c.tgt.crm.products", "p2c.tgt.erp.contactpersons", "p2c.tgt.erp.customers",
-                     "p2c.tgt.erp.quotations", "p2c.dlq.accounts", "p2c.dlq.contacts", "p2c.dlq.quotes",
-                     "p2c.dlq.products"]
+    assert names == [
+        "p2c.src.crm.accounts",
+        "p2c.src.crm.contacts",
+        "p2c.src.crm.products",
+        "p2c.src.crm.quotedetails",
+        "p2c.src.crm.quotes",
+        "p2c.src.erp.releasedproducts",
+        "p2c.tgt.crm.products",
+        "p2c.tgt.erp.contactpersons",
+        "p2c.tgt.erp.customers",
+        "p2c.tgt.erp.quotations",
+        "p2c.dlq.accounts",
+        "p2c.dlq.contacts",
+        "p2c.dlq.quotes",
+        "p2c.dlq.products",
+    ]

@@ -9,7 +9,7 @@ from typing import Any
 from faust.transport.consumer import Consumer
 from faust.types import TP
 
-from streams import commit_guard
+from p2c.streams import commit_guard
 
 TOPIC = TP("p2c.src.crm.accounts", 2)
 

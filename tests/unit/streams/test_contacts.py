@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from p2c.errors import ConfigurationError, RecordError
-from streams import loader, samples
-from streams.flow import DELETE, UPSERT, MappingFlow
-from streams.template import apply, matches
+from p2c.streams import loader, samples
+from p2c.streams.flow import DELETE, UPSERT, MappingFlow
+from p2c.streams.template import apply, matches
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +19,18 @@ def flow() -> MappingFlow:
 
 
 def contact(**fields: Any) -> dict[str, Any]:
-    return {"contactid": "c-1", "msdynce_contactnumber": "CON-01000-BVRCPS", "firstname": "Ada",
-            "lastname": "Lovelace", "msdynce_isactivecustomer": True, **fields}
+    return {
+        "contactid": "c-1",
+        "msdynce_contactnumber": "CON-01000-BVRCPS",
+        "firstname": "Ada",
+        "lastname": "Lovelace",
+        "msdynce_isactivecustomer": True,
+        **fields,
+    }
 
 
 def test_an_active_customer_contact_becomes_a_person_customer(flow: MappingFlow) -> None:
-    record = apply(flow.template, contact(gendercode=2, familystatuscode=2, address1_country="UK",
-                                          jobtitle="Analyst"))
+    record = apply(flow.template, contact(gendercode=2, familystatuscode=2, address1_country="UK", jobtitle="Analyst"))
     assert record["CustomerAccount"] == "CON-01000-BVRCPS"
     assert record["PartyType"] == "Person"
     assert (record["PersonFirstName"], record["PersonLastName"]) == ("Ada", "Lovelace")

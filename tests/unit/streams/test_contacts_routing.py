@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from p2c.errors import RecordError
-from streams import loader, samples
-from streams.avro_fields import target_fields
-from streams.contacts import ContactsFlow
-from streams.join.core import Answer, State, Step, Versioned
+from p2c.streams import loader, samples
+from p2c.streams.avro_fields import target_fields
+from p2c.streams.contacts import ContactsFlow
+from p2c.streams.join.core import Answer, State, Step, Versioned
 
 pytestmark = pytest.mark.timeout(5)
 TOPIC = "p2c.src.crm.contacts"
@@ -24,9 +24,16 @@ def flow() -> ContactsFlow:
 
 
 def contact(**fields: Any) -> dict[str, Any]:
-    return {"contactid": "c-1", "msdynce_contactnumber": "CON-1", "firstname": "Ada", "lastname": "Lovelace",
-            "msdynce_isactivecustomer": False, "_parentcustomerid_value": "a-1", "parentcustomerid_type": "account",
-            **fields}
+    return {
+        "contactid": "c-1",
+        "msdynce_contactnumber": "CON-1",
+        "firstname": "Ada",
+        "lastname": "Lovelace",
+        "msdynce_isactivecustomer": False,
+        "_parentcustomerid_value": "a-1",
+        "parentcustomerid_type": "account",
+        **fields,
+    }
 
 
 def feed(flow: ContactsFlow, *inputs: tuple[str, dict[str, Any], int] | Answer) -> list[Step]:

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from p2c.errors import RecordError
-from streams import loader, samples
-from streams.flow import DELETE, UPSERT, MappingFlow
+from p2c.streams import loader, samples
+from p2c.streams.flow import DELETE, UPSERT, MappingFlow
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,11 @@ def test_create_is_an_upsert_keyed_by_company_and_account_with_its_origin(flow: 
     assert write.value["record"]["CustomerAccount"] == "ACC-00007-SAMPLE"
     origin = write.value["origin"]
     assert (origin["system"], origin["entity"], origin["id"], origin["version"]) == (
-        "crm", "accounts", row["accountid"], 42)
+        "crm",
+        "accounts",
+        row["accountid"],
+        42,
+    )
     assert outcome.known == {"dataAreaId": "usmf", "CustomerAccount": "ACC-00007-SAMPLE"}
 
 
@@ -56,7 +60,9 @@ def test_a_new_account_number_deletes_the_old_customer_first(flow: MappingFlow) 
     old = {"dataAreaId": "usmf", "CustomerAccount": "ACC-OLD"}
     outcome = flow.handle(samples.change("u", samples.account_row(1), 2), old)
     assert [(w.key, w.value["op"]) for w in outcome.writes] == [
-        ("usmf|ACC-OLD", DELETE), ("usmf|ACC-00001-SAMPLE", UPSERT)]
+        ("usmf|ACC-OLD", DELETE),
+        ("usmf|ACC-00001-SAMPLE", UPSERT),
+    ]
 
 
 def test_an_unchanged_key_writes_one_upsert(flow: MappingFlow) -> None:

@@ -8,9 +8,9 @@ from uuid import UUID
 
 import pytest
 
-from streams import samples
-from streams.join import codec
-from streams.join.core import (
+from p2c.streams import samples
+from p2c.streams.join import codec
+from p2c.streams.join.core import (
     Answer,
     Subscription,
     Versioned,
@@ -20,7 +20,7 @@ from streams.join.core import (
     on_subscription,
     subscription_changes,
 )
-from streams.join.specs import ACCOUNTS, PRODUCTS
+from p2c.streams.join.specs import ACCOUNTS, PRODUCTS
 
 pytestmark = pytest.mark.timeout(5)
 NONE: frozenset[tuple[str, str]] = frozenset()
@@ -57,8 +57,9 @@ def test_a_requester_takes_only_newer_answers_for_what_it_follows() -> None:
 
 
 def test_subscription_changes_follow_the_difference() -> None:
-    subscribe, unsubscribe = subscription_changes({"accounts": ["a"], "products": ["p", "q"]},
-                                                  {"contacts": ["c"], "products": ["q"]})
+    subscribe, unsubscribe = subscription_changes(
+        {"accounts": ["a"], "products": ["p", "q"]}, {"contacts": ["c"], "products": ["q"]}
+    )
     assert subscribe == [("contacts", "c")]
     assert unsubscribe == [("accounts", "a"), ("products", "p")]
 
@@ -71,8 +72,13 @@ def test_a_dependency_change_gives_its_id_version_and_fields_and_a_delete_gives_
 
 
 def test_messages_and_state_keep_their_types() -> None:
-    value = {"d": Decimal("1.50000"), "day": date(2024, 5, 1), "at": datetime(2024, 5, 1, tzinfo=UTC),
-             "id": UUID(int=1), "n": None}
+    value = {
+        "d": Decimal("1.50000"),
+        "day": date(2024, 5, 1),
+        "at": datetime(2024, 5, 1, tzinfo=UTC),
+        "id": UUID(int=1),
+        "n": None,
+    }
     assert codec.loads(codec.dumps(value)) == value
     answer = Answer("products", "p", Versioned(3, {"number": "P"}))
     assert Answer.decode(answer.encode()) == answer

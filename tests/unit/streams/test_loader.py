@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from p2c.errors import ConfigurationError
-from streams import loader
+from p2c.streams import loader
 
 HEADER = """
 flow = "accounts"
@@ -58,19 +58,22 @@ def test_unknown_source_field_is_rejected_by_name(tmp_path: Path) -> None:
     assert "account_name" in message and "OrganizationName" in message and "source schema" in message
 
 
-@pytest.mark.parametrize(("line", "words"), [
-    ('CreditLimit = { from = "name" }', ["CreditLimit", "string", "decimal"]),
-    ('OrganizationName = { const = 5 }', ["OrganizationName", "int"]),
-    ('CustomerGroupId = { default = true }', ["CustomerGroupId", "boolean"]),
-    ('CreditLimit = { from = "creditlimit", transforms = ["trim"] }', ["CreditLimit", "string source"]),
-    ('SalesMemo = { from = "description", transforms = ["shout"] }', ["shout"]),
-    ('SalesMemo = { from = "description", value_map = "planets" }', ["planets"]),
-    ('SalesMemo = { from = "description", value_map = { a = 1 } }', ["SalesMemo", "int"]),
-    ('SalesMemo = { value_map = "countries" }', ["SalesMemo", "from"]),
-    ('SalesMemo = { from = "description", const = "x" }', ["SalesMemo", "one of"]),
-    ('SalesMemo = { context = "tenant" }', ["tenant"]),
-    ('SalesMemo = { form = "description" }', ["SalesMemo", "form"]),
-])
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('CreditLimit = { from = "name" }', ["CreditLimit", "string", "decimal"]),
+        ("OrganizationName = { const = 5 }", ["OrganizationName", "int"]),
+        ("CustomerGroupId = { default = true }", ["CustomerGroupId", "boolean"]),
+        ('CreditLimit = { from = "creditlimit", transforms = ["trim"] }', ["CreditLimit", "string source"]),
+        ('SalesMemo = { from = "description", transforms = ["shout"] }', ["shout"]),
+        ('SalesMemo = { from = "description", value_map = "planets" }', ["planets"]),
+        ('SalesMemo = { from = "description", value_map = { a = 1 } }', ["SalesMemo", "int"]),
+        ('SalesMemo = { value_map = "countries" }', ["SalesMemo", "from"]),
+        ('SalesMemo = { from = "description", const = "x" }', ["SalesMemo", "one of"]),
+        ('SalesMemo = { context = "tenant" }', ["tenant"]),
+        ('SalesMemo = { form = "description" }', ["SalesMemo", "form"]),
+    ],
+)
 def test_bad_field_specs_name_the_field(tmp_path: Path, line: str, words: list[str]) -> None:
     message = load_error(tmp_path, FIELDS + line + "\n")
     for word in words:
@@ -89,7 +92,7 @@ def test_key_fields_must_be_filled(tmp_path: Path) -> None:
 
 def test_on_delete_and_when_and_source_key_are_checked(tmp_path: Path) -> None:
     assert "Blocked" in load_error(tmp_path, FIELDS + '[on_delete]\nBlocked = "Yes"\n')
-    assert "isactive" in load_error(tmp_path, FIELDS, HEADER + 'when = { isactive = true }\n')
+    assert "isactive" in load_error(tmp_path, FIELDS, HEADER + "when = { isactive = true }\n")
     assert "acctid" in load_error(tmp_path, FIELDS, HEADER.replace('"accountid"', '"acctid"'))
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from p2c.errors import ConfigurationError, RecordError
-from streams import loader, samples
-from streams.flow import DELETE, UPSERT, MappingFlow
-from streams.template import apply, matches
+from p2c.streams import loader, samples
+from p2c.streams.flow import DELETE, UPSERT, MappingFlow
+from p2c.streams.template import apply, matches
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,20 @@ def flow() -> MappingFlow:
 
 def product(**fields: Any) -> dict[str, Any]:
     return {
-        "dataAreaId": "usmf", "ProductNumber": "P-1000", "ProductName": "Steel Bolt 100",
-        "ProductDescription": "Steel Bolt 100, sold by the box.", "ItemNumber": "P-1000", "ProductType": "Item",
-        "ProductSubType": "Product", "IsSellable": True, "SalesUnitSymbol": "box",
-        "SalesPrice": Decimal("12.5000"), "UnitCost": Decimal("7.2500"), "CurrencyCode": "USD",
-        "SalesUnitDecimalPrecision": 2, **fields,
+        "dataAreaId": "usmf",
+        "ProductNumber": "P-1000",
+        "ProductName": "Steel Bolt 100",
+        "ProductDescription": "Steel Bolt 100, sold by the box.",
+        "ItemNumber": "P-1000",
+        "ProductType": "Item",
+        "ProductSubType": "Product",
+        "IsSellable": True,
+        "SalesUnitSymbol": "box",
+        "SalesPrice": Decimal("12.5000"),
+        "UnitCost": Decimal("7.2500"),
+        "CurrencyCode": "USD",
+        "SalesUnitDecimalPrecision": 2,
+        **fields,
     }
 
 
@@ -51,11 +60,20 @@ def test_every_field_of_a_sellable_product_is_mapped(flow: MappingFlow) -> None:
 
 
 def test_defaults_and_cleanup(flow: MappingFlow) -> None:
-    record = apply(flow.template, product(
-        ProductNumber=" P-2000 ", ProductName=" Consulting ", CurrencyCode="eur", SalesUnitSymbol=" H ",
-        ProductType="service", SalesUnitDecimalPrecision=None, SalesPrice=None, UnitCost=None,
-        ProductDescription=None,
-    ))
+    record = apply(
+        flow.template,
+        product(
+            ProductNumber=" P-2000 ",
+            ProductName=" Consulting ",
+            CurrencyCode="eur",
+            SalesUnitSymbol=" H ",
+            ProductType="service",
+            SalesUnitDecimalPrecision=None,
+            SalesPrice=None,
+            UnitCost=None,
+            ProductDescription=None,
+        ),
+    )
     assert record["productnumber"] == "P-2000" and record["name"] == "Consulting"
     assert record["transactioncurrencyid_isocurrencycode"] == "EUR"
     assert record["defaultuomid_name"] == "Hour"
@@ -64,16 +82,26 @@ def test_defaults_and_cleanup(flow: MappingFlow) -> None:
     assert record["price"] is None and record["currentcost"] is None and record["description"] is None
 
 
-@pytest.mark.parametrize(("symbol", "unit"), [
-    ("ea", "Each"), ("pcs", "Piece"), ("box", "Box"), ("dz", "Dozen"), ("set", "Set"), ("h", "Hour"),
-    ("kg", "Kilogram"), ("m", "Meter"), ("PCS", "Piece"),
-])
+@pytest.mark.parametrize(
+    ("symbol", "unit"),
+    [
+        ("ea", "Each"),
+        ("pcs", "Piece"),
+        ("box", "Box"),
+        ("dz", "Dozen"),
+        ("set", "Set"),
+        ("h", "Hour"),
+        ("kg", "Kilogram"),
+        ("m", "Meter"),
+        ("PCS", "Piece"),
+    ],
+)
 def test_finops_unit_symbols_become_the_crm_unit_names(flow: MappingFlow, symbol: str, unit: str) -> None:
     assert apply(flow.template, product(SalesUnitSymbol=symbol))["defaultuomid_name"] == unit
 
 
 def test_the_unit_names_are_those_the_crm_has() -> None:
-    from sandbox.crm.refdata import UNIT_GROUP, UNITS
+    from p2c.sandbox.crm.refdata import UNIT_GROUP, UNITS
 
     units = loader.shared_map("units").entries
     assert set(units.values()) <= set(UNITS)
@@ -110,8 +138,13 @@ def test_a_sellable_product_is_upserted_by_productnumber(flow: MappingFlow) -> N
     outcome = flow.handle(change("c", product(), 7), None, "usmf|P-1000")
     [write] = outcome.writes
     assert write.key == "P-1000" and write.value["op"] == UPSERT
-    assert write.value["origin"] == {"system": "erp", "entity": "CDSReleasedDistinctProducts", "id": "P-1000",
-                                     "version": 7, "ts_ms": write.value["origin"]["ts_ms"]}
+    assert write.value["origin"] == {
+        "system": "erp",
+        "entity": "CDSReleasedDistinctProducts",
+        "id": "P-1000",
+        "version": 7,
+        "ts_ms": write.value["origin"]["ts_ms"],
+    }
     assert outcome.known == {"productnumber": "P-1000"}
 
 
@@ -124,7 +157,8 @@ def test_a_product_that_stops_being_sellable_is_deleted(flow: MappingFlow) -> No
     created = flow.handle(change("c", product(), 1), None, "usmf|P-1000")
     stopped = flow.handle(change("u", product(IsSellable=False), 2), created.known, "usmf|P-1000")
     assert [(w.key, w.value["op"], w.value["record"]) for w in stopped.writes] == [
-        ("P-1000", DELETE, {"productnumber": "P-1000"})]
+        ("P-1000", DELETE, {"productnumber": "P-1000"})
+    ]
     assert stopped.known is None
 
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from p2c.errors import RecordError
-from streams import loader, samples
-from streams.avro_fields import target_fields
-from streams.join.core import Answer, State, Step, Versioned
-from streams.quotes import QuotesFlow
+from p2c.streams import loader, samples
+from p2c.streams.avro_fields import target_fields
+from p2c.streams.join.core import Answer, State, Step, Versioned
+from p2c.streams.quotes import QuotesFlow
 
 pytestmark = pytest.mark.timeout(5)
 QUOTES, LINES = "p2c.src.crm.quotes", "p2c.src.crm.quotedetails"
@@ -23,13 +23,26 @@ def flow() -> QuotesFlow:
 
 
 def header(**fields: Any) -> dict[str, Any]:
-    return {"quoteid": "q-1", "quotenumber": "QUO-1", "statecode": 1, "_customerid_value": "a-1",
-            "customerid_type": "account", **fields}
+    return {
+        "quoteid": "q-1",
+        "quotenumber": "QUO-1",
+        "statecode": 1,
+        "_customerid_value": "a-1",
+        "customerid_type": "account",
+        **fields,
+    }
 
 
 def line(n: int, product: str | None = "p-1", **fields: Any) -> dict[str, Any]:
-    return {"quotedetailid": f"l-{n}", "_quoteid_value": "q-1", "sequencenumber": n, "_productid_value": product,
-            "quantity": Decimal("2.00000"), "uomid_name": "Dozen", **fields}
+    return {
+        "quotedetailid": f"l-{n}",
+        "_quoteid_value": "q-1",
+        "sequencenumber": n,
+        "_productid_value": product,
+        "quantity": Decimal("2.00000"),
+        "uomid_name": "Dozen",
+        **fields,
+    }
 
 
 def feed(flow: QuotesFlow, *inputs: tuple[str, str, dict[str, Any], int] | Answer) -> Step:
@@ -78,12 +91,21 @@ def test_line_changes_re_emit_all_current_lines_and_a_replay_writes_nothing(flow
     assert feed(flow, *base, ACCOUNT).writes == []  # the same answer again
 
 
-@pytest.mark.parametrize(("inputs", "reason"), [
-    ([(QUOTES, "c", header(statecode=0), 1)], "not active"),
-    ([(QUOTES, "c", header(), 1), (LINES, "c", line(1, product=None), 2)], "write-in"),
-    ([(QUOTES, "c", header(), 1), (LINES, "c", line(1), 2),
-      Answer("products", "p-1", Versioned(9, {"number": "P-1", "external": False}))], "not externally maintained"),
-])
+@pytest.mark.parametrize(
+    ("inputs", "reason"),
+    [
+        ([(QUOTES, "c", header(statecode=0), 1)], "not active"),
+        ([(QUOTES, "c", header(), 1), (LINES, "c", line(1, product=None), 2)], "write-in"),
+        (
+            [
+                (QUOTES, "c", header(), 1),
+                (LINES, "c", line(1), 2),
+                Answer("products", "p-1", Versioned(9, {"number": "P-1", "external": False})),
+            ],
+            "not externally maintained",
+        ),
+    ],
+)
 def test_what_is_skipped(flow: QuotesFlow, inputs: list[Any], reason: str) -> None:
     step = feed(flow, *inputs)
     assert step.skipped is not None and reason in step.skipped and not step.writes

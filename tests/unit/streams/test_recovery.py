@@ -12,9 +12,9 @@ import pytest
 from faust.types import TP
 
 from p2c.settings import KafkaSettings
-from streams import recovery
-from streams.app import create_app
-from streams.settings import StreamsSettings
+from p2c.streams import recovery
+from p2c.streams.app import create_app
+from p2c.streams.settings import StreamsSettings
 
 CHANGELOG = "p2c-streams-accounts-known-keys-changelog"
 KAFKA = KafkaSettings(bootstrap_servers="broker:9092")
@@ -67,8 +67,13 @@ def test_the_lookup_does_not_wait_at_a_partitions_end(monkeypatch: pytest.Monkey
     seen: list[dict[str, Any]] = []
     monkeypatch.setattr(recovery, "end_offsets", lambda kafka, topics: seen.append(kafka.librdkafka()) or {})
     recovery.prompt_end_offsets(KAFKA, [CHANGELOG])
-    assert seen == [{"bootstrap.servers": "broker:9092", "security.protocol": "PLAINTEXT",
-                     "fetch.wait.max.ms": recovery.FETCH_WAIT_MS}]
+    assert seen == [
+        {
+            "bootstrap.servers": "broker:9092",
+            "security.protocol": "PLAINTEXT",
+            "fetch.wait.max.ms": recovery.FETCH_WAIT_MS,
+        }
+    ]
 
 
 def test_the_app_recovers_tables_with_fetched_highwaters(app: faust.App) -> None:
@@ -80,7 +85,9 @@ def test_the_app_recovers_tables_with_fetched_highwaters(app: faust.App) -> None
 
 
 def test_partitions_the_fetch_missed_fall_back_to_the_reported_end(
-    app: faust.App, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch,
+    app: faust.App,
+    loop: asyncio.AbstractEventLoop,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     thread = app.consumer._thread
     monkeypatch.setattr(recovery, "prompt_end_offsets", fake_lookup({(CHANGELOG, 0): 12}))

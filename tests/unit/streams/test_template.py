@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from p2c.errors import ConfigurationError, RecordError
-from streams import loader
-from streams.template import FieldSpec, Template, Transform, ValueMap, apply, matches, target_key
+from p2c.streams import loader
+from p2c.streams.template import FieldSpec, Template, Transform, ValueMap, apply, matches, target_key
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +17,12 @@ def accounts() -> Template:
 
 
 def account(**fields: object) -> dict[str, object]:
-    return {"accountid": "6f1c2c9e-0000-0000-0000-000000000001", "accountnumber": "ACC-01000-BVRCPS",
-            "name": "Contoso Ltd", **fields}
+    return {
+        "accountid": "6f1c2c9e-0000-0000-0000-000000000001",
+        "accountnumber": "ACC-01000-BVRCPS",
+        "name": "Contoso Ltd",
+        **fields,
+    }
 
 
 def test_defaults_and_constants_fill_an_account_with_only_a_name(accounts: Template) -> None:
@@ -36,11 +40,20 @@ def test_defaults_and_constants_fill_an_account_with_only_a_name(accounts: Templ
 
 
 def test_fields_are_copied_and_transformed(accounts: Template) -> None:
-    record = apply(accounts, account(
-        telephone1=" +1 425 555 0100 ", emailaddress1="ap@contoso.com", creditlimit=Decimal("25000.5000"),
-        numberofemployees=120, transactioncurrencyid_isocurrencycode="eur", address1_city="Redmond",
-        address2_line1="1 Invoice Way", description="Key account", name="  " + "x" * 150,
-    ))
+    record = apply(
+        accounts,
+        account(
+            telephone1=" +1 425 555 0100 ",
+            emailaddress1="ap@contoso.com",
+            creditlimit=Decimal("25000.5000"),
+            numberofemployees=120,
+            transactioncurrencyid_isocurrencycode="eur",
+            address1_city="Redmond",
+            address2_line1="1 Invoice Way",
+            description="Key account",
+            name="  " + "x" * 150,
+        ),
+    )
     assert record["PrimaryContactPhone"] == "+1 425 555 0100"
     assert record["PrimaryContactEmail"] == "ap@contoso.com"
     assert record["CreditLimit"] == Decimal("25000.5000")
@@ -52,13 +65,28 @@ def test_fields_are_copied_and_transformed(accounts: Template) -> None:
     assert record["OrganizationName"] == "x" * 100
 
 
-@pytest.mark.parametrize(("typed", "iso"), [
-    ("United States", "US"), ("USA", "US"), ("U.S.A.", "US"), ("usa", "US"), ("  United   States ", "US"),
-    ("Germany", "DE"), ("Deutschland", "DE"), ("United Kingdom", "GB"), ("UK", "GB"), ("GBR", "GB"),
-    ("France", "FR"), ("Danmark", "DK"), ("DE", "DE"), ("", "US"), (None, "US"), ("   ", "US"),
-])
-def test_country_names_as_users_type_them_become_iso_codes(accounts: Template, typed: str | None,
-                                                            iso: str) -> None:
+@pytest.mark.parametrize(
+    ("typed", "iso"),
+    [
+        ("United States", "US"),
+        ("USA", "US"),
+        ("U.S.A.", "US"),
+        ("usa", "US"),
+        ("  United   States ", "US"),
+        ("Germany", "DE"),
+        ("Deutschland", "DE"),
+        ("United Kingdom", "GB"),
+        ("UK", "GB"),
+        ("GBR", "GB"),
+        ("France", "FR"),
+        ("Danmark", "DK"),
+        ("DE", "DE"),
+        ("", "US"),
+        (None, "US"),
+        ("   ", "US"),
+    ],
+)
+def test_country_names_as_users_type_them_become_iso_codes(accounts: Template, typed: str | None, iso: str) -> None:
     record = apply(accounts, account(address1_country=typed, address2_country=typed))
     assert record["DeliveryAddressCountryRegionISOCode"] == iso
     assert record["InvoiceAddressCountryRegionISOCode"] == iso
@@ -87,8 +115,9 @@ def test_target_key_joins_the_key_fields_with_a_bar(accounts: Template) -> None:
 
 
 def _tiny(**spec: object) -> Template:
-    return Template("t", "src", "tgt", "id", ("K",), (FieldSpec("K", source="k", required=True),
-                                                      FieldSpec("V", **spec)))  # type: ignore[arg-type]
+    return Template(
+        "t", "src", "tgt", "id", ("K",), (FieldSpec("K", source="k", required=True), FieldSpec("V", **spec))
+    )  # type: ignore[arg-type]
 
 
 def test_const_wins_over_the_row_and_default_only_fills_blanks() -> None:
@@ -105,9 +134,15 @@ def test_inline_value_map_translates_non_strings() -> None:
     assert (caught.value.record_key, caught.value.field) == ("r1", "v")
 
 
-@pytest.mark.parametrize(("spec", "given", "expected"), [
-    ("trim", "  a b ", "a b"), ("upper", "ab", "AB"), ("lower", "AB", "ab"), ("truncate:3", "abcdef", "abc"),
-])
+@pytest.mark.parametrize(
+    ("spec", "given", "expected"),
+    [
+        ("trim", "  a b ", "a b"),
+        ("upper", "ab", "AB"),
+        ("lower", "AB", "ab"),
+        ("truncate:3", "abcdef", "abc"),
+    ],
+)
 def test_transforms(spec: str, given: str, expected: str) -> None:
     assert Transform.parse(spec).fn(given) == expected
 
