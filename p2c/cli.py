@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("p2c.status", "status", "Per flow: events in, written, waiting, dead-lettered, lag."),
     "init": ("p2c.init", "init", "Create p2c's topics and register its schemas (idempotent)."),
     "broker": ("p2c.broker", "broker", "Run the embedded Kafka-compatible broker (in memory)."),
+    "kafka": ("p2c.kafka.cli", "kafka", "Fetch and run Apache Kafka (KRaft) from Maven Central."),
     "registry": ("p2c.registry.cli", "registry", "The Confluent-compatible schema registry service."),
     "schemas": ("p2c.schemas_cli", "schemas", "Register, list, show, diff and check Avro schemas."),
     "sandbox": ("p2c.sandbox.cli", "sandbox", "Dataverse-like CRM and FinOps-like ERP services on SQLite."),
