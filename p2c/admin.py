@@ -1,4 +1,10 @@
-"""Topic administration against any Kafka cluster: create what p2c needs, idempotently."""
+"""Topic administration against any Kafka cluster: create what p2c needs, idempotently.
+
+Topics are created with the durability of :class:`p2c.settings.KafkaSettings` (replication factor and
+``min.insync.replicas``, capped at the broker count); the topics that hold state, where only the last value per
+key matters (source positions, metrics, the registry's log), are compacted. Change, target and dead-letter
+topics are streams of events and keep the cluster's delete retention.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from p2c.errors import ConfigurationError, RetriableError
 from p2c.settings import KafkaSettings
-from p2c.topics import ALL, Topic
+from p2c.topics import ALL, METRICS, POSITIONS, SCHEMAS_TOPIC, Topic
 
 log = logging.getLogger("p2c.admin")
 
@@ -36,16 +42,39 @@ def wait_for_cluster(kafka: KafkaSettings, timeout: float = 10.0) -> int:
     return len(md.brokers)
 
 
-def ensure_topics(kafka: KafkaSettings, topics: Iterable[Topic] = ALL, replication: int = -1) -> list[str]:
+STATE_TOPICS = frozenset({POSITIONS.name, METRICS.name, SCHEMAS_TOPIC})
+
+
+def new_topic(kafka: KafkaSettings, name: str, partitions: int, brokers: int, state: bool | None = None) -> NewTopic:
+    """The NewTopic for ``name`` with p2c's durability on a cluster of ``brokers``; warns when it is capped.
+
+    ``state``: compact it (when ``compact_state_topics``); None decides by name (:data:`STATE_TOPICS`).
+    """
+    factor, min_insync = kafka.replication(brokers)
+    if factor < kafka.topic_replication_factor:
+        log.warning(
+            "topic %s gets replication factor %d, not %d (P2C_TOPIC_REPLICATION_FACTOR): the cluster has %d broker(s)",
+            name,
+            factor,
+            kafka.topic_replication_factor,
+            brokers,
+        )
+    config = {"min.insync.replicas": str(min_insync)}
+    if kafka.compact_state_topics and (name in STATE_TOPICS if state is None else state):
+        config["cleanup.policy"] = "compact"
+    return NewTopic(name, num_partitions=partitions, replication_factor=factor, config=config)
+
+
+def ensure_topics(kafka: KafkaSettings, topics: Iterable[Topic] = ALL) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Existing ones are left alone."""
     admin = admin_client(kafka)
-    existing = set(admin.list_topics(timeout=10).topics)
-    missing = [t for t in topics if t.name not in existing]
+    metadata = admin.list_topics(timeout=10)
+    missing = [t for t in topics if t.name not in metadata.topics]
     if not missing:
         return []
+    brokers = len(metadata.brokers)
     futures = admin.create_topics(
-        [NewTopic(t.name, num_partitions=t.partitions, replication_factor=replication) for t in missing],
-        operation_timeout=10,
+        [new_topic(kafka, t.name, t.partitions, brokers) for t in missing], operation_timeout=10
     )
     created = []
     for name, future in futures.items():

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from p2c.errors import ConfigurationError
@@ -23,7 +23,13 @@ DEFAULT_SCHEMA_REGISTRY_URL = "http://127.0.0.1:8081"
 
 
 class KafkaSettings(BaseSettings):
-    """Where the Kafka cluster is and how to talk to it."""
+    """Where the Kafka cluster is, how to talk to it, and how durable p2c's topics and writes are.
+
+    The durability defaults are those of a production cluster: topics p2c creates get 3 replicas and
+    ``min.insync.replicas`` 2 (both capped at the cluster's broker count, with a warning, so one broker works
+    too), producers wait for every in-sync replica (``acks=all``) and are idempotent, consumers read committed
+    records only, and the topics that hold state (positions, metrics, the registry's ``_schemas``) are compacted.
+    """
 
     model_config = SettingsConfigDict(env_prefix="P2C_", frozen=True, extra="forbid")
 
@@ -34,6 +40,27 @@ class KafkaSettings(BaseSettings):
     sasl_password: SecretStr | None = None
     # Tansu holds a group join for half the session timeout; librdkafka's 45 s default means a 23 s wait.
     session_timeout_ms: int = 6000
+    topic_replication_factor: int = 3
+    topic_min_insync_replicas: int = 2
+    compact_state_topics: bool = True
+    producer_acks: Literal["all", "1", "0"] = "all"
+    producer_idempotence: bool = True
+    isolation_level: Literal["read_committed", "read_uncommitted"] = "read_committed"
+
+    @model_validator(mode="after")
+    def _durable_enough(self) -> KafkaSettings:
+        if self.producer_idempotence and self.producer_acks != "all":
+            raise ValueError(
+                "producer_idempotence needs producer_acks=all (set producer_idempotence=false to lower acks)"
+            )
+        if self.topic_replication_factor < 1 or self.topic_min_insync_replicas < 1:
+            raise ValueError("topic_replication_factor and topic_min_insync_replicas must be at least 1")
+        return self
+
+    def replication(self, brokers: int) -> tuple[int, int]:
+        """(replication factor, min.insync.replicas) for topics created on a cluster of ``brokers``."""
+        factor = max(1, min(self.topic_replication_factor, brokers))
+        return factor, min(self.topic_min_insync_replicas, factor)
 
     def librdkafka(self) -> dict[str, Any]:
         """The librdkafka (confluent-kafka) configuration for these settings."""
@@ -55,6 +82,7 @@ class KafkaSettings(BaseSettings):
             "group.id": group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            "isolation.level": self.isolation_level,
             "session.timeout.ms": self.session_timeout_ms,
             "heartbeat.interval.ms": max(100, self.session_timeout_ms // 4),
         }
@@ -67,8 +95,8 @@ class KafkaSettings(BaseSettings):
         whoever produced it, which the stream joins rely on (co-partitioning). librdkafka's default differs.
         """
         conf = self.librdkafka() | {
-            "enable.idempotence": True,
-            "acks": "all",
+            "enable.idempotence": self.producer_idempotence,
+            "acks": self.producer_acks,
             "linger.ms": 5,
             "partitioner": "murmur2_random",
         }

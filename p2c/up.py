@@ -2,6 +2,9 @@
 
 Order: broker → registry → topics and schemas → CRM and ERP sandboxes (seeded) → sources → streams → sinks.
 Given ``--bootstrap-servers`` or ``--schema-registry-url``, it uses those and does not start its own.
+The broker it starts is the embedded one (in memory) or, with ``--broker kafka``, Apache Kafka from Maven
+Central with its data in ``<data dir>/kafka``, so that a restart keeps topics, positions, dead letters and
+consumer offsets.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import click
 
 from p2c import logs
 from p2c.broker import MEMORY_NOTICE, port_is_free
-from p2c.errors import P2CError
+from p2c.errors import ConfigurationError, P2CError
 from p2c.init import initialise
+from p2c.kafka import KAFKA_VERSION, KafkaRuntimeSettings, fetch, require_java
+from p2c.kafka.cli import DISK_NOTICE
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
 from p2c.settings import KafkaSettings, RegistrySettings
 from p2c.status import collect, render
@@ -46,8 +51,10 @@ class Plan:
         bootstrap_servers: str | None,
         schema_registry_url: str | None,
         company: str,
+        broker: str = "embedded",
     ) -> None:
         self.data_dir = data_dir
+        self.broker = broker
         self.logs = data_dir / "logs"
         self.broker_port = broker_port
         self.own_broker = bootstrap_servers is None
@@ -73,6 +80,18 @@ class Plan:
     def taken_ports(self) -> list[str]:
         return [f"{port} ({option})" for option, port in self.ports().items() if not port_is_free("127.0.0.1", port)]
 
+    @property
+    def kafka_dir(self) -> Path:
+        return self.data_dir / "kafka"
+
+    def broker_description(self) -> str:
+        """What the broker is and what that means for the data: said at start and in the header."""
+        if not self.own_broker:
+            return f"{self.bootstrap} (given with --bootstrap-servers)"
+        if self.broker == "kafka":
+            return f"{self.bootstrap} (Apache Kafka {KAFKA_VERSION}, {DISK_NOTICE.format(dir=self.kafka_dir)})"
+        return f"{self.bootstrap} (embedded, {MEMORY_NOTICE}; --broker kafka keeps it on disk)"
+
     def env(self) -> dict[str, str]:
         return {
             "P2C_BOOTSTRAP_SERVERS": self.bootstrap,
@@ -93,7 +112,13 @@ class Plan:
 
     def infrastructure(self) -> list[ManagedProcess]:
         procs = []
-        if self.own_broker:
+        if self.own_broker and self.broker == "kafka":
+            broker = self.process(
+                "broker", "kafka", "run", "--data-dir", str(self.kafka_dir), "--port", str(self.broker_port)
+            )
+            broker.ready = log_says(broker, "ready: bootstrap servers")
+            procs.append(broker)
+        elif self.own_broker:
             broker = self.process("broker", "broker", "--port", str(self.broker_port))
             broker.ready = tcp_open("127.0.0.1", self.broker_port)
             procs.append(broker)
@@ -136,6 +161,16 @@ class Plan:
         for proc in procs:
             proc.ready = log_says(proc)
         return procs
+
+
+def prepare_kafka() -> None:
+    """Java present and Kafka fetched, before anything starts: the fetch shows its progress here."""
+    runtime = KafkaRuntimeSettings()
+    try:
+        require_java(runtime.java)
+        fetch(runtime.home, progress=click.echo)
+    except ConfigurationError as exc:
+        raise click.ClickException(f"--broker kafka: {exc}") from exc
 
 
 def run_once(plan: Plan, name: str, *args: str) -> None:
@@ -193,6 +228,15 @@ class StatusScreen:
     show_default=True,
     help="Sandbox databases and component logs.",
 )
+@click.option(
+    "--broker",
+    type=click.Choice(["embedded", "kafka"]),
+    default="embedded",
+    show_default=True,
+    envvar="P2C_BROKER",
+    help="embedded: in memory, gone when p2c up stops; kafka: Apache Kafka (needs Java 17+), data kept on disk "
+    "in DATA_DIR/kafka.",
+)
 @click.option("--broker-port", default=9092, show_default=True)
 @click.option("--registry-port", default=8081, show_default=True)
 @click.option("--crm-port", default=8701, show_default=True)
@@ -219,6 +263,7 @@ class StatusScreen:
 )
 def up(
     data_dir: Path,
+    broker: str,
     broker_port: int,
     registry_port: int,
     crm_port: int,
@@ -231,7 +276,15 @@ def up(
     """Start everything: broker, registry, CRM and ERP sandboxes, sources, streams and sinks."""
     logs.configure()
     plan = Plan(
-        data_dir, broker_port, registry_port, crm_port, erp_port, bootstrap_servers, schema_registry_url, company
+        data_dir,
+        broker_port,
+        registry_port,
+        crm_port,
+        erp_port,
+        bootstrap_servers,
+        schema_registry_url,
+        company,
+        broker,
     )
     taken = plan.taken_ports()
     if taken:  # a probe would otherwise find the other process and take it for ours
@@ -240,6 +293,8 @@ def up(
             "Stop it, or choose other ports with the options named."
         )
     plan.logs.mkdir(parents=True, exist_ok=True)
+    if plan.own_broker and broker == "kafka":
+        prepare_kafka()
     screen = StatusScreen(plan)
     supervisor = Supervisor(on_event=screen.event)
     stop = threading.Event()
@@ -250,10 +305,9 @@ def up(
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        if plan.own_broker:
-            log.info("embedded broker: %s", MEMORY_NOTICE)
+        log.info("broker: %s", plan.broker_description())
         for proc in plan.infrastructure():
-            supervisor.start(proc)
+            supervisor.start(proc, ready_timeout=180 if proc.name == "broker" and broker == "kafka" else 60)
         initialise(
             KafkaSettings(bootstrap_servers=plan.bootstrap),
             RegistrySettings(schema_registry_url=plan.registry_url),
@@ -272,7 +326,7 @@ def up(
 
     header = "\n".join(
         [
-            f"broker           {plan.bootstrap}{' (embedded, in memory)' if plan.own_broker else ''}",
+            f"broker           {plan.broker_description()}",
             f"schema registry  {plan.registry_url}",
             f"CRM (Dataverse)  {plan.crm_url}/api/data/v9.2/",
             f"ERP (FinOps)     {plan.erp_url}/data/",

@@ -16,8 +16,8 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
+from p2c.admin import new_topic
 from p2c.registry import records
 from p2c.registry.records import JSONDict, Record
 from p2c.registry.store import Appended, Applier, Follower, Store, StoreError
@@ -91,13 +91,12 @@ class KafkaStore(Store):
             raise StoreError(f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}") from exc
         if self.topic in metadata.topics and not metadata.topics[self.topic].error:
             return
-        replicas = min(3, len(metadata.brokers)) or 1
-        topic = NewTopic(
-            self.topic, num_partitions=1, replication_factor=replicas, config={"cleanup.policy": "compact"}
-        )
+        topic = new_topic(self.settings, self.topic, 1, len(metadata.brokers), state=True)
         try:
             admin.create_topics([topic], operation_timeout=self.timeout)[self.topic].result(self.timeout)
-            log.info("created topic %s (1 partition, %d replicas, compacted)", self.topic, replicas)
+            log.info(
+                "created topic %s (1 partition, %d replicas, %s)", self.topic, topic.replication_factor, topic.config
+            )
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # another registry was quicker
                 raise StoreError(f"cannot create topic {self.topic}: {exc}") from exc

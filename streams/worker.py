@@ -97,10 +97,11 @@ def build(
     templates: dict[str, list[Template]],
     codecs: Codecs,
     partitions_of: PartitionsOf,
+    brokers: int = 1,
 ) -> Runtime:
     """The app with the flows' agents, a ``ready`` line and a periodic summary."""
     commit_guard.install()
-    runtime = Runtime(create_app(kafka, settings))
+    runtime = Runtime(create_app(kafka, settings, brokers))
     for flow, loaded in templates.items():
         runtime.agents.extend(FLOWS[flow].register(runtime.app, codecs, loaded, partitions_of))
     app = runtime.app
@@ -134,11 +135,11 @@ def build(
 def prepare(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSettings) -> Runtime:
     """Check the cluster, create missing topics, build the runtime."""
     templates = load_templates(settings)
-    wait_for_cluster(kafka)
+    brokers = wait_for_cluster(kafka)
     created = ensure_topics(kafka, topics_of(templates))
     if created:
         log.info("created topics %s", ", ".join(created))
-    return build(kafka, settings, templates, Codecs.from_settings(registry), partition_counter(kafka))
+    return build(kafka, settings, templates, Codecs.from_settings(registry), partition_counter(kafka), brokers)
 
 
 def run(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSettings, loglevel: str) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from p2c.process import p2c_command
-from tests.e2e.conftest import Running
 from tests.support.odata import ODataClient, crm, erp, wait_for
+from tests.support.up import Running
 
 pytestmark = pytest.mark.timeout(240)
 

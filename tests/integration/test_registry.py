@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from p2c.process import ManagedProcess
-from tests.integration.conftest import start_registry
+from tests.support.services import start_registry
 
 with warnings.catch_warnings(record=True):  # Authlib warns on import when httpx2 is missing
     from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
