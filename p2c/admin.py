@@ -46,23 +46,27 @@ STATE_TOPICS = frozenset({POSITIONS.name, METRICS.name, SCHEMAS_TOPIC})
 
 
 def new_topic(kafka: KafkaSettings, name: str, partitions: int, brokers: int, state: bool | None = None) -> NewTopic:
-    """The NewTopic for ``name`` with p2c's durability on a cluster of ``brokers``; warns when it is capped.
+    """The NewTopic for ``name`` with p2c's durability on a cluster of ``brokers``.
 
     ``state``: compact it (when ``compact_state_topics``); None decides by name (:data:`STATE_TOPICS`).
     """
     factor, min_insync = kafka.replication(brokers)
-    if factor < kafka.topic_replication_factor:
-        log.warning(
-            "topic %s gets replication factor %d, not %d (P2C_TOPIC_REPLICATION_FACTOR): the cluster has %d broker(s)",
-            name,
-            factor,
-            kafka.topic_replication_factor,
-            brokers,
-        )
     config = {"min.insync.replicas": str(min_insync)}
     if kafka.compact_state_topics and (name in STATE_TOPICS if state is None else state):
         config["cleanup.policy"] = "compact"
     return NewTopic(name, num_partitions=partitions, replication_factor=factor, config=config)
+
+
+def warn_if_capped(kafka: KafkaSettings, brokers: int) -> None:
+    factor, _ = kafka.replication(brokers)
+    if factor < kafka.topic_replication_factor:
+        log.warning(
+            "the cluster has %d broker(s): new topics get replication factor %d, not %d "
+            "(P2C_TOPIC_REPLICATION_FACTOR); fine for development, not for production",
+            brokers,
+            factor,
+            kafka.topic_replication_factor,
+        )
 
 
 def ensure_topics(kafka: KafkaSettings, topics: Iterable[Topic] = ALL) -> list[str]:
@@ -73,6 +77,7 @@ def ensure_topics(kafka: KafkaSettings, topics: Iterable[Topic] = ALL) -> list[s
     if not missing:
         return []
     brokers = len(metadata.brokers)
+    warn_if_capped(kafka, brokers)
     futures = admin.create_topics(
         [new_topic(kafka, t.name, t.partitions, brokers) for t in missing], operation_timeout=10
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -146,11 +147,17 @@ class KafkaStore(Store):
         def query() -> Any:
             return consumer.get_watermark_offsets(self._partition, timeout=self.timeout, cached=False)
 
-        try:
-            low, high = await asyncio.to_thread(query)
-        except KafkaException as exc:
-            raise StoreError(f"cannot read the end offset of {self.topic}: {exc}") from exc
-        return int(low), int(high)
+        # A topic just created on a cluster has no leader for a moment (NOT_LEADER_FOR_PARTITION): retriable.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                low, high = await asyncio.to_thread(query)
+                return int(low), int(high)
+            except KafkaException as exc:
+                if not exc.args[0].retriable() or time.monotonic() > deadline:
+                    raise StoreError(f"cannot read the end offset of {self.topic}: {exc}") from exc
+                log.info("end offset of %s not available yet (%s); retrying", self.topic, exc.args[0].str())
+                await asyncio.sleep(0.2)
 
     async def sync(self) -> None:
         assert self._follower is not None

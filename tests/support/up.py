@@ -10,6 +10,7 @@ from p2c.process import ManagedProcess, free_port, p2c_command
 
 @dataclass
 class Running:
+    ports: dict[str, int]
     process: ManagedProcess
     data_dir: Path
     bootstrap: str
@@ -34,9 +35,18 @@ def says_ready(process: ManagedProcess) -> bool:
         return any(line.strip() == b"ready" for line in fh)
 
 
-def start_p2c_up(data_dir: Path, *options: str, bootstrap: str | None = None, timeout: float = 120) -> Running:
-    """Start `p2c up` (its own embedded broker unless ``bootstrap`` names a cluster) and wait for ``ready``."""
-    ports = {name: free_port() for name in ("broker", "registry", "crm", "erp")}
+def start_p2c_up(
+    data_dir: Path,
+    *options: str,
+    bootstrap: str | None = None,
+    timeout: float = 120,
+    ports: dict[str, int] | None = None,
+) -> Running:
+    """Start `p2c up` (its own broker unless ``bootstrap`` names a cluster) and wait for ``ready``.
+
+    ``ports`` (broker, registry, crm, erp): the ports of an earlier run, to start it again as it was.
+    """
+    ports = ports or {name: free_port() for name in ("broker", "registry", "crm", "erp")}
     argv = ["up", "--data-dir", str(data_dir), "--registry-port", str(ports["registry"])]
     argv += ["--crm-port", str(ports["crm"]), "--erp-port", str(ports["erp"])]
     argv += ["--bootstrap-servers", bootstrap] if bootstrap else ["--broker-port", str(ports["broker"])]
@@ -49,6 +59,7 @@ def start_p2c_up(data_dir: Path, *options: str, bootstrap: str | None = None, ti
     process.ready = lambda: says_ready(process)
     process.start(timeout=timeout)
     return Running(
+        ports,
         process,
         data_dir,
         bootstrap or f"127.0.0.1:{ports['broker']}",
