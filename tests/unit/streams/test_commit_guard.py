@@ -53,3 +53,18 @@ def test_acks_before_the_message_in_flight_are_committed() -> None:
 def test_without_messages_in_flight_faust_decides_as_before() -> None:
     commit_guard.install()
     assert Consumer._new_offset(consumer(committed=10, acked=[10, 11], in_flight=[]), TOPIC) == 12
+
+
+def test_offsets_skipped_by_the_fetch_loop_stop_the_worker_instead_of_being_committed(monkeypatch: Any) -> None:
+    """Faust would record the skipped offsets 23-27 as acked; the guard exits for a restart instead."""
+    import asyncio
+
+    commit_guard.install()
+    exits: list[int] = []
+    monkeypatch.setattr(commit_guard, "exit_for_restart", exits.append)
+    state = consumer(committed=20, acked=[20, 21, 22, 28], in_flight=[])
+    # The fetch loop calls _add_gap(tp, last offset read + 1, offset just read) when offsets jump.
+    asyncio.run(Consumer._add_gap(state, TOPIC, 23, 28))
+    assert exits == [commit_guard.RESTART_EXIT_CODE]
+    assert not state._gap[TOPIC]  # nothing recorded: a commit stops at 23
+    assert Consumer._new_offset(state, TOPIC) == 23
