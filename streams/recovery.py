@@ -86,8 +86,6 @@ class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
         """
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
-        if not self.consumer.in_transaction:  # p2c's isolation setting; Faust fixes read_uncommitted
-            consumer._isolation_level = cast(FetchedHighwatersTransport, transport).kafka.isolation_level
         return consumer
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:

@@ -16,7 +16,13 @@ from p2c.broker import EmbeddedBroker
 from p2c.process import free_port
 from tests.support.services import kafka, logs_dir, registry_url, workers
 
-__all__ = ["kafka", "kafka_bootstrap", "logs_dir", "registry_url", "workers"]
+__all__ = ["broker_kind", "kafka", "kafka_bootstrap", "logs_dir", "registry_url", "workers"]
+
+
+@pytest.fixture(scope="session")
+def broker_kind() -> str:
+    """What ``kafka_bootstrap`` is: ``embedded`` (Tansu) or ``kafka`` (Apache Kafka)."""
+    return "kafka" if os.environ.get("P2C_TEST_DOCKER") == "1" else "embedded"
 
 
 def _docker_kafka() -> Iterator[str]:

@@ -18,7 +18,7 @@ from tests.kafka.cluster_tools import reset
 from tests.support.services import kafka, logs_dir, registry_url, workers
 from tests.support.up import Running, start_p2c_up
 
-__all__ = ["kafka", "kafka_bootstrap", "kafka_cluster", "logs_dir", "p2c_up", "registry_url", "workers"]
+__all__ = ["broker_kind", "kafka", "kafka_bootstrap", "kafka_cluster", "logs_dir", "p2c_up", "registry_url", "workers"]
 
 NODES = 3
 JAVA_PROBLEM = java_problem()
@@ -39,6 +39,11 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaClu
     cluster.start(timeout=180, progress=print)
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def broker_kind() -> str:
+    return "kafka"
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ the ERP's OData API.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,6 +38,15 @@ class Pipeline:
         self.kafka = KafkaSettings(bootstrap_servers=bootstrap)
         self.supervisor = Supervisor()
         self.running: dict[str, ManagedProcess] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.watcher = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        """What `p2c up` does every few seconds: restart a component that died."""
+        while not self.stopping.wait(0.5):
+            with self.lock:
+                self.supervisor.check()
 
     def start(self) -> None:
         self.plan.logs.mkdir(parents=True, exist_ok=True)
@@ -47,6 +57,7 @@ class Pipeline:
             if proc.name in ("source-crm", "streams", "sink-erp"):
                 self.supervisor.start(proc, ready_timeout=90)
                 self.running[proc.name] = proc
+        self.watcher.start()
 
     def add(self, component: str, name: str) -> ManagedProcess:
         """Another process of ``component`` (``streams`` or ``sink-erp``) in the same consumer group."""
@@ -54,17 +65,22 @@ class Pipeline:
         proc.name = name
         proc.log_path = self.plan.logs / f"{name}.log"
         proc.pid_path = self.plan.data_dir / "run" / f"{name}.pid"
-        self.supervisor.start(proc, ready_timeout=90)
+        with self.lock:
+            self.supervisor.start(proc, ready_timeout=90)
         self.running[name] = proc
         return proc
 
     def remove(self, name: str) -> None:
         """Stop a process for good (SIGTERM: it leaves its group); the supervisor no longer restarts it."""
-        proc = self.running.pop(name)
-        self.supervisor.children = [c for c in self.supervisor.children if c.process is not proc]
-        proc.stop()
+        with self.lock:
+            proc = self.running.pop(name)
+            self.supervisor.children = [c for c in self.supervisor.children if c.process is not proc]
+            proc.stop()
 
     def stop(self) -> None:
+        self.stopping.set()
+        if self.watcher.is_alive():
+            self.watcher.join()
         self.supervisor.stop_all()
 
 

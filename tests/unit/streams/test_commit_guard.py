@@ -55,16 +55,40 @@ def test_without_messages_in_flight_faust_decides_as_before() -> None:
     assert Consumer._new_offset(consumer(committed=10, acked=[10, 11], in_flight=[]), TOPIC) == 12
 
 
-def test_offsets_skipped_by_the_fetch_loop_stop_the_worker_instead_of_being_committed(monkeypatch: Any) -> None:
-    """Faust would record the skipped offsets 23-27 as acked; the guard exits for a restart instead."""
+def test_offsets_skipped_by_the_fetch_loop_are_not_committed_before_they_are_processed(monkeypatch: Any) -> None:
+    """Faust would record the skipped offsets 23-27 as acked and commit past them; the guard does not."""
     import asyncio
 
     commit_guard.install()
+    monkeypatch.setattr(commit_guard, "GAP_GRACE_S", 0.01)
     exits: list[int] = []
     monkeypatch.setattr(commit_guard, "exit_for_restart", exits.append)
     state = consumer(committed=20, acked=[20, 21, 22, 28], in_flight=[])
-    # The fetch loop calls _add_gap(tp, last offset read + 1, offset just read) when offsets jump.
-    asyncio.run(Consumer._add_gap(state, TOPIC, 23, 28))
-    assert exits == [commit_guard.RESTART_EXIT_CODE]
-    assert not state._gap[TOPIC]  # nothing recorded: a commit stops at 23
-    assert Consumer._new_offset(state, TOPIC) == 23
+
+    async def skip_then_wait() -> None:
+        # The fetch loop calls _add_gap(tp, last offset read + 1, offset just read) when offsets jump.
+        await Consumer._add_gap(state, TOPIC, 23, 28)
+        assert not state._gap[TOPIC]  # nothing recorded: a commit stops at 23
+        assert Consumer._new_offset(state, TOPIC) == 23
+        await asyncio.sleep(0.05)
+
+    asyncio.run(skip_then_wait())
+    assert exits == [commit_guard.RESTART_EXIT_CODE]  # still not processed after the grace: restart
+
+
+def test_skipped_offsets_read_again_in_time_need_no_restart(monkeypatch: Any) -> None:
+    import asyncio
+
+    commit_guard.install()
+    monkeypatch.setattr(commit_guard, "GAP_GRACE_S", 0.01)
+    exits: list[int] = []
+    monkeypatch.setattr(commit_guard, "exit_for_restart", exits.append)
+    state = consumer(committed=20, acked=[20, 21, 22, 28], in_flight=[])
+
+    async def skip_then_process() -> None:
+        await Consumer._add_gap(state, TOPIC, 23, 28)
+        state._acked_index[TOPIC].update(range(23, 28))  # Faust read them again after its seek
+        await asyncio.sleep(0.05)
+
+    asyncio.run(skip_then_process())
+    assert exits == []
