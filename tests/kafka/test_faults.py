@@ -26,7 +26,7 @@ from tests.support.odata import ODataClient, crm, erp, wait_for
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
-TOTAL, BATCH = 2000, 500
+TOTAL, BATCH = 1200, 300
 BUSY = topics.CRM_ACCOUNTS.name
 
 
