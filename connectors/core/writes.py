@@ -1,7 +1,7 @@
 """Writes read from a target topic: ``{op UPSERT|DELETE, record, origin{system, entity, id, version, ts_ms}}``.
 
-Shared by every sink: parse the envelope, keep the newest write per key (origin.version, then offset), and
-name the flow a write belongs to from its origin entity (``p2c.flows``' names).
+Shared by every sink: parse the envelope, keep the newest write per key (origin.version, then offset). The
+flow a write belongs to follows from its target topic and origin entity (``p2c.flows.flow_of``).
 """
 
 from __future__ import annotations
@@ -14,16 +14,6 @@ from p2c.connectors.base.sink import SinkRecord
 from p2c.errors import RecordError
 
 Key = tuple[str, ...]
-
-#: origin entity -> flow (p2c/flows.py); a target's own default covers the rest
-FLOW_OF_ORIGIN = {
-    "accounts": "accounts",
-    "contacts": "contacts",
-    "quotes": "quotes",
-    "quotedetails": "quotes",
-    "releasedproducts": "products",
-    "CDSReleasedDistinctProducts": "products",
-}
 
 
 def odata_literal(value: Any) -> str:
