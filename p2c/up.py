@@ -20,6 +20,7 @@ import click
 
 from p2c import logs
 from p2c.broker import MEMORY_NOTICE, port_is_free
+from p2c.datadir import DataDirLock
 from p2c.errors import P2CError
 from p2c.init import initialise
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
@@ -233,6 +234,8 @@ def up(
     plan = Plan(
         data_dir, broker_port, registry_port, crm_port, erp_port, bootstrap_servers, schema_registry_url, company
     )
+    lock = DataDirLock(data_dir)
+    lock.acquire()
     taken = plan.taken_ports()
     if taken:  # a probe would otherwise find the other process and take it for ours
         raise click.ClickException(
@@ -288,4 +291,5 @@ def up(
     finally:
         click.echo("stopping...")
         supervisor.stop_all()
+        lock.release()
         click.echo("stopped")
