@@ -162,11 +162,20 @@ class StatusScreen:
     def event(self, message: str) -> None:
         self.events = [*self.events[-4:], f"{time.strftime('%H:%M:%S')} {message}"]
 
+    def _plain_due(self) -> bool:
+        """Off a terminal, one line every PLAIN_STATUS_EVERY_S seconds."""
+        if time.monotonic() - self._last_plain <= PLAIN_STATUS_EVERY_S:
+            return False
+        self._last_plain = time.monotonic()
+        return True
+
     def show(self, header: str) -> None:
         try:
             report = collect(self.kafka)
-        except Exception as exc:  # the broker may be restarting
+        except Exception as exc:  # the broker may be restarting: say so, never go quiet
             self.event(f"status unavailable: {exc}")
+            if not self.tty and self._plain_due():
+                click.echo(self.events[-1])
             return
         if self.tty:
             click.clear()
@@ -174,8 +183,7 @@ class StatusScreen:
             click.echo(render(report))
             click.echo("\n".join(self.events))
             click.echo("Ctrl-C stops everything.")
-        elif time.monotonic() - self._last_plain > PLAIN_STATUS_EVERY_S:
-            self._last_plain = time.monotonic()
+        elif self._plain_due():
             click.echo(
                 " | ".join(
                     f"{f.flow}: in {f.events_in} written {f.written} waiting {f.waiting} dlq {f.dead_lettered} "
