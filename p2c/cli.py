@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sink": ("p2c.connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),
     "streams": ("p2c.streams.cli", "streams", "Run the Faust stream processors that map, route and join."),
     "dlq": ("p2c.dlq", "dlq", "List and retry dead-lettered records."),
+    "setup": ("p2c.connectors.setup_cli", "setup", "Check (and set up) what p2c needs of a Sales tenant."),
 }
 
 
