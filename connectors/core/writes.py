@@ -6,14 +6,26 @@ flow a write belongs to follows from its target topic and origin entity (``p2c.f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from p2c import flows
 from p2c.connectors.base.sink import SinkRecord
 from p2c.errors import RecordError
 
 Key = tuple[str, ...]
+T = TypeVar("T")
+
+
+def targets_named(catalog: Mapping[str, T], names: Sequence[str], system: str) -> list[T]:
+    """The declared targets of a sink by name; none named: every target the flows write into ``system``.
+    KeyError names the unknown ones and the known."""
+    names = list(names) or list(flows.targets_of(system))
+    unknown = [n for n in names if n not in catalog]
+    if unknown:
+        raise KeyError(f"unknown {system.upper()} targets {unknown}; known: {', '.join(catalog)}")
+    return [catalog[n] for n in names]
 
 
 def odata_literal(value: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from p2c import flows, topics
-from p2c.connectors.core.writes import odata_literal
+from p2c.connectors.core.writes import odata_literal, targets_named
 
 __all__ = ["PRODUCTS", "TARGETS", "CrmTarget", "targets_for"]
 
@@ -69,8 +69,4 @@ TARGETS: dict[str, CrmTarget] = {t.name: t for t in (PRODUCTS,)}
 
 def targets_for(names: list[str]) -> list[CrmTarget]:
     """The targets of these names; none named: every target the flows write into the CRM (``p2c.flows``)."""
-    names = names or list(flows.targets_of("crm"))
-    unknown = [n for n in names if n not in TARGETS]
-    if unknown:
-        raise KeyError(f"unknown CRM targets {unknown}; known: {', '.join(TARGETS)}")
-    return [TARGETS[n] for n in names]
+    return targets_named(TARGETS, names, "crm")

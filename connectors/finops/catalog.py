@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from p2c import flows
+from p2c.connectors.core.writes import targets_named
 from p2c.connectors.finops.quotations import QUOTATIONS
 from p2c.connectors.finops.targets import CONTACT_PERSONS, CUSTOMERS, Target
 
@@ -11,8 +11,4 @@ TARGETS: dict[str, Target] = {t.name: t for t in (CUSTOMERS, CONTACT_PERSONS, QU
 
 def targets_for(names: list[str]) -> list[Target]:
     """The targets of these names; none named: every target the flows write into the ERP (``p2c.flows``)."""
-    names = names or list(flows.targets_of("erp"))
-    unknown = [n for n in names if n not in TARGETS]
-    if unknown:
-        raise KeyError(f"unknown ERP targets {unknown}; known: {', '.join(TARGETS)}")
-    return [TARGETS[n] for n in names]
+    return targets_named(TARGETS, names, "erp")
