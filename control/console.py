@@ -16,6 +16,7 @@ from aiohttp import web
 from p2c.control.api import OVERVIEW, blocking, error_status
 from p2c.control.deadletters import FLOW_NAMES
 from p2c.control.lifecycle import OPEN, STATES, Entry
+from p2c.control.state import RETRIED
 from p2c.errors import P2CError
 
 STYLE = """
@@ -24,7 +25,7 @@ table{border-collapse:collapse;margin:.5em 0 1.5em}
 th,td{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 nav a{margin-right:1em} .bad{color:#a00} .ok{color:#070} .msg{background:#eef;padding:.5em}
-form{display:inline} input[type=text]{width:14em}
+form{display:inline} input[type=text]{width:12em} .t{white-space:nowrap}
 """
 
 
@@ -103,7 +104,7 @@ def _actions(entry: Entry) -> str:
             f'<form method="post" action="/dead-letters/{escape(entry.id)}/retry">'
             f'<button type="submit" name="retry" id="retry-{escape(entry.id)}">Retry</button></form>'
         )
-    if entry.state != "discarded":
+    if entry.state in (OPEN, RETRIED):
         parts.append(
             f'<form method="post" action="/dead-letters/{escape(entry.id)}/discard">'
             f'<input type="text" name="note" placeholder="why discard" required id="note-{escape(entry.id)}">'
@@ -160,6 +161,11 @@ async def dead_letter(request: web.Request) -> web.Response:
     fields = entry.as_json() | {"original bytes": f"{len(letter.letter.value or b'')} bytes"}
     rows = [[escape(k), escape("" if v is None else str(v))] for k, v in fields.items()]
     return page(f"Dead letter {entry.id}", table(("", ""), rows, id_="letter") + _actions(entry))
+
+
+def short_time(iso: str) -> str:
+    """``2026-12-01T02:02:46.546+00:00`` -> ``2026-12-01 02:02:46 UTC``."""
+    return iso[:19].replace("T", " ") + " UTC" if len(iso) >= 19 else iso
 
 
 def _back(text: str) -> web.HTTPSeeOther:
