@@ -71,12 +71,16 @@ def run_source(
 
 
 def run_crm_source(settings: CrmSourceSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
+    from p2c.connectors.dataverse.setup import check, needs
     from p2c.connectors.dataverse.source import DataverseSource
     from p2c.connectors.dataverse.streams import streams_for
 
+    streams = _lookup("--entities", streams_for, settings.entity_list)
+    client = settings.client(f"crm {settings.connector_name}")
+    check(client, needs(settings.entity_list), "the CRM source")
     src = DataverseSource(
-        settings.client(f"crm {settings.connector_name}"),
-        _lookup("--entities", streams_for, settings.entity_list),
+        client,
+        streams,
         name=settings.connector_name,
         poll_interval=settings.poll_interval,
         page_size=settings.page_size,
@@ -194,12 +198,14 @@ def run_erp_sink(settings: ErpSinkSettings, kafka: KafkaSettings, registry: Regi
 
 def run_crm_sink(settings: CrmSinkSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
     from p2c.connectors.dataverse.pricing import Bindings
+    from p2c.connectors.dataverse.setup import check, needs
     from p2c.connectors.dataverse.sink import ProductSink
 
     unknown = [f for f in settings.flow_list if f != "products"]
     if unknown:
         raise ConfigurationError(f"--flows: unknown CRM flows {unknown}; known: products")
     client = settings.client("crm products")
+    check(client, needs(sink=True), "the CRM sink")
     snk = ProductSink(
         client,
         bindings=Bindings(client, settings.reference_reload),

@@ -11,8 +11,13 @@ Per batch:
                       the product's currency): a missing one is a RecordError for that product alone
     $batch            per product one change set:
                         PATCH products(productnumber='P-1')          upsert, msdynce_ismaintainedexternally=true
+                        PATCH products(productnumber='P-1')          a new product: its price list, by an update
+                                                                     (pricelevelid is not valid for create)
                         PATCH productpricelevels(<id>)               upsert: the existing item on that price
                                                                      list, else a new one with a stable id
+                        POST  products(...)/Microsoft.Dynamics.CRM.PublishProductHierarchy
+                                                                     a new (Draft) product is published: only an
+                                                                     active product can go on a quote
                       a DELETE retires the product (statecode 1): Dataverse keeps products used on quotes
 
 ``p2c_sourceversion`` is a custom column a real tenant needs added to ``product`` (Whole number, big).
@@ -55,6 +60,7 @@ ITEM_NAMESPACE = uuid.UUID("8f0c7d5e-2b7a-4f7e-9a57-7b3f3c2d9e11")
 PLAIN = ("name", "description", "price", "currentcost", "producttypecode", "quantitydecimal")
 RETIRED = {"statecode": 1, "statuscode": 2}
 ACTIVE = {"statecode": 0, "statuscode": 1}
+PUBLISH = "Microsoft.Dynamics.CRM.PublishProductHierarchy"
 
 
 def product_path(number: str) -> str:
@@ -68,6 +74,7 @@ class Current:
         self.id = str(row["productid"])
         self.version = None if row.get(VERSION) is None else int(row[VERSION])
         self.retired = row.get("statecode") == 1
+        self.draft = row.get("statecode") in (2, 3)  # Draft, Under Revision: not usable on a quote yet
         self.items: dict[str, str] = {}
 
 
@@ -145,8 +152,8 @@ class ProductSink(Sink):
             "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency_id})",
             "defaultuomscheduleid@odata.bind": f"/uomschedules({group_id})",
             "defaultuomid@odata.bind": f"/uoms({unit_id})",
-            "pricelevelid@odata.bind": f"/pricelevels({price_list.id})",
         }
+        price_list_bind = {"pricelevelid@odata.bind": f"/pricelevels({price_list.id})"}
         if current is not None and current.retired:
             product |= ACTIVE
         item_id = (current.items.get(price_list.id.lower()) if current else None) or str(
@@ -160,10 +167,17 @@ class ProductSink(Sink):
             "pricelevelid@odata.bind": f"/pricelevels({price_list.id})",
             "uomid@odata.bind": f"/uoms({unit_id})",
         }
-        return [
-            Operation("PATCH", product_path(number), product),
-            Operation("PATCH", f"productpricelevels({item_id})", item),
-        ]
+        if current is None:  # pricelevelid is not valid for create: set after the create, by an update
+            ops = [
+                Operation("PATCH", product_path(number), product),
+                Operation("PATCH", product_path(number), price_list_bind),
+            ]
+        else:
+            ops = [Operation("PATCH", product_path(number), product | price_list_bind)]
+        ops.append(Operation("PATCH", f"productpricelevels({item_id})", item))
+        if current is None or current.draft:  # a new product is in Draft until published
+            ops.append(Operation("POST", f"{product_path(number)}/{PUBLISH}", {}))
+        return ops
 
     # ---- writing -------------------------------------------------------------------------------------
 
