@@ -19,6 +19,7 @@ from types import FrameType
 import click
 
 from p2c import logs
+from p2c.background import start_detached
 from p2c.broker import MEMORY_NOTICE, port_is_free
 from p2c.control.server import DEFAULT_PORT as DEFAULT_CONTROL_PORT
 from p2c.datadir import DataDirLock
@@ -219,6 +220,7 @@ class StatusScreen:
 @click.option("--crm-port", default=8701, show_default=True)
 @click.option("--erp-port", default=8702, show_default=True)
 @click.option("--control-port", default=DEFAULT_CONTROL_PORT, show_default=True, help="The control API and console.")
+@click.option("--detach", is_flag=True, help="Run in the background; return once ready (`p2c down` stops it).")
 @click.option("--no-seed", is_flag=True, help="Reference data only: no sample accounts, contacts, quotes, products.")
 @click.option(
     "--company",
@@ -246,12 +248,17 @@ def up(
     crm_port: int,
     erp_port: int,
     control_port: int,
+    detach: bool,
     no_seed: bool,
     company: str,
     bootstrap_servers: str | None,
     schema_registry_url: str | None,
 ) -> None:
     """Start everything: broker, registry, CRM and ERP sandboxes, sources, streams and sinks."""
+    if detach:
+        given = sys.argv[sys.argv.index("up") + 1 :] if "up" in sys.argv else []
+        start_detached([a for a in given if a != "--detach"], data_dir)
+        return
     logs.configure()
     plan = Plan(
         data_dir,
