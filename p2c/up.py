@@ -23,7 +23,7 @@ from p2c.background import start_detached
 from p2c.broker import MEMORY_NOTICE, port_is_free
 from p2c.control.server import DEFAULT_PORT as DEFAULT_CONTROL_PORT
 from p2c.datadir import DataDirLock
-from p2c.errors import P2CError
+from p2c.errors import ConfigurationError, P2CError
 from p2c.init import initialise
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
 from p2c.settings import KafkaSettings, RegistrySettings
@@ -275,7 +275,7 @@ def up(
     lock.acquire()
     taken = plan.taken_ports()
     if taken:  # a probe would otherwise find the other process and take it for ours
-        raise click.ClickException(
+        raise ConfigurationError(
             f"port {', '.join(taken)} is taken: is another p2c up (or broker, registry, sandbox) running? "
             "Stop it, or choose other ports with the options named."
         )
