@@ -1,9 +1,9 @@
 """Topic administration against any Kafka cluster: create what p2c needs, idempotently.
 
 Topics are created with the durability of :class:`p2c.settings.KafkaSettings` (replication factor and
-``min.insync.replicas``, capped at the broker count); the topics that hold state, where only the last value per
-key matters (source positions, metrics, the registry's log), are compacted. Change, target and dead-letter
-topics are streams of events and keep the cluster's delete retention.
+``min.insync.replicas``, capped at the broker count); the topics that hold state, where only the last value
+per key matters (source positions, metrics, dead-letter states, the registry's log), are compacted. Change,
+target and dead-letter topics are streams of events and keep the cluster's delete retention.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from p2c.errors import ConfigurationError, RetriableError
+from p2c.flows import ALL_TOPICS
 from p2c.settings import KafkaSettings
-from p2c.topics import ALL, METRICS, POSITIONS, SCHEMAS_TOPIC, Topic
+from p2c.topics import DLQ_STATE, METRICS, POSITIONS, SCHEMAS_TOPIC, Topic
 
 log = logging.getLogger("p2c.admin")
 
@@ -42,7 +43,7 @@ def wait_for_cluster(kafka: KafkaSettings, timeout: float = 10.0) -> int:
     return len(md.brokers)
 
 
-STATE_TOPICS = frozenset({POSITIONS.name, METRICS.name, SCHEMAS_TOPIC})
+STATE_TOPICS = frozenset({POSITIONS.name, METRICS.name, DLQ_STATE.name, SCHEMAS_TOPIC})
 
 
 def new_topic(kafka: KafkaSettings, name: str, partitions: int, brokers: int, state: bool | None = None) -> NewTopic:
@@ -69,7 +70,7 @@ def warn_if_capped(kafka: KafkaSettings, brokers: int) -> None:
         )
 
 
-def ensure_topics(kafka: KafkaSettings, topics: Iterable[Topic] = ALL) -> list[str]:
+def ensure_topics(kafka: KafkaSettings, topics: Iterable[Topic] = ALL_TOPICS) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Existing ones are left alone."""
     admin = admin_client(kafka)
     metadata = admin.list_topics(timeout=10)

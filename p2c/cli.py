@@ -13,25 +13,55 @@ from typing import Any
 import click
 
 from p2c import __version__
+from p2c.errors import EXIT_UNREACHABLE, P2CError
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "up": ("p2c.up", "up", "Start everything: broker, registry, sandboxes, sources, streams, sinks."),
+    "down": ("p2c.background", "down", "Stop the p2c up running on a data directory."),
+    "logs": ("p2c.tail", "logs", "The logs of p2c up's components (-f to follow)."),
     "status": ("p2c.status", "status", "Per flow: events in, written, waiting, dead-lettered, lag."),
     "init": ("p2c.init", "init", "Create p2c's topics and register its schemas (idempotent)."),
     "broker": ("p2c.broker", "broker", "Run the embedded Kafka-compatible broker (in memory)."),
     "kafka": ("p2c.kafka.cli", "kafka", "Fetch and run Apache Kafka (KRaft) from Maven Central."),
     "registry": ("p2c.registry.cli", "registry", "The Confluent-compatible schema registry service."),
     "schemas": ("p2c.schemas_cli", "schemas", "Register, list, show, diff and check Avro schemas."),
+    "templates": ("p2c.streams.templates_cli", "templates", "Your own templates and schemas: check, diff."),
     "sandbox": ("p2c.sandbox.cli", "sandbox", "Dataverse-like CRM and FinOps-like ERP services on SQLite."),
     "source": ("p2c.connectors.cli", "source", "Run a source connector (CRM or ERP change feed to Kafka)."),
     "sink": ("p2c.connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),
     "streams": ("p2c.streams.cli", "streams", "Run the Faust stream processors that map, route and join."),
-    "dlq": ("p2c.dlq", "dlq", "List and retry dead-lettered records."),
+    "dlq": ("p2c.control.dlq_cli", "dlq", "Dead letters: list, show, retry, discard."),
+    "control": ("p2c.control.cli", "control", "The control API, the console in the browser and /metrics."),
+    "setup": ("p2c.connectors.setup_cli", "setup", "Check (and set up) what p2c needs of a Sales tenant."),
 }
 
 
+class Failed(click.ClickException):
+    """What a command ended with, said in one line, with the exit code of its kind (p2c.errors)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _connection_errors() -> tuple[type[Exception], ...]:
+    """Errors of the clients p2c drives that mean "the other side did not answer"."""
+    import httpx
+    from confluent_kafka import KafkaException
+
+    return (KafkaException, httpx.TransportError, ConnectionError)
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except P2CError as exc:
+            raise Failed(str(exc), exc.exit_code) from exc
+        except _connection_errors() as exc:
+            raise Failed(f"{exc}: is it running, and is its address right?", EXIT_UNREACHABLE) from exc
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if self._available(name))
 

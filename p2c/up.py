@@ -5,6 +5,8 @@ Given ``--bootstrap-servers`` or ``--schema-registry-url``, it uses those and do
 The broker it starts is the embedded one (in memory) or, with ``--broker kafka``, Apache Kafka from Maven
 Central with its data in ``<data dir>/kafka``, so that a restart keeps topics, positions, dead letters and
 consumer offsets.
+Your own templates and schemas (``--templates-dir``, ``--schemas-dir``, ``p2c.overrides``) are checked
+before anything starts, and every child gets them.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from types import FrameType
 
 import click
 
-from p2c import logs
+from p2c import logs, options, overrides
+from p2c.background import start_detached
 from p2c.broker import MEMORY_NOTICE, port_is_free
+from p2c.control.server import DEFAULT_PORT as DEFAULT_CONTROL_PORT
+from p2c.datadir import DataDirLock
 from p2c.errors import ConfigurationError, P2CError
 from p2c.init import initialise
 from p2c.kafka import KAFKA_VERSION, KafkaRuntimeSettings, fetch, require_java
@@ -51,6 +56,8 @@ class Plan:
         bootstrap_servers: str | None,
         schema_registry_url: str | None,
         company: str,
+        control_port: int = DEFAULT_CONTROL_PORT,
+        custom: overrides.OverrideSettings | None = None,
         broker: str = "embedded",
     ) -> None:
         self.data_dir = data_dir
@@ -67,10 +74,13 @@ class Plan:
         self.crm_url = f"http://127.0.0.1:{crm_port}"
         self.erp_url = f"http://127.0.0.1:{erp_port}"
         self.company = company
+        self.control_port = control_port
+        self.control_url = f"http://127.0.0.1:{control_port}"
+        self.custom = custom or overrides.OverrideSettings()
 
     def ports(self) -> dict[str, int]:
         """The ports this plan listens on: they must be free before anything starts."""
-        ports = {"--crm-port": self.crm_port, "--erp-port": self.erp_port}
+        ports = {"--crm-port": self.crm_port, "--erp-port": self.erp_port, "--control-port": self.control_port}
         if self.own_broker:
             ports["--broker-port"] = self.broker_port
         if self.own_registry:
@@ -99,6 +109,8 @@ class Plan:
             "P2C_CRM_URL": self.crm_url,
             "P2C_ERP_URL": self.erp_url,
             "P2C_COMPANY": self.company,
+            "P2C_STREAMS_DATA_DIR": str(self.data_dir / "streams"),
+            **self.custom.environment(),
         }
 
     def process(self, name: str, *args: str) -> ManagedProcess:
@@ -162,6 +174,33 @@ class Plan:
             proc.ready = log_says(proc)
         return procs
 
+    def control(self) -> ManagedProcess:
+        """The control API and console (control/), on loopback."""
+        control = self.process(
+            "control", "control", "--port", str(self.control_port), "--bootstrap-servers", self.bootstrap
+        )
+        control.ready = http_ok(f"{self.control_url}/api/openapi.json")
+        return control
+
+
+def check_customized(
+    config_file: str | None, templates_dir: Path | None, schemas_dir: Path | None, company: str
+) -> overrides.OverrideSettings:
+    """Your templates and schemas, checked against the contracts and the flows before anything starts."""
+    from p2c.streams.customized import problems
+
+    try:
+        custom = overrides.configure(config_file, templates_dir=templates_dir, schemas_dir=schemas_dir)
+    except P2CError as exc:
+        raise click.UsageError(str(exc)) from exc
+    found = problems(company)
+    if found:
+        listed = "\n".join(f"  - {p}" for p in found)
+        raise click.ClickException(f"your templates or schemas do not fit (p2c templates check):\n{listed}")
+    if custom.environment():
+        log.info("your templates and schemas: %s", ", ".join(f"{k}={v}" for k, v in custom.environment().items()))
+    return custom
+
 
 def prepare_kafka() -> None:
     """Java present and Kafka fetched, before anything starts: the fetch shows its progress here."""
@@ -196,11 +235,20 @@ class StatusScreen:
     def event(self, message: str) -> None:
         self.events = [*self.events[-4:], f"{time.strftime('%H:%M:%S')} {message}"]
 
+    def _plain_due(self) -> bool:
+        """Off a terminal, one line every PLAIN_STATUS_EVERY_S seconds."""
+        if time.monotonic() - self._last_plain <= PLAIN_STATUS_EVERY_S:
+            return False
+        self._last_plain = time.monotonic()
+        return True
+
     def show(self, header: str) -> None:
         try:
             report = collect(self.kafka)
-        except Exception as exc:  # the broker may be restarting
+        except Exception as exc:  # the broker may be restarting: say so, never go quiet
             self.event(f"status unavailable: {exc}")
+            if not self.tty and self._plain_due():
+                click.echo(self.events[-1])
             return
         if self.tty:
             click.clear()
@@ -208,8 +256,7 @@ class StatusScreen:
             click.echo(render(report))
             click.echo("\n".join(self.events))
             click.echo("Ctrl-C stops everything.")
-        elif time.monotonic() - self._last_plain > PLAIN_STATUS_EVERY_S:
-            self._last_plain = time.monotonic()
+        elif self._plain_due():
             click.echo(
                 " | ".join(
                     f"{f.flow}: in {f.events_in} written {f.written} waiting {f.waiting} dlq {f.dead_lettered} "
@@ -241,6 +288,8 @@ class StatusScreen:
 @click.option("--registry-port", default=8081, show_default=True)
 @click.option("--crm-port", default=8701, show_default=True)
 @click.option("--erp-port", default=8702, show_default=True)
+@click.option("--control-port", default=DEFAULT_CONTROL_PORT, show_default=True, help="The control API and console.")
+@click.option("--detach", is_flag=True, help="Run in the background; return once ready (`p2c down` stops it).")
 @click.option("--no-seed", is_flag=True, help="Reference data only: no sample accounts, contacts, quotes, products.")
 @click.option(
     "--company",
@@ -261,6 +310,9 @@ class StatusScreen:
     envvar="P2C_SCHEMA_REGISTRY_URL",
     help="Use this schema registry instead of starting p2c's own.",
 )
+@options.templates_dir
+@options.schemas_dir
+@options.config_file
 def up(
     data_dir: Path,
     broker: str,
@@ -268,13 +320,23 @@ def up(
     registry_port: int,
     crm_port: int,
     erp_port: int,
+    control_port: int,
+    detach: bool,
     no_seed: bool,
     company: str,
     bootstrap_servers: str | None,
     schema_registry_url: str | None,
+    templates_dir: Path | None,
+    schemas_dir: Path | None,
+    config_file: str | None,
 ) -> None:
     """Start everything: broker, registry, CRM and ERP sandboxes, sources, streams and sinks."""
+    if detach:
+        given = sys.argv[sys.argv.index("up") + 1 :] if "up" in sys.argv else []
+        start_detached([a for a in given if a != "--detach"], data_dir)
+        return
     logs.configure()
+    custom = check_customized(config_file, templates_dir, schemas_dir, company)
     plan = Plan(
         data_dir,
         broker_port,
@@ -284,11 +346,15 @@ def up(
         bootstrap_servers,
         schema_registry_url,
         company,
+        control_port,
+        custom,
         broker,
     )
+    lock = DataDirLock(data_dir)
+    lock.acquire()
     taken = plan.taken_ports()
     if taken:  # a probe would otherwise find the other process and take it for ours
-        raise click.ClickException(
+        raise ConfigurationError(
             f"port {', '.join(taken)} is taken: is another p2c up (or broker, registry, sandbox) running? "
             "Stop it, or choose other ports with the options named."
         )
@@ -320,6 +386,7 @@ def up(
             log.info("sandboxes seeded with sample data")
         for proc in plan.pipeline():
             supervisor.start(proc, ready_timeout=90)
+        supervisor.start(plan.control())
     except (P2CError, RuntimeError, TimeoutError, click.ClickException) as exc:
         supervisor.stop_all()
         raise click.ClickException(f"p2c up could not start: {exc}") from exc
@@ -330,6 +397,7 @@ def up(
             f"schema registry  {plan.registry_url}",
             f"CRM (Dataverse)  {plan.crm_url}/api/data/v9.2/",
             f"ERP (FinOps)     {plan.erp_url}/data/",
+            f"control          {plan.control_url}/ (API: /api/openapi.json, metrics: /metrics)",
             f"logs             {plan.logs}/",
         ]
     )
@@ -342,4 +410,5 @@ def up(
     finally:
         click.echo("stopping...")
         supervisor.stop_all()
+        lock.release()
         click.echo("stopped")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 import uuid
 from typing import Any
 
 import pytest
 
-from p2c.process import p2c_command
+from tests.support.cli import flow_statuses, run_p2c
 from tests.support.odata import ODataClient, crm, erp, wait_for
 from tests.support.up import Running
 
@@ -18,13 +16,7 @@ pytestmark = pytest.mark.timeout(240)
 
 
 def status(p2c_up: Running) -> dict[str, dict[str, Any]]:
-    result = subprocess.run(
-        p2c_command("status", "--json", "--bootstrap-servers", p2c_up.bootstrap),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {f["flow"]: f for f in json.loads(result.stdout)["flows"]}
+    return flow_statuses(p2c_up.bootstrap)
 
 
 def ref_id(c: ODataClient, entity_set: str, field: str, value: str, key: str) -> str:
@@ -117,6 +109,8 @@ def test_a_quote_created_before_its_account_and_product_exist_in_the_erp(p2c_up:
             "transactioncurrencyid@odata.bind": f"/transactioncurrencies({usd})",
         },
     ).json()
+    # a standard Sales organization creates products in Draft: only a published product can go on a quote
+    c.post(f"products({product['productid']})/Microsoft.Dynamics.CRM.PublishProductHierarchy", {})
     quote = c.post(
         "quotes",
         {
@@ -260,11 +254,7 @@ def test_a_product_without_a_price_list_is_dead_lettered_until_one_exists(p2c_up
     # The sink re-reads price lists on a miss at most once a second (reference_reload): a retry a second after
     # the price list exists always finds it.
     time.sleep(1.1)
-    subprocess.run(
-        p2c_command("dlq", "retry", "--flow", "products", "--bootstrap-servers", p2c_up.bootstrap),
-        check=True,
-        capture_output=True,
-    )
+    run_p2c("dlq", "retry", "--flow", "products", "--bootstrap-servers", p2c_up.bootstrap)
     wait_for(
         "the product in the CRM",
         lambda: c.get_all("products", {"$filter": f"productnumber eq 'J-{tag}'", "$select": "productid"}),

@@ -17,6 +17,7 @@ class Running:
     registry_url: str
     crm_url: str
     erp_url: str
+    control_url: str
 
     def pid(self, component: str) -> int:
         return int((self.data_dir / "run" / f"{component}.pid").read_text())
@@ -46,9 +47,9 @@ def start_p2c_up(
 
     ``ports`` (broker, registry, crm, erp): the ports of an earlier run, to start it again as it was.
     """
-    ports = ports or {name: free_port() for name in ("broker", "registry", "crm", "erp")}
+    ports = ports or {name: free_port() for name in ("broker", "registry", "crm", "erp", "control")}
     argv = ["up", "--data-dir", str(data_dir), "--registry-port", str(ports["registry"])]
-    argv += ["--crm-port", str(ports["crm"]), "--erp-port", str(ports["erp"])]
+    argv += ["--crm-port", str(ports["crm"]), "--erp-port", str(ports["erp"]), "--control-port", str(ports["control"])]
     argv += ["--bootstrap-servers", bootstrap] if bootstrap else ["--broker-port", str(ports["broker"])]
     process = ManagedProcess(
         "p2c-up",
@@ -66,4 +67,5 @@ def start_p2c_up(
         f"http://127.0.0.1:{ports['registry']}",
         f"http://127.0.0.1:{ports['crm']}",
         f"http://127.0.0.1:{ports['erp']}",
+        f"http://127.0.0.1:{ports['control']}",
     )
