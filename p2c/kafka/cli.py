@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 
 import click
 
 from p2c import logs
-from p2c.errors import ConfigurationError, RetriableError
+from p2c.broker import run_until_signalled
+from p2c.errors import ConfigurationError
 from p2c.kafka.artifacts import KAFKA_VERSION
 from p2c.kafka.cluster import KafkaCluster
 from p2c.kafka.fetch import fetch as fetch_kafka
@@ -56,27 +54,15 @@ def run(data_dir: Path, port: tuple[int, ...], nodes: int) -> None:
     """Run Apache Kafka until Ctrl-C; its data stays in --data-dir for the next run."""
     logs.configure()
     log.info("Apache Kafka %s, KRaft, %d node(s): %s", KAFKA_VERSION, nodes, DISK_NOTICE.format(dir=data_dir))
-    stopping = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping Kafka", signal.Signals(signum).name)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     try:
         cluster = KafkaCluster(data_dir, nodes, list(port) or None)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
-        try:
-            cluster.start()
-        except (ConfigurationError, RetriableError, RuntimeError, TimeoutError) as exc:
-            raise click.ClickException(str(exc)) from exc
-        log.info("ready: bootstrap servers %s", cluster.bootstrap_servers)
-        while not stopping.wait(0.5):
-            if not cluster.alive():
-                raise click.ClickException(f"a Kafka node exited unexpectedly; see {data_dir}/node-*/kafka.log")
-    finally:
-        cluster.stop()
+
+    def start() -> str:
+        cluster.start()
+        return cluster.bootstrap_servers
+
+    died = f"a Kafka node exited unexpectedly; see {data_dir}/node-*/kafka.log"
+    run_until_signalled(log, "Kafka", start, cluster.alive, cluster.stop, died)
     log.info("Kafka stopped; its data is in %s", data_dir)
