@@ -36,9 +36,8 @@ def says_ready(process: ManagedProcess) -> bool:
     return any(line.strip() == "ready" for line in process.log_path.read_text(errors="replace").splitlines())
 
 
-@pytest.fixture(scope="package")
-def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    data_dir = tmp_path_factory.mktemp("p2c-up")
+def start_up(data_dir: Path, *extra: str) -> Running:
+    """``p2c up`` on free ports in ``data_dir``, started as a user starts it; ``extra`` options appended."""
     ports = {name: free_port() for name in ("broker", "registry", "crm", "erp")}
     process = ManagedProcess(
         "p2c-up",
@@ -54,13 +53,14 @@ def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             str(ports["crm"]),
             "--erp-port",
             str(ports["erp"]),
+            *extra,
         ),
         log_path=data_dir / "p2c-up.out",
         env={"P2C_SESSION_TIMEOUT_MS": "2000"},
     )
     process.ready = lambda: says_ready(process)
     process.start(timeout=120)
-    yield Running(
+    return Running(
         process,
         data_dir,
         f"127.0.0.1:{ports['broker']}",
@@ -68,4 +68,10 @@ def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         f"http://127.0.0.1:{ports['crm']}",
         f"http://127.0.0.1:{ports['erp']}",
     )
-    process.stop(timeout=30)
+
+
+@pytest.fixture(scope="package")
+def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    running = start_up(tmp_path_factory.mktemp("p2c-up"))
+    yield running
+    running.process.stop(timeout=30)
