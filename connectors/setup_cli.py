@@ -25,10 +25,15 @@ def crm(crm_url: str | None, apply_: bool, key_timeout: float, config_file: str 
     and writes) and what is missing."""
     from p2c.connectors.dataverse.settings import CrmSourceSettings
     from p2c.connectors.dataverse.setup import TenantSetup, needs
+    from p2c.connectors.dataverse.streams import streams_for
 
     logs.configure()
     settings = load(CrmSourceSettings, "source.crm", config_file, url=crm_url)
-    wanted = needs(settings.entity_list, sink=True)
+    try:
+        streams = streams_for(settings.entity_list)
+    except KeyError as exc:
+        raise click.ClickException(f"[source.crm] entities: {exc.args[0]}") from exc
+    wanted = needs([s.entity_set for s in streams], sink=True)
     client = settings.client("crm setup")
     try:
         tenant = TenantSetup(client)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from p2c.connectors.core.http import ODataClient
-from p2c.connectors.dataverse import sink as product_sink
 from p2c.connectors.dataverse.streams import STREAMS
+from p2c.connectors.dataverse.targets import PRODUCTS
 from p2c.errors import ConfigurationError
 
 log = logging.getLogger("p2c.connectors.dataverse.setup")
@@ -29,10 +29,10 @@ SINK_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {"product": ("p2c_productnum
 #: what the CRM sink writes: table -> columns (lookups by their column name)
 SINK_COLUMNS = {
     "product": (
-        product_sink.KEY,
-        *product_sink.PLAIN,
-        product_sink.VERSION,
-        "msdynce_ismaintainedexternally",
+        PRODUCTS.key,
+        *PRODUCTS.plain,
+        PRODUCTS.version_field,
+        *PRODUCTS.constants,
         "transactioncurrencyid",
         "defaultuomscheduleid",
         "defaultuomid",
@@ -143,7 +143,7 @@ class TenantSetup:
                         found.append(Problem(logical, f"the {label} is {status}", fix, "key-pending"))
             missing = sorted(need.columns - self.columns(logical))
             for column in missing:
-                hint = "add the column (Whole number, big)" if column == product_sink.VERSION else SOLUTION_HINT
+                hint = "add the column (Whole number, big)" if column == PRODUCTS.version_field else SOLUTION_HINT
                 found.append(Problem(logical, f"column {column} is missing", hint, "column"))
         return found
 

@@ -21,6 +21,7 @@ class Running:
     registry_url: str
     crm_url: str
     erp_url: str
+    control_url: str
 
     def pid(self, component: str) -> int:
         return int((self.data_dir / "run" / f"{component}.pid").read_text())
@@ -38,7 +39,7 @@ def says_ready(process: ManagedProcess) -> bool:
 
 def start_up(data_dir: Path, *extra: str) -> Running:
     """``p2c up`` on free ports in ``data_dir``, started as a user starts it; ``extra`` options appended."""
-    ports = {name: free_port() for name in ("broker", "registry", "crm", "erp")}
+    ports = {name: free_port() for name in ("broker", "registry", "crm", "erp", "control")}
     process = ManagedProcess(
         "p2c-up",
         p2c_command(
@@ -53,6 +54,8 @@ def start_up(data_dir: Path, *extra: str) -> Running:
             str(ports["crm"]),
             "--erp-port",
             str(ports["erp"]),
+            "--control-port",
+            str(ports["control"]),
             *extra,
         ),
         log_path=data_dir / "p2c-up.out",
@@ -67,6 +70,7 @@ def start_up(data_dir: Path, *extra: str) -> Running:
         f"http://127.0.0.1:{ports['registry']}",
         f"http://127.0.0.1:{ports['crm']}",
         f"http://127.0.0.1:{ports['erp']}",
+        f"http://127.0.0.1:{ports['control']}",
     )
 
 

@@ -7,22 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from p2c.connectors.dataverse.settings import DEFAULT_ENTITIES
 from p2c.connectors.dataverse.setup import TenantSetup, check, needs
+from p2c.connectors.dataverse.streams import streams_for
 from p2c.errors import ConfigurationError
 from p2c.sandbox.crm.app import Tenant
 
 from . import sandboxes
 
+DEFAULT_ENTITIES = [s.entity_set for s in streams_for([])]  # every entity set the flows read
+
 
 def test_a_tenant_set_up_for_p2c_has_no_problem(tmp_path: Path) -> None:
     crm = sandboxes.crm(tmp_path)[0]
-    assert TenantSetup(crm.client()).problems(needs(DEFAULT_ENTITIES.split(","), sink=True)) == []
+    assert TenantSetup(crm.client()).problems(needs(DEFAULT_ENTITIES, sink=True)) == []
 
 
 def test_what_is_missing_is_named_and_apply_sets_it_up(tmp_path: Path) -> None:
     crm, store = sandboxes.crm(tmp_path, tenant=Tenant(untracked=("contact",), without_keys=("product",)))
-    source, sink = needs(DEFAULT_ENTITIES.split(",")), needs(sink=True)
+    source, sink = needs(DEFAULT_ENTITIES), needs(sink=True)
     with pytest.raises(ConfigurationError) as refused:
         check(crm.client(), source, "the CRM source")
     assert "CRM table contact: change tracking is off; fix: turn on Track changes for contact" in str(refused.value)
@@ -33,7 +35,7 @@ def test_what_is_missing_is_named_and_apply_sets_it_up(tmp_path: Path) -> None:
 
     waits: list[float] = []
     setup = TenantSetup(crm.client(), sleep=lambda s: (waits.append(s), setattr(store.custom, "clock", lambda: 1e12)))
-    assert setup.apply(needs(DEFAULT_ENTITIES.split(","), sink=True)) == []
+    assert setup.apply(needs(DEFAULT_ENTITIES, sink=True)) == []
     assert waits, "apply waited for the key index to leave Pending"
     assert store.custom.tracked("contact")
     assert [(k.schema_name, k.attributes, k.status) for k in store.custom.keys("product")] == [
