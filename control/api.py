@@ -167,7 +167,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def _query(name: str, values: tuple[str, ...], text: str) -> dict[str, Any]:
-    items = {"type": "string", "enum": list(values)}
+    items = {"type": "string", "enum": values}
     return {
         "name": name,
         "in": "query",
@@ -178,7 +178,7 @@ def _query(name: str, values: tuple[str, ...], text: str) -> dict[str, Any]:
     }
 
 
-FLOW_PATH = {"name": "flow", "in": "path", "required": True, "schema": {"type": "string", "enum": list(FLOW_NAMES)}}
+FLOW_PATH = {"name": "flow", "in": "path", "required": True, "schema": {"type": "string", "enum": FLOW_NAMES}}
 ID_PATH = {
     "name": "id",
     "in": "path",
@@ -222,7 +222,7 @@ ROUTES: tuple[Route, ...] = (
         "Send back the newest open letter of each key (`p2c dlq retry`).",
         retry_dead_letters,
         {"200": "the letters sent back and where to"},
-        body={"flows": {"type": "array", "items": {"type": "string", "enum": list(FLOW_NAMES)}}} | BY,
+        body={"flows": {"type": "array", "items": {"type": "string", "enum": FLOW_NAMES}}} | BY,
     ),
     Route(
         "GET",

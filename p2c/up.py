@@ -88,6 +88,7 @@ class Plan:
             "P2C_CRM_URL": self.crm_url,
             "P2C_ERP_URL": self.erp_url,
             "P2C_COMPANY": self.company,
+            "P2C_STREAMS_DATA_DIR": str(self.data_dir / "streams"),
         }
 
     def process(self, name: str, *args: str, env: dict[str, str] | None = None) -> ManagedProcess:
