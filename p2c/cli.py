@@ -18,6 +18,8 @@ from p2c.errors import EXIT_UNREACHABLE, P2CError
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "up": ("p2c.up", "up", "Start everything: broker, registry, sandboxes, sources, streams, sinks."),
+    "down": ("p2c.background", "down", "Stop the p2c up running on a data directory."),
+    "logs": ("p2c.tail", "logs", "The logs of p2c up's components (-f to follow)."),
     "status": ("p2c.status", "status", "Per flow: events in, written, waiting, dead-lettered, lag."),
     "init": ("p2c.init", "init", "Create p2c's topics and register its schemas (idempotent)."),
     "broker": ("p2c.broker", "broker", "Run the embedded Kafka-compatible broker (in memory)."),

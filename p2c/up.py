@@ -19,10 +19,11 @@ from types import FrameType
 import click
 
 from p2c import logs
+from p2c.background import start_detached
 from p2c.broker import MEMORY_NOTICE, port_is_free
 from p2c.control.server import DEFAULT_PORT as DEFAULT_CONTROL_PORT
 from p2c.datadir import DataDirLock
-from p2c.errors import P2CError
+from p2c.errors import ConfigurationError, P2CError
 from p2c.init import initialise
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
 from p2c.sandbox.odata.auth import CRM_SINK_CLIENT, DEFAULT_CLIENTS
@@ -234,6 +235,7 @@ class StatusScreen:
 @click.option("--crm-port", default=8701, show_default=True)
 @click.option("--erp-port", default=8702, show_default=True)
 @click.option("--control-port", default=DEFAULT_CONTROL_PORT, show_default=True, help="The control API and console.")
+@click.option("--detach", is_flag=True, help="Run in the background; return once ready (`p2c down` stops it).")
 @click.option("--no-seed", is_flag=True, help="Reference data only: no sample accounts, contacts, quotes, products.")
 @click.option(
     "--company",
@@ -267,6 +269,7 @@ def up(
     crm_port: int,
     erp_port: int,
     control_port: int,
+    detach: bool,
     no_seed: bool,
     company: str,
     crm_service_protection: float | None,
@@ -274,6 +277,10 @@ def up(
     schema_registry_url: str | None,
 ) -> None:
     """Start everything: broker, registry, CRM and ERP sandboxes, sources, streams and sinks."""
+    if detach:
+        given = sys.argv[sys.argv.index("up") + 1 :] if "up" in sys.argv else []
+        start_detached([a for a in given if a != "--detach"], data_dir)
+        return
     logs.configure()
     plan = Plan(
         data_dir,
@@ -291,7 +298,7 @@ def up(
     lock.acquire()
     taken = plan.taken_ports()
     if taken:  # a probe would otherwise find the other process and take it for ours
-        raise click.ClickException(
+        raise ConfigurationError(
             f"port {', '.join(taken)} is taken: is another p2c up (or broker, registry, sandbox) running? "
             "Stop it, or choose other ports with the options named."
         )
