@@ -37,8 +37,8 @@ def says_ready(process: ManagedProcess) -> bool:
     return any(line.strip() == "ready" for line in process.log_path.read_text(errors="replace").splitlines())
 
 
-def start_up(data_dir: Path, *extra: str) -> Running:
-    """``p2c up`` on free ports in ``data_dir``, started as a user starts it; ``extra`` options appended."""
+def start_up(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Running:
+    """``p2c up`` on free ports with ``data_dir``, ready; ``extra`` options and ``env`` on top."""
     ports = {name: free_port() for name in ("broker", "registry", "crm", "erp", "control")}
     process = ManagedProcess(
         "p2c-up",
@@ -59,7 +59,7 @@ def start_up(data_dir: Path, *extra: str) -> Running:
             *extra,
         ),
         log_path=data_dir / "p2c-up.out",
-        env={"P2C_SESSION_TIMEOUT_MS": "2000"},
+        env={"P2C_SESSION_TIMEOUT_MS": "2000", **(env or {})},
     )
     process.ready = lambda: says_ready(process)
     process.start(timeout=120)
