@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -39,4 +40,12 @@ config_file = click.option(
     default=None,
     show_envvar=True,
     help="TOML file with one [section] per component; P2C_* environment variables override it.",
+)
+
+data_dir = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".p2c"),
+    show_default=True,
+    help="The data directory of a p2c up: sandbox databases, component logs, its lock.",
 )

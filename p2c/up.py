@@ -18,7 +18,7 @@ from types import FrameType
 
 import click
 
-from p2c import logs
+from p2c import logs, options
 from p2c.background import start_detached
 from p2c.broker import MEMORY_NOTICE, port_is_free
 from p2c.control.server import DEFAULT_PORT as DEFAULT_CONTROL_PORT
@@ -209,13 +209,7 @@ class StatusScreen:
 
 
 @click.command()
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".p2c"),
-    show_default=True,
-    help="Sandbox databases and component logs.",
-)
+@options.data_dir
 @click.option("--broker-port", default=9092, show_default=True)
 @click.option("--registry-port", default=8081, show_default=True)
 @click.option("--crm-port", default=8701, show_default=True)
