@@ -247,13 +247,7 @@ class StatusScreen:
 
 
 @click.command()
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".p2c"),
-    show_default=True,
-    help="Sandbox databases and component logs.",
-)
+@options.data_dir
 @click.option("--broker-port", default=9092, show_default=True)
 @click.option("--registry-port", default=8081, show_default=True)
 @click.option("--crm-port", default=8701, show_default=True)
