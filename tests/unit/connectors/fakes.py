@@ -225,8 +225,8 @@ class FakeFinOps:
                 out.append(_http_part(*failed))
             else:
                 inner_b = "cs_" + str(len(out))
-                body = "".join(f"--{inner_b}\r\n{_http_part(s, d)}\r\n" for s, d in responses) + f"--{inner_b}--"
-                out.append(f"Content-Type: multipart/mixed; boundary={inner_b}\r\n\r\n{body}")
+                parts = "".join(f"--{inner_b}\r\n{_http_part(s, d)}\r\n" for s, d in responses) + f"--{inner_b}--"
+                out.append(f"Content-Type: multipart/mixed; boundary={inner_b}\r\n\r\n{parts}")
         self.batches.append(count)
         text = "".join(f"--resp\r\n{p}\r\n" for p in out) + "--resp--\r\n"
         return httpx.Response(200, content=text.encode(), headers={"Content-Type": "multipart/mixed; boundary=resp"})
