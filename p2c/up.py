@@ -80,6 +80,9 @@ class Plan:
             "P2C_CRM_URL": self.crm_url,
             "P2C_ERP_URL": self.erp_url,
             "P2C_COMPANY": self.company,
+            # state p2c keeps beside the pipeline: the last product snapshot, the versions the sinks applied
+            "P2C_ERP_SNAPSHOT_DIR": str(self.data_dir / "state" / "source-erp"),
+            "P2C_ERP_SINK_STATE_DIR": str(self.data_dir / "state" / "sink-erp"),
         }
 
     def process(self, name: str, *args: str) -> ManagedProcess:

@@ -86,15 +86,33 @@ def _counts(conn: object, tables: list[str]) -> str:
     "--data-dir", default=Path("./.p2c/erp"), type=click.Path(path_type=Path), help="Where the SQLite file lives."
 )
 @_rate_option
+@click.option(
+    "--business-errors",
+    default="400",
+    type=click.Choice(["400", "500"]),
+    help="500: answer a record's business error as FinOps can (HTTP 500, the Infolog in innererror) and stop "
+    "a $batch at the first failed change set.",
+)
+@click.option("--max-batch-parts", default=100, type=click.IntRange(min=1), help="Requests one $batch may hold.")
 @_client_option
-def erp(host: str, port: int, data_dir: Path, rate_limit: int | None, clients: tuple[str, ...]) -> None:
+def erp(
+    host: str,
+    port: int,
+    data_dir: Path,
+    rate_limit: int | None,
+    business_errors: str,
+    max_batch_parts: int,
+    clients: tuple[str, ...],
+) -> None:
     """Serve the Finance and Operations OData API (/data/) of an environment with company usmf."""
     from p2c.sandbox.erp.app import API_PATH, create_app
     from p2c.sandbox.server import serve
 
     logs.configure()
     allowed = _clients(clients)
-    app, store = create_app(data_dir, allowed, rate_limit)
+    app, store = create_app(
+        data_dir, allowed, rate_limit, business_errors=int(business_errors), max_batch_parts=max_batch_parts
+    )
     log.info("ERP store %s", store.db.path.resolve())
     log.info(
         "ERP rows: %s",
@@ -102,14 +120,20 @@ def erp(host: str, port: int, data_dir: Path, rate_limit: int | None, clients: t
             store.conn,
             [
                 "customersv3",
-                "cdscontactsv2",
+                "cdscontactpersonsv2",
                 "cdssalesquotationheaders",
                 "cdssalesquotationlines",
                 "cdsreleaseddistinctproducts",
             ],
         ),
     )
-    log.info("clients: %s; default company usmf; rate limit %s", ", ".join(allowed), rate_limit or "off")
+    log.info(
+        "clients: %s; default company usmf; rate limit %s; business errors as HTTP %s; $batch of at most %d parts",
+        ", ".join(allowed),
+        rate_limit or "off",
+        business_errors,
+        max_batch_parts,
+    )
     serve(app, host, port, f"FinOps OData at http://{host}:{port}{API_PATH}")
 
 

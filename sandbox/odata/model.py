@@ -47,6 +47,14 @@ class Field:
     readonly: bool = False
     targets: tuple[str, ...] = ()
     scale: int | None = None
+    #: an enum property: its qualified type name and its (member, value) pairs; values travel as member names
+    enum: str = ""
+    members: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def edm_type(self) -> str:
+        """The type named in ``$metadata``: the enum type, else the Edm type."""
+        return self.enum or self.type.value
 
     @property
     def is_lookup(self) -> bool:

@@ -2,10 +2,10 @@
 (``templates/products.toml``).
 
 The mapping is the template; the agent is the shared FlowAgent. Routing is the template's ``when``
-(``IsSellable = true``): a product that is not sellable is counted as skipped, and one that stops being
-sellable becomes a DELETE write for its productnumber (the CRM sink retires the product). An unknown sales
-unit symbol is a RecordError naming ``SalesUnitSymbol`` and the symbol: the event is dead-lettered to
-``p2c.dlq.products``.
+(``Sellable = true``, derived by the ERP source): a product that is not sellable is counted as skipped, and
+one that stops being sellable, or is deleted in the ERP, becomes a DELETE write for its productnumber (the CRM
+sink retires the product). An unknown sales unit symbol is a RecordError naming ``SalesUnitSymbol`` and the
+symbol: the event is dead-lettered to ``p2c.dlq.products``.
 """
 
 from __future__ import annotations
