@@ -70,7 +70,6 @@ def quote_latency(c: ODataClient, e: ODataClient, each: str, usd: str) -> float:
         {
             "dataAreaId": "usmf",
             "ProductNumber": f"B-{tag}",
-            "IsSellable": True,
             "ProductName": f"Bench {tag}",
             "SalesUnitSymbol": "ea",
             "SalesPrice": 1,

@@ -120,7 +120,16 @@ class Plan:
         )
         crm.ready = log_says(crm)
         erp = self.process(
-            "erp", "sandbox", "erp", "--port", str(self.erp_port), "--data-dir", str(self.data_dir / "erp")
+            "erp",
+            "sandbox",
+            "erp",
+            "--port",
+            str(self.erp_port),
+            "--data-dir",
+            str(self.data_dir / "erp"),
+            # the strict reading: business errors as HTTP 500, a $batch that stops at the first failed change set
+            "--business-errors",
+            "500",
         )
         erp.ready = log_says(erp)
         return [crm, erp]

@@ -9,12 +9,13 @@ for a reference, then ``$batch`` requests with one change set per record (one ba
     references        a record whose customer or product is not in the ERP yet is held back (``holds``)
     children          a parent/child target reads the children of the batch's keys (quotation lines)
     $batch            PATCH existing keys, POST new ones; at most ``max_operations`` parts a request
-    isolate           a change set FinOps rejects with 4xx is rejected; one it answers 5xx (FinOps's business
-                      errors can come back as 500, the Infolog in ``innererror``) is sent again up to
-                      ``retry_budget`` times, then rejected with FinOps's message; change sets after a failed
-                      one that FinOps did not run (it stops at the first failure) are sent again at once
-    one more round    a POST that failed because the row appeared meanwhile, or a PATCH whose row vanished,
-                      is planned again from a fresh look once; what still fails is rejected (dead letter)
+    isolate           a change set FinOps rejects with 4xx fails; one it answers 5xx (FinOps's business
+                      errors can come back as 500, the Infolog in ``innererror``) is sent up to
+                      ``retry_budget`` times, last in its request so the others get through, then fails with
+                      FinOps's message; change sets after a failed one that FinOps did not run (it stops at
+                      the first failure) are sent again at once
+    one more round    what failed is planned again from a fresh look once (a POST that lost a race to a row
+                      created meanwhile becomes a PATCH); what fails again is rejected (dead letter)
     record versions   the versions of what the ERP acknowledged go to the version store
 
 A 429 or a failed request as a whole raises RetriableError: the runner retries the batch, and the version
@@ -103,13 +104,10 @@ class FinOpsSink(Sink):
 
     # ---- sending, one failing record at a time -------------------------------------------------------
 
-    def send(
-        self, changesets: Sequence[ChangeSet]
-    ) -> tuple[list[Write], list[tuple[Write, RecordError]], list[tuple[Write, RecordError]]]:
-        """(written, failed with a 4xx: worth one more plan, rejected for good) of ``changesets``."""
+    def send(self, changesets: Sequence[ChangeSet]) -> tuple[list[Write], list[tuple[Write, RecordError]]]:
+        """(written, failed) of ``changesets``; a failed record is worth one more plan from a fresh look."""
         written: list[Write] = []
         failed: list[tuple[Write, RecordError]] = []
-        final: list[tuple[Write, RecordError]] = []
         attempts: dict[int, int] = {}
         pending = list(changesets)
         while pending:
@@ -131,7 +129,7 @@ class FinOpsSink(Sink):
                     if n < self.retry_budget:
                         retry.append(outcome.changeset)
                     else:
-                        final.append((w, self._gave_up(outcome, n)))
+                        failed.append((w, self._gave_up(outcome, n)))
                 else:  # throttled (429) or unreadable: the whole batch again, later
                     raise RetriableError(
                         f"{self.target.entity_set} {outcome.changeset.key}: {err}", getattr(err, "retry_after", None)
@@ -139,7 +137,7 @@ class FinOpsSink(Sink):
             if retry and not again:
                 self._sleep(self.retry_delay)
             pending = again + retry
-        return written, failed, final
+        return written, failed
 
     @staticmethod
     def _gave_up(outcome: ChangeSetResult, attempts: int) -> RecordError:
@@ -165,9 +163,8 @@ class FinOpsSink(Sink):
             result.rejected.extend((w.record, err) for w, err in split.rejected)
         changesets, nothing = self.plan(fresh, rows) if fresh else ([], [])
         result.skipped.extend(w.record for w in nothing)
-        written, failed, final = self.send(changesets) if changesets else ([], [], [])
+        written, failed = self.send(changesets) if changesets else ([], [])
         result.written.extend(w.record for w in written)
-        result.rejected.extend((w.record, err) for w, err in final)
         self.versions.put({normalize(w.key): w.version for w in [*written, *nothing]})
         return failed
 
