@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from p2c import __version__
+from p2c.errors import EXIT_UNREACHABLE, P2CError
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -30,7 +31,31 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+class Failed(click.ClickException):
+    """What a command ended with, said in one line, with the exit code of its kind (p2c.errors)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _connection_errors() -> tuple[type[Exception], ...]:
+    """Errors of the clients p2c drives that mean "the other side did not answer"."""
+    import httpx
+    from confluent_kafka import KafkaException
+
+    return (KafkaException, httpx.TransportError, ConnectionError)
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except P2CError as exc:
+            raise Failed(str(exc), exc.exit_code) from exc
+        except _connection_errors() as exc:
+            raise Failed(f"{exc}: is it running, and is its address right?", EXIT_UNREACHABLE) from exc
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if self._available(name))
 

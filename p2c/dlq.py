@@ -20,6 +20,7 @@ from p2c import logs, options
 from p2c.deadletter import DeadLetter
 from p2c.flows import FLOWS
 from p2c.offsets import partitions
+from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings, load
 from p2c.topics import dead_letter
 
@@ -120,6 +121,7 @@ def list_(flow: tuple[str, ...], as_json: bool, bootstrap_servers: str, config_f
     """Every dead letter: flow, where it came from, when, and why."""
     logs.configure("WARNING")
     kafka = load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)
+    require_kafka(kafka)
     rows = []
     for name in flow or FLOW_NAMES:
         retried = committed_retries(kafka, name)
@@ -164,6 +166,7 @@ def retry_(flow: tuple[str, ...], from_offset: int | None, bootstrap_servers: st
     """Send dead letters back to the topic they came from, once the cause is fixed."""
     logs.configure()
     kafka = load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)
+    require_kafka(kafka)
     for name in flow or FLOW_NAMES:
         count = retry(kafka, name, from_offset)
         click.echo(f"{name}: {count} dead letter(s) sent back")

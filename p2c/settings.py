@@ -93,6 +93,38 @@ class RegistrySettings(BaseSettings):
 
 S = TypeVar("S", bound=BaseSettings)
 
+#: Every section a config file may have (dotted for sub-tables); a file with any other is refused, so a
+#: misspelt section cannot be ignored silently. A component that reads a new section adds it here.
+SECTIONS = ("kafka", "registry", "source.crm", "source.erp", "streams", "sink.erp", "sink.crm")
+
+
+def _unknown_sections(doc: dict[str, Any]) -> list[str]:
+    parents = {s.split(".")[0] for s in SECTIONS if "." in s}
+    unknown = []
+    for name, value in doc.items():
+        if name in parents and isinstance(value, dict):
+            unknown += [f"{name}.{sub}" for sub in value if f"{name}.{sub}" not in SECTIONS]
+        elif name not in SECTIONS:
+            unknown.append(name)
+    return unknown
+
+
+def _read_config(path: str | Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"config file {path} not found: pass an existing file to --config") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
+    unknown = _unknown_sections(doc)
+    if unknown:
+        raise ConfigurationError(
+            f"config file {path} has unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; "
+            f"the sections are: {', '.join(f'[{s}]' for s in SECTIONS)}"
+        )
+    return doc
+
 
 def _section(doc: dict[str, Any], dotted: str) -> dict[str, Any]:
     node: Any = doc
@@ -111,20 +143,28 @@ def load(cls: type[S], section: str | None = None, config_file: str | Path | Non
     from_file: dict[str, Any] = {}
     path = config_file or os.environ.get("P2C_CONFIG")
     if path and section:
-        try:
-            with open(path, "rb") as fh:
-                from_file = _section(tomllib.load(fh), section)
-        except FileNotFoundError as exc:
-            raise ConfigurationError(f"config file {path} not found: pass an existing file to --config") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
+        from_file = _section(_read_config(path), section)
     prefix = str(cls.model_config.get("env_prefix", "")).upper()
-    env_keys = {k for k in cls.model_fields if f"{prefix}{k}".upper() in os.environ}
-    values = {k: v for k, v in from_file.items() if k not in env_keys}
+    env_names = {k: f"{prefix}{k}".upper() for k in cls.model_fields if f"{prefix}{k}".upper() in os.environ}
+    values = {k: v for k, v in from_file.items() if k not in env_names}
     values |= {k: v for k, v in overrides.items() if v is not None}
     try:
         return cls(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        where = f" (section [{section}] of {path})" if from_file else ""
-        raise ConfigurationError(f"invalid {cls.__name__}{where}: {problems}") from exc
+        problems = "; ".join(_problem(e, env_names, overrides, section, path) for e in exc.errors())
+        raise ConfigurationError(f"invalid {cls.__name__}: {problems}") from exc
+
+
+def _problem(
+    error: Any, env_names: dict[str, str], overrides: dict[str, Any], section: str | None, path: str | Path | None
+) -> str:
+    """One validation error, naming where the bad value came from: the option, the variable or the file."""
+    key = str(error["loc"][0]) if error["loc"] else ""
+    dotted = ".".join(str(p) for p in error["loc"])
+    if key in env_names and overrides.get(key) is None:
+        where = f"{env_names[key]}={os.environ[env_names[key]]!r}"
+    elif path and section:
+        where = f"{dotted} in [{section}] of {path}"
+    else:
+        where = dotted
+    return f"{where}: {error['msg']}"

@@ -22,6 +22,7 @@ from p2c import logs, options
 from p2c.flows import FLOWS, STREAMS_GROUP, Flow
 from p2c.metrics import SKIPPED, WAITING, WAITING_ON, WRITTEN, read_snapshots
 from p2c.offsets import committed_offsets, end_offsets
+from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings, load
 
 STALE_AFTER_S = 15.0
@@ -157,6 +158,7 @@ def status(bootstrap_servers: str, config_file: str | None, as_json_output: bool
     """Per flow: events in, records written, waiting, skipped, dead-lettered, lag."""
     logs.configure("WARNING")
     kafka = load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)
+    require_kafka(kafka)
     while True:
         report = collect(kafka)
         if as_json_output:

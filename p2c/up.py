@@ -20,6 +20,7 @@ import click
 
 from p2c import logs
 from p2c.broker import MEMORY_NOTICE, port_is_free
+from p2c.datadir import DataDirLock
 from p2c.errors import P2CError
 from p2c.init import initialise
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
@@ -173,11 +174,20 @@ class StatusScreen:
     def event(self, message: str) -> None:
         self.events = [*self.events[-4:], f"{time.strftime('%H:%M:%S')} {message}"]
 
+    def _plain_due(self) -> bool:
+        """Off a terminal, one line every PLAIN_STATUS_EVERY_S seconds."""
+        if time.monotonic() - self._last_plain <= PLAIN_STATUS_EVERY_S:
+            return False
+        self._last_plain = time.monotonic()
+        return True
+
     def show(self, header: str) -> None:
         try:
             report = collect(self.kafka)
-        except Exception as exc:  # the broker may be restarting
+        except Exception as exc:  # the broker may be restarting: say so, never go quiet
             self.event(f"status unavailable: {exc}")
+            if not self.tty and self._plain_due():
+                click.echo(self.events[-1])
             return
         if self.tty:
             click.clear()
@@ -185,8 +195,7 @@ class StatusScreen:
             click.echo(render(report))
             click.echo("\n".join(self.events))
             click.echo("Ctrl-C stops everything.")
-        elif time.monotonic() - self._last_plain > PLAIN_STATUS_EVERY_S:
-            self._last_plain = time.monotonic()
+        elif self._plain_due():
             click.echo(
                 " | ".join(
                     f"{f.flow}: in {f.events_in} written {f.written} waiting {f.waiting} dlq {f.dead_lettered} "
@@ -245,6 +254,8 @@ def up(
     plan = Plan(
         data_dir, broker_port, registry_port, crm_port, erp_port, bootstrap_servers, schema_registry_url, company
     )
+    lock = DataDirLock(data_dir)
+    lock.acquire()
     taken = plan.taken_ports()
     if taken:  # a probe would otherwise find the other process and take it for ours
         raise click.ClickException(
@@ -300,4 +311,5 @@ def up(
     finally:
         click.echo("stopping...")
         supervisor.stop_all()
+        lock.release()
         click.echo("stopped")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 from typing import Any
 
 import pytest
 
-from p2c.process import p2c_command
 from tests.e2e.conftest import Running
+from tests.support.cli import dead_letters, flow_statuses
 from tests.support.odata import ODataClient, crm, erp, wait_for
 
 pytestmark = pytest.mark.timeout(240)
@@ -87,13 +85,7 @@ def test_an_account_that_cannot_be_mapped_is_dead_lettered_and_the_flow_goes_on(
     assert customer(e, bad["accountnumber"]) is None
 
     def dead_letter() -> dict[str, Any] | None:
-        listed = subprocess.run(
-            p2c_command("dlq", "list", "--flow", "accounts", "--json", "--bootstrap-servers", p2c_up.bootstrap),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        letters = [json.loads(line) for line in listed.stdout.splitlines()]
+        letters = dead_letters(p2c_up.bootstrap, "accounts")
         return next((x for x in letters if x["key"] == bad["accountid"]), None)
 
     letter = wait_for("the dead letter", dead_letter, timeout=30, every=0.5)
@@ -102,14 +94,7 @@ def test_an_account_that_cannot_be_mapped_is_dead_lettered_and_the_flow_goes_on(
 
 
 def flow_status(p2c_up: Running, flow: str) -> dict[str, Any]:
-    result = subprocess.run(
-        p2c_command("status", "--json", "--bootstrap-servers", p2c_up.bootstrap),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    flows: dict[str, dict[str, Any]] = {f["flow"]: f for f in json.loads(result.stdout)["flows"]}
-    return flows[flow]
+    return flow_statuses(p2c_up.bootstrap)[flow]
 
 
 def test_status_counts_the_accounts_in_and_written(p2c_up: Running) -> None:

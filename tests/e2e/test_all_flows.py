@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 import uuid
 from typing import Any
 
 import pytest
 
-from p2c.process import p2c_command
 from tests.e2e.conftest import Running
+from tests.support.cli import flow_statuses, run_p2c
 from tests.support.odata import ODataClient, crm, erp, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
 
 def status(p2c_up: Running) -> dict[str, dict[str, Any]]:
-    result = subprocess.run(
-        p2c_command("status", "--json", "--bootstrap-servers", p2c_up.bootstrap),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {f["flow"]: f for f in json.loads(result.stdout)["flows"]}
+    return flow_statuses(p2c_up.bootstrap)
 
 
 def ref_id(c: ODataClient, entity_set: str, field: str, value: str, key: str) -> str:
@@ -260,11 +252,7 @@ def test_a_product_without_a_price_list_is_dead_lettered_until_one_exists(p2c_up
     # The sink re-reads price lists on a miss at most once a second (reference_reload): a retry a second after
     # the price list exists always finds it.
     time.sleep(1.1)
-    subprocess.run(
-        p2c_command("dlq", "retry", "--flow", "products", "--bootstrap-servers", p2c_up.bootstrap),
-        check=True,
-        capture_output=True,
-    )
+    run_p2c("dlq", "retry", "--flow", "products", "--bootstrap-servers", p2c_up.bootstrap)
     wait_for(
         "the product in the CRM",
         lambda: c.get_all("products", {"$filter": f"productnumber eq 'J-{tag}'", "$select": "productid"}),

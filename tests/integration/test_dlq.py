@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -12,9 +10,9 @@ from p2c.admin import ensure_topics
 from p2c.deadletter import DeadLetter
 from p2c.dlq import RETRY_OF, retry
 from p2c.errors import RecordError
-from p2c.process import p2c_command
 from p2c.settings import KafkaSettings
 from p2c.topics import Topic, dead_letter
+from tests.support.cli import dead_letters
 
 
 def test_dead_letters_are_listed_with_their_reason_and_retried_once(kafka_bootstrap: str) -> None:
@@ -30,13 +28,7 @@ def test_dead_letters_are_listed_with_their_reason_and_retried_once(kafka_bootst
     producer.produce(letter.topic, key=letter.key, value=letter.value, headers=letter.headers())
     assert producer.flush(10) == 0
 
-    listed = subprocess.run(
-        p2c_command("dlq", "list", "--flow", "products", "--json", "--bootstrap-servers", kafka_bootstrap),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    mine = [json.loads(line) for line in listed.stdout.splitlines() if key.decode() in line]
+    mine = [x for x in dead_letters(kafka_bootstrap, "products") if x["key"] == key.decode()]
     assert len(mine) == 1
     assert mine[0]["field"] == "pricelevelid_name" and "no price list in currency NOK" in mine[0]["reason"]
     assert mine[0]["retried"] is False
