@@ -144,7 +144,7 @@ def test_contact_person_needs_its_customer(store: ErpStore) -> None:
     assert created["ContactPersonId"] == "CON-1" and created["ContactPersonPartyNumber"].isdigit()
     assert "Contact person ID 'CON-1' is already used" in error(store, E.CONTACTS, body)
     assert "'US' does not exist" in error(store, E.CONTACTS, {**body, "PrimaryAddressCountryRegionId": "US"})
-    assert "assigns the party number" in error(store, E.CONTACTS, {**body, "ContactPersonPartyNumber": "1"})
+    assert "FinOps assigns it" in error(store, E.CONTACTS, {**body, "ContactPersonPartyNumber": "1"})
     other = store.create(E.CONTACTS, {**body, "ContactPersonId": "CON-2"})
     assert other["ContactPersonPartyNumber"] != created["ContactPersonPartyNumber"]
     key = {k: created[k] for k in E.CONTACTS.key}
