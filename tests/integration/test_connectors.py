@@ -233,13 +233,15 @@ def _erp_sandbox_available() -> bool:
 needs_erp = pytest.mark.skipif(not _erp_sandbox_available(), reason="`p2c sandbox erp` is not built yet")
 
 
-@pytest.fixture
-def erp(tmp_path: Path, logs_dir: Path) -> Iterator[tuple[str, Api]]:
+@pytest.fixture(params=["400"])
+def erp(request: pytest.FixtureRequest, tmp_path: Path, logs_dir: Path) -> Iterator[tuple[str, Api]]:
+    """The ERP sandbox; indirect parameter: how it answers business errors (400, or 500 as FinOps can)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    errors = ["--business-errors", request.param]
     proc = ManagedProcess(
         "erp",
-        p2c_command("sandbox", "erp", "--port", str(port), "--data-dir", str(tmp_path / "erp")),
+        p2c_command("sandbox", "erp", "--port", str(port), "--data-dir", str(tmp_path / "erp"), *errors),
         ready=http_ok(f"{url}/data/$metadata"),
         log_path=logs_dir / f"erp-{port}.log",
     )
@@ -306,6 +308,7 @@ def sink_process(
 
 
 @needs_erp
+@pytest.mark.parametrize("erp", ["400", "500"], indirect=True)
 def test_sink_writes_commits_and_dead_letters_the_rejected_record(
     erp: tuple[str, Api],
     kafka: KafkaSettings,
@@ -315,8 +318,9 @@ def test_sink_writes_commits_and_dead_letters_the_rejected_record(
 ) -> None:
     erp_url, api = erp
     prefix = f"T{uuid.uuid4().hex[:6].upper()}-"
-    writes = [customer_write(f"{prefix}{i}", 1) for i in range(20)]
-    writes.append(customer_write(f"{prefix}BAD", 1, group="NO-SUCH-GROUP"))
+    writes = [customer_write(f"{prefix}{i}", 1) for i in range(10)]
+    writes.append(customer_write(f"{prefix}BAD", 1, group="NO-SUCH-GROUP"))  # in the middle of the batch
+    writes += [customer_write(f"{prefix}{i}", 1) for i in range(10, 20)]
     produce_writes(kafka, codecs, writes)
     group = f"itest-{uuid.uuid4().hex[:6]}"
     sink = sink_process(erp_url, kafka, registry_url, logs_dir, group)
@@ -329,7 +333,7 @@ def test_sink_writes_commits_and_dead_letters_the_rejected_record(
             lambda: read_topic(kafka, codecs, topics.dead_letter("accounts").name, {f"usmf|{prefix}BAD"}),
         )
         headers = dict(dlq[0][2])
-        assert b"NO-SUCH-GROUP" in headers[deadletter.REASON] or b"group" in headers[deadletter.REASON].lower()
+        assert b"Customer group 'NO-SUCH-GROUP' does not exist (field 'CustomerGroupId')" in headers[deadletter.REASON]
         assert headers[deadletter.STAGE] == b"sink"
     finally:
         sink.stop()
