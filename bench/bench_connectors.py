@@ -24,7 +24,7 @@ from typing import Any
 from p2c import topics
 from p2c.connectors.base.sink import Sink, SinkRecord
 from p2c.connectors.base.source import ChangeEvent
-from p2c.connectors.core.batch import BatchWriter, ChangeSet, Operation
+from p2c.connectors.core.batch import ODATA_DEFAULT_PARTS, BatchWriter, ChangeSet, Operation
 from p2c.connectors.core.versions import VersionStore
 from p2c.connectors.dataverse.settings import CrmSinkSettings
 from p2c.connectors.dataverse.sink import ProductSink
@@ -162,7 +162,7 @@ def released_products(url: str, n: int) -> None:
         )
         for i in range(n)
     ]
-    BatchWriter(client).send(ops)
+    BatchWriter(client, ODATA_DEFAULT_PARTS).send(ops)
     client.close()
 
 

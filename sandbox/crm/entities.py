@@ -138,7 +138,7 @@ PRODUCTS = EntitySet(
         _f("producttypecode", N),
         _f("quantitydecimal", N),
         _lookup("transactioncurrencyid", CURRENCY),
-        # custom column a real tenant needs added (like the ERP's P2CSourceVersion): the source version the
+        # custom column a real tenant needs added: the source version the
         # products sink wrote, so an older version never overwrites a newer one
         _f("p2c_sourceversion", L),
         *_system(),

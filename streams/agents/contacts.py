@@ -1,4 +1,4 @@
-"""Contacts -> person customers (CustomersV3) or contact persons (CDSContactsV2), routed and joined.
+"""Contacts -> person customers (CustomersV3) or contact persons (CDSContactPersonsV2), routed and joined.
 
 The logic is :class:`streams.contacts.ContactsFlow` over ``templates/contacts-customers.toml`` and
 ``templates/contacts-contactpersons.toml``; the agent is the shared joining agent, and the parent account's
