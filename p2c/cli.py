@@ -27,7 +27,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "source": ("p2c.connectors.cli", "source", "Run a source connector (CRM or ERP change feed to Kafka)."),
     "sink": ("p2c.connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),
     "streams": ("p2c.streams.cli", "streams", "Run the Faust stream processors that map, route and join."),
-    "dlq": ("p2c.dlq", "dlq", "List and retry dead-lettered records."),
+    "dlq": ("p2c.control.dlq_cli", "dlq", "Dead letters: list, show, retry, discard."),
+    "control": ("p2c.control.cli", "control", "The control API, the console in the browser and /metrics."),
+    "setup": ("p2c.connectors.setup_cli", "setup", "Check (and set up) what p2c needs of a Sales tenant."),
 }
 
 

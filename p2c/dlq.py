@@ -18,7 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 
 from p2c import logs, options
 from p2c.deadletter import DeadLetter
-from p2c.flows import FLOWS
+from p2c.flows import NAMES
 from p2c.offsets import partitions
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings, load
@@ -27,7 +27,6 @@ from p2c.topics import dead_letter
 log = logging.getLogger("p2c.dlq")
 
 RETRY_OF = "p2c.retry.of"
-FLOW_NAMES = [f.name for f in FLOWS]
 
 
 def retry_group(flow: str) -> str:
@@ -113,7 +112,7 @@ def dlq() -> None:
 
 
 @dlq.command(name="list")
-@click.option("--flow", type=click.Choice(FLOW_NAMES), multiple=True, help="Only these flows (default: all).")
+@click.option("--flow", type=click.Choice(NAMES), multiple=True, help="Only these flows (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per dead letter.")
 @options.bootstrap_servers
 @options.config_file
@@ -123,7 +122,7 @@ def list_(flow: tuple[str, ...], as_json: bool, bootstrap_servers: str, config_f
     kafka = load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)
     require_kafka(kafka)
     rows = []
-    for name in flow or FLOW_NAMES:
+    for name in flow or NAMES:
         retried = committed_retries(kafka, name)
         for partition, offset, letter in read(kafka, name):
             done = offset < retried.get(partition, 0)
@@ -153,7 +152,7 @@ def list_(flow: tuple[str, ...], as_json: bool, bootstrap_servers: str, config_f
 
 
 @dlq.command(name="retry")
-@click.option("--flow", type=click.Choice(FLOW_NAMES), multiple=True, help="Only these flows (default: all).")
+@click.option("--flow", type=click.Choice(NAMES), multiple=True, help="Only these flows (default: all).")
 @click.option(
     "--from-offset",
     type=int,
@@ -167,6 +166,6 @@ def retry_(flow: tuple[str, ...], from_offset: int | None, bootstrap_servers: st
     logs.configure()
     kafka = load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)
     require_kafka(kafka)
-    for name in flow or FLOW_NAMES:
+    for name in flow or NAMES:
         count = retry(kafka, name, from_offset)
         click.echo(f"{name}: {count} dead letter(s) sent back")

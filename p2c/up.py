@@ -20,6 +20,7 @@ import click
 
 from p2c import logs
 from p2c.broker import MEMORY_NOTICE, port_is_free
+from p2c.control.server import DEFAULT_PORT as DEFAULT_CONTROL_PORT
 from p2c.datadir import DataDirLock
 from p2c.errors import P2CError
 from p2c.init import initialise
@@ -47,6 +48,7 @@ class Plan:
         bootstrap_servers: str | None,
         schema_registry_url: str | None,
         company: str,
+        control_port: int = DEFAULT_CONTROL_PORT,
     ) -> None:
         self.data_dir = data_dir
         self.logs = data_dir / "logs"
@@ -61,10 +63,12 @@ class Plan:
         self.crm_url = f"http://127.0.0.1:{crm_port}"
         self.erp_url = f"http://127.0.0.1:{erp_port}"
         self.company = company
+        self.control_port = control_port
+        self.control_url = f"http://127.0.0.1:{control_port}"
 
     def ports(self) -> dict[str, int]:
         """The ports this plan listens on: they must be free before anything starts."""
-        ports = {"--crm-port": self.crm_port, "--erp-port": self.erp_port}
+        ports = {"--crm-port": self.crm_port, "--erp-port": self.erp_port, "--control-port": self.control_port}
         if self.own_broker:
             ports["--broker-port"] = self.broker_port
         if self.own_registry:
@@ -150,6 +154,14 @@ class Plan:
             proc.ready = log_says(proc)
         return procs
 
+    def control(self) -> ManagedProcess:
+        """The control API and console (control/), on loopback."""
+        control = self.process(
+            "control", "control", "--port", str(self.control_port), "--bootstrap-servers", self.bootstrap
+        )
+        control.ready = http_ok(f"{self.control_url}/api/openapi.json")
+        return control
+
 
 def run_once(plan: Plan, name: str, *args: str) -> None:
     """Run a one-shot ``p2c`` command to completion; its output goes to the component log."""
@@ -218,6 +230,7 @@ class StatusScreen:
 @click.option("--registry-port", default=8081, show_default=True)
 @click.option("--crm-port", default=8701, show_default=True)
 @click.option("--erp-port", default=8702, show_default=True)
+@click.option("--control-port", default=DEFAULT_CONTROL_PORT, show_default=True, help="The control API and console.")
 @click.option("--no-seed", is_flag=True, help="Reference data only: no sample accounts, contacts, quotes, products.")
 @click.option(
     "--company",
@@ -244,6 +257,7 @@ def up(
     registry_port: int,
     crm_port: int,
     erp_port: int,
+    control_port: int,
     no_seed: bool,
     company: str,
     bootstrap_servers: str | None,
@@ -252,7 +266,15 @@ def up(
     """Start everything: broker, registry, CRM and ERP sandboxes, sources, streams and sinks."""
     logs.configure()
     plan = Plan(
-        data_dir, broker_port, registry_port, crm_port, erp_port, bootstrap_servers, schema_registry_url, company
+        data_dir,
+        broker_port,
+        registry_port,
+        crm_port,
+        erp_port,
+        bootstrap_servers,
+        schema_registry_url,
+        company,
+        control_port,
     )
     lock = DataDirLock(data_dir)
     lock.acquire()
@@ -289,6 +311,7 @@ def up(
             log.info("sandboxes seeded with sample data")
         for proc in plan.pipeline():
             supervisor.start(proc, ready_timeout=90)
+        supervisor.start(plan.control())
     except (P2CError, RuntimeError, TimeoutError, click.ClickException) as exc:
         supervisor.stop_all()
         raise click.ClickException(f"p2c up could not start: {exc}") from exc
@@ -299,6 +322,7 @@ def up(
             f"schema registry  {plan.registry_url}",
             f"CRM (Dataverse)  {plan.crm_url}/api/data/v9.2/",
             f"ERP (FinOps)     {plan.erp_url}/data/",
+            f"control          {plan.control_url}/ (API: /api/openapi.json, metrics: /metrics)",
             f"logs             {plan.logs}/",
         ]
     )

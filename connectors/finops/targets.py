@@ -1,4 +1,5 @@
-"""Declarations of the FinOps targets a sink writes: entity set, key, references, delete behaviour, flow.
+"""Declarations of the FinOps targets a sink writes: entity set, key, references, delete behaviour. The flow a
+write belongs to (for its dead letters) comes from the flow declaration (``p2c.flows``).
 
 A target topic carries writes ``{op UPSERT|DELETE, record, origin{system, entity, id, version, ts_ms}}``.
 The sink upserts ``record`` by its key; the version it applied per key is kept on p2c's side
@@ -24,13 +25,13 @@ A parent/child target (quotation header + lines, one change set per quotation) s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from p2c import topics
+from p2c import flows, topics
 from p2c.connectors.core.batch import Operation
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pagination import NextLinkPaginator
@@ -98,9 +99,6 @@ class Target:
     topic: str
     entity_set: str
     key_fields: tuple[str, ...]
-    #: where rejected records go, by origin entity; ``default_flow`` when the origin is unknown
-    flows_by_origin: dict[str, str] = field(default_factory=dict)
-    default_flow: str = "accounts"
     #: a DELETE becomes this PATCH; None: a real DELETE
     delete_patch: dict[str, Any] | None = None
     references: tuple[Reference, ...] = ()
@@ -126,7 +124,8 @@ class Target:
         return key_filter(self.key_fields, key)
 
     def flow_for(self, origin_entity: str | None) -> str:
-        return self.flows_by_origin.get(origin_entity or "", self.default_flow)
+        """The flow a write belongs to (its dead letters and counters): ``p2c.flows`` decides."""
+        return flows.flow_of(self.topic, origin_entity)
 
     def refs(self, record: dict[str, Any]) -> Iterator[Ref]:
         """The rows ``record`` needs in the ERP before it can be written."""
@@ -235,8 +234,6 @@ CUSTOMERS = Target(
     topics.ERP_CUSTOMERS.name,
     "CustomersV3",
     ("dataAreaId", "CustomerAccount"),
-    flows_by_origin={"accounts": "accounts", "contacts": "contacts"},
-    default_flow="accounts",
     delete_patch={"OnHoldStatus": "All"},
 )
 CONTACT_PERSONS = ContactPersonTarget(
@@ -244,6 +241,5 @@ CONTACT_PERSONS = ContactPersonTarget(
     topics.ERP_CONTACTPERSONS.name,
     "CDSContactPersonsV2",
     ("dataAreaId", "ContactPersonId"),
-    default_flow="contacts",
     references=(Reference("AssociatedContactNumber", *CUSTOMER_REF),),
 )
