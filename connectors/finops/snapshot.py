@@ -87,33 +87,30 @@ class SnapshotStore:
 
     # ---- differences --------------------------------------------------------------------------------
 
+    def _pages(self, sql: str, page: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows of ``sql`` (first column the key; parameters: the last key, the page size) a page at a time."""
+        after = ""
+        while rows := self.conn.execute(sql, (after, page)).fetchall():
+            yield rows
+            after = rows[-1][0]
+
     def changed(self, page: int) -> Iterator[list[Difference]]:
         """Created and updated rows, ``page`` at a time, in key order."""
-        after = ""
-        while True:
-            rows = self.conn.execute(
-                "SELECT c.key, c.row, c.hash, l.hash IS NULL FROM current c LEFT JOIN last l ON l.key = c.key "
-                "WHERE (l.hash IS NULL OR l.hash <> c.hash) AND c.key > ? ORDER BY c.key LIMIT ?",
-                (after, page),
-            ).fetchall()
-            if not rows:
-                return
+        sql = (
+            "SELECT c.key, c.row, c.hash, l.hash IS NULL FROM current c LEFT JOIN last l ON l.key = c.key "
+            "WHERE (l.hash IS NULL OR l.hash <> c.hash) AND c.key > ? ORDER BY c.key LIMIT ?"
+        )
+        for rows in self._pages(sql, page):
             yield [Difference(k, "c" if new else "u", json.loads(r), h) for k, r, h, new in rows]
-            after = rows[-1][0]
 
     def deleted(self, page: int) -> Iterator[list[Difference]]:
         """Rows of the last snapshot that are gone, ``page`` at a time, in key order."""
-        after = ""
-        while True:
-            rows = self.conn.execute(
-                "SELECT l.key FROM last l LEFT JOIN current c ON c.key = l.key "
-                "WHERE c.key IS NULL AND l.key > ? ORDER BY l.key LIMIT ?",
-                (after, page),
-            ).fetchall()
-            if not rows:
-                return
+        sql = (
+            "SELECT l.key FROM last l LEFT JOIN current c ON c.key = l.key "
+            "WHERE c.key IS NULL AND l.key > ? ORDER BY l.key LIMIT ?"
+        )
+        for rows in self._pages(sql, page):
             yield [Difference(k, "d", None, None) for (k,) in rows]
-            after = rows[-1][0]
 
     def apply(self, differences: list[Difference]) -> None:
         """Make ``last`` what was published: call only once the broker acknowledged these."""

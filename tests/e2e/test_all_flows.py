@@ -199,22 +199,33 @@ def test_a_quote_created_before_its_account_and_product_exist_in_the_erp(p2c_up:
     wait_for("the changed, added and removed lines", erp_lines, timeout=30)
 
 
-def test_a_contact_waits_for_its_account_and_changes_route(p2c_up: Running) -> None:
-    c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
-    tag = uuid.uuid4().hex[:6].upper()
-    account = c.post("accounts", {"name": f"Parent {tag}"}).json()
+def contact_of_a_new_account(c: ODataClient, first: str, last: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new account in Sales and a contact whose company it is: (account, contact)."""
+    account = c.post("accounts", {"name": f"Company of {first} {last}"}).json()
     contact = c.post(
         "contacts",
         {
-            "firstname": "Ada",
-            "lastname": f"Lovelace {tag}",
+            "firstname": first,
+            "lastname": last,
             "parentcustomerid_account@odata.bind": f"/accounts({account['accountid']})",
         },
     ).json()
+    return account, contact
+
+
+def contact_persons(e: ODataClient, number: str) -> list[dict[str, Any]]:
+    """The ERP's contact persons that carry the CRM contact number (at most one)."""
+    return e.get_all("CDSContactPersonsV2", {"cross-company": "true", "$filter": f"ContactPersonId eq '{number}'"})
+
+
+def test_a_contact_waits_for_its_account_and_changes_route(p2c_up: Running) -> None:
+    c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
+    tag = uuid.uuid4().hex[:6].upper()
+    account, contact = contact_of_a_new_account(c, "Ada", f"Lovelace {tag}")
     number = contact["msdynce_contactnumber"]
 
     def person() -> list[dict[str, Any]]:
-        return e.get_all("CDSContactPersonsV2", {"cross-company": "true", "$filter": f"ContactPersonId eq '{number}'"})
+        return contact_persons(e, number)
 
     row = wait_for("the contact person", person, timeout=30)[0]
     assert row["AssociatedContactNumber"] == account["accountnumber"] and row["LastName"] == f"Lovelace {tag}"
@@ -291,19 +302,11 @@ def test_a_product_created_changed_stopped_and_deleted_in_the_erp_reaches_sales(
 def test_a_contact_person_created_changed_and_deleted(p2c_up: Running) -> None:
     c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
     tag = uuid.uuid4().hex[:6].upper()
-    account = c.post("accounts", {"name": f"Employer {tag}"}).json()
-    contact = c.post(
-        "contacts",
-        {
-            "firstname": "Grace",
-            "lastname": f"Hopper {tag}",
-            "parentcustomerid_account@odata.bind": f"/accounts({account['accountid']})",
-        },
-    ).json()
+    _, contact = contact_of_a_new_account(c, "Grace", f"Hopper {tag}")
     number = contact["msdynce_contactnumber"]
 
     def person() -> list[dict[str, Any]]:
-        return e.get_all("CDSContactPersonsV2", {"cross-company": "true", "$filter": f"ContactPersonId eq '{number}'"})
+        return contact_persons(e, number)
 
     row = wait_for("the contact person", person, timeout=30)[0]
     assert row["ContactPersonPartyNumber"] and row["AssociatedContactType"] == "Customer"
