@@ -20,11 +20,12 @@ from typing import Any
 
 from aiohttp import web
 
-from p2c.control.deadletters import FLOW_NAMES, NotFound, Refused
+from p2c.control.deadletters import NotFound, Refused
 from p2c.control.lifecycle import STATES
 from p2c.control.overview import Overview
 from p2c.control.prometheus import CONTENT_TYPE, exposition
 from p2c.errors import P2CError, RetriableError
+from p2c.flows import NAMES
 
 OVERVIEW: web.AppKey[Overview] = web.AppKey("overview", Overview)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -104,7 +105,7 @@ async def flow(request: web.Request) -> web.Response:
     for entry in snapshot.flows():
         if entry["flow"] == name:
             return answer(entry)
-    raise NotFound(f"no flow {name!r} (flows: {', '.join(FLOW_NAMES)})")
+    raise NotFound(f"no flow {name!r} (flows: {', '.join(NAMES)})")
 
 
 def _choices(request: web.Request, name: str, allowed: tuple[str, ...]) -> list[str]:
@@ -116,7 +117,7 @@ def _choices(request: web.Request, name: str, allowed: tuple[str, ...]) -> list[
 
 
 async def list_dead_letters(request: web.Request) -> web.Response:
-    chosen, states = _choices(request, "flow", FLOW_NAMES), _choices(request, "state", STATES)
+    chosen, states = _choices(request, "flow", NAMES), _choices(request, "state", STATES)
     entries = await blocking(overview(request).dead_letters.entries, chosen or None, states or None)
     return answer({"dead_letters": [e.as_json() for e in entries]})
 
@@ -136,10 +137,10 @@ async def retry_dead_letter(request: web.Request) -> web.Response:
 
 async def retry_dead_letters(request: web.Request) -> web.Response:
     body = await json_body(request)
-    chosen = body.get("flows") or list(FLOW_NAMES)
-    unknown = sorted(set(chosen) - set(FLOW_NAMES))
+    chosen = body.get("flows") or NAMES
+    unknown = sorted(set(chosen) - set(NAMES))
     if unknown:
-        raise NotFound(f"unknown flow {', '.join(unknown)} (flows: {', '.join(FLOW_NAMES)})")
+        raise NotFound(f"unknown flow {', '.join(unknown)} (flows: {', '.join(NAMES)})")
     results = await blocking(overview(request).dead_letters.retry, flows=chosen, by=by(request, body))
     overview(request).forget()
     return answer({"retried": [r.__dict__ for r in results]})
@@ -167,7 +168,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def _query(name: str, values: tuple[str, ...], text: str) -> dict[str, Any]:
-    items = {"type": "string", "enum": list(values)}
+    items = {"type": "string", "enum": values}
     return {
         "name": name,
         "in": "query",
@@ -178,7 +179,7 @@ def _query(name: str, values: tuple[str, ...], text: str) -> dict[str, Any]:
     }
 
 
-FLOW_PATH = {"name": "flow", "in": "path", "required": True, "schema": {"type": "string", "enum": list(FLOW_NAMES)}}
+FLOW_PATH = {"name": "flow", "in": "path", "required": True, "schema": {"type": "string", "enum": NAMES}}
 ID_PATH = {
     "name": "id",
     "in": "path",
@@ -214,7 +215,7 @@ ROUTES: tuple[Route, ...] = (
         "Dead letters with their state (what `p2c dlq list` prints).",
         list_dead_letters,
         {"200": "the dead letters, oldest first", "404": "unknown flow or state"},
-        (_query("flow", FLOW_NAMES, "only these flows"), _query("state", STATES, "only these states")),
+        (_query("flow", NAMES, "only these flows"), _query("state", STATES, "only these states")),
     ),
     Route(
         "POST",
@@ -222,7 +223,7 @@ ROUTES: tuple[Route, ...] = (
         "Send back the newest open letter of each key (`p2c dlq retry`).",
         retry_dead_letters,
         {"200": "the letters sent back and where to"},
-        body={"flows": {"type": "array", "items": {"type": "string", "enum": list(FLOW_NAMES)}}} | BY,
+        body={"flows": {"type": "array", "items": {"type": "string", "enum": NAMES}}} | BY,
     ),
     Route(
         "GET",

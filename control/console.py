@@ -14,10 +14,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from p2c.control.api import OVERVIEW, blocking, error_status
-from p2c.control.deadletters import FLOW_NAMES
 from p2c.control.lifecycle import OPEN, STATES, Entry
 from p2c.control.state import RETRIED
 from p2c.errors import P2CError
+from p2c.flows import NAMES
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
@@ -115,7 +115,7 @@ def _actions(entry: Entry) -> str:
 
 async def dead_letters(request: web.Request) -> web.Response:
     states = [s for s in request.query.getall("state", []) if s in STATES]
-    flows = [f for f in request.query.getall("flow", []) if f in FLOW_NAMES]
+    flows = [f for f in request.query.getall("flow", []) if f in NAMES]
     try:
         entries = await blocking(request.app[OVERVIEW].dead_letters.entries, flows or None, states or None)
     except P2CError as exc:

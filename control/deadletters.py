@@ -21,14 +21,13 @@ from p2c.control.letters import Letter, letter_id, parse_id, read_letters
 from p2c.control.lifecycle import OPEN, RETRYABLE_STAGES, Entry, classify
 from p2c.control.state import RETRIED
 from p2c.errors import P2CError, RetriableError
-from p2c.flows import FLOWS, STREAMS_GROUP
+from p2c.flows import FLOWS, NAMES, STREAMS_GROUP
 from p2c.offsets import committed_offsets
 from p2c.settings import KafkaSettings
 
 log = logging.getLogger("p2c.control.deadletters")
 
 RETRY_OF = "p2c.retry.of"
-FLOW_NAMES = tuple(f.name for f in FLOWS)
 
 
 class NotFound(P2CError):
@@ -114,7 +113,7 @@ class DeadLetters:
         self.kafka = kafka
 
     def _read(self, flows: Iterable[str] | None) -> tuple[list[Letter], list[Entry]]:
-        letters = read_letters(self.kafka, flows or FLOW_NAMES)
+        letters = read_letters(self.kafka, flows or NAMES)
         if not letters:
             return [], []
         docs = state.read_states(self.kafka)
@@ -208,9 +207,9 @@ def _flow_of(id_: str) -> str:
         flow, _, _ = parse_id(id_)
     except ValueError:
         raise NotFound(f"{id_!r} is not a dead letter id (<flow>.<partition>.<offset>)") from None
-    if flow not in FLOW_NAMES:
-        raise NotFound(f"no flow {flow!r} (flows: {', '.join(FLOW_NAMES)})")
+    if flow not in NAMES:
+        raise NotFound(f"no flow {flow!r} (flows: {', '.join(NAMES)})")
     return flow
 
 
-__all__ = ["FLOW_NAMES", "DeadLetters", "NotFound", "Refused", "RetryResult", "letter_id"]
+__all__ = ["DeadLetters", "NotFound", "Refused", "RetryResult", "letter_id"]

@@ -13,8 +13,9 @@ import json
 import click
 
 from p2c import logs, options
-from p2c.control.deadletters import FLOW_NAMES, DeadLetters
+from p2c.control.deadletters import DeadLetters
 from p2c.control.lifecycle import STATES
+from p2c.flows import NAMES
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings, load
 
@@ -31,7 +32,7 @@ def dlq() -> None:
 
 
 @dlq.command(name="list")
-@click.option("--flow", type=click.Choice(FLOW_NAMES), multiple=True, help="Only these flows (default: all).")
+@click.option("--flow", type=click.Choice(NAMES), multiple=True, help="Only these flows (default: all).")
 @click.option("--state", type=click.Choice(STATES), multiple=True, help="Only these states (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of letters ([] when there is none).")
 @options.bootstrap_servers
@@ -69,7 +70,7 @@ def show(letter_id: str, bootstrap_servers: str | None, config_file: str | None)
 
 @dlq.command()
 @click.argument("letter_ids", nargs=-1)
-@click.option("--flow", type=click.Choice(FLOW_NAMES), multiple=True, help="Only these flows (default: all).")
+@click.option("--flow", type=click.Choice(NAMES), multiple=True, help="Only these flows (default: all).")
 @options.bootstrap_servers
 @options.config_file
 def retry(

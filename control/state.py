@@ -25,10 +25,11 @@ from confluent_kafka.cimpl import NewTopic
 from p2c.errors import RetriableError
 from p2c.keyed_log import read_latest
 from p2c.settings import KafkaSettings
+from p2c.topics import DLQ_STATE
 
 log = logging.getLogger("p2c.control.state")
 
-STATE_TOPIC = "p2c.dlq-state"
+STATE_TOPIC = DLQ_STATE.name
 RETRIED = "retried"
 DISCARDED = "discarded"
 

@@ -18,11 +18,14 @@ from p2c.errors import EXIT_UNREACHABLE, P2CError
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "up": ("p2c.up", "up", "Start everything: broker, registry, sandboxes, sources, streams, sinks."),
+    "down": ("p2c.background", "down", "Stop the p2c up running on a data directory."),
+    "logs": ("p2c.tail", "logs", "The logs of p2c up's components (-f to follow)."),
     "status": ("p2c.status", "status", "Per flow: events in, written, waiting, dead-lettered, lag."),
     "init": ("p2c.init", "init", "Create p2c's topics and register its schemas (idempotent)."),
     "broker": ("p2c.broker", "broker", "Run the embedded Kafka-compatible broker (in memory)."),
     "registry": ("p2c.registry.cli", "registry", "The Confluent-compatible schema registry service."),
     "schemas": ("p2c.schemas_cli", "schemas", "Register, list, show, diff and check Avro schemas."),
+    "templates": ("p2c.streams.templates_cli", "templates", "Your own templates and schemas: check, diff."),
     "sandbox": ("p2c.sandbox.cli", "sandbox", "Dataverse-like CRM and FinOps-like ERP services on SQLite."),
     "source": ("p2c.connectors.cli", "source", "Run a source connector (CRM or ERP change feed to Kafka)."),
     "sink": ("p2c.connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),

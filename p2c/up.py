@@ -2,6 +2,8 @@
 
 Order: broker → registry → topics and schemas → CRM and ERP sandboxes (seeded) → sources → streams → sinks.
 Given ``--bootstrap-servers`` or ``--schema-registry-url``, it uses those and does not start its own.
+Your own templates and schemas (``--templates-dir``, ``--schemas-dir``, ``p2c.overrides``) are checked
+before anything starts, and every child gets them.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from types import FrameType
 
 import click
 
-from p2c import logs
+from p2c import logs, options, overrides
+from p2c.background import start_detached
 from p2c.broker import MEMORY_NOTICE, port_is_free
 from p2c.control.server import DEFAULT_PORT as DEFAULT_CONTROL_PORT
 from p2c.datadir import DataDirLock
-from p2c.errors import P2CError
+from p2c.errors import ConfigurationError, P2CError
 from p2c.init import initialise
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
 from p2c.settings import KafkaSettings, RegistrySettings
@@ -49,6 +52,7 @@ class Plan:
         schema_registry_url: str | None,
         company: str,
         control_port: int = DEFAULT_CONTROL_PORT,
+        custom: overrides.OverrideSettings | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.logs = data_dir / "logs"
@@ -65,6 +69,7 @@ class Plan:
         self.company = company
         self.control_port = control_port
         self.control_url = f"http://127.0.0.1:{control_port}"
+        self.custom = custom or overrides.OverrideSettings()
 
     def ports(self) -> dict[str, int]:
         """The ports this plan listens on: they must be free before anything starts."""
@@ -85,9 +90,11 @@ class Plan:
             "P2C_CRM_URL": self.crm_url,
             "P2C_ERP_URL": self.erp_url,
             "P2C_COMPANY": self.company,
+            "P2C_STREAMS_DATA_DIR": str(self.data_dir / "streams"),
             # state p2c keeps beside the pipeline: the last product snapshot, the versions the sinks applied
             "P2C_ERP_SNAPSHOT_DIR": str(self.data_dir / "state" / "source-erp"),
             "P2C_ERP_SINK_STATE_DIR": str(self.data_dir / "state" / "sink-erp"),
+            **self.custom.environment(),
         }
 
     def process(self, name: str, *args: str) -> ManagedProcess:
@@ -163,6 +170,25 @@ class Plan:
         return control
 
 
+def check_customized(
+    config_file: str | None, templates_dir: Path | None, schemas_dir: Path | None, company: str
+) -> overrides.OverrideSettings:
+    """Your templates and schemas, checked against the contracts and the flows before anything starts."""
+    from p2c.streams.customized import problems
+
+    try:
+        custom = overrides.configure(config_file, templates_dir=templates_dir, schemas_dir=schemas_dir)
+    except P2CError as exc:
+        raise click.UsageError(str(exc)) from exc
+    found = problems(company)
+    if found:
+        listed = "\n".join(f"  - {p}" for p in found)
+        raise click.ClickException(f"your templates or schemas do not fit (p2c templates check):\n{listed}")
+    if custom.environment():
+        log.info("your templates and schemas: %s", ", ".join(f"{k}={v}" for k, v in custom.environment().items()))
+    return custom
+
+
 def run_once(plan: Plan, name: str, *args: str) -> None:
     """Run a one-shot ``p2c`` command to completion; its output goes to the component log."""
     log_path = plan.logs / f"{name}.log"
@@ -219,18 +245,13 @@ class StatusScreen:
 
 
 @click.command()
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".p2c"),
-    show_default=True,
-    help="Sandbox databases and component logs.",
-)
+@options.data_dir
 @click.option("--broker-port", default=9092, show_default=True)
 @click.option("--registry-port", default=8081, show_default=True)
 @click.option("--crm-port", default=8701, show_default=True)
 @click.option("--erp-port", default=8702, show_default=True)
 @click.option("--control-port", default=DEFAULT_CONTROL_PORT, show_default=True, help="The control API and console.")
+@click.option("--detach", is_flag=True, help="Run in the background; return once ready (`p2c down` stops it).")
 @click.option("--no-seed", is_flag=True, help="Reference data only: no sample accounts, contacts, quotes, products.")
 @click.option(
     "--company",
@@ -251,6 +272,9 @@ class StatusScreen:
     envvar="P2C_SCHEMA_REGISTRY_URL",
     help="Use this schema registry instead of starting p2c's own.",
 )
+@options.templates_dir
+@options.schemas_dir
+@options.config_file
 def up(
     data_dir: Path,
     broker_port: int,
@@ -258,13 +282,22 @@ def up(
     crm_port: int,
     erp_port: int,
     control_port: int,
+    detach: bool,
     no_seed: bool,
     company: str,
     bootstrap_servers: str | None,
     schema_registry_url: str | None,
+    templates_dir: Path | None,
+    schemas_dir: Path | None,
+    config_file: str | None,
 ) -> None:
     """Start everything: broker, registry, CRM and ERP sandboxes, sources, streams and sinks."""
+    if detach:
+        given = sys.argv[sys.argv.index("up") + 1 :] if "up" in sys.argv else []
+        start_detached([a for a in given if a != "--detach"], data_dir)
+        return
     logs.configure()
+    custom = check_customized(config_file, templates_dir, schemas_dir, company)
     plan = Plan(
         data_dir,
         broker_port,
@@ -275,12 +308,13 @@ def up(
         schema_registry_url,
         company,
         control_port,
+        custom,
     )
     lock = DataDirLock(data_dir)
     lock.acquire()
     taken = plan.taken_ports()
     if taken:  # a probe would otherwise find the other process and take it for ours
-        raise click.ClickException(
+        raise ConfigurationError(
             f"port {', '.join(taken)} is taken: is another p2c up (or broker, registry, sandbox) running? "
             "Stop it, or choose other ports with the options named."
         )

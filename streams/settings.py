@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,3 +25,7 @@ class StreamsSettings(BaseSettings):
     summary_interval_s: float = Field(30.0, gt=0, description="How often to log the per-flow summary.")
     commit_interval_s: float = Field(1.0, gt=0, description="How often processed offsets are committed.")
     app_id: str = APP_ID
+    data_dir: Path = Field(
+        Path(tempfile.gettempdir()) / "p2c-streams",
+        description="Faust's working directory (one folder per app id); tables live in Kafka, nothing here is kept.",
+    )

@@ -51,6 +51,7 @@ def test_the_console_shows_flows_and_retries_a_fixed_dead_letter(p2c_up: Running
     from selenium.webdriver.common.by import By
 
     browser.get(p2c_up.control_url + "/")
+    assert browser.find_elements(By.ID, "flows"), browser.find_element(By.TAG_NAME, "body").text
     flows = browser.find_element(By.ID, "flows").find_elements(By.CSS_SELECTOR, "tbody tr")
     assert [row.find_elements(By.TAG_NAME, "td")[0].text for row in flows] == [
         "accounts",
@@ -77,6 +78,7 @@ def test_the_console_shows_flows_and_retries_a_fixed_dead_letter(p2c_up: Running
     (letter,) = wait_for("the dead letter", lambda: open_letters(p2c_up.control_url, tag), timeout=60, every=1)
 
     browser.get(p2c_up.control_url + "/dead-letters?state=open")
+    assert browser.find_elements(By.ID, f"retry-{letter['id']}"), browser.find_element(By.TAG_NAME, "body").text
     row = browser.find_element(By.ID, f"retry-{letter['id']}").find_element(By.XPATH, "ancestor::tr")
     assert "CHF" in row.text  # the reason names the currency without a price list
 
@@ -91,7 +93,8 @@ def test_the_console_shows_flows_and_retries_a_fixed_dead_letter(p2c_up: Running
     time.sleep(1.1)  # the CRM sink re-reads price lists on a miss at most once a second
 
     browser.find_element(By.ID, f"retry-{letter['id']}").click()
-    assert "sent back" in browser.find_element(By.ID, "message").text
+    message = browser.find_element(By.ID, "message").text
+    assert "sent back" in message, message
     link = f'a[href="/dead-letters/{letter["id"]}"]'
     assert not browser.find_elements(By.CSS_SELECTOR, link)  # gone from the open list
 
@@ -105,4 +108,8 @@ def test_the_console_shows_flows_and_retries_a_fixed_dead_letter(p2c_up: Running
         browser.get(p2c_up.control_url + "/dead-letters?state=resolved")
         return bool(browser.find_elements(By.CSS_SELECTOR, link)) or None
 
-    wait_for("the letter resolved", resolved, timeout=60, every=1)
+    try:
+        wait_for("the letter resolved", resolved, timeout=60, every=1)
+    except AssertionError as exc:
+        shown = httpx.get(f"{p2c_up.control_url}/api/dead-letters/{letter['id']}", timeout=30).text
+        raise AssertionError(f"{exc}; the API says: {shown}") from exc
