@@ -204,6 +204,7 @@ def run_erp_sink(settings: ErpSinkSettings, kafka: KafkaSettings, registry: Regi
 
 
 def run_crm_sink(settings: CrmSinkSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
+    from p2c.connectors.core.pace import Pace
     from p2c.connectors.dataverse.pricing import Bindings
     from p2c.connectors.dataverse.setup import check, needs
     from p2c.connectors.dataverse.sink import ProductSink
@@ -219,6 +220,8 @@ def run_crm_sink(settings: CrmSinkSettings, kafka: KafkaSettings, registry: Regi
             bindings=Bindings(client, settings.reference_reload),
             default_unit_group=settings.default_unit_group,
             max_operations=min(1000, 2 * settings.batch_size),
+            # Dataverse service protection: start small, grow while allowed, shrink on 429 (Microsoft's advice)
+            pace=Pace(settings.start_batch_operations, 1, min(1000, 2 * settings.batch_size), settings.max_concurrency),
         )
         sinks.append((snk, settings.group(target.name)))
     run_sinks(

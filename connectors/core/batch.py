@@ -17,11 +17,13 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from p2c.connectors.core.errors import error_for
 from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pace import Pace
 from p2c.errors import P2CError, RecordError, RetriableError
 
 log = logging.getLogger("p2c.connectors.batch")
@@ -177,23 +179,32 @@ def parse_batch(body: bytes, content_type: str) -> list[list[Response]]:
 
 
 class BatchWriter:
-    """Sends change sets in ``$batch`` requests of at most ``max_operations`` operations."""
+    """Sends change sets in ``$batch`` requests of at most ``max_operations`` operations.
 
-    def __init__(self, client: ODataClient, max_operations: int = MAX_OPERATIONS, path: str = "$batch"):
+    With a :class:`~p2c.connectors.core.pace.Pace` the batch size and the number of requests in flight start
+    small, grow after every round the service took without a 429 and shrink after one that saw a 429 (the
+    client's throttle holds every request until ``Retry-After`` has passed).
+    """
+
+    def __init__(
+        self, client: ODataClient, max_operations: int = MAX_OPERATIONS, path: str = "$batch", pace: Pace | None = None
+    ):
         if not 1 <= max_operations <= MAX_OPERATIONS:
             raise ValueError(f"max_operations must be 1..{MAX_OPERATIONS}")
         self.client = client
         self.max_operations = max_operations
         self.path = path
+        self.pace = pace
         self.requests = 0
 
-    def chunks(self, changesets: Sequence[ChangeSet]) -> list[list[ChangeSet]]:
+    def chunks(self, changesets: Sequence[ChangeSet], limit: int | None = None) -> list[list[ChangeSet]]:
+        limit = limit or self.max_operations
         out: list[list[ChangeSet]] = []
         current: list[ChangeSet] = []
         size = 0
         for cs in changesets:
             n = len(cs.operations)
-            if current and size + n > self.max_operations:
+            if current and size + n > limit:
                 out.append(current)
                 current, size = [], 0
             current.append(cs)
@@ -204,9 +215,21 @@ class BatchWriter:
 
     def send(self, changesets: Sequence[ChangeSet]) -> list[ChangeSetResult]:
         """One result per change set, in order. Raises RetriableError/ConfigurationError for the whole call."""
+        if self.pace is None:
+            return [r for chunk in self.chunks(changesets) for r in self._send_chunk(chunk)]
         results: list[ChangeSetResult] = []
-        for chunk in self.chunks(changesets):
-            results.extend(self._send_chunk(chunk))
+        left = list(changesets)
+        with ThreadPoolExecutor(max_workers=self.pace.max_concurrency, thread_name_prefix="batch") as pool:
+            while left:  # one round: as many batches as the pace allows, in flight together
+                chunks = self.chunks(left, min(self.max_operations, self.pace.size))[: self.pace.concurrency]
+                throttled = self.client.throttle.throttled
+                for done in pool.map(self._send_chunk, chunks):
+                    results.extend(done)
+                left = left[sum(len(c) for c in chunks) :]
+                if self.client.throttle.throttled > throttled:
+                    self.pace.shrink()
+                else:
+                    self.pace.grow()
         return results
 
     def _send_chunk(self, chunk: list[ChangeSet]) -> list[ChangeSetResult]:
