@@ -131,7 +131,7 @@ def test_a_deleted_quote_deletes_its_quotation_and_a_quote_without_customer_is_a
 
 
 def test_an_old_revision_keeps_out_of_the_live_revisions_quotation(flow: QuotesFlow) -> None:
-    written = [(QUOTES, "c", header(statuscode=2), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT]
+    written: list[Input] = [(QUOTES, "c", header(statuscode=2), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT]
     assert feed(flow, *written).writes  # the first revision was written
     revised = (QUOTES, "u", header(statecode=3, statuscode=7), 90)  # ReviseQuote closed it as Revised
     step = feed(flow, *written, revised)
