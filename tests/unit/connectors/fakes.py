@@ -188,11 +188,7 @@ class FakeFinOps:
                 for a, b in re.findall(r"dataAreaId eq '((?:[^']|'')*)' and CustomerAccount eq '((?:[^']|'')*)'", flt)
             }
             value = [
-                {
-                    "dataAreaId": r["dataAreaId"],
-                    "CustomerAccount": r["CustomerAccount"],
-                    "P2CSourceVersion": r.get("P2CSourceVersion"),
-                }
+                {"dataAreaId": r["dataAreaId"], "CustomerAccount": r["CustomerAccount"]}
                 for k, r in self.rows.items()
                 if k in wanted
             ]

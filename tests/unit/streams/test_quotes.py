@@ -125,3 +125,13 @@ def test_a_deleted_quote_deletes_its_quotation_and_a_quote_without_customer_is_a
     assert [(w.key, w.value["op"]) for _, w in step.writes] == [("usmf|QUO-1", "DELETE")]
     with pytest.raises(RecordError):
         feed(flow, (QUOTES, "c", header(_customerid_value=None), 1))
+
+
+def test_an_old_revision_keeps_out_of_the_live_revisions_quotation(flow: QuotesFlow) -> None:
+    written = [(QUOTES, "c", header(statuscode=2), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT]
+    assert feed(flow, *written).writes  # the first revision was written
+    revised = (QUOTES, "u", header(statecode=3, statuscode=7), 90)  # ReviseQuote closed it as Revised
+    step = feed(flow, *written, revised)
+    assert step.skipped is not None and "not active" in step.skipped and not step.writes
+    deleted = feed(flow, *written, revised, (QUOTES, "d", {"quoteid": "q-1"}, 95))
+    assert deleted.writes == [] and deleted.skipped is not None and "old revision" in deleted.skipped
