@@ -94,6 +94,9 @@ class Plan:
             "P2C_ERP_URL": self.erp_url,
             "P2C_COMPANY": self.company,
             "P2C_STREAMS_DATA_DIR": str(self.data_dir / "streams"),
+            # state p2c keeps beside the pipeline: the last product snapshot, the versions the sinks applied
+            "P2C_ERP_SNAPSHOT_DIR": str(self.data_dir / "state" / "source-erp"),
+            "P2C_ERP_SINK_STATE_DIR": str(self.data_dir / "state" / "sink-erp"),
             **self.custom.environment(),
         }
 
@@ -136,7 +139,16 @@ class Plan:
         )
         crm.ready = log_says(crm)
         erp = self.process(
-            "erp", "sandbox", "erp", "--port", str(self.erp_port), "--data-dir", str(self.data_dir / "erp")
+            "erp",
+            "sandbox",
+            "erp",
+            "--port",
+            str(self.erp_port),
+            "--data-dir",
+            str(self.data_dir / "erp"),
+            # the strict reading: business errors as HTTP 500, a $batch that stops at the first failed change set
+            "--business-errors",
+            "500",
         )
         erp.ready = log_says(erp)
         return [crm, erp]

@@ -5,9 +5,10 @@ is an ``application/http`` part with a ``Content-ID``. Response: one part per ch
 multipart with every operation's response, or a single ``application/http`` error response for a change set
 that failed (and was rolled back). Each status goes through the error table, so one bad record fails alone.
 
-``Prefer: odata.continue-on-error`` asks Dataverse to go on after a failed change set; a change set with no
-response at all (the service stopped early) is reported retriable. When the whole request is rejected as
-bad (4xx without a multipart body), the change sets are bisected until the bad one stands alone.
+``Prefer: odata.continue-on-error`` asks the service to go on after a failed change set; a change set with no
+response at all (the service stopped early, as FinOps may) is reported unanswered, for the caller to send
+again. When the whole request is rejected as bad (4xx without a multipart body), the change sets are bisected
+until the bad one stands alone.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ log = logging.getLogger("p2c.connectors.batch")
 
 CRLF = "\r\n"
 MAX_OPERATIONS = 1000
+#: OData's default limit of requests in one $batch (FinOps's, unless the environment says otherwise)
+ODATA_DEFAULT_PARTS = 100
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,17 @@ class ChangeSetResult:
     changeset: ChangeSet
     responses: list[Response]
     error: P2CError | None = None
+    #: False when the service stopped before this change set (FinOps stops at the first failed one)
+    answered: bool = True
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def failure(self) -> Response | None:
+        """The response that failed the change set, if it has one."""
+        return next((r for r in self.responses if r.status >= 400), None)
 
 
 # ---- building ---------------------------------------------------------------------------------------
@@ -246,7 +256,8 @@ class BatchWriter:
         results = []
         for i, cs in enumerate(chunk):
             if i >= len(groups):
-                results.append(ChangeSetResult(cs, [], RetriableError(f"{cs.key}: no response in the $batch")))
+                unanswered = RetriableError(f"{cs.key}: no response in the $batch")
+                results.append(ChangeSetResult(cs, [], unanswered, answered=False))
                 continue
             error = None
             for r in groups[i]:
