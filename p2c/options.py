@@ -76,3 +76,11 @@ schemas_dir = click.option(
     help="Your schemas: <topic>.avsc override or extend the shipped ones "
     "[default: [mappings] schemas_dir of --config, else none].",
 )
+
+data_dir = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".p2c"),
+    show_default=True,
+    help="The data directory of a p2c up: sandbox databases, component logs, its lock.",
+)

@@ -42,6 +42,7 @@ def start_p2c_up(
     bootstrap: str | None = None,
     timeout: float = 120,
     ports: dict[str, int] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Running:
     """Start `p2c up` (its own broker unless ``bootstrap`` names a cluster) and wait for ``ready``.
 
@@ -55,7 +56,7 @@ def start_p2c_up(
         "p2c-up",
         p2c_command(*argv, *options),
         log_path=data_dir / "p2c-up.out",
-        env={"P2C_SESSION_TIMEOUT_MS": "2000"},
+        env={"P2C_SESSION_TIMEOUT_MS": "2000", **(env or {})},
     )
     process.ready = lambda: says_ready(process)
     process.start(timeout=timeout)

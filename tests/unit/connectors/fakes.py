@@ -188,11 +188,7 @@ class FakeFinOps:
                 for a, b in re.findall(r"dataAreaId eq '((?:[^']|'')*)' and CustomerAccount eq '((?:[^']|'')*)'", flt)
             }
             value = [
-                {
-                    "dataAreaId": r["dataAreaId"],
-                    "CustomerAccount": r["CustomerAccount"],
-                    "P2CSourceVersion": r.get("P2CSourceVersion"),
-                }
+                {"dataAreaId": r["dataAreaId"], "CustomerAccount": r["CustomerAccount"]}
                 for k, r in self.rows.items()
                 if k in wanted
             ]
@@ -225,8 +221,8 @@ class FakeFinOps:
                 out.append(_http_part(*failed))
             else:
                 inner_b = "cs_" + str(len(out))
-                body = "".join(f"--{inner_b}\r\n{_http_part(s, d)}\r\n" for s, d in responses) + f"--{inner_b}--"
-                out.append(f"Content-Type: multipart/mixed; boundary={inner_b}\r\n\r\n{body}")
+                parts = "".join(f"--{inner_b}\r\n{_http_part(s, d)}\r\n" for s, d in responses) + f"--{inner_b}--"
+                out.append(f"Content-Type: multipart/mixed; boundary={inner_b}\r\n\r\n{parts}")
         self.batches.append(count)
         text = "".join(f"--resp\r\n{p}\r\n" for p in out) + "--resp--\r\n"
         return httpx.Response(200, content=text.encode(), headers={"Content-Type": "multipart/mixed; boundary=resp"})
