@@ -9,6 +9,7 @@ applied: the state is only ever touched from the loop, so it needs no lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -154,9 +155,13 @@ class KafkaStore(Store):
                 low, high = await asyncio.to_thread(query)
                 return int(low), int(high)
             except KafkaException as exc:
-                if not exc.args[0].retriable() or time.monotonic() > deadline:
+                # A partition the client's metadata does not know yet (new topic, moved leader) is as passing.
+                stale = exc.args[0].code() in (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART)
+                if not (exc.args[0].retriable() or stale) or time.monotonic() > deadline:
                     raise StoreError(f"cannot read the end offset of {self.topic}: {exc}") from exc
                 log.info("end offset of %s not available yet (%s); retrying", self.topic, exc.args[0].str())
+                with contextlib.suppress(KafkaException):  # refresh the metadata; the next query tells
+                    await asyncio.to_thread(consumer.list_topics, self.topic, 5.0)
                 await asyncio.sleep(0.2)
 
     async def sync(self) -> None:
