@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.conftest import Running, start_up
 from tests.support.cli import flow_statuses
-from tests.support.odata import crm, erp, wait_for
+from tests.support.odata import crm, erp, sellable_products, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -27,13 +27,7 @@ def protected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 def test_the_initial_load_completes_within_service_protection(protected: Running) -> None:
     started = time.monotonic()
     c, e = crm(protected.crm_url), erp(protected.erp_url)
-    sellable = {
-        p["ProductNumber"]
-        for p in e.get_all(
-            "CDSReleasedDistinctProducts",
-            {"cross-company": "true", "$filter": "IsSellable eq true", "$select": "ProductNumber"},
-        )
-    }
+    sellable = sellable_products(e)
     accounts = {a["accountnumber"] for a in c.get_all("accounts", {"$select": "accountnumber"})}
 
     def loaded() -> bool | None:
