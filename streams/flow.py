@@ -4,8 +4,10 @@ Target topics are keyed by the target record's key fields joined by ``|`` (``{da
 e.g. ``usmf|ACC-01000-BVRCPS``), so every write for one target record lands on one partition, in order,
 and two legal entities never share a key.
 
-The agent keeps, per source row (keyed by the source key, so co-partitioned with the change topic), the
-target key fields it last wrote: the *known* key. With it:
+The agent keeps, per source row (keyed by the source key, so co-partitioned with the change topic), its
+*memory*: the target key fields it last wrote (the *known* key), the last source version seen and the last
+emission (:mod:`streams.emission`: a change at or before the last one seen re-sends it; versions only go up).
+A deleted row keeps its memory without a key, so a replayed delete is sent again. With it:
 
 * ``c``/``u``/``r`` of a row the template routes here -> ``UPSERT`` of the mapped record; when the row's
   target key changed (say, a new account number), a ``DELETE`` of the old key first.
@@ -24,28 +26,39 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from p2c.errors import RecordError
+from p2c.streams import emission
+from p2c.streams.emission import Write
 from p2c.streams.template import Template, apply, matches, target_key
 
 UPSERT = "UPSERT"
 DELETE = "DELETE"
 KeyFields = dict[str, Any]
+Memory = dict[str, Any]  # per source row: {"key": KeyFields | None, "seen", "emitted", "sent"}
 
-
-@dataclass(frozen=True)
-class Write:
-    """One record for a target topic: its key and its (not yet encoded) value."""
-
-    key: str
-    value: dict[str, Any]
+__all__ = ["DELETE", "UPSERT", "KeyFields", "MappingFlow", "Memory", "Outcome", "Write", "memory_of"]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one change event leads to: writes, and the known key to remember afterwards."""
+    """What one change event leads to: writes, and what to remember of the row afterwards."""
 
     writes: list[Write] = field(default_factory=list)
-    known: KeyFields | None = None  # key fields to remember for the source row; None: forget it
+    memory: Memory | None = None  # None: nothing to remember (a row never routed here)
     skipped: str | None = None  # why nothing was written, when nothing was
+
+    @property
+    def known(self) -> KeyFields | None:
+        """The target key fields the row was last written to (None: not written, or deleted)."""
+        return None if self.memory is None else self.memory.get("key")
+
+
+def memory_of(stored: Mapping[str, Any] | None) -> Memory | None:
+    """A row's memory as stored; a value of the earlier format (the bare key fields) is read as such."""
+    if stored is None:
+        return None
+    if "seen" not in stored:
+        return {"key": dict(stored), "seen": -1, "sent": []}
+    return dict(stored)
 
 
 class MappingFlow:
@@ -96,12 +109,31 @@ class MappingFlow:
         )
         return apply(sub, {**row, self.template.source_key: source_id})
 
-    def handle(self, change: Mapping[str, Any], known: KeyFields | None, message_key: str | None = None) -> Outcome:
-        """The writes for ``change`` given the ``known`` key of its row. Raises RecordError."""
+    def _emit(self, memory: Memory | None, writes: list[Write], version: int, key: KeyFields | None) -> Outcome:
+        topic = self.template.target_topic
+        state, stamped = emission.emit(
+            {**(memory or {}), "key": key, "seen": version}, [(topic, w) for w in writes], version
+        )
+        return Outcome([w for _, w in stamped], state)
+
+    def handle(
+        self, change: Mapping[str, Any], stored: Mapping[str, Any] | None, message_key: str | None = None
+    ) -> Outcome:
+        """The writes for ``change`` given what is remembered of its row (:func:`memory_of`). Raises RecordError.
+
+        A change at or before the last one seen for the row re-sends the last emission (outputs before state).
+        """
+        memory = memory_of(stored)
         source_id = self.source_id(change, message_key)
+        version = int(change["source"]["version"])
+        if memory is not None and version <= int(memory.get("seen", -1)):
+            return Outcome([w for _, w in emission.resend(memory)], memory)
+        known = None if memory is None else memory.get("key")
         origin = self.origin(change, source_id)
         if change["op"] == "d":
             if known is None:
+                if memory is not None:
+                    return Outcome(memory={**memory, "seen": version}, skipped="already deleted")
                 try:
                     known = self._key_from_row(change.get("before") or {}, source_id)
                 except RecordError as exc:
@@ -111,16 +143,17 @@ class MappingFlow:
                         record_key=source_id,
                         field=exc.field,
                     ) from exc
-            return Outcome([self._delete(known, origin)], known=None)
+            return self._emit(memory, [self._delete(known, origin)], version, None)
         row = change.get("after")
         if row is None:
             raise RecordError(f"a {change['op']!r} change without 'after'", record_key=source_id)
         if not matches(self.template, row):
             if known is None:
-                return Outcome(skipped=f"not routed to {self.template.flow}")
-            return Outcome([self._delete(known, origin)], known=None)
+                seen = None if memory is None else {**memory, "seen": version}
+                return Outcome(memory=seen, skipped=f"not routed to {self.template.flow}")
+            return self._emit(memory, [self._delete(known, origin)], version, None)
         record = apply(self.template, row)
         new_key = self.key_fields(record)
         writes = [self._delete(known, origin)] if known is not None and known != new_key else []
         writes.append(Write(target_key(self.template, record), {"op": UPSERT, "record": record, "origin": origin}))
-        return Outcome(writes, known=new_key)
+        return self._emit(memory, writes, version, new_key)

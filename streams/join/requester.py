@@ -28,7 +28,7 @@ from p2c.streams.counters import FlowCounters
 from p2c.streams.handling import handle_until_done
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
-from p2c.streams.join.core import Answer, State, Step, Subscription, follows, subscription_changes
+from p2c.streams.join.core import Answer, State, Step, subscriptions
 from p2c.topics import dead_letter
 
 log = logging.getLogger("p2c.streams")
@@ -89,10 +89,8 @@ class RequesterAgent:
             change = self.codecs[msg.topic].deserialize(msg.value, key)
             step = self.flow.on_change(msg.topic, before, change, key)
         encoded = [(topic, w.key.encode(), self.codecs[topic].serialize(w.value, key)) for topic, w in step.writes]
-        subscribe, unsubscribe = subscription_changes(follows(before), follows(step.state))
-        for join, dep in [*subscribe, *((j, d) for j, d in unsubscribe)]:
-            sub = Subscription(join, dep, self.answers, key, active=(join, dep) in subscribe)
-            await self.providers[join].subscriptions.send(key=dep.encode(), value=sub.encode())
+        for sub in subscriptions(before, step, self.answers, key):
+            await self.providers[sub.join].subscriptions.send(key=sub.dep.encode(), value=sub.encode())
         for topic, target_key, value in encoded:
             await self.targets[topic].send(key=target_key, value=value)
         self.counters.written += len(encoded)
