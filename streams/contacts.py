@@ -51,7 +51,7 @@ class ContactsFlow:
         held = state or {}
         version = int(change["source"]["version"])
         if version <= held.get("seen", -1):
-            return replay(held)
+            return replay(held, resubscribe=True)
         if change["op"] == "d":
             return self._deleted(held, change, source_id)
         if change.get("after") is None:
@@ -61,7 +61,7 @@ class ContactsFlow:
 
     def on_answer(self, state: State | None, answer: Answer) -> Step:
         if state is not None and is_replay(state.get("resolved", {}), follows(state), answer):
-            return replay(state)
+            return replay(state, resubscribe=False)
         if state is None or not accept(state.get("resolved", {}), follows(state), answer):
             return Step(state, waiting_on=(state or {}).get("waiting_on"))
         resolved = {**state.get("resolved", {})}

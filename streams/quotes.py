@@ -60,21 +60,21 @@ class QuotesFlow:
         held: State = state or {"lines": {}, "gone": {}}
         version = _version(change)
         if version <= held.get("deleted", -1):
-            return replay(held)  # at or before the quote's delete
+            return replay(held, resubscribe=True)  # at or before the quote's delete
         row = change.get("after") if change["op"] != "d" else None
         if topic == self.header.source_topic:
             quote_id = str((change.get("after") or change.get("before") or {}).get("quoteid", key))
             if row is None:
                 return self._deleted(held, change, quote_id)
             if held.get("header") and version <= _version(held["header"]):
-                return replay(held)
+                return replay(held, resubscribe=True)
             held = {**held, "header": {"after": row, "source": change["source"]}, "id": quote_id}
         else:
             line_id = str((change.get("after") or change.get("before") or {}).get("quotedetailid"))
             lines, gone = dict(held["lines"]), dict(held["gone"])
             seen = max([gone.get(line_id, -1)] + ([_version(lines[line_id])] if line_id in lines else []))
             if version <= seen:
-                return replay(held)
+                return replay(held, resubscribe=True)
             if row is None:
                 lines.pop(line_id, None)
                 gone[line_id] = version
@@ -87,7 +87,7 @@ class QuotesFlow:
 
     def on_answer(self, state: State | None, answer: Answer) -> Step:
         if state is not None and is_replay(state.get("resolved", {}), follows(state), answer):
-            return replay(state)
+            return replay(state, resubscribe=False)
         if state is None or not accept(state.get("resolved", {}), follows(state), answer):
             return Step(state, waiting_on=(state or {}).get("waiting_on"))
         resolved = {**state.get("resolved", {})}

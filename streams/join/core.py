@@ -158,12 +158,16 @@ class Step:
     writes: list[tuple[str, Write]] = field(default_factory=list)
     waiting_on: dict[str, int] | None = None  # parked: what it waits for -> how many
     skipped: str | None = None  # why nothing was written, when that is the outcome
-    replayed: bool = False  # an input the state already held: subscriptions are sent again too
+    resubscribe: bool = False  # a change the state already held: its subscriptions are sent again too
 
 
-def replay(state: State) -> Step:
-    """An input at or before what the state holds (a replay): the last emission again, nothing else changes."""
-    return Step(state, emission.resend(state), waiting_on=state.get("waiting_on"), replayed=True)
+def replay(state: State, *, resubscribe: bool) -> Step:
+    """An input at or before what the state holds (a replay): the last emission again, nothing else changes.
+
+    A replayed change also sends its subscriptions again (the first pass's may have been lost); a replayed
+    answer does not: it proves the subscription is there, and re-subscribing would be answered, endlessly.
+    """
+    return Step(state, emission.resend(state), waiting_on=state.get("waiting_on"), resubscribe=resubscribe)
 
 
 def follows(state: Mapping[str, Any] | None) -> dict[str, list[str]]:
@@ -176,8 +180,8 @@ Needs = dict[str, set[str]]  # join -> dependency ids
 
 def subscriptions(before: State | None, step: Step, reply_to: str, key: str) -> list[Subscription]:
     """The (un)subscriptions a requester sends after ``step``: the difference between what it followed and
-    what it follows now, or, after a replay, everything it follows (the first pass's may have been lost)."""
-    if step.replayed:
+    what it follows now, or, after a replayed change, everything it follows (the first pass's may be lost)."""
+    if step.resubscribe:
         return [Subscription(join, dep, reply_to, key) for join, deps in follows(step.state).items() for dep in deps]
     subscribe, unsubscribe = subscription_changes(follows(before), follows(step.state))
     return [Subscription(j, d, reply_to, key) for j, d in subscribe] + [
