@@ -144,7 +144,7 @@ class World:
                 "msdynce_ismaintainedexternally": not row.get("msdynce_ismaintainedexternally"),
                 "statecode": 0 if row.get("statecode") == 1 else 1,
             },
-            "quantity": {"quantity": Decimal(n % 9 + 1)},
+            "quantity": {"quantity": Decimal(n + 5)},  # never the quantity it was
             "repoint": {
                 "_productid_value": f"p-{ref}",
                 "_parentcustomerid_value": f"a-{ref}",
@@ -278,8 +278,8 @@ def run(rounds: list[tuple[list[Op], list[int | str]]]) -> None:
 
         def choose(pending: list[tuple[str, str]], picks: Any = picks) -> tuple[tuple[str, str], str | None]:
             pick = next(picks, 0)
-            if isinstance(pick, str):  # a topic name: the first queue of it (explicit examples)
-                return next((q for q in pending if q[0].endswith(":" + pick)), pending[0]), None
+            if isinstance(pick, str):  # "consumer group:topic": its first queue (explicit examples)
+                return next(q for q in pending if q[0] == pick), None
             fault = (None, None, None, "again", "lose")[pick // 1000 % 5]
             return pending[pick % 1000 % len(pending)], fault
 
@@ -309,7 +309,13 @@ ISSUE_SEQUENCE = [
     ),
     (
         [("quote", 0, "rename", 0), ("line", 0, "quantity", 0), ("account", 0, "same", 0)],
-        [SRC_ACCOUNTS, "accounts-answers", "quotes-answers", SRC_QUOTES, SRC_LINES],
+        [
+            f"join.accounts:{SRC_ACCOUNTS}",  # the account's change reaches the quote's join first
+            "quotes:quotes-answers",
+            f"quotes:{SRC_QUOTES}",  # then the rename: written
+            f"sink.{QUOTATIONS}:{QUOTATIONS}",
+            f"quotes:{SRC_LINES}",  # then the quantity: must be written too
+        ],
     ),
 ]
 
