@@ -36,7 +36,7 @@ def source() -> None:
 @click.option(
     "--entities",
     default=None,
-    help="Comma-separated entity sets [default: crm: the five CRM sets; erp: CDSReleasedDistinctProducts].",
+    help="Comma-separated entity sets [default: every entity set the flows read from CONNECTOR].",
 )
 @click.option("--crm-url", default=None, help="CRM root URL (env P2C_CRM_URL) [default: http://127.0.0.1:8701].")
 @click.option("--erp-url", default=None, help="ERP root URL (env P2C_ERP_URL) [default: http://127.0.0.1:8702].")
@@ -112,9 +112,9 @@ def sink() -> None:
 @sink.command("run")
 @click.argument("connector", type=click.Choice(["erp", "crm"]))
 @click.option(
-    "--flows",
+    "--targets",
     default=None,
-    help="Comma-separated targets [default: erp: customers,contactpersons,quotations; crm: products].",
+    help="Comma-separated targets to write [default: every target the flows write into CONNECTOR].",
 )
 @click.option("--erp-url", default=None, help="ERP root URL (env P2C_ERP_URL) [default: http://127.0.0.1:8702].")
 @click.option("--crm-url", default=None, help="CRM root URL (env P2C_CRM_URL) [default: http://127.0.0.1:8701].")
@@ -132,7 +132,7 @@ def sink() -> None:
 @options.config_file
 def sink_run(
     connector: str,
-    flows: str | None,
+    targets: str | None,
     erp_url: str | None,
     crm_url: str | None,
     company: str | None,
@@ -143,7 +143,7 @@ def sink_run(
     schema_registry_url: str,
     config_file: str | None,
 ) -> None:
-    """Write the target topics of CONNECTOR's flows into it, in $batch requests, committing after each."""
+    """Write CONNECTOR's target topics into it, in $batch requests, committing after each."""
     logs.configure()
     from p2c.connectors import launch
     from p2c.connectors.dataverse.settings import CrmSinkSettings
@@ -157,7 +157,7 @@ def sink_run(
                 "sink.erp",
                 config_file,
                 url=erp_url,
-                flows=flows,
+                targets=targets,
                 company=company,
                 batch_size=batch_size,
                 batch_ms=batch_ms,
@@ -170,7 +170,7 @@ def sink_run(
                 "sink.crm",
                 config_file,
                 url=crm_url,
-                flows=flows,
+                targets=targets,
                 batch_size=batch_size,
                 batch_ms=batch_ms,
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from p2c import topics
+from p2c import flows, topics
 from p2c.admin import ensure_topics
 from p2c.connectors.base.sink import Sink
 from p2c.connectors.base.source import Source
@@ -51,7 +51,7 @@ def _lookup(what: str, fn: Callable[[list[str]], Any], names: list[str]) -> Any:
 def run_source(
     src: Source, component: str, kafka: KafkaSettings, registry: RegistrySettings, report_interval: float
 ) -> None:
-    ensure_topics(kafka, [topics.by_name(t) for t in src.topics()] + [*topics.DEAD_LETTER_TOPICS, topics.POSITIONS])
+    ensure_topics(kafka, [flows.topic(t) for t in src.topics()] + [*flows.DEAD_LETTER_TOPICS, topics.POSITIONS])
     on_signals(src.stop)
     runner = SourceRunner(
         src,
@@ -71,12 +71,16 @@ def run_source(
 
 
 def run_crm_source(settings: CrmSourceSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
+    from p2c.connectors.dataverse.setup import check, needs
     from p2c.connectors.dataverse.source import DataverseSource
     from p2c.connectors.dataverse.streams import streams_for
 
+    streams = _lookup("--entities", streams_for, settings.entity_list)
+    client = settings.client(f"crm {settings.connector_name}")
+    check(client, needs([s.entity_set for s in streams]), "the CRM source")
     src = DataverseSource(
-        settings.client(f"crm {settings.connector_name}"),
-        _lookup("--entities", streams_for, settings.entity_list),
+        client,
+        streams,
         name=settings.connector_name,
         poll_interval=settings.poll_interval,
         page_size=settings.page_size,
@@ -119,7 +123,7 @@ def run_sinks(
 ) -> None:
     """Run each (sink, consumer group) in a thread of its own until a signal or a fatal error."""
     wanted = {t for s, _ in sinks for t in s.topics()}
-    ensure_topics(kafka, [topics.by_name(t) for t in sorted(wanted)] + list(topics.DEAD_LETTER_TOPICS))
+    ensure_topics(kafka, [flows.topic(t) for t in sorted(wanted)] + list(flows.DEAD_LETTER_TOPICS))
     codecs = Codecs.from_settings(registry)
     runners = [
         (
@@ -174,7 +178,7 @@ def run_erp_sink(settings: ErpSinkSettings, kafka: KafkaSettings, registry: Regi
     from p2c.connectors.finops.sink import FinOpsSink
 
     sinks: list[tuple[Sink, str]] = []
-    for target in _lookup("--flows", targets_for, settings.flow_list):
+    for target in _lookup("--targets", targets_for, settings.target_list):
         client = settings.client(f"erp {target.name}")
         hold = DependencyHold(client, settings.hold_timeout, settings.hold_retry_after)
         snk = FinOpsSink(
@@ -194,20 +198,24 @@ def run_erp_sink(settings: ErpSinkSettings, kafka: KafkaSettings, registry: Regi
 
 def run_crm_sink(settings: CrmSinkSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
     from p2c.connectors.dataverse.pricing import Bindings
+    from p2c.connectors.dataverse.setup import check, needs
     from p2c.connectors.dataverse.sink import ProductSink
+    from p2c.connectors.dataverse.targets import targets_for
 
-    unknown = [f for f in settings.flow_list if f != "products"]
-    if unknown:
-        raise ConfigurationError(f"--flows: unknown CRM flows {unknown}; known: products")
-    client = settings.client("crm products")
-    snk = ProductSink(
-        client,
-        bindings=Bindings(client, settings.reference_reload),
-        default_unit_group=settings.default_unit_group,
-        max_operations=min(1000, 2 * settings.batch_size),
-    )
+    sinks: list[tuple[Sink, str]] = []
+    for target in _lookup("--targets", targets_for, settings.target_list):
+        client = settings.client(f"crm {target.name}")
+        check(client, needs(sink=True), "the CRM sink")
+        snk = ProductSink(
+            client,
+            target=target,
+            bindings=Bindings(client, settings.reference_reload),
+            default_unit_group=settings.default_unit_group,
+            max_operations=min(1000, 2 * settings.batch_size),
+        )
+        sinks.append((snk, settings.group(target.name)))
     run_sinks(
-        [(snk, settings.group("products"))],
+        sinks,
         "sink-crm",
         kafka,
         registry,

@@ -10,8 +10,9 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from p2c.errors import ConfigurationError, RetriableError
+from p2c.flows import ALL_TOPICS
 from p2c.settings import KafkaSettings
-from p2c.topics import ALL, Topic
+from p2c.topics import Topic
 
 log = logging.getLogger("p2c.admin")
 
@@ -36,7 +37,7 @@ def wait_for_cluster(kafka: KafkaSettings, timeout: float = 10.0) -> int:
     return len(md.brokers)
 
 
-def ensure_topics(kafka: KafkaSettings, topics: Iterable[Topic] = ALL, replication: int = -1) -> list[str]:
+def ensure_topics(kafka: KafkaSettings, topics: Iterable[Topic] = ALL_TOPICS, replication: int = -1) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Existing ones are left alone."""
     admin = admin_client(kafka)
     existing = set(admin.list_topics(timeout=10).topics)

@@ -18,6 +18,8 @@ from p2c.errors import EXIT_UNREACHABLE, P2CError
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "up": ("p2c.up", "up", "Start everything: broker, registry, sandboxes, sources, streams, sinks."),
+    "down": ("p2c.background", "down", "Stop the p2c up running on a data directory."),
+    "logs": ("p2c.tail", "logs", "The logs of p2c up's components (-f to follow)."),
     "status": ("p2c.status", "status", "Per flow: events in, written, waiting, dead-lettered, lag."),
     "init": ("p2c.init", "init", "Create p2c's topics and register its schemas (idempotent)."),
     "broker": ("p2c.broker", "broker", "Run the embedded Kafka-compatible broker (in memory)."),
@@ -27,7 +29,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "source": ("p2c.connectors.cli", "source", "Run a source connector (CRM or ERP change feed to Kafka)."),
     "sink": ("p2c.connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),
     "streams": ("p2c.streams.cli", "streams", "Run the Faust stream processors that map, route and join."),
-    "dlq": ("p2c.dlq", "dlq", "List and retry dead-lettered records."),
+    "dlq": ("p2c.control.dlq_cli", "dlq", "Dead letters: list, show, retry, discard."),
+    "control": ("p2c.control.cli", "control", "The control API, the console in the browser and /metrics."),
+    "setup": ("p2c.connectors.setup_cli", "setup", "Check (and set up) what p2c needs of a Sales tenant."),
 }
 
 

@@ -47,3 +47,18 @@ class DataDirLock:
         if self._file is not None:
             self._file.close()  # closing drops the flock
             self._file = None
+
+
+def running_pid(data_dir: Path) -> int | None:
+    """The pid of the ``p2c up`` running on ``data_dir``, or None when none holds its lock."""
+    path = data_dir / LOCK_NAME
+    if not path.exists():
+        return None
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None

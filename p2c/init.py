@@ -17,16 +17,17 @@ from p2c import logs, options
 from p2c import schemas as contracts
 from p2c.admin import ensure_topics, wait_for_cluster
 from p2c.errors import P2CError, RetriableError
+from p2c.flows import ALL_TOPICS
 from p2c.schemas_cli import Outcome, Registry, register_one
 from p2c.settings import KafkaSettings, RegistrySettings, load
-from p2c.topics import ALL, METRICS, POSITIONS, Topic
+from p2c.topics import METRICS, POSITIONS, Topic
 
 log = logging.getLogger("p2c.init")
 
 
 def topics_to_create(partitions: int) -> list[Topic]:
     """Every topic p2c uses; data topics with ``partitions`` partitions (positions and metrics keep one)."""
-    return [t if t in (POSITIONS, METRICS) else dataclasses.replace(t, partitions=partitions) for t in ALL]
+    return [t if t in (POSITIONS, METRICS) else dataclasses.replace(t, partitions=partitions) for t in ALL_TOPICS]
 
 
 def wait_for_kafka(kafka: KafkaSettings, timeout: float) -> None:

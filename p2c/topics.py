@@ -7,9 +7,11 @@ Convention (also in the README)::
     p2c.dlq.<flow>              records that could not be processed, reason in the headers
     p2c.positions               where each source has got to (delta links, watermarks)
     p2c.metrics                 each component's counters, for `p2c status`
+    p2c.dlq-state               what people did with each dead letter (control/state.py creates it, compacted)
     _schemas                    the schema registry's log
 
-``src`` and ``tgt`` tell at a glance which side of the streams a topic is on. Values are Avro in the
+``src`` and ``tgt`` tell at a glance which side of the streams a topic is on. Which of them exist follows
+from the flow declaration (``p2c.flows``: ``ALL_TOPICS``, ``topic()``). Values are Avro in the
 Confluent wire format; subjects follow the topic-name strategy (``<topic>-value``); keys are UTF-8 strings.
 """
 
@@ -45,6 +47,16 @@ def target(system: str, entity: str) -> Topic:
     return Topic(f"{PREFIX}.tgt.{system}.{entity}")
 
 
+def system_of(topic: Topic) -> str:
+    """``crm`` or ``erp``: the system of a change or target topic (``p2c.src.crm.accounts`` -> ``crm``)."""
+    return topic.name.split(".")[2]
+
+
+def entity_of(topic: Topic) -> str:
+    """The entity of a change or target topic (``p2c.tgt.erp.customers`` -> ``customers``)."""
+    return topic.name.split(".")[3]
+
+
 def dead_letter(flow: str) -> Topic:
     # Dead-lettered values keep their original bytes (the wire format names its schema id): no subject.
     return Topic(f"{PREFIX}.dlq.{flow}", has_schema=False)
@@ -66,18 +78,4 @@ CRM_PRODUCTS_TARGET = target("crm", "products")
 
 POSITIONS = Topic(POSITIONS_TOPIC, partitions=1, has_schema=False)
 METRICS = Topic(f"{PREFIX}.metrics", partitions=1, has_schema=False)
-
-SOURCE_TOPICS = (CRM_ACCOUNTS, CRM_CONTACTS, CRM_QUOTES, CRM_QUOTEDETAILS, CRM_PRODUCTS, ERP_PRODUCTS)
-TARGET_TOPICS = (ERP_CUSTOMERS, ERP_CONTACTPERSONS, ERP_QUOTATIONS, CRM_PRODUCTS_TARGET)
-FLOWS = ("accounts", "contacts", "quotes", "products")
-DEAD_LETTER_TOPICS = tuple(dead_letter(flow) for flow in FLOWS)
-ALL = (*SOURCE_TOPICS, *TARGET_TOPICS, *DEAD_LETTER_TOPICS, POSITIONS, METRICS)
-WITH_SCHEMAS = tuple(t for t in ALL if t.has_schema)
-
-
-def by_name(name: str) -> Topic:
-    """The Topic called ``name``; KeyError names the known topics when there is none."""
-    for topic in ALL:
-        if topic.name == name:
-            return topic
-    raise KeyError(f"unknown topic {name!r}; known: {', '.join(t.name for t in ALL)}")
+DLQ_STATE = Topic(f"{PREFIX}.dlq-state", partitions=1, has_schema=False)

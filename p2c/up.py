@@ -19,9 +19,11 @@ from types import FrameType
 import click
 
 from p2c import logs
+from p2c.background import start_detached
 from p2c.broker import MEMORY_NOTICE, port_is_free
+from p2c.control.server import DEFAULT_PORT as DEFAULT_CONTROL_PORT
 from p2c.datadir import DataDirLock
-from p2c.errors import P2CError
+from p2c.errors import ConfigurationError, P2CError
 from p2c.init import initialise
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
 from p2c.settings import KafkaSettings, RegistrySettings
@@ -47,6 +49,7 @@ class Plan:
         bootstrap_servers: str | None,
         schema_registry_url: str | None,
         company: str,
+        control_port: int = DEFAULT_CONTROL_PORT,
     ) -> None:
         self.data_dir = data_dir
         self.logs = data_dir / "logs"
@@ -61,10 +64,12 @@ class Plan:
         self.crm_url = f"http://127.0.0.1:{crm_port}"
         self.erp_url = f"http://127.0.0.1:{erp_port}"
         self.company = company
+        self.control_port = control_port
+        self.control_url = f"http://127.0.0.1:{control_port}"
 
     def ports(self) -> dict[str, int]:
         """The ports this plan listens on: they must be free before anything starts."""
-        ports = {"--crm-port": self.crm_port, "--erp-port": self.erp_port}
+        ports = {"--crm-port": self.crm_port, "--erp-port": self.erp_port, "--control-port": self.control_port}
         if self.own_broker:
             ports["--broker-port"] = self.broker_port
         if self.own_registry:
@@ -81,6 +86,7 @@ class Plan:
             "P2C_CRM_URL": self.crm_url,
             "P2C_ERP_URL": self.erp_url,
             "P2C_COMPANY": self.company,
+            "P2C_STREAMS_DATA_DIR": str(self.data_dir / "streams"),
         }
 
     def process(self, name: str, *args: str) -> ManagedProcess:
@@ -137,6 +143,14 @@ class Plan:
         for proc in procs:
             proc.ready = log_says(proc)
         return procs
+
+    def control(self) -> ManagedProcess:
+        """The control API and console (control/), on loopback."""
+        control = self.process(
+            "control", "control", "--port", str(self.control_port), "--bootstrap-servers", self.bootstrap
+        )
+        control.ready = http_ok(f"{self.control_url}/api/openapi.json")
+        return control
 
 
 def run_once(plan: Plan, name: str, *args: str) -> None:
@@ -206,6 +220,8 @@ class StatusScreen:
 @click.option("--registry-port", default=8081, show_default=True)
 @click.option("--crm-port", default=8701, show_default=True)
 @click.option("--erp-port", default=8702, show_default=True)
+@click.option("--control-port", default=DEFAULT_CONTROL_PORT, show_default=True, help="The control API and console.")
+@click.option("--detach", is_flag=True, help="Run in the background; return once ready (`p2c down` stops it).")
 @click.option("--no-seed", is_flag=True, help="Reference data only: no sample accounts, contacts, quotes, products.")
 @click.option(
     "--company",
@@ -232,21 +248,35 @@ def up(
     registry_port: int,
     crm_port: int,
     erp_port: int,
+    control_port: int,
+    detach: bool,
     no_seed: bool,
     company: str,
     bootstrap_servers: str | None,
     schema_registry_url: str | None,
 ) -> None:
     """Start everything: broker, registry, CRM and ERP sandboxes, sources, streams and sinks."""
+    if detach:
+        given = sys.argv[sys.argv.index("up") + 1 :] if "up" in sys.argv else []
+        start_detached([a for a in given if a != "--detach"], data_dir)
+        return
     logs.configure()
     plan = Plan(
-        data_dir, broker_port, registry_port, crm_port, erp_port, bootstrap_servers, schema_registry_url, company
+        data_dir,
+        broker_port,
+        registry_port,
+        crm_port,
+        erp_port,
+        bootstrap_servers,
+        schema_registry_url,
+        company,
+        control_port,
     )
     lock = DataDirLock(data_dir)
     lock.acquire()
     taken = plan.taken_ports()
     if taken:  # a probe would otherwise find the other process and take it for ours
-        raise click.ClickException(
+        raise ConfigurationError(
             f"port {', '.join(taken)} is taken: is another p2c up (or broker, registry, sandbox) running? "
             "Stop it, or choose other ports with the options named."
         )
@@ -277,6 +307,7 @@ def up(
             log.info("sandboxes seeded with sample data")
         for proc in plan.pipeline():
             supervisor.start(proc, ready_timeout=90)
+        supervisor.start(plan.control())
     except (P2CError, RuntimeError, TimeoutError, click.ClickException) as exc:
         supervisor.stop_all()
         raise click.ClickException(f"p2c up could not start: {exc}") from exc
@@ -287,6 +318,7 @@ def up(
             f"schema registry  {plan.registry_url}",
             f"CRM (Dataverse)  {plan.crm_url}/api/data/v9.2/",
             f"ERP (FinOps)     {plan.erp_url}/data/",
+            f"control          {plan.control_url}/ (API: /api/openapi.json, metrics: /metrics)",
             f"logs             {plan.logs}/",
         ]
     )

@@ -42,6 +42,9 @@ def sandbox() -> None:
     """Dataverse-like CRM and FinOps-like ERP services on SQLite, with sample data."""
 
 
+_TABLES = ("account", "contact", "product", "quote", "quotedetail", "pricelevel", "productpricelevel", "uom")
+
+
 @sandbox.command()
 @click.option("--host", default="127.0.0.1", help="Interface to listen on.")
 @click.option("--port", default=8701, type=int, help="TCP port.")
@@ -53,23 +56,94 @@ def sandbox() -> None:
     "--delta-token-ttl", default=7 * 24 * 3600, type=float, help="Seconds a change-tracking delta token stays valid."
 )
 @_client_option
+@click.option(
+    "--client-cert",
+    "cert_clients",
+    multiple=True,
+    metavar="ID:CERT.pem",
+    help="OAuth2 client that signs in with a certificate (a client assertion signed with its key; repeatable).",
+)
+@click.option("--tls", is_flag=True, help="Serve HTTPS with a self-signed certificate made at start (tls-cert.pem).")
+@click.option(
+    "--service-protection",
+    type=click.FloatRange(min=0.001),
+    default=None,
+    help="Enforce Dataverse's service protection limits scaled by this factor (1: 6000 requests and 1200 s of "
+    "execution per 300 s, 52 concurrent; 0.1: a tenth, per 30 s). Default: off.",
+)
+@click.option(
+    "--without-change-tracking",
+    multiple=True,
+    type=click.Choice(_TABLES),
+    help="A new data directory: this table has no change tracking (repeatable).",
+)
+@click.option(
+    "--without-key",
+    multiple=True,
+    type=click.Choice(["account", "contact", "product"]),
+    help="A new data directory: this table lacks the alternate key p2c upserts by (repeatable).",
+)
+@click.option("--products-active", is_flag=True, help="A new data directory: Sales creates products active, not Draft.")
 def crm(
-    host: str, port: int, data_dir: Path, rate_limit: int | None, delta_token_ttl: float, clients: tuple[str, ...]
+    host: str,
+    port: int,
+    data_dir: Path,
+    rate_limit: int | None,
+    delta_token_ttl: float,
+    clients: tuple[str, ...],
+    cert_clients: tuple[str, ...],
+    tls: bool,
+    service_protection: float | None,
+    without_change_tracking: tuple[str, ...],
+    without_key: tuple[str, ...],
+    products_active: bool,
 ) -> None:
     """Serve the Dataverse Web API (/api/data/v9.2/) of a Sales organization."""
-    from p2c.sandbox.crm.app import API_PATH, create_app
+    from p2c.sandbox.crm.app import API_PATH, Tenant, create_app
     from p2c.sandbox.crm.store import application_user_id
+    from p2c.sandbox.odata.auth import parse_certificate_client
+    from p2c.sandbox.odata.tls import server_context
     from p2c.sandbox.server import serve
 
     logs.configure()
-    allowed = _clients(clients)
-    app, store = create_app(data_dir, allowed, rate_limit, delta_token_ttl)
+    allowed = _clients(clients) if clients or not cert_clients else {}
+    try:
+        certificates = dict(parse_certificate_client(c) for c in cert_clients)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--client-cert") from exc
+    tenant = Tenant(without_change_tracking, without_key, products_active)
+    app, store = create_app(
+        data_dir,
+        allowed,
+        rate_limit,
+        delta_token_ttl,
+        certificates=certificates,
+        tenant=tenant,
+        protection=service_protection,
+    )
     log.info("CRM store %s", store.db.path.resolve())
     log.info("CRM rows: %s", _counts(store.conn, ["accounts", "contacts", "products", "quotes", "quotedetails"]))
-    for client_id in allowed:
+    for client_id in [*allowed, *certificates]:
         log.info("client %s -> application user %s", client_id, application_user_id(client_id))
-    log.info("token endpoint http://%s:%d/<tenant>/oauth2/v2.0/token; rate limit %s", host, port, rate_limit or "off")
-    serve(app, host, port, f"CRM Web API at http://{host}:{port}{API_PATH}")
+    untracked = [t for t in _TABLES if not store.custom.tracked(t)]
+    log.info("tables without change tracking: %s", ", ".join(untracked) or "none")
+    for table in ("account", "contact", "product"):
+        keys = ", ".join(f"{k.schema_name}({','.join(k.attributes)}) {k.status}" for k in store.custom.keys(table))
+        log.info("alternate keys of %s: %s", table, keys or "none")
+    context, scheme = None, "http"
+    if tls:
+        context, cert_file = server_context(data_dir, "p2c CRM sandbox")
+        scheme = "https"
+        log.info("HTTPS with a self-signed certificate: %s (trust it with REQUESTS_CA_BUNDLE)", cert_file.resolve())
+    log.info(
+        "token endpoint %s://%s:%d/<tenant>/oauth2/v2.0/token; rate limit %s; service protection %s",
+        scheme,
+        host,
+        port,
+        rate_limit or "off",
+        f"x{service_protection}" if service_protection else "off",
+    )
+    serve(app, host, port, f"CRM Web API at {scheme}://{host}:{port}{API_PATH}", context)
 
 
 def _counts(conn: object, tables: list[str]) -> str:

@@ -267,7 +267,7 @@ class _Seeder:
                     "_transactioncurrencyid_value": ref_id("currency", "USD"),
                     "_pricelevelid_value": ref_id("pricelevel", "standard"),
                     **{f"shipto_{k}": ship[k] for k in ("line1", "city", "stateorprovince", "postalcode", "country")},
-                    "requestdeliveryby": due.isoformat(),
+                    "requestdeliveryby": f"{due.isoformat()}T00:00:00.000Z",  # a DateTimeOffset column
                     "statecode": 1 if active else 0,
                     "statuscode": 2 if active else 1,
                 },

@@ -104,6 +104,7 @@ def create_app(kafka: KafkaSettings, settings: StreamsSettings) -> faust.App:
         # 20 ms: another +13% (bench_streams, 10k events, alternating runs: 1,056 -> 1,199 events/s).
         producer_linger=0.02,
         autodiscover=False,
+        datadir=str(settings.data_dir / settings.app_id),  # Faust's default is the working directory
         web_enabled=settings.web_port is not None,
         web_port=settings.web_port or 6066,
         web_host=settings.web_host,

@@ -8,8 +8,9 @@ import click
 
 from p2c import logs, options
 from p2c.errors import P2CError
+from p2c.flows import NAMES
 from p2c.settings import KafkaSettings, RegistrySettings, load
-from p2c.streams.settings import FLOWS, StreamsSettings
+from p2c.streams.settings import StreamsSettings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -29,7 +30,7 @@ def streams() -> None:
     help="FinOps legal entity (dataAreaId) the writes go to  [default: usmf]",
 )
 @click.option(
-    "--flow", "flows", multiple=True, type=click.Choice(FLOWS), help="Flow to run; repeat for several  [default: all]"
+    "--flow", "flows", multiple=True, type=click.Choice(NAMES), help="Flow to run; repeat for several  [default: all]"
 )
 @click.option(
     "--web-port",

@@ -38,9 +38,8 @@ PARENT = "_parentcustomerid_value"
 class ContactsFlow:
     """The contacts flow's pure logic over its two templates."""
 
-    name = "contacts"
-
     def __init__(self, customers: Template, persons: Template) -> None:
+        self.name = customers.flow
         self.customers, self.persons = MappingFlow(customers), MappingFlow(persons)
         self.by_topic = {customers.target_topic: self.customers, persons.target_topic: self.persons}
         self.source_topics: tuple[str, ...] = (customers.source_topic,)

@@ -49,9 +49,8 @@ def _ts_ms(change: dict[str, Any]) -> int:
 class QuotesFlow:
     """The quotes flow's pure logic over its header and lines templates."""
 
-    name = "quotes"
-
     def __init__(self, header: Template, lines: Template) -> None:
+        self.name = header.flow
         self.header, self.lines = header, lines
         self.source_topics: tuple[str, ...] = (header.source_topic, lines.source_topic)
         self.target_topics: tuple[str, ...] = (header.target_topic,)

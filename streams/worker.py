@@ -12,31 +12,26 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import faust
 from confluent_kafka.admin import AdminClient
 
 from p2c.admin import ensure_topics, wait_for_cluster
 from p2c.errors import ConfigurationError
+from p2c.flows import NAMES, by_name, topic
 from p2c.metrics import MetricsReporter
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
 from p2c.streams import commit_guard
-from p2c.streams.agents import FLOWS, PartitionsOf
+from p2c.streams.agents import CountedAgent, PartitionsOf, load_templates, register
 from p2c.streams.app import create_app
-from p2c.streams.counters import FlowCounters, Snapshot
+from p2c.streams.counters import Snapshot
 from p2c.streams.settings import StreamsSettings
 from p2c.streams.template import Template
-from p2c.topics import Topic, by_name, dead_letter
+from p2c.topics import Topic, dead_letter
 
 log = logging.getLogger("p2c.streams")
-
-
-class CountedAgent(Protocol):
-    """A flow's agent, as the worker sees it: its counters (FlowAgent, RequesterAgent)."""
-
-    counters: FlowCounters
 
 
 @dataclass
@@ -56,24 +51,24 @@ class Runtime:
         return "; ".join(agent.counters.summary() for agent in self.agents)
 
 
-def load_templates(settings: StreamsSettings) -> dict[str, list[Template]]:
+def load_flows(settings: StreamsSettings) -> dict[str, list[Template]]:
     """Every configured flow's templates, checked against the contracts: ConfigurationError names the field."""
-    unknown = [f for f in settings.flows if f not in FLOWS]
+    unknown = [f for f in settings.flows if f not in NAMES]
     if unknown:
-        raise ConfigurationError(f"unknown flows {unknown}; known: {sorted(FLOWS)}")
-    return {flow: FLOWS[flow].templates(settings) for flow in settings.flows}
+        raise ConfigurationError(f"unknown flows {unknown}; known: {list(NAMES)}")
+    return {flow: load_templates(by_name(flow), settings) for flow in settings.flows}
 
 
 def topics_of(templates: dict[str, list[Template]]) -> list[Topic]:
     loaded = [t for ts in templates.values() for t in ts]
-    joined = {name for flow in templates for name in getattr(FLOWS[flow], "DEPENDS_ON", ())}  # joins' topics
+    joined = {t.name for flow in templates for t in by_name(flow).joins}
     names = sorted({t.source_topic for t in loaded} | {t.target_topic for t in loaded} | joined)
     return [*(_topic(n) for n in names), *(dead_letter(flow) for flow in templates)]
 
 
 def _topic(name: str) -> Topic:
     try:
-        return by_name(name)
+        return topic(name)
     except KeyError:
         return Topic(name)
 
@@ -102,7 +97,7 @@ def build(
     commit_guard.install()
     runtime = Runtime(create_app(kafka, settings))
     for flow, loaded in templates.items():
-        runtime.agents.extend(FLOWS[flow].register(runtime.app, codecs, loaded, partitions_of))
+        runtime.agents.extend(register(runtime.app, by_name(flow), codecs, loaded, partitions_of))
     app = runtime.app
 
     @app.on_rebalance_complete.connect
@@ -133,7 +128,7 @@ def build(
 
 def prepare(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSettings) -> Runtime:
     """Check the cluster, create missing topics, build the runtime."""
-    templates = load_templates(settings)
+    templates = load_flows(settings)
     wait_for_cluster(kafka)
     created = ensure_topics(kafka, topics_of(templates))
     if created:

@@ -5,12 +5,13 @@ settings class is loaded with ``p2c.settings.load`` from a dotted TOML section
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
-from p2c.connectors.core.auth import ClientCredentials
+from p2c.connectors.core.auth import Certificate, ClientCredentials
 from p2c.connectors.core.http import ODataClient
 
 
@@ -23,6 +24,9 @@ class ApiSettings(BaseSettings):
     tenant: str = "p2c"
     client_id: str = "p2c"
     client_secret: SecretStr = SecretStr("p2c-sandbox-secret")
+    #: a PEM file with the private key and certificate: sign in with a certificate instead of the secret
+    client_certificate: Path | None = None
+    client_certificate_password: SecretStr | None = None
     #: default: ``{url}/{tenant}/oauth2/v2.0/token`` (the sandbox); Entra ID:
     #: ``https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token``
     token_url: str | None = None
@@ -38,8 +42,15 @@ class ApiSettings(BaseSettings):
 
     def authenticator(self) -> ClientCredentials:
         token_url = self.token_url or f"{self.url.rstrip('/')}/{self.tenant}/oauth2/v2.0/token"
+        certificate = None
+        if self.client_certificate is not None:
+            certificate = Certificate(self.client_certificate, self.client_certificate_password)
         return ClientCredentials(
-            token_url, self.client_id, self.client_secret, self.scope or f"{self.url.rstrip('/')}/.default"
+            token_url,
+            self.client_id,
+            None if certificate else self.client_secret,
+            self.scope or f"{self.url.rstrip('/')}/.default",
+            certificate=certificate,
         )
 
     def client(self, name: str, **kwargs: Any) -> ODataClient:

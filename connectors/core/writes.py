@@ -1,29 +1,31 @@
 """Writes read from a target topic: ``{op UPSERT|DELETE, record, origin{system, entity, id, version, ts_ms}}``.
 
-Shared by every sink: parse the envelope, keep the newest write per key (origin.version, then offset), and
-name the flow a write belongs to from its origin entity (``p2c.flows``' names).
+Shared by every sink: parse the envelope, keep the newest write per key (origin.version, then offset). The
+flow a write belongs to follows from its target topic and origin entity (``p2c.flows.flow_of``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from p2c import flows
 from p2c.connectors.base.sink import SinkRecord
 from p2c.errors import RecordError
 
 Key = tuple[str, ...]
+T = TypeVar("T")
 
-#: origin entity -> flow (p2c/flows.py); a target's own default covers the rest
-FLOW_OF_ORIGIN = {
-    "accounts": "accounts",
-    "contacts": "contacts",
-    "quotes": "quotes",
-    "quotedetails": "quotes",
-    "releasedproducts": "products",
-    "CDSReleasedDistinctProducts": "products",
-}
+
+def targets_named(catalog: Mapping[str, T], names: Sequence[str], system: str) -> list[T]:
+    """The declared targets of a sink by name; none named: every target the flows write into ``system``.
+    KeyError names the unknown ones and the known."""
+    names = list(names) or list(flows.targets_of(system))
+    unknown = [n for n in names if n not in catalog]
+    if unknown:
+        raise KeyError(f"unknown {system.upper()} targets {unknown}; known: {', '.join(catalog)}")
+    return [catalog[n] for n in names]
 
 
 def odata_literal(value: Any) -> str:

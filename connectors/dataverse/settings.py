@@ -7,16 +7,14 @@ from pydantic_settings import SettingsConfigDict
 
 from p2c.connectors.core.config import ApiSettings
 
-DEFAULT_ENTITIES = "accounts,contacts,quotes,quotedetails,products"
-
 
 class CrmSourceSettings(ApiSettings):
     model_config = SettingsConfigDict(env_prefix="P2C_CRM_", frozen=True, extra="forbid")
 
     url: str = "http://127.0.0.1:8701"
     api_path: str = "/api/data/v9.2/"
-    #: comma-separated entity sets to read
-    entities: str = DEFAULT_ENTITIES
+    #: comma-separated entity sets to read; empty: every one the flows read (``p2c.flows``)
+    entities: str = ""
     #: seconds between delta polls
     poll_interval: float = 1.0
     #: ``Prefer: odata.maxpagesize`` (Dataverse's maximum is 5000)
@@ -40,8 +38,9 @@ class CrmSinkSettings(ApiSettings):
 
     url: str = "http://127.0.0.1:8701"
     api_path: str = "/api/data/v9.2/"
-    #: comma-separated targets to write (one consumer group each: p2c-sink-crm-<flow>)
-    flows: str = "products"
+    #: comma-separated targets to write (one consumer group each: p2c-sink-crm-<target>); empty: every
+    #: target the flows write into the CRM (``p2c.flows``)
+    targets: str = ""
     batch_size: int = 1000
     batch_ms: int = 200
     group_prefix: str = "p2c-sink-crm"
@@ -51,8 +50,8 @@ class CrmSinkSettings(ApiSettings):
     reference_reload: float = 1.0
 
     @property
-    def flow_list(self) -> list[str]:
-        return [f.strip() for f in self.flows.split(",") if f.strip()]
+    def target_list(self) -> list[str]:
+        return [t.strip() for t in self.targets.split(",") if t.strip()]
 
-    def group(self, flow: str) -> str:
-        return f"{self.group_prefix}-{flow}"
+    def group(self, target: str) -> str:
+        return f"{self.group_prefix}-{target}"

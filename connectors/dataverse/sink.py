@@ -11,11 +11,19 @@ Per batch:
                       the product's currency): a missing one is a RecordError for that product alone
     $batch            per product one change set:
                         PATCH products(productnumber='P-1')          upsert, msdynce_ismaintainedexternally=true
+                        PATCH products(productnumber='P-1')          a new product: its price list, by an update
+                                                                     (pricelevelid is not valid for create)
                         PATCH productpricelevels(<id>)               upsert: the existing item on that price
                                                                      list, else a new one with a stable id
+                        POST  products(...)/Microsoft.Dynamics.CRM.PublishProductHierarchy
+                                                                     a new (Draft) product is published: only an
+                                                                     active product can go on a quote
                       a DELETE retires the product (statecode 1): Dataverse keeps products used on quotes
 
-``p2c_sourceversion`` is a custom column a real tenant needs added to ``product`` (Whole number, big).
+The products target's declaration (entity set, alternate key, version column, what a delete does) is data in
+:mod:`connectors.dataverse.targets`; what is code here is the products' own part: the bindings and the
+price-list item. ``p2c_sourceversion`` is a custom column a real tenant needs added to ``product`` (Whole
+number, big).
 """
 
 from __future__ import annotations
@@ -25,14 +33,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
-from p2c import topics
 from p2c.connectors.base.sink import Sink, SinkRecord, WriteResult
 from p2c.connectors.core.batch import BatchWriter, ChangeSet, Operation
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pagination import NextLinkPaginator
-from p2c.connectors.core.writes import Write, dedupe, envelope, odata_literal, or_filters
+from p2c.connectors.core.writes import Write, dedupe, envelope, odata_literal, or_filters, origin_entity
 from p2c.connectors.dataverse.pricing import (
     CURRENCIES,
     CURRENCY_FIELD,
@@ -43,55 +49,49 @@ from p2c.connectors.dataverse.pricing import (
     UNITS,
     Bindings,
 )
+from p2c.connectors.dataverse.targets import PRODUCTS, CrmTarget
 from p2c.connectors.finops.targets import to_json
 from p2c.errors import ConfigurationError, RecordError, RetriableError
 
 log = logging.getLogger("p2c.connectors.dataverse.sink")
 
-KEY = "productnumber"
-VERSION = "p2c_sourceversion"
 ITEM_NAMESPACE = uuid.UUID("8f0c7d5e-2b7a-4f7e-9a57-7b3f3c2d9e11")
-#: record fields written as they are (the others are bound or used for the price-list item)
-PLAIN = ("name", "description", "price", "currentcost", "producttypecode", "quantitydecimal")
-RETIRED = {"statecode": 1, "statuscode": 2}
-ACTIVE = {"statecode": 0, "statuscode": 1}
-
-
-def product_path(number: str) -> str:
-    return f"products({KEY}={quote(odata_literal(number), safe=chr(39))})"
+PUBLISH = "Microsoft.Dynamics.CRM.PublishProductHierarchy"
 
 
 class Current:
-    """What the CRM has for a product: id, stored version, state, price-list items by price list id."""
+    """What the CRM has for a row: id, stored version, state, price-list items by price list id."""
 
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.id = str(row["productid"])
-        self.version = None if row.get(VERSION) is None else int(row[VERSION])
-        self.retired = row.get("statecode") == 1
+    def __init__(self, target: CrmTarget, row: dict[str, Any]) -> None:
+        self.id = str(row[target.id_field])
+        self.version = None if row.get(target.version_field) is None else int(row[target.version_field])
+        self.retired = row.get("statecode") == target.delete_patch.get("statecode")
+        self.draft = row.get("statecode") in (2, 3)  # Draft, Under Revision: not usable on a quote yet
         self.items: dict[str, str] = {}
 
 
 class ProductSink(Sink):
-    name = "crm.products"
-
     def __init__(
         self,
         client: ODataClient,
         *,
+        target: CrmTarget = PRODUCTS,
         bindings: Bindings | None = None,
         default_unit_group: str = "Default Unit",
         max_operations: int = 1000,
     ) -> None:
         self.client = client
+        self.target = target
+        self.name = f"crm.{target.name}"
         self.bindings = bindings or Bindings(client)
         self.default_unit_group = default_unit_group
         self.batch = BatchWriter(client, max_operations)
 
     def topics(self) -> list[str]:
-        return [topics.CRM_PRODUCTS_TARGET.name]
+        return [self.target.topic]
 
     def flow_of(self, record: SinkRecord) -> str:
-        return "products"
+        return self.target.flow_for(origin_entity(record))
 
     def close(self) -> None:
         self.client.close()
@@ -99,14 +99,15 @@ class ProductSink(Sink):
     # ---- reading the CRM ---------------------------------------------------------------------------
 
     def current(self, numbers: Sequence[str]) -> dict[str, Current]:
-        """Lower-cased productnumber -> what the CRM has."""
+        """Lower-cased key (productnumber) -> what the CRM has."""
+        t = self.target
         found: dict[str, Current] = {}
         paginator = NextLinkPaginator(self.client, {"Prefer": "odata.maxpagesize=5000"})
-        select = f"productid,{KEY},{VERSION},statecode"
-        for flt in or_filters([f"{KEY} eq {odata_literal(n)}" for n in numbers]):
-            for page in paginator.pages("products", params={"$filter": flt, "$select": select}):
+        select = f"{t.id_field},{t.key},{t.version_field},statecode"
+        for flt in or_filters([f"{t.key} eq {odata_literal(n)}" for n in numbers]):
+            for page in paginator.pages(t.entity_set, params={"$filter": flt, "$select": select}):
                 for row in page.rows:
-                    found[str(row[KEY]).lower()] = Current(row)
+                    found[str(row[t.key]).lower()] = Current(t, row)
         by_id = {c.id.lower(): c for c in found.values()}
         select = "productpricelevelid,_productid_value,_pricelevelid_value"
         for flt in or_filters([f"_productid_value eq {i}" for i in by_id]):
@@ -120,11 +121,12 @@ class ProductSink(Sink):
     # ---- planning ------------------------------------------------------------------------------------
 
     def operations(self, w: Write, current: Current | None) -> list[Operation]:
+        t = self.target
         number = w.key[0]
         if w.delete:
             if current is None or current.retired:
                 return []
-            return [Operation("PATCH", product_path(number), {**RETIRED, VERSION: w.version})]
+            return [Operation("PATCH", t.key_path(number), {**t.delete_patch, t.version_field: w.version})]
         rec = w.fields
         currency = rec.get(CURRENCY_FIELD)
         if not currency:
@@ -138,17 +140,17 @@ class ProductSink(Sink):
             UNIT_GROUPS, rec.get(UNIT_GROUP_FIELD) or self.default_unit_group, UNIT_GROUP_FIELD, number
         )
         price_list = self.bindings.price_list(rec.get(PRICE_LIST_FIELD), currency, currency_id, number)
-        product: dict[str, Any] = {k: to_json(rec[k]) for k in PLAIN if rec.get(k) is not None}
+        product: dict[str, Any] = {k: to_json(rec[k]) for k in t.plain if rec.get(k) is not None}
         product |= {
-            "msdynce_ismaintainedexternally": True,
-            VERSION: w.version,
+            **t.constants,
+            t.version_field: w.version,
             "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency_id})",
             "defaultuomscheduleid@odata.bind": f"/uomschedules({group_id})",
             "defaultuomid@odata.bind": f"/uoms({unit_id})",
-            "pricelevelid@odata.bind": f"/pricelevels({price_list.id})",
         }
+        price_list_bind = {"pricelevelid@odata.bind": f"/pricelevels({price_list.id})"}
         if current is not None and current.retired:
-            product |= ACTIVE
+            product |= t.restore_patch
         item_id = (current.items.get(price_list.id.lower()) if current else None) or str(
             uuid.uuid5(ITEM_NAMESPACE, f"{number.lower()}|{price_list.id.lower()}")
         )
@@ -156,14 +158,21 @@ class ProductSink(Sink):
             "amount": to_json(rec.get("price")) or 0,
             "pricingmethodcode": 1,  # currency amount
             "quantitysellingcode": 1,  # no control
-            "productid@odata.bind": f"/{product_path(number)}",
+            "productid@odata.bind": f"/{t.key_path(number)}",
             "pricelevelid@odata.bind": f"/pricelevels({price_list.id})",
             "uomid@odata.bind": f"/uoms({unit_id})",
         }
-        return [
-            Operation("PATCH", product_path(number), product),
-            Operation("PATCH", f"productpricelevels({item_id})", item),
-        ]
+        if current is None:  # pricelevelid is not valid for create: set after the create, by an update
+            ops = [
+                Operation("PATCH", t.key_path(number), product),
+                Operation("PATCH", t.key_path(number), price_list_bind),
+            ]
+        else:
+            ops = [Operation("PATCH", t.key_path(number), product | price_list_bind)]
+        ops.append(Operation("PATCH", f"productpricelevels({item_id})", item))
+        if current is None or current.draft:  # a new product is in Draft until published
+            ops.append(Operation("POST", f"{t.key_path(number)}/{PUBLISH}", {}))
+        return ops
 
     # ---- writing -------------------------------------------------------------------------------------
 
@@ -173,10 +182,10 @@ class ProductSink(Sink):
         writes: list[Write] = []
         for record in batch:
             try:
-                fields, version, delete = envelope(record, "products")
-                number = str(fields.get(KEY) or "")
+                fields, version, delete = envelope(record, self.target.entity_set)
+                number = str(fields.get(self.target.key) or "")
                 if not number:
-                    raise RecordError(f"{KEY} is empty", record_key=record.key, field=KEY)
+                    raise RecordError(f"{self.target.key} is empty", record_key=record.key, field=self.target.key)
                 writes.append(Write(record, (number,), fields, delete, version))
             except RecordError as exc:
                 result.rejected.append((record, exc))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from p2c import topics
+from p2c import flows, topics
 from p2c.connectors.core.convert import RowConverter, record_schema
 
 # The source's own needs, not part of any schema: echo suppression and create-vs-update.
@@ -43,7 +43,6 @@ class Stream:
     entity_set: str
     key: str
     topic: str
-    flow: str
     #: the event key: the row key unless given (quote lines are keyed by their quote)
     event_key: str | None = None
     references: tuple[ReferenceLookup, ...] = ()
@@ -51,6 +50,11 @@ class Stream:
     #: skip rows last modified by the integration's own user (echo suppression) for CRM -> ERP entities
     ignore_own_changes: bool = True
     extra_select: tuple[str, ...] = field(default=EXTRA_SELECT)
+
+    @property
+    def flow(self) -> str:
+        """The flow its change topic feeds (``p2c.flows``): its dead letters and counters go there."""
+        return flows.flow_of_source(self.topic)
 
     @cached_property
     def schema(self) -> dict[str, Any]:
@@ -85,12 +89,11 @@ CURRENCY = ReferenceLookup(
 STREAMS: dict[str, Stream] = {
     s.entity_set: s
     for s in (
-        Stream("accounts", "accountid", topics.CRM_ACCOUNTS.name, "accounts", references=(CURRENCY,)),
+        Stream("accounts", "accountid", topics.CRM_ACCOUNTS.name, references=(CURRENCY,)),
         Stream(
             "contacts",
             "contactid",
             topics.CRM_CONTACTS.name,
-            "contacts",
             references=(CURRENCY,),
             annotations=(AnnotationLookup("parentcustomerid_type", "_parentcustomerid_value"),),
         ),
@@ -98,7 +101,6 @@ STREAMS: dict[str, Stream] = {
             "quotes",
             "quoteid",
             topics.CRM_QUOTES.name,
-            "quotes",
             references=(CURRENCY,),
             annotations=(AnnotationLookup("customerid_type", "_customerid_value"),),
         ),
@@ -106,7 +108,6 @@ STREAMS: dict[str, Stream] = {
             "quotedetails",
             "quotedetailid",
             topics.CRM_QUOTEDETAILS.name,
-            "quotes",
             event_key="_quoteid_value",
             references=(ReferenceLookup("uomid_name", "_uomid_value", "uoms", "uomid", "name"),),
         ),
@@ -116,7 +117,6 @@ STREAMS: dict[str, Stream] = {
             "products",
             "productid",
             topics.CRM_PRODUCTS.name,
-            "products",
             ignore_own_changes=False,
             references=(CURRENCY, ReferenceLookup("defaultuomid_name", "_defaultuomid_value", "uoms", "uomid", "name")),
         ),
@@ -125,6 +125,9 @@ STREAMS: dict[str, Stream] = {
 
 
 def streams_for(names: list[str]) -> list[Stream]:
+    """The streams of these entity sets; none named: every stream whose change topic a flow reads."""
+    if not names:
+        return [s for s in STREAMS.values() if s.topic in {t.name for t in flows.SOURCE_TOPICS}]
     unknown = [n for n in names if n not in STREAMS]
     if unknown:
         raise KeyError(f"unknown entity sets {unknown}; known: {', '.join(STREAMS)}")

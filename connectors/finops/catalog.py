@@ -1,7 +1,8 @@
-"""Every FinOps target a sink can write, by flow name (``p2c sink run erp --flows ...``)."""
+"""Every FinOps target a sink can write, by target name (``p2c sink run erp --targets ...``)."""
 
 from __future__ import annotations
 
+from p2c.connectors.core.writes import targets_named
 from p2c.connectors.finops.quotations import QUOTATIONS
 from p2c.connectors.finops.targets import CONTACT_PERSONS, CUSTOMERS, Target
 
@@ -9,7 +10,5 @@ TARGETS: dict[str, Target] = {t.name: t for t in (CUSTOMERS, CONTACT_PERSONS, QU
 
 
 def targets_for(names: list[str]) -> list[Target]:
-    unknown = [n for n in names if n not in TARGETS]
-    if unknown:
-        raise KeyError(f"unknown ERP flows {unknown}; known: {', '.join(TARGETS)}")
-    return [TARGETS[n] for n in names]
+    """The targets of these names; none named: every target the flows write into the ERP (``p2c.flows``)."""
+    return targets_named(TARGETS, names, "erp")

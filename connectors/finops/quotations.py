@@ -118,7 +118,6 @@ QUOTATIONS = QuotationTarget(
     topics.ERP_QUOTATIONS.name,
     "CDSSalesQuotationHeaders",
     (COMPANY, NUMBER),
-    default_flow="quotes",
     references=(
         Reference("RequestingCustomerAccountNumber", *CUSTOMER_REF),
         Reference("InvoiceCustomerAccountNumber", *CUSTOMER_REF),

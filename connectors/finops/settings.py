@@ -7,8 +7,6 @@ from pydantic_settings import SettingsConfigDict
 
 from p2c.connectors.core.config import ApiSettings
 
-DEFAULT_ENTITIES = "CDSReleasedDistinctProducts"
-
 
 class ErpSinkSettings(ApiSettings):
     model_config = SettingsConfigDict(env_prefix="P2C_ERP_", frozen=True, extra="forbid")
@@ -17,8 +15,9 @@ class ErpSinkSettings(ApiSettings):
     api_path: str = "/data/"
     #: legal entity (dataAreaId) for records that do not name one
     company: str = "usmf"
-    #: comma-separated targets to write (one consumer group each: p2c-sink-erp-<flow>)
-    flows: str = "customers,contactpersons,quotations"
+    #: comma-separated targets to write (one consumer group each: p2c-sink-erp-<target>); empty: every
+    #: target the flows write into the ERP (``p2c.flows``)
+    targets: str = ""
     #: records per batch (and at most this many $batch operations per request, up to 1000)
     batch_size: int = 1000
     #: how long to wait for a batch to fill
@@ -30,11 +29,11 @@ class ErpSinkSettings(ApiSettings):
     hold_retry_after: float = 0.5
 
     @property
-    def flow_list(self) -> list[str]:
-        return [f.strip() for f in self.flows.split(",") if f.strip()]
+    def target_list(self) -> list[str]:
+        return [t.strip() for t in self.targets.split(",") if t.strip()]
 
-    def group(self, flow: str) -> str:
-        return f"{self.group_prefix}-{flow}"
+    def group(self, target: str) -> str:
+        return f"{self.group_prefix}-{target}"
 
 
 class ErpSourceSettings(ApiSettings):
@@ -42,8 +41,8 @@ class ErpSourceSettings(ApiSettings):
 
     url: str = "http://127.0.0.1:8702"
     api_path: str = "/data/"
-    #: comma-separated entity sets to poll
-    entities: str = DEFAULT_ENTITIES
+    #: comma-separated entity sets to poll; empty: every one the flows read (``p2c.flows``)
+    entities: str = ""
     #: only this legal entity (dataAreaId); None with ``cross_company``: every company
     company: str | None = None
     cross_company: bool = True

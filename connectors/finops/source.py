@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from p2c import topics
+from p2c import flows, topics
 from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
 from p2c.connectors.core.convert import RowConverter, record_schema, to_millis
 from p2c.connectors.core.http import ODataClient
@@ -48,9 +48,13 @@ MAX_PAGE = 10_000
 class ErpStream:
     entity_set: str
     topic: str
-    flow: str
     key_fields: tuple[str, ...]
     watermark: str = "ModifiedDateTime"
+
+    @property
+    def flow(self) -> str:
+        """The flow its change topic feeds (``p2c.flows``): its dead letters and counters go there."""
+        return flows.flow_of_source(self.topic)
 
     @cached_property
     def converter(self) -> RowConverter:
@@ -62,13 +66,14 @@ class ErpStream:
 
 STREAMS: dict[str, ErpStream] = {
     s.entity_set: s
-    for s in (
-        ErpStream("CDSReleasedDistinctProducts", topics.ERP_PRODUCTS.name, "products", ("dataAreaId", "ProductNumber")),
-    )
+    for s in (ErpStream("CDSReleasedDistinctProducts", topics.ERP_PRODUCTS.name, ("dataAreaId", "ProductNumber")),)
 }
 
 
 def streams_for(names: list[str]) -> list[ErpStream]:
+    """The streams of these entity sets; none named: every stream whose change topic a flow reads."""
+    if not names:
+        return [s for s in STREAMS.values() if s.topic in {t.name for t in flows.SOURCE_TOPICS}]
     unknown = [n for n in names if n not in STREAMS]
     if unknown:
         raise KeyError(f"unknown entity sets {unknown}; known: {', '.join(STREAMS)}")

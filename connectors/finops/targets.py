@@ -1,4 +1,5 @@
-"""Declarations of the FinOps targets a sink writes: entity set, key, references, delete behaviour, flow.
+"""Declarations of the FinOps targets a sink writes: entity set, key, references, delete behaviour. The flow a
+write belongs to (for its dead letters) comes from the flow declaration (``p2c.flows``).
 
 A target topic carries writes ``{op UPSERT|DELETE, record, origin{system, entity, id, version, ts_ms}}``.
 The sink upserts ``record`` by its key and stores ``origin.version`` in the extension field
@@ -19,13 +20,13 @@ A parent/child target (quotation header + lines, one change set per quotation) s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from p2c import topics
+from p2c import flows, topics
 from p2c.connectors.core.batch import Operation
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.writes import Key, odata_literal
@@ -81,9 +82,6 @@ class Target:
     topic: str
     entity_set: str
     key_fields: tuple[str, ...]
-    #: where rejected records go, by origin entity; ``default_flow`` when the origin is unknown
-    flows_by_origin: dict[str, str] = field(default_factory=dict)
-    default_flow: str = "accounts"
     #: a DELETE becomes this PATCH; None: a real DELETE
     delete_patch: dict[str, Any] | None = None
     version_field: str = VERSION_FIELD
@@ -110,7 +108,8 @@ class Target:
         return key_filter(self.key_fields, key)
 
     def flow_for(self, origin_entity: str | None) -> str:
-        return self.flows_by_origin.get(origin_entity or "", self.default_flow)
+        """The flow a write belongs to (its dead letters and counters): ``p2c.flows`` decides."""
+        return flows.flow_of(self.topic, origin_entity)
 
     def refs(self, record: dict[str, Any]) -> Iterator[Ref]:
         """The rows ``record`` needs in the ERP before it can be written."""
@@ -156,8 +155,6 @@ CUSTOMERS = Target(
     topics.ERP_CUSTOMERS.name,
     "CustomersV3",
     ("dataAreaId", "CustomerAccount"),
-    flows_by_origin={"accounts": "accounts", "contacts": "contacts"},
-    default_flow="accounts",
     delete_patch={"OnHoldStatus": "All"},
 )
 CONTACT_PERSONS = Target(
@@ -165,6 +162,5 @@ CONTACT_PERSONS = Target(
     topics.ERP_CONTACTPERSONS.name,
     "CDSContactsV2",
     ("dataAreaId", "ContactPersonId"),
-    default_flow="contacts",
     references=(Reference("AssociatedContactNumber", *CUSTOMER_REF),),
 )

@@ -8,7 +8,7 @@ target's logical name. Errors name the property, as Dataverse does.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from p2c.sandbox.crm.entities import BY_LOGICAL, BY_SET
@@ -22,21 +22,28 @@ from p2c.sandbox.odata.values import ValueError_, to_db
 API_PATH = "/api/data/v9.2/"
 
 
+class KeySource(Protocol):
+    """The tenant's active alternate keys (see :mod:`p2c.sandbox.crm.customization`)."""
+
+    def active_keys(self, table: str) -> list[tuple[str, ...]]: ...
+
+
 def _bad(message: str, code: str = codes.PAYLOAD_ERROR) -> ODataError:
     return ODataError(400, message, code)
 
 
-def key_of(entity: EntitySet, key: Any, conn: sqlite3.Connection | None = None) -> dict[str, Any]:
+def key_of(entity: EntitySet, key: Any, keys: KeySource) -> dict[str, Any]:
     """A URL key (a GUID, or alternate key pairs) -> column values identifying one row."""
     pk = entity.key[0]
     if not isinstance(key, dict):
         return {pk: _guid(entity.by_name[pk], key)}
     if set(key) == {pk}:
         return {pk: _guid(entity.by_name[pk], key[pk])}
-    if tuple(sorted(key)) not in {tuple(sorted(ak)) for ak in entity.alternate_keys}:
+    if tuple(sorted(key)) not in {tuple(sorted(ak)) for ak in keys.active_keys(entity.logical_name)}:
         raise ODataError(
             400,
-            f"Invalid key: {', '.join(key)} is not an alternate key of {entity.logical_name}.",
+            f"Invalid key: {', '.join(key)} is not an alternate key of {entity.logical_name}: no active alternate "
+            f"key has exactly these attributes.",
             codes.QUERY_NOT_SUPPORTED,
         )
     return {name: str(value) for name, value in key.items()}
@@ -49,7 +56,7 @@ def _guid(field: Field, value: Any) -> str:
         raise _bad(f"Invalid key value '{value}' for '{field.name}': a GUID is expected.") from exc
 
 
-def resolve_reference(ref: str, conn: sqlite3.Connection) -> tuple[EntitySet, dict[str, Any]]:
+def resolve_reference(ref: str, conn: sqlite3.Connection, keys: KeySource) -> tuple[EntitySet, dict[str, Any]]:
     """``/accounts(<guid>)`` (any URL form) -> (entity set, primary key); the row must exist."""
     path = unquote(urlsplit(ref).path)
     if API_PATH in path:
@@ -61,7 +68,7 @@ def resolve_reference(ref: str, conn: sqlite3.Connection) -> tuple[EntitySet, di
     entity = BY_SET.get(name)
     if entity is None or key is None:
         raise _bad(f"'{ref}' is not an entity reference.")
-    where = key_of(entity, key)
+    where = key_of(entity, key, keys)
     row = fetch_one(conn, entity, where)
     if row is None:
         keytext = ",".join(f"{k}={v}" for k, v in where.items())
@@ -72,8 +79,6 @@ def resolve_reference(ref: str, conn: sqlite3.Connection) -> tuple[EntitySet, di
 def _bind_field(entity: EntitySet, nav: str) -> tuple[Field, str | None]:
     """``parentcustomerid_account`` -> (the lookup field, 'account'); ``parentcustomerid`` -> (field, None)."""
     for f in entity.lookups:
-        if f.readonly:
-            continue
         if f.navigation == nav:
             return f, None
         for target in f.targets:
@@ -86,15 +91,18 @@ def _bind_field(entity: EntitySet, nav: str) -> tuple[Field, str | None]:
     )
 
 
-def to_columns(entity: EntitySet, body: dict[str, Any], conn: sqlite3.Connection) -> dict[str, Any]:
-    """The column values a create/update body sets."""
+def to_columns(
+    entity: EntitySet, body: dict[str, Any], conn: sqlite3.Connection, keys: KeySource, *, creating: bool
+) -> dict[str, Any]:
+    """The column values a create (``creating``) or update body sets; a column not valid for it is refused."""
     out: dict[str, Any] = {}
     for name, value in body.items():
         if name.startswith("@odata."):
             continue
         if name.endswith("@odata.bind"):
             lookup, target = _bind_field(entity, name.removesuffix("@odata.bind"))
-            _bind(lookup, target, value, conn, out, name)
+            _check_writable(entity, lookup, creating)
+            _bind(lookup, target, value, conn, keys, out, name)
             continue
         if "@" in name:
             continue  # instance annotations on a property are ignored, as in Dataverse
@@ -106,8 +114,9 @@ def to_columns(entity: EntitySet, body: dict[str, Any], conn: sqlite3.Connection
             )
         if field.is_lookup:
             raise _bad(f"Cannot set the lookup '{name}' directly; use '{field.navigation}@odata.bind'.")
-        if field.readonly or (name == entity.key[0] and value is None):
-            continue
+        if name == entity.key[0] and (value is None or not creating):
+            continue  # the key in an update body names the row the URL names (checked by the store)
+        _check_writable(entity, field, creating)
         try:
             out[name] = to_db(field, value)
         except ValueError_ as exc:
@@ -118,8 +127,28 @@ def to_columns(entity: EntitySet, body: dict[str, Any], conn: sqlite3.Connection
     return out
 
 
+def _check_writable(entity: EntitySet, field: Field, creating: bool) -> None:
+    """Dataverse's IsValidForCreate / IsValidForUpdate: a column that is not is refused, by name."""
+    if (field.creatable if creating else field.updatable) and not field.readonly:
+        return
+    what = "read-only" if field.readonly else f"not valid for {'create' if creating else 'update'}"
+    hint = " Set it in an update after the create." if creating and field.updatable and not field.readonly else ""
+    raise ODataError(
+        400,
+        f"The attribute '{field.navigation if field.is_lookup else field.name}' of entity '{entity.logical_name}' "
+        f"is {what}.{hint}",
+        codes.INVALID_ARGUMENT,
+    )
+
+
 def _bind(
-    field: Field, target: str | None, value: Any, conn: sqlite3.Connection, out: dict[str, Any], name: str
+    field: Field,
+    target: str | None,
+    value: Any,
+    conn: sqlite3.Connection,
+    keys: KeySource,
+    out: dict[str, Any],
+    name: str,
 ) -> None:
     if value is None:
         out[field.name] = None
@@ -129,7 +158,7 @@ def _bind(
     if not isinstance(value, str):
         raise _bad(f"The value of '{name}' must be an entity reference such as '/accounts(<id>)'.")
     try:
-        ref_entity, key = resolve_reference(value, conn)
+        ref_entity, key = resolve_reference(value, conn, keys)
     except ODataError as exc:
         raise ODataError(400, f"Invalid lookup '{field.navigation}' ({name}): {exc.message}", exc.code) from exc
     if ref_entity.logical_name not in field.targets or (target and target != ref_entity.logical_name):

@@ -81,6 +81,6 @@ def ensure_reference_data(store: CrmStore) -> None:
                     "pricelevelid": ref_id("pricelevel", name),
                     "name": name,
                     "_transactioncurrencyid_value": ref_id("currency", iso),
-                    "begindate": "2020-01-01",
+                    "begindate": "2020-01-01T00:00:00.000Z",  # a DateTimeOffset column
                 },
             )

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from p2c.sandbox.crm import entities as E
+from p2c.sandbox.crm.metadata_api import MetadataApi
 from p2c.sandbox.crm.payload import key_of, lookup_target
 from p2c.sandbox.crm.store import CrmStore, application_user_id, etag
 from p2c.sandbox.crm.tracking import Cursor, make_token, read_token, track_page
@@ -20,7 +21,7 @@ from p2c.sandbox.odata import errors as codes
 from p2c.sandbox.odata.errors import ODataError
 from p2c.sandbox.odata.keys import parse_segment, split_path
 from p2c.sandbox.odata.metadata import csdl
-from p2c.sandbox.odata.model import EntitySet, Field
+from p2c.sandbox.odata.model import EntitySet, Field, Type
 from p2c.sandbox.odata.query import QueryOptions, check_select, order_sql, parse_options, select_sql, where_sql
 from p2c.sandbox.odata.service import Request, Response, Service
 from p2c.sandbox.odata.values import from_db, seconds
@@ -30,6 +31,7 @@ MAX_PAGE = 5000
 ORGANIZATION_ID = "6f0e2a1c-1d2b-4e5f-8a9b-0c1d2e3f4a5b"
 BUSINESS_UNIT_ID = "2b1c0d9e-8f7a-4b6c-9d5e-4f3a2b1c0d9e"
 LOOKUP_ANNOTATION = "Microsoft.Dynamics.CRM.lookuplogicalname"
+PUBLISH = "Microsoft.Dynamics.CRM.PublishProductHierarchy"
 NAV_ANNOTATION = "Microsoft.Dynamics.CRM.associatednavigationproperty"
 
 
@@ -42,7 +44,20 @@ class CrmService(Service):
         super().__init__(store.db)
         self.store = store
         self.delta_ttl_s = delta_ttl_s
-        self.metadata = csdl("Microsoft.Dynamics.CRM", "System", E.ALL, change_tracking=True, navigation=True)
+        self.metadata_api = MetadataApi(store.custom)
+
+    @property
+    def metadata(self) -> bytes:  # type: ignore[override]
+        tracked = [e.name for e in E.ALL if self.store.custom.tracked(e.logical_name)]
+        return csdl("Microsoft.Dynamics.CRM", "System", E.ALL, change_tracking=tracked, navigation=True)
+
+    def publish(self, req: Request, key: Any) -> Response:
+        """``POST products(<id>)/Microsoft.Dynamics.CRM.PublishProductHierarchy``: Draft -> Active."""
+        row = self.store.get(E.PRODUCTS, key)
+        if row is None:
+            raise ODataError(404, f"product With Ids = {key} Do Not Exist", codes.OBJECT_DOES_NOT_EXIST)
+        self.store.publish_product(row["productid"], application_user_id(req.client))
+        return Response(204, headers={"OData-Version": "4.0"})
 
     def route(self, req: Request) -> Response:
         segments = split_path(req.path)
@@ -60,9 +75,13 @@ class CrmService(Service):
                 },
             )
         name, key = parse_segment(segments[0], codes.QUERY_NOT_SUPPORTED)
+        if name == "EntityDefinitions":
+            return self.metadata_api.handle(req, segments)
         entity = E.BY_SET.get(name)
         if entity is not None and key is None and segments[1:] == ["$count"] and req.method == "GET":
             return self.count(req, entity)
+        if entity is E.PRODUCTS and key is not None and segments[1:] == [PUBLISH] and req.method == "POST":
+            return self.publish(req, key)
         if entity is None or len(segments) > 1:
             raise ODataError(404, f"Resource not found for the segment '{segments[-1]}'.", codes.QUERY_NOT_SUPPORTED)
         return self.dispatch(req, entity, key)
@@ -81,7 +100,7 @@ class CrmService(Service):
         fields = check_select(entity, opts.select, codes.QUERY_NOT_SUPPORTED)
         row = self.store.get(entity, key)
         if row is None:
-            where = key_of(entity, key)
+            where = key_of(entity, key, self.store.custom)
             raise ODataError(
                 404,
                 f"{entity.logical_name} With Ids = {','.join(map(str, where.values()))} Do Not Exist",
@@ -104,7 +123,15 @@ class CrmService(Service):
             raise ODataError(400, "$expand is not supported by the sandbox.", codes.QUERY_NOT_SUPPORTED)
         size = self._page_size(prefs)
         skiptoken = opts.skiptoken or ""
-        if "odata.track-changes" in prefs or opts.deltatoken or skiptoken.startswith("ct."):
+        tracked = self.store.custom.tracked(entity.logical_name)
+        if opts.deltatoken and not tracked:
+            raise ODataError(
+                400,
+                f"Entity: {entity.logical_name} isn't enabled for change tracking: the $deltatoken cannot be used.",
+                codes.QUERY_NOT_SUPPORTED,
+            )
+        # Without change tracking the preference is not applied: the rows come back with no delta link
+        if tracked and ("odata.track-changes" in prefs or opts.deltatoken or skiptoken.startswith("ct.")):
             return self.track(req, entity, opts, size)
         fields = check_select(entity, opts.select, codes.QUERY_NOT_SUPPORTED)
         where, params = where_sql(entity, opts.filter, codes.QUERY_NOT_SUPPORTED)
@@ -233,14 +260,22 @@ def wants_annotations(req: Request) -> bool:
 def render(entity: EntitySet, row: dict[str, Any], fields: list[Field], notes: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"@odata.etag": etag(row)}
     for f in fields:
-        value = from_db(f, row[f.name], seconds)
-        if notes and f.is_lookup and value is not None:
+        value = row[f.name]
+        if value is None:
+            out[f.name] = None
+            continue
+        if f.type in _CONVERTED:
+            value = from_db(f, value, seconds)
+        if notes and f.is_lookup:
             target = lookup_target(entity, f, row)
             if f.polymorphic:
                 out[f"{f.name}@{NAV_ANNOTATION}"] = f"{f.navigation}_{target}"
             out[f"{f.name}@{LOOKUP_ANNOTATION}"] = target
         out[f.name] = value
     return out
+
+
+_CONVERTED = frozenset({Type.BOOL, Type.DECIMAL, Type.DOUBLE, Type.DATETIME})  # the others are stored as served
 
 
 def _columns(entity: EntitySet, fields: list[Field]) -> list[str]:

@@ -13,10 +13,12 @@ import random
 import sqlite3
 import string
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from p2c.sandbox.crm import entities as E
+from p2c.sandbox.crm.customization import Customization
 from p2c.sandbox.crm.payload import key_of, to_columns
 from p2c.sandbox.odata import errors as codes
 from p2c.sandbox.odata.errors import ODataError
@@ -40,13 +42,31 @@ def application_user_id(client_id: str) -> str:
 
 
 SEED_USER_ID = str(uuid.uuid5(USER_NAMESPACE, "user:sales.admin"))
+#: (statecode, statuscode) of a new row where it is not Active/1: products start in Draft (product.md: state 2
+#: Draft, status 0 Draft), price lists are Active with status 100001 (pricelevel.md)
+INITIAL_STATE = {"product": (2, 0), "pricelevel": (0, 100001)}
+ACTIVE_PRODUCT = (0, 1)
+RETIRED_PRODUCT = (1, 2)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """How a new data directory starts: what its makers did not set up, and the Sales product setting."""
+
+    untracked: tuple[str, ...] = ()  # tables without change tracking
+    without_keys: tuple[str, ...] = ()  # tables without the alternate key p2c upserts by
+    #: Sales' "create products in active state" (off in a standard organization: products start in Draft)
+    products_active: bool = False
+    #: seconds a new alternate key's index stays Pending
+    key_activation_s: float = 1.0
 
 
 class CrmStore:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, tenant: Tenant | None = None) -> None:
         self.db = Database(Path(data_dir) / "crm.sqlite")
         self.conn = self.db.conn
         self.rng = random.Random()
+        tenant = tenant or Tenant()
         with self.db.transaction():
             for stmt in TOMBSTONES.strip().split(";"):
                 if stmt.strip():
@@ -56,6 +76,11 @@ class CrmStore:
                 self.db.index(entity, VERSION)
             self.db.index(E.QUOTEDETAILS, "_quoteid_value")
             self.db.index(E.CONTACTS, "_parentcustomerid_value")
+            if self.db.meta("crm:products_active") is None:
+                self.db.set_meta("crm:products_active", "1" if tenant.products_active else "0")
+        self.custom = Customization(self.db, E.BY_LOGICAL, tenant.key_activation_s)
+        self.custom.initialize(tenant.untracked, tenant.without_keys)
+        self.products_active = self.db.meta("crm:products_active") == "1"
 
     def close(self) -> None:
         self.db.close()
@@ -78,13 +103,13 @@ class CrmStore:
     # -- reads ------------------------------------------------------------------------------------------
 
     def get(self, entity: EntitySet, key: Any) -> dict[str, Any] | None:
-        return fetch_one(self.conn, entity, key_of(entity, key))
+        return fetch_one(self.conn, entity, key_of(entity, key, self.custom))
 
     # -- writes -----------------------------------------------------------------------------------------
 
     def create(self, entity: EntitySet, body: dict[str, Any], user: str) -> dict[str, Any]:
         with self.db.transaction():
-            cols = to_columns(entity, body, self.conn)
+            cols = to_columns(entity, body, self.conn, self.custom, creating=True)
             return self.insert_row(entity, cols, user)
 
     def upsert(
@@ -98,12 +123,12 @@ class CrmStore:
     ) -> tuple[bool, dict[str, Any]]:
         """PATCH semantics: update the row with ``key``, or create it; (created, row)."""
         with self.db.transaction():
-            where = key_of(entity, key)
+            where = key_of(entity, key, self.custom)
             existing = fetch_one(self.conn, entity, where)
             if existing is None:
                 if if_match is not None:
                     raise _not_found(entity, where)
-                cols = to_columns(entity, body, self.conn)
+                cols = to_columns(entity, body, self.conn, self.custom, creating=True)
                 for name, value in where.items():
                     if name in cols and cols[name] != value and name == entity.key[0]:
                         raise ODataError(
@@ -114,13 +139,13 @@ class CrmStore:
             if if_none_match == "*":
                 raise ODataError(412, "A record with matching key values already exists.", codes.DUPLICATE_RECORD)
             check_etag(existing, if_match)
-            cols = to_columns(entity, body, self.conn)
+            cols = to_columns(entity, body, self.conn, self.custom, creating=False)
             cols.pop(entity.key[0], None)
             return False, self.update_row(entity, existing, cols, user)
 
     def delete(self, entity: EntitySet, key: Any, user: str, if_match: str | None = None) -> None:
         with self.db.transaction():
-            where = key_of(entity, key)
+            where = key_of(entity, key, self.custom)
             existing = fetch_one(self.conn, entity, where)
             if existing is None:
                 raise _not_found(entity, where)
@@ -147,8 +172,10 @@ class CrmStore:
                 400, "Product ID (productnumber) is required: 'productnumber' must be set.", codes.INVALID_ARGUMENT
             )
         if entity.get("statecode") is not None:
-            cols.setdefault("statecode", 0)
-            cols.setdefault("statuscode", 1)
+            cols.setdefault("statecode", INITIAL_STATE.get(entity.logical_name, (0, 1))[0])
+            cols.setdefault("statuscode", INITIAL_STATE.get(entity.logical_name, (0, 1))[1])
+            if entity is E.PRODUCTS and self.products_active:
+                cols["statecode"], cols["statuscode"] = ACTIVE_PRODUCT
         self._before_write(entity, cols, None)
         self._stamp(cols, user)
         cols["createdon"] = cols["modifiedon"]
@@ -221,7 +248,35 @@ class CrmStore:
 
     # -- the P2C solution's plug-ins -----------------------------------------------------------------------
 
+    def publish_product(self, product_id: str, user: str) -> dict[str, Any]:
+        """``PublishProductHierarchy``: a Draft (or Under Revision) product becomes Active."""
+        with self.db.transaction():
+            row = fetch_one(self.conn, E.PRODUCTS, {"productid": product_id})
+            if row is None:
+                raise _not_found(E.PRODUCTS, {"productid": product_id})
+            if row["statecode"] == RETIRED_PRODUCT[0]:
+                raise ODataError(
+                    400, f"The product {row['productnumber']} is retired: activate it instead.", codes.INVALID_ARGUMENT
+                )
+            if (row["statecode"], row["statuscode"]) == ACTIVE_PRODUCT:
+                return row
+            state, status = ACTIVE_PRODUCT
+            cols = {"statecode": state, "statuscode": status}
+            self._stamp(cols, user)
+            update(self.conn, E.PRODUCTS, {"productid": product_id}, cols)
+            published = fetch_one(self.conn, E.PRODUCTS, {"productid": product_id})
+            assert published is not None
+            return published
+
     def _before_write(self, entity: EntitySet, cols: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        draft = existing is not None and existing.get("statecode") in (2, 3)  # Draft, Under Revision
+        if entity is E.PRODUCTS and existing is not None and draft and cols.get("statecode") == 0:
+            raise ODataError(
+                400,
+                f"The product {existing['productnumber']} is in Draft: publish it with the "
+                f"PublishProductHierarchy action; an update cannot make it active.",
+                codes.INVALID_ARGUMENT,
+            )
         if entity is E.CONTACTS and "parentcustomerid__type" in cols:
             cols["msdynce_iscompanyanaccount"] = 1 if cols["parentcustomerid__type"] == E.ACCOUNT else 0
         if entity is E.QUOTEDETAILS:
@@ -243,6 +298,14 @@ class CrmStore:
         product_id = merged.get("_productid_value")
         if product_id:
             product = fetch_one(self.conn, E.PRODUCTS, {"productid": product_id})
+            if product is not None and product["statecode"] != 0 and "_productid_value" in cols:
+                state = {1: "retired", 2: "in Draft", 3: "under revision"}.get(product["statecode"], "not active")
+                raise ODataError(
+                    400,
+                    f"The product {product['productnumber']} is {state}: only an active (published) product can be "
+                    f"added to a quote.",
+                    codes.INVALID_ARGUMENT,
+                )
             cols["msdynce_ismaintainedexternally"] = int(bool(product and product["msdynce_ismaintainedexternally"]))
             cols["isproductoverridden"] = 0
         else:
@@ -259,7 +322,9 @@ class CrmStore:
             self._refresh_quote(row["_quoteid_value"], user)
             if before and before.get("_quoteid_value") not in (None, row["_quoteid_value"]):
                 self._refresh_quote(before["_quoteid_value"], user)
-        elif entity is E.QUOTES and row.get("customerid__type") == E.CONTACT and row.get("_customerid_value"):
+        elif entity is E.QUOTES and before is not None and before["statecode"] != row["statecode"]:
+            self._mirror_lines(row, user)
+        if entity is E.QUOTES and row.get("customerid__type") == E.CONTACT and row.get("_customerid_value"):
             contact = fetch_one(self.conn, E.CONTACTS, {"contactid": row["_customerid_value"]})
             if contact and not contact["msdynce_isactivecustomer"]:
                 self.update_row(E.CONTACTS, contact, {"msdynce_isactivecustomer": 1}, user)
@@ -277,14 +342,19 @@ class CrmStore:
         only = 1 if lines and external == lines else 0
         changes = {"totalamount": round(float(total), 4), "msdynce_hasexternallymaintainedproductsonly": only}
         if any(quote[k] != v for k, v in changes.items()):
-            self.update_row(E.QUOTES, quote, changes, user)
+            quote = self.update_row(E.QUOTES, quote, changes, user)
+        self._mirror_lines(quote, user)
+
+    def _mirror_lines(self, quote: dict[str, Any], user: str) -> None:
+        """What a line mirrors of its quote: the flag and the quote's state (``quotestatecode``)."""
+        only, state = quote["msdynce_hasexternallymaintainedproductsonly"], quote["statecode"]
         stale = self.conn.execute(
             'SELECT "quotedetailid" FROM quotedetails WHERE "_quoteid_value" = ? '
-            'AND "msdynce_quotehasexternalmaintainedproductsonly" IS NOT ?',
-            (quote_id, only),
+            'AND ("msdynce_quotehasexternalmaintainedproductsonly" IS NOT ? OR "quotestatecode" IS NOT ?)',
+            (quote["quoteid"], only, state),
         ).fetchall()
         for (line_id,) in stale:  # a plain update: no plug-in runs again
-            cols = {"msdynce_quotehasexternalmaintainedproductsonly": only}
+            cols = {"msdynce_quotehasexternalmaintainedproductsonly": only, "quotestatecode": state}
             self._stamp(cols, user)
             update(self.conn, E.QUOTEDETAILS, {"quotedetailid": line_id}, cols)
 

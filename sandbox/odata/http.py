@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -24,6 +26,14 @@ log = logging.getLogger("p2c.sandbox")
 ThrottleError = Callable[[int, int], ODataError]
 
 
+class Protection(Protocol):
+    """Service protection in front of a service (Dataverse's limits: :mod:`p2c.sandbox.crm.protection`)."""
+
+    def admit(self, client: str) -> ODataError | None: ...
+
+    def release(self, client: str, execution_ms: float) -> dict[str, str]: ...
+
+
 def _web(resp: Response) -> web.Response:
     return web.Response(status=resp.status, body=resp.body, headers=resp.headers)
 
@@ -33,15 +43,23 @@ def build_app(
     authority: Authority,
     limiter: RateLimiter,
     throttle_error: ThrottleError,
+    protection: Protection | None = None,
 ) -> web.Application:
     """The aiohttp application serving ``service`` under ``service.api_path``."""
 
     async def token(request: web.Request) -> web.Response:
+        tenant = request.match_info["tenant"]
+        token_url = f"{request.scheme}://{request.host}/{tenant}/oauth2/v2.0/token"
         try:
-            payload = authority.issue(await request.read(), request.match_info["tenant"])
+            payload = authority.issue(await request.read(), tenant, token_url)
         except TokenError as err:
+            log.info("token refused: %s", err.description)
             return web.json_response(err.body(), status=err.status)
         return web.json_response(payload)
+
+    async def discovery(request: web.Request) -> web.Response:
+        base = f"{request.scheme}://{request.host}"
+        return web.json_response(authority.discovery(base, request.match_info["tenant"]))
 
     async def api(request: web.Request) -> web.Response:
         client = authority.client_of(request.headers.get("Authorization"))
@@ -53,19 +71,31 @@ def build_app(
             err = throttle_error(limiter.limit or 0, wait)
             err.headers["Retry-After"] = str(wait)
             return _web(Response.error(err))
-        raw_path = request.rel_url.raw_path
-        path = unquote(raw_path[len(service.api_path) :]) if raw_path.startswith(service.api_path) else ""
-        base = f"{request.scheme}://{request.host}{service.api_path}"
-        req = Request(
-            request.method,
-            path,
-            dict(request.rel_url.query),
-            {k.lower(): v for k, v in request.headers.items()},
-            await request.read(),
-            client,
-            base,
-        )
-        resp = service.handle(req)
+        if protection is not None:
+            refusal = protection.admit(client)
+            if refusal is not None:
+                return _web(Response.error(refusal))
+        started = time.perf_counter()
+        try:  # the request is in flight from here (its body still arriving) until it is answered
+            raw_path = request.rel_url.raw_path
+            path = unquote(raw_path[len(service.api_path) :]) if raw_path.startswith(service.api_path) else ""
+            base = f"{request.scheme}://{request.host}{service.api_path}"
+            req = Request(
+                request.method,
+                path,
+                dict(request.rel_url.query),
+                {k.lower(): v for k, v in request.headers.items()},
+                await request.read(),
+                client,
+                base,
+            )
+            started = time.perf_counter()
+            resp = service.handle(req)
+        finally:
+            if protection is not None:
+                limits = protection.release(client, (time.perf_counter() - started) * 1000)
+        if protection is not None:
+            resp.headers.update(limits)
         if resp.status >= 500:
             log.error("%s %s -> %d %s", request.method, request.rel_url, resp.status, resp.body[:300])
         return _web(resp)
@@ -85,5 +115,6 @@ def build_app(
 
     app = web.Application(middlewares=[crash_guard], client_max_size=64 * 1024 * 1024)
     app.router.add_post("/{tenant}/oauth2/v2.0/token", token)
+    app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", discovery)
     app.router.add_route("*", service.api_path + "{tail:.*}", api)
     return app

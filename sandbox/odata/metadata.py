@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from xml.sax.saxutils import quoteattr
 
 from p2c.sandbox.odata.model import EntitySet
@@ -13,10 +14,13 @@ def csdl(
     entities: tuple[EntitySet, ...],
     *,
     type_name: str = "logical",
-    change_tracking: bool = False,
+    change_tracking: bool | Collection[str] = False,
     navigation: bool = False,
 ) -> bytes:
-    """The CSDL document; ``type_name`` 'logical' names types by logical name, else by a table name."""
+    """The CSDL document; ``type_name`` 'logical' names types by logical name, else by a table name.
+
+    ``change_tracking``: every entity set supports it (True), none (False), or those named.
+    """
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">',
@@ -52,7 +56,7 @@ def csdl(
     for e in entities:
         tname = e.logical_name if type_name == "logical" else e.table_name or e.logical_name
         out.append(f"<EntitySet Name={quoteattr(e.name)} EntityType={quoteattr(namespace + '.' + tname)}>")
-        if change_tracking:
+        if change_tracking is True or (not isinstance(change_tracking, bool) and e.name in change_tracking):
             out.append(
                 '<Annotation Term="Org.OData.Capabilities.V1.ChangeTracking"><Record>'
                 '<PropertyValue Property="Supported" Bool="true"/></Record></Annotation>'

@@ -16,6 +16,7 @@ class Type(StrEnum):
     BIGINT = "Edm.Int64"
     BOOL = "Edm.Boolean"
     DECIMAL = "Edm.Decimal"
+    DOUBLE = "Edm.Double"
     DATETIME = "Edm.DateTimeOffset"
     DATE = "Edm.Date"
     GUID = "Edm.Guid"
@@ -31,6 +32,7 @@ _SQL_TYPES = {
     Type.BIGINT: "INTEGER",
     Type.BOOL: "INTEGER",
     Type.DECIMAL: "REAL",
+    Type.DOUBLE: "REAL",
     Type.DATETIME: "TEXT",
     Type.DATE: "TEXT",
     Type.GUID: "TEXT",
@@ -47,6 +49,9 @@ class Field:
     readonly: bool = False
     targets: tuple[str, ...] = ()
     scale: int | None = None
+    #: Dataverse's IsValidForCreate / IsValidForUpdate (a read-only field is neither)
+    creatable: bool = True
+    updatable: bool = True
 
     @property
     def is_lookup(self) -> bool:

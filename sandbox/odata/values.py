@@ -58,6 +58,10 @@ def to_db(field: Field, value: Any) -> Any:
         return 1 if value else 0
     if t is Type.DECIMAL:
         return _decimal(field, value)
+    if t is Type.DOUBLE:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError_(field, value, t.value)
+        return float(value)
     if t is Type.DATETIME:
         return _datetime(field, value)
     if t is Type.DATE:
@@ -118,7 +122,7 @@ def from_db(field: Field, value: Any, datetime_out: Callable[[str], str] = milli
     t = field.type
     if t is Type.BOOL:
         return bool(value)
-    if t is Type.DECIMAL:
+    if t in (Type.DECIMAL, Type.DOUBLE):
         return float(value)
     if t is Type.DATETIME:
         return datetime_out(value)

@@ -1,15 +1,6 @@
-"""The agents, one module a flow. Each module has ``templates(settings)`` and ``register(app, ...)``."""
+"""The agents of the declared flows (``p2c.flows``): the shared mapping agent and the joining agent."""
 
-from types import ModuleType
-
-from p2c.streams.agents import accounts, contacts, products, quotes
 from p2c.streams.agents.base import FlowAgent, PartitionsOf
+from p2c.streams.agents.build import CountedAgent, load_templates, logic_of, register
 
-FLOWS: dict[str, ModuleType] = {
-    accounts.FLOW: accounts,
-    contacts.FLOW: contacts,
-    quotes.FLOW: quotes,
-    products.FLOW: products,
-}
-
-__all__ = ["FLOWS", "FlowAgent", "PartitionsOf"]
+__all__ = ["CountedAgent", "FlowAgent", "PartitionsOf", "load_templates", "logic_of", "register"]

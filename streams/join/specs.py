@@ -8,6 +8,7 @@ number and whether the product is externally maintained (comes from FinOps, so F
 
 from __future__ import annotations
 
+from p2c.errors import ConfigurationError
 from p2c.streams.join.core import DependencySpec
 from p2c.topics import CRM_ACCOUNTS, CRM_CONTACTS, CRM_PRODUCTS
 
@@ -24,3 +25,12 @@ PRODUCTS = DependencySpec(
     "productid",
     {"number": "productnumber", "external": "msdynce_ismaintainedexternally"},
 )
+
+SPECS = {spec.topic: spec for spec in (ACCOUNTS, CONTACTS, PRODUCTS)}
+
+
+def spec_for(topic: str) -> DependencySpec:
+    """The dependency whose change topic is ``topic`` (a flow declares its joins by change topic)."""
+    if topic not in SPECS:
+        raise ConfigurationError(f"no join spec for {topic!r}; known: {', '.join(SPECS)}")
+    return SPECS[topic]

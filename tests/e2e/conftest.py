@@ -21,6 +21,7 @@ class Running:
     registry_url: str
     crm_url: str
     erp_url: str
+    control_url: str
 
     def pid(self, component: str) -> int:
         return int((self.data_dir / "run" / f"{component}.pid").read_text())
@@ -39,7 +40,7 @@ def says_ready(process: ManagedProcess) -> bool:
 @pytest.fixture(scope="package")
 def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     data_dir = tmp_path_factory.mktemp("p2c-up")
-    ports = {name: free_port() for name in ("broker", "registry", "crm", "erp")}
+    ports = {name: free_port() for name in ("broker", "registry", "crm", "erp", "control")}
     process = ManagedProcess(
         "p2c-up",
         p2c_command(
@@ -54,6 +55,8 @@ def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             str(ports["crm"]),
             "--erp-port",
             str(ports["erp"]),
+            "--control-port",
+            str(ports["control"]),
         ),
         log_path=data_dir / "p2c-up.out",
         env={"P2C_SESSION_TIMEOUT_MS": "2000"},
@@ -67,5 +70,6 @@ def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         f"http://127.0.0.1:{ports['registry']}",
         f"http://127.0.0.1:{ports['crm']}",
         f"http://127.0.0.1:{ports['erp']}",
+        f"http://127.0.0.1:{ports['control']}",
     )
     process.stop(timeout=30)

@@ -109,6 +109,8 @@ def test_a_quote_created_before_its_account_and_product_exist_in_the_erp(p2c_up:
             "transactioncurrencyid@odata.bind": f"/transactioncurrencies({usd})",
         },
     ).json()
+    # a standard Sales organization creates products in Draft: only a published product can go on a quote
+    c.post(f"products({product['productid']})/Microsoft.Dynamics.CRM.PublishProductHierarchy", {})
     quote = c.post(
         "quotes",
         {

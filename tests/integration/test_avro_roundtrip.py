@@ -20,9 +20,9 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from p2c import schemas
 from p2c.admin import ensure_topics
+from p2c.flows import topic as by_name
 from p2c.schemas_diff import Parsed, parse
 from p2c.settings import KafkaSettings
-from p2c.topics import by_name
 
 with warnings.catch_warnings(record=True):  # Authlib warns on import when httpx2 is missing
     from confluent_kafka.schema_registry import Schema, SchemaRegistryClient

@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from p2c import deadletter, schemas, topics
+from p2c import deadletter, flows, schemas, topics
 from p2c.admin import ensure_topics
 from p2c.process import ManagedProcess, free_port, http_ok, log_says, p2c_command
 from p2c.serde import Codecs
@@ -41,7 +41,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: 
 @pytest.fixture(scope="module")
 def kafka(kafka_bootstrap: str) -> KafkaSettings:
     settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
-    ensure_topics(settings, topics.ALL)
+    ensure_topics(settings, flows.ALL_TOPICS)
     return settings
 
 
@@ -295,7 +295,7 @@ def sink_process(
 ) -> ManagedProcess:
     proc = ManagedProcess(
         name,
-        p2c_command("sink", "run", "erp", "--flows", "customers", "--erp-url", erp_url, "--batch-ms", "100"),
+        p2c_command("sink", "run", "erp", "--targets", "customers", "--erp-url", erp_url, "--batch-ms", "100"),
         log_path=logs_dir / f"{name}-{group}.log",
         env=component_env(kafka, registry_url, P2C_ERP_GROUP_PREFIX=group),
     )

@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from p2c.cli import main
+from p2c.flows import WITH_SCHEMAS
 from p2c.process import p2c_command
 from p2c.schemas_cli import Registry, register_one
 from p2c.settings import RegistrySettings
-from p2c.topics import WITH_SCHEMAS
 
 with warnings.catch_warnings(record=True):  # Authlib warns on import when httpx2 is missing
     from confluent_kafka.schema_registry import Schema, SchemaRegistryClient

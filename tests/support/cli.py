@@ -32,5 +32,7 @@ def flow_statuses(bootstrap: str) -> dict[str, dict[str, Any]]:
 
 def dead_letters(bootstrap: str, flow: str) -> list[dict[str, Any]]:
     """``p2c dlq list --flow FLOW --json``, one dict per letter."""
-    listed = run_p2c("dlq", "list", "--flow", flow, "--json", "--bootstrap-servers", bootstrap)
-    return [json.loads(line) for line in listed.splitlines()]
+    letters: list[dict[str, Any]] = json.loads(
+        run_p2c("dlq", "list", "--flow", flow, "--json", "--bootstrap-servers", bootstrap)
+    )
+    return letters

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MAPPED = ("streams", "connectors", "registry", "sandbox", "schemas")
+MAPPED = ("streams", "connectors", "registry", "sandbox", "schemas", "control")
 OLD_ROOT_IMPORT = re.compile(rf"^\s*(from|import)\s+({'|'.join(MAPPED)})(\.|\s|$)", re.MULTILINE)
 
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, unquote
 import httpx
 
 from p2c.connectors.core.http import ODataClient
+from p2c.sandbox.crm.app import Tenant
 from p2c.sandbox.crm.app import open_store as open_crm
 from p2c.sandbox.crm.service import CrmService
 from p2c.sandbox.erp.service import ErpService
@@ -64,6 +65,6 @@ def erp(tmp: Path) -> tuple[InProcess, ErpStore]:
     return InProcess(ErpService(store), ERP_ROOT), store
 
 
-def crm(tmp: Path, client_id: str = "p2c") -> tuple[InProcess, Any]:
-    store = open_crm(tmp / "crm")
+def crm(tmp: Path, client_id: str = "p2c", tenant: Tenant | None = None) -> tuple[InProcess, Any]:
+    store = open_crm(tmp / "crm", tenant)
     return InProcess(CrmService(store, 3600.0), CRM_ROOT, client_id), store

@@ -10,8 +10,8 @@ import fastavro
 import pytest
 
 from p2c import schemas
+from p2c.flows import WITH_SCHEMAS
 from p2c.schemas_diff import Parsed, parse
-from p2c.topics import WITH_SCHEMAS
 
 MONEY = re.compile(r"(?i)(price|amount|cost|creditlimit)(perunit)?$")
 QUANTITY = re.compile(r"(?i)quantity$")

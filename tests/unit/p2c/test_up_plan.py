@@ -47,6 +47,13 @@ def test_taken_ports_are_named_with_their_option() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        assert plan(crm_port=port, erp_port=0, broker_port=0, registry_port=0).taken_ports() == [f"{port} (--crm-port)"]
+        taken = plan(crm_port=port, erp_port=0, broker_port=0, registry_port=0, control_port=0).taken_ports()
+        assert taken == [f"{port} (--crm-port)"]
     # a given cluster and registry are not ours to start: their ports are not checked
     assert "--broker-port" not in plan(bootstrap_servers="k:9092", schema_registry_url="http://r").ports()
+
+
+def test_the_control_is_started_on_its_port_against_the_plans_kafka() -> None:
+    control = plan(control_port=9780, bootstrap_servers="kafka:9092").control()
+    assert control.argv[-5:] == ["control", "--port", "9780", "--bootstrap-servers", "kafka:9092"]
+    assert plan(control_port=9780).ports()["--control-port"] == 9780

@@ -83,7 +83,12 @@ def test_quote_plugins(store: CrmStore) -> None:
     )
     assert store.get(E.CONTACTS, contact["contactid"])["msdynce_isactivecustomer"] == 1  # type: ignore[index]
     ext = store.create(E.PRODUCTS, {"productnumber": "P-E", "msdynce_ismaintainedexternally": True}, USER)
+    assert (ext["statecode"], ext["statuscode"]) == (2, 0)  # a standard Sales organization creates it in Draft
     bind = f"/quotes({quote['quoteid']})"
+    line_body = {"quoteid@odata.bind": bind, "productid@odata.bind": f"/products({ext['productid']})", "quantity": 1}
+    with pytest.raises(ODataError, match="P-E is in Draft: only an active"):
+        store.create(E.QUOTEDETAILS, line_body, USER)
+    store.publish_product(ext["productid"], USER)
     line = store.create(
         E.QUOTEDETAILS,
         {

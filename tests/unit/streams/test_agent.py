@@ -10,12 +10,12 @@ from unittest.mock import AsyncMock
 
 import pytest
 
+from p2c import flows
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError
 from p2c.settings import KafkaSettings
 from p2c.streams import samples
-from p2c.streams.agents import accounts
-from p2c.streams.agents.base import FlowAgent
+from p2c.streams.agents import FlowAgent, load_templates, register
 from p2c.streams.app import create_app
 from p2c.streams.settings import StreamsSettings
 
@@ -57,7 +57,10 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 def agent(loop: asyncio.AbstractEventLoop) -> Iterator[FlowAgent]:
     settings = StreamsSettings()
     app = create_app(KafkaSettings(), settings)
-    [flow_agent] = accounts.register(app, FakeCodecs(), accounts.templates(settings), lambda _t: 4)  # type: ignore[arg-type]
+    accounts = flows.by_name("accounts")
+    loaded = load_templates(accounts, settings)
+    [flow_agent] = register(app, accounts, FakeCodecs(), loaded, lambda _t: 4)  # type: ignore[arg-type]
+    assert isinstance(flow_agent, FlowAgent)
     flow_agent.target.send = AsyncMock()  # type: ignore[method-assign]
     flow_agent.dlq.send = AsyncMock()  # type: ignore[method-assign]
     yield flow_agent

@@ -7,7 +7,7 @@ import pytest
 from p2c.errors import ConfigurationError
 from p2c.streams.app import broker_urls, group_timings
 from p2c.streams.settings import StreamsSettings
-from p2c.streams.worker import load_templates, topics_of
+from p2c.streams.worker import load_flows, topics_of
 
 
 def test_several_bootstrap_servers_become_faust_broker_urls() -> None:
@@ -22,11 +22,11 @@ def test_group_timings_follow_the_session_timeout() -> None:
 
 def test_unknown_flows_are_rejected_by_name() -> None:
     with pytest.raises(ConfigurationError, match="invoices"):
-        load_templates(StreamsSettings(flows=("accounts", "invoices")))
+        load_flows(StreamsSettings(flows=("accounts", "invoices")))
 
 
 def test_a_worker_needs_the_change_target_and_dead_letter_topics() -> None:
-    names = [t.name for t in topics_of(load_templates(StreamsSettings()))]
+    names = [t.name for t in topics_of(load_flows(StreamsSettings()))]
     assert names == [
         "p2c.src.crm.accounts",
         "p2c.src.crm.contacts",

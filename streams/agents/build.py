@@ -1,0 +1,72 @@
+"""A declared flow's templates and agents, from its declaration (``p2c.flows.Flow``) alone.
+
+A mapping flow (``logic = MAPPING``) gets one :class:`FlowAgent` per template. Any other flow names the
+class of its pure logic (``module:Class``), built from its templates in the declared order, and gets one
+:class:`RequesterAgent` with a provider for each dependency it joins on (one provider per dependency
+serves every flow of the app).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol
+
+import faust
+
+from p2c.errors import ConfigurationError
+from p2c.flows import Flow
+from p2c.serde import Codecs
+from p2c.streams import loader
+from p2c.streams.agents.base import FlowAgent, PartitionsOf
+from p2c.streams.counters import FlowCounters
+from p2c.streams.flow import MappingFlow
+from p2c.streams.join.agents import provider
+from p2c.streams.join.requester import RequesterAgent
+from p2c.streams.join.specs import spec_for
+from p2c.streams.settings import StreamsSettings
+from p2c.streams.template import Template
+
+
+class CountedAgent(Protocol):
+    """A flow's agent, as the worker sees it: its counters (FlowAgent, RequesterAgent)."""
+
+    counters: FlowCounters
+
+
+def load_templates(flow: Flow, settings: StreamsSettings) -> list[Template]:
+    """The flow's templates, each checked against the contracts and against the declaration."""
+    loaded = [loader.load(name, company=settings.company) for name in flow.templates]
+    reads = {t.name for t in flow.sources}
+    writes = {t.name for t in flow.targets}
+    for name, template in zip(flow.templates, loaded, strict=True):
+        where = f"template {name} of flow {flow.name}"
+        if template.flow != flow.name:
+            raise ConfigurationError(f"{where}: names flow {template.flow!r}; the declaration (p2c.flows) says it")
+        if template.source_topic not in reads:
+            raise ConfigurationError(f"{where}: source {template.source_topic} is not one the flow reads: {reads}")
+        if template.target_topic not in writes:
+            raise ConfigurationError(f"{where}: target {template.target_topic} is not one the flow writes: {writes}")
+    return loaded
+
+
+def logic_of(flow: Flow) -> type:
+    """The class a flow's declaration names as its logic."""
+    module, _, name = flow.logic.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"flow {flow.name}: its logic {flow.logic!r} cannot be imported: {exc}") from exc
+    if not isinstance(found, type):
+        raise ConfigurationError(f"flow {flow.name}: its logic {flow.logic!r} is not a class")
+    return found
+
+
+def register(
+    app: faust.App, flow: Flow, codecs: Codecs, loaded: list[Template], partitions_of: PartitionsOf
+) -> list[CountedAgent]:
+    """Register the flow's agents (and the join providers it needs) on ``app``."""
+    logic = logic_of(flow)
+    if logic is MappingFlow:
+        return [FlowAgent(app, MappingFlow(t), codecs, partitions_of(t.source_topic)) for t in loaded]
+    providers = [provider(app, spec_for(t.name), codecs, partitions_of(t.name)) for t in flow.joins]
+    return [RequesterAgent(app, logic(*loaded), codecs, partitions_of(flow.sources[0].name), providers)]

@@ -1,0 +1,116 @@
+"""The console in a real headless browser (Debian's chromium, driven by Selenium) against `p2c up`.
+
+A product in a currency with no price list in the CRM is dead-lettered; the price list is created in the
+sandbox; the letter is retried from the page, leaves the open list, the product reaches the CRM, and the letter
+ends resolved.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Running
+from tests.support.odata import crm, erp, wait_for
+
+pytestmark = pytest.mark.timeout(240)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("no chromium and chromedriver here: `apt-get install chromium chromium-driver` (.ci/run does)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def open_letters(control_url: str, tag: str) -> list[dict[str, Any]]:
+    listed = httpx.get(f"{control_url}/api/dead-letters", params={"flow": "products"}, timeout=30).json()
+    return [x for x in listed["dead_letters"] if tag in x["key"] and x["state"] == "open"]
+
+
+def test_the_console_shows_flows_and_retries_a_fixed_dead_letter(p2c_up: Running, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(p2c_up.control_url + "/")
+    assert browser.find_elements(By.ID, "flows"), browser.find_element(By.TAG_NAME, "body").text
+    flows = browser.find_element(By.ID, "flows").find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert [row.find_elements(By.TAG_NAME, "td")[0].text for row in flows] == [
+        "accounts",
+        "contacts",
+        "quotes",
+        "products",
+    ]
+    assert browser.find_element(By.ID, "health").text  # ready, or why not
+
+    c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
+    tag = uuid.uuid4().hex[:6].upper()
+    e.post(
+        "CDSReleasedDistinctProducts",
+        {
+            "dataAreaId": "usmf",
+            "ProductNumber": f"F-{tag}",
+            "IsSellable": True,
+            "ProductName": f"Franc Widget {tag}",
+            "SalesUnitSymbol": "ea",
+            "SalesPrice": 12,
+            "CurrencyCode": "CHF",
+            "ProductType": "Item",
+        },
+    )
+    (letter,) = wait_for("the dead letter", lambda: open_letters(p2c_up.control_url, tag), timeout=60, every=1)
+
+    browser.get(p2c_up.control_url + "/dead-letters?state=open")
+    assert browser.find_elements(By.ID, f"retry-{letter['id']}"), browser.find_element(By.TAG_NAME, "body").text
+    row = browser.find_element(By.ID, f"retry-{letter['id']}").find_element(By.XPATH, "ancestor::tr")
+    assert "CHF" in row.text  # the reason names the currency without a price list
+
+    chf = c.get_all(
+        "transactioncurrencies", {"$filter": "isocurrencycode eq 'CHF'", "$select": "transactioncurrencyid"}
+    )
+    currency = chf[0]["transactioncurrencyid"]
+    c.post(
+        "pricelevels",
+        {"name": f"swiss {tag.lower()}", "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency})"},
+    )
+    time.sleep(1.1)  # the CRM sink re-reads price lists on a miss at most once a second
+
+    browser.find_element(By.ID, f"retry-{letter['id']}").click()
+    message = browser.find_element(By.ID, "message").text
+    assert "sent back" in message, message
+    link = f'a[href="/dead-letters/{letter["id"]}"]'
+    assert not browser.find_elements(By.CSS_SELECTOR, link)  # gone from the open list
+
+    wait_for(
+        "the product in the CRM",
+        lambda: c.get_all("products", {"$filter": f"productnumber eq 'F-{tag}'", "$select": "productid"}),
+        timeout=60,
+    )
+
+    def resolved() -> bool | None:
+        browser.get(p2c_up.control_url + "/dead-letters?state=resolved")
+        return bool(browser.find_elements(By.CSS_SELECTOR, link)) or None
+
+    try:
+        wait_for("the letter resolved", resolved, timeout=60, every=1)
+    except AssertionError as exc:
+        shown = httpx.get(f"{p2c_up.control_url}/api/dead-letters/{letter['id']}", timeout=30).text
+        raise AssertionError(f"{exc}; the API says: {shown}") from exc
