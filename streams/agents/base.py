@@ -12,7 +12,8 @@ Per event, in order, one at a time per partition (agent concurrency 1), so the o
 
 A RecordError at any step sends the ORIGINAL bytes to ``p2c.dlq.<flow>`` with the dead-letter headers,
 logs one WARNING line and goes on. Any other error (the registry unreachable, say) is retried with backoff
-on the same event, so nothing is skipped; the worker keeps logging the error until it clears.
+on the same event, and dead-lettered only once it kept failing past the policy's budget
+(:mod:`streams.handling`, :mod:`p2c.failures`): nothing is skipped, and no record stalls its partition.
 """
 
 from __future__ import annotations
@@ -59,7 +60,14 @@ class FlowAgent:
 
     async def handle(self, event: EventT[Any]) -> None:
         self.counters.events_in += 1
-        await handle_until_done(event, self._handle_once, flow=self.flow.name, dlq=self.dlq, counters=self.counters)
+        await handle_until_done(
+            event,
+            self._handle_once,
+            flow=self.flow.name,
+            dlq=self.dlq,
+            counters=self.counters,
+            component=f"streams.{self.flow.name}",
+        )
 
     async def _handle_once(self, event: EventT[Any]) -> None:
         raw_key: bytes | None = event.message.key

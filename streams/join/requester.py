@@ -6,7 +6,8 @@ longer needs, send the writes, store the new state. The state table is keyed by 
 every topic the agent reads, so a record's state, its changes and its answers all live on one worker.
 
 A RecordError dead-letters the event's original bytes to ``p2c.dlq.<flow>`` (an answer too: ``p2c dlq
-retry`` sends it back to the answer topic and the record is re-examined). Other errors retry the same event.
+retry`` sends it back to the answer topic and the record is re-examined). Other errors retry the same event
+under the one error policy (:mod:`streams.handling`).
 The ``waiting``/``waiting_on`` gauges count the parked records of the partitions this worker owns; after a
 rebalance they are recounted from the table.
 """
@@ -72,7 +73,14 @@ class RequesterAgent:
     async def handle(self, event: EventT[Any]) -> None:
         if event.message.topic != self.answers:
             self.counters.events_in += 1
-        await handle_until_done(event, self._handle_once, flow=self.flow.name, dlq=self.dlq, counters=self.counters)
+        await handle_until_done(
+            event,
+            self._handle_once,
+            flow=self.flow.name,
+            dlq=self.dlq,
+            counters=self.counters,
+            component=f"streams.{self.flow.name}",
+        )
 
     async def _handle_once(self, event: EventT[Any]) -> None:
         msg = event.message
