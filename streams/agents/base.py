@@ -26,9 +26,9 @@ from typing import Any
 import faust
 from faust.types import EventT
 
-from p2c.serde import Codecs, decode_key
+from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.counters import FlowCounters
-from p2c.streams.flow import MappingFlow, Write
+from p2c.streams.flow import MappingFlow
 from p2c.streams.handling import handle_until_done
 from p2c.streams.join import codec
 from p2c.topics import dead_letter
@@ -76,10 +76,10 @@ class FlowAgent:
             await asyncio.sleep(0)
             return
         key = decode_key(raw_key)
-        change = self.decoder.deserialize(event.message.value, key)
+        change = await deserialize_off_loop(self.decoder, event.message.value, key)
         stored = codec.loads(self.known.get(raw_key)) if raw_key is not None else None
         outcome = self.flow.handle(change, stored, key)
-        encoded = [self._encode(write, key) for write in outcome.writes]
+        encoded = [(w.key.encode(), await serialize_off_loop(self.encoder, w.value, key)) for w in outcome.writes]
         for target_key, value in encoded:
             await self.target.send(key=target_key, value=value)
         self.counters.written += len(encoded)
@@ -91,6 +91,3 @@ class FlowAgent:
             self.counters.skipped += 1
         if raw_key is not None and outcome.memory is not None and outcome.memory != stored:
             self.known[raw_key] = codec.dumps(outcome.memory)
-
-    def _encode(self, write: Write, source_key: str | None) -> tuple[bytes, bytes]:
-        return write.key.encode("utf-8"), self.encoder.serialize(write.value, source_key)

@@ -28,7 +28,7 @@ from faust.types import EventT
 
 from p2c.errors import RecordError
 from p2c.flows import flow_of_source
-from p2c.serde import Codecs, decode_key
+from p2c.serde import Codecs, decode_key, deserialize_off_loop
 from p2c.streams.counters import FlowCounters
 from p2c.streams.handling import handle_until_done
 from p2c.streams.join import codec
@@ -80,12 +80,15 @@ class ProviderAgent:
         if msg.value is None or msg.key is None:
             return
         key = decode_key(msg.key)
+        change = (
+            None if msg.topic == self.subscription_topic else await deserialize_off_loop(self.decoder, msg.value, key)
+        )
         try:
-            if msg.topic == self.subscription_topic:
+            if change is None:
                 sub = Subscription.decode(msg.value)
                 step = on_subscription(self._current(msg.key), self._subscribers(msg.key), sub)
             else:
-                dep, new = self.spec.extract(self.decoder.deserialize(msg.value, key), key)
+                dep, new = self.spec.extract(change, key)
                 step = on_change(self.spec.name, dep, self._current(msg.key), self._subscribers(msg.key), new)
         except (ValueError, KeyError, TypeError) as exc:  # a malformed message: it will not get better
             raise RecordError(f"not a {self.spec.name} join message: {exc}", record_key=key) from exc

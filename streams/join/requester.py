@@ -24,7 +24,7 @@ import faust
 from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
-from p2c.serde import Codecs, decode_key
+from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.counters import FlowCounters
 from p2c.streams.handling import handle_until_done
 from p2c.streams.join import codec
@@ -94,9 +94,12 @@ class RequesterAgent:
         if msg.topic == self.answers:
             step = self.flow.on_answer(before, Answer.decode(msg.value))
         else:
-            change = self.codecs[msg.topic].deserialize(msg.value, key)
+            change = await deserialize_off_loop(self.codecs[msg.topic], msg.value, key)
             step = self.flow.on_change(msg.topic, before, change, key)
-        encoded = [(topic, w.key.encode(), self.codecs[topic].serialize(w.value, key)) for topic, w in step.writes]
+        encoded = [
+            (topic, w.key.encode(), await serialize_off_loop(self.codecs[topic], w.value, key))
+            for topic, w in step.writes
+        ]
         for sub in subscriptions(before, step, self.answers, key):
             await self.providers[sub.join].subscriptions.send(key=sub.dep.encode(), value=sub.encode())
         for topic, target_key, value in encoded:
