@@ -19,6 +19,7 @@ from p2c.connectors.core.source_runner import SourceRunner
 from p2c.connectors.dataverse.settings import CrmSourceSettings
 from p2c.connectors.finops.settings import ErpSinkSettings
 from p2c.errors import ConfigurationError, RecordError, RetriableError
+from p2c.failures import ErrorPolicy
 from p2c.metrics import Counters
 from p2c.settings import load
 
@@ -207,6 +208,47 @@ def test_sink_runner_retries_the_same_batch_and_never_skips() -> None:
     assert snk.calls == [["a", "b"]] * 3 and snk.written == ["a", "b"]
     assert consumer.commits == [[("p2c.tgt.erp.customers", 0, 2)]]
     assert counters.get("accounts", "retried") == 2  # counted per flow, like every other counter
+
+
+class PoisonSink(RecordingSink):
+    """A target that answers 500 to any batch holding ``poison``, forever."""
+
+    def __init__(self, poison: str) -> None:
+        super().__init__()
+        self.poison = poison
+
+    def write(self, batch: Sequence[SinkRecord]) -> WriteResult:
+        if any(r.key == self.poison for r in batch):
+            self.calls.append([r.key for r in batch])
+            raise RetriableError("HTTP 500: internal error")
+        return super().write(batch)
+
+
+def test_a_record_the_target_fails_forever_is_dead_lettered_and_the_rest_written() -> None:
+    consumer = FakeConsumer([msg(0, 0, "a"), msg(0, 1, "poison"), msg(0, 2, "c")])
+    producer, counters = FakeProducer(), Counters()
+    snk = PoisonSink("poison")
+    r = SinkRunner(
+        snk,
+        consumer,
+        producer,  # type: ignore[arg-type]
+        JsonCodecs(),  # type: ignore[arg-type]
+        batch_size=3,
+        batch_ms=10,
+        metrics=counters,
+        max_backoff=0.01,
+        policy=ErrorPolicy(retriable_budget=0.05),
+        split_budget=0.02,
+    )
+    r.subscribe()
+    assert r.step() == 3
+    assert sorted(snk.written) == ["a", "c"]
+    [letter] = producer.acked
+    headers = dict(letter.headers() or [])
+    assert letter.key() == b"poison" and b"kept failing" in headers[deadletter.REASON]
+    assert headers[deadletter.ERROR_CLASS] == b"RecordError" and headers[deadletter.STAGE] == b"sink"
+    assert consumer.commits == [[("p2c.tgt.erp.customers", 0, 3)]]
+    assert counters.get("accounts", "written") == 2 and counters.get("accounts", "dead_lettered") == 1
 
 
 def test_configuration_error_stops_without_commit() -> None:
