@@ -15,7 +15,7 @@ from p2c.connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
 from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
 from p2c.connectors.core.metrics import Reporter
 from p2c.connectors.core.sink_runner import SinkRunner
-from p2c.connectors.core.source_runner import SourceRunner
+from p2c.connectors.core.source_runner import SourceRunner, run_forever
 from p2c.connectors.dataverse.settings import CrmSourceSettings
 from p2c.connectors.finops.settings import ErpSinkSettings
 from p2c.errors import ConfigurationError, RecordError, RetriableError
@@ -89,6 +89,35 @@ def test_source_runner_does_not_store_a_position_the_broker_did_not_ack() -> Non
     with pytest.raises(RetriableError, match="not stored"):
         SourceRunner(src, producer, JsonCodecs(), store).run()  # type: ignore[arg-type]
     assert store.saved == {}
+
+
+class RefusedOnceSource(ScriptedSource):
+    """Its first query is refused (a 4xx: the service rejects the query itself), the next one works."""
+
+    def __init__(self, items: list[SourceItem]) -> None:
+        super().__init__(items)
+        self.runs = 0
+
+    def changes(self, position: Position | None) -> Iterator[SourceItem]:
+        self.runs += 1
+        if self.runs == 1:
+            raise RecordError("HTTP 400: Could not find a property named 'nmae'")
+        yield from super().changes(position)
+
+
+def test_a_refused_source_query_is_retried_in_the_process_not_crash_looped() -> None:
+    producer, store = FakeProducer(), MemoryStore()
+    src = RefusedOnceSource([ev("a"), Checkpoint({"p": 1})])
+    run_forever(SourceRunner(src, producer, JsonCodecs(), store), max_backoff=0.01)  # type: ignore[arg-type]
+    assert src.runs == 2 and store.saved == {"crm": {"p": 1}}
+    with pytest.raises(ConfigurationError):  # a person's mistake still ends the process, with its message
+        run_forever(SourceRunner(MisconfiguredSource([]), producer, JsonCodecs(), store))  # type: ignore[arg-type]
+
+
+class MisconfiguredSource(ScriptedSource):
+    def changes(self, position: Position | None) -> Iterator[SourceItem]:
+        raise ConfigurationError("P2C_CRM_CLIENT_SECRET is wrong")
+        yield from ()
 
 
 def test_source_runner_resumes_from_the_stored_position() -> None:
