@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from p2c import options
 from p2c.datadir import running_pid
 from p2c.errors import P2CError
 from p2c.process import p2c_command
@@ -66,13 +67,7 @@ def start_detached(args: Sequence[str], data_dir: Path, timeout: float = 300.0) 
 
 
 @click.command()
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".p2c"),
-    show_default=True,
-    help="The data directory of the p2c up to stop.",
-)
+@options.data_dir
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for it to stop.")
 def down(data_dir: Path, timeout: float) -> None:
     """Stop the p2c up running on a data directory (started with --detach, or in another terminal)."""

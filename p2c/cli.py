@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "broker": ("p2c.broker", "broker", "Run the embedded Kafka-compatible broker (in memory)."),
     "registry": ("p2c.registry.cli", "registry", "The Confluent-compatible schema registry service."),
     "schemas": ("p2c.schemas_cli", "schemas", "Register, list, show, diff and check Avro schemas."),
+    "templates": ("p2c.streams.templates_cli", "templates", "Your own templates and schemas: check, diff."),
     "sandbox": ("p2c.sandbox.cli", "sandbox", "Dataverse-like CRM and FinOps-like ERP services on SQLite."),
     "source": ("p2c.connectors.cli", "source", "Run a source connector (CRM or ERP change feed to Kafka)."),
     "sink": ("p2c.connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),

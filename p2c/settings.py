@@ -102,7 +102,7 @@ S = TypeVar("S", bound=BaseSettings)
 
 #: Every section a config file may have (dotted for sub-tables); a file with any other is refused, so a
 #: misspelt section cannot be ignored silently. A component that reads a new section adds it here.
-SECTIONS = ("kafka", "registry", "source.crm", "source.erp", "streams", "sink.erp", "sink.crm")
+SECTIONS = ("kafka", "registry", "source.crm", "source.erp", "streams", "sink.erp", "sink.crm", "mappings")
 
 
 def _unknown_sections(doc: dict[str, Any]) -> list[str]:
@@ -140,6 +140,11 @@ def _section(doc: dict[str, Any], dotted: str) -> dict[str, Any]:
     return dict(node) if isinstance(node, dict) else {}
 
 
+def read_section(path: str | Path, section: str) -> dict[str, Any]:
+    """The ``[section]`` (dotted: ``source.crm``) of the config file at ``path``; empty when it has none."""
+    return _section(_read_config(path), section)
+
+
 def load(cls: type[S], section: str | None = None, config_file: str | Path | None = None, **overrides: Any) -> S:
     """Build settings ``cls`` from a TOML section (dotted: ``source.crm``), the environment and overrides.
 
@@ -150,7 +155,7 @@ def load(cls: type[S], section: str | None = None, config_file: str | Path | Non
     from_file: dict[str, Any] = {}
     path = config_file or os.environ.get("P2C_CONFIG")
     if path and section:
-        from_file = _section(_read_config(path), section)
+        from_file = read_section(path, section)
     prefix = str(cls.model_config.get("env_prefix", "")).upper()
     env_names = {k: f"{prefix}{k}".upper() for k in cls.model_fields if f"{prefix}{k}".upper() in os.environ}
     values = {k: v for k, v in from_file.items() if k not in env_names}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from p2c import options
 from p2c.errors import ConfigurationError
 
 
@@ -22,13 +23,7 @@ def _tail(path: Path, lines: int) -> tuple[list[str], int]:
 
 @click.command()
 @click.argument("components", nargs=-1)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".p2c"),
-    show_default=True,
-    help="The data directory of the p2c up.",
-)
+@options.data_dir
 @click.option("-n", "--lines", default=20, show_default=True, help="Last lines of each log to show.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 def logs(components: Sequence[str], data_dir: Path, lines: int, follow: bool) -> None:

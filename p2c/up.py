@@ -2,6 +2,8 @@
 
 Order: broker → registry → topics and schemas → CRM and ERP sandboxes (seeded) → sources → streams → sinks.
 Given ``--bootstrap-servers`` or ``--schema-registry-url``, it uses those and does not start its own.
+Your own templates and schemas (``--templates-dir``, ``--schemas-dir``, ``p2c.overrides``) are checked
+before anything starts, and every child gets them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from types import FrameType
 
 import click
 
-from p2c import logs
+from p2c import logs, options, overrides
 from p2c.background import start_detached
 from p2c.broker import MEMORY_NOTICE, port_is_free
 from p2c.control.server import DEFAULT_PORT as DEFAULT_CONTROL_PORT
@@ -50,6 +52,7 @@ class Plan:
         schema_registry_url: str | None,
         company: str,
         control_port: int = DEFAULT_CONTROL_PORT,
+        custom: overrides.OverrideSettings | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.logs = data_dir / "logs"
@@ -66,6 +69,7 @@ class Plan:
         self.company = company
         self.control_port = control_port
         self.control_url = f"http://127.0.0.1:{control_port}"
+        self.custom = custom or overrides.OverrideSettings()
 
     def ports(self) -> dict[str, int]:
         """The ports this plan listens on: they must be free before anything starts."""
@@ -87,6 +91,7 @@ class Plan:
             "P2C_ERP_URL": self.erp_url,
             "P2C_COMPANY": self.company,
             "P2C_STREAMS_DATA_DIR": str(self.data_dir / "streams"),
+            **self.custom.environment(),
         }
 
     def process(self, name: str, *args: str) -> ManagedProcess:
@@ -153,6 +158,25 @@ class Plan:
         return control
 
 
+def check_customized(
+    config_file: str | None, templates_dir: Path | None, schemas_dir: Path | None, company: str
+) -> overrides.OverrideSettings:
+    """Your templates and schemas, checked against the contracts and the flows before anything starts."""
+    from p2c.streams.customized import problems
+
+    try:
+        custom = overrides.configure(config_file, templates_dir=templates_dir, schemas_dir=schemas_dir)
+    except P2CError as exc:
+        raise click.UsageError(str(exc)) from exc
+    found = problems(company)
+    if found:
+        listed = "\n".join(f"  - {p}" for p in found)
+        raise click.ClickException(f"your templates or schemas do not fit (p2c templates check):\n{listed}")
+    if custom.environment():
+        log.info("your templates and schemas: %s", ", ".join(f"{k}={v}" for k, v in custom.environment().items()))
+    return custom
+
+
 def run_once(plan: Plan, name: str, *args: str) -> None:
     """Run a one-shot ``p2c`` command to completion; its output goes to the component log."""
     log_path = plan.logs / f"{name}.log"
@@ -209,13 +233,7 @@ class StatusScreen:
 
 
 @click.command()
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".p2c"),
-    show_default=True,
-    help="Sandbox databases and component logs.",
-)
+@options.data_dir
 @click.option("--broker-port", default=9092, show_default=True)
 @click.option("--registry-port", default=8081, show_default=True)
 @click.option("--crm-port", default=8701, show_default=True)
@@ -242,6 +260,9 @@ class StatusScreen:
     envvar="P2C_SCHEMA_REGISTRY_URL",
     help="Use this schema registry instead of starting p2c's own.",
 )
+@options.templates_dir
+@options.schemas_dir
+@options.config_file
 def up(
     data_dir: Path,
     broker_port: int,
@@ -254,6 +275,9 @@ def up(
     company: str,
     bootstrap_servers: str | None,
     schema_registry_url: str | None,
+    templates_dir: Path | None,
+    schemas_dir: Path | None,
+    config_file: str | None,
 ) -> None:
     """Start everything: broker, registry, CRM and ERP sandboxes, sources, streams and sinks."""
     if detach:
@@ -261,6 +285,7 @@ def up(
         start_detached([a for a in given if a != "--detach"], data_dir)
         return
     logs.configure()
+    custom = check_customized(config_file, templates_dir, schemas_dir, company)
     plan = Plan(
         data_dir,
         broker_port,
@@ -271,6 +296,7 @@ def up(
         schema_registry_url,
         company,
         control_port,
+        custom,
     )
     lock = DataDirLock(data_dir)
     lock.acquire()

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 from pathlib import Path
 
 import click
 
 from p2c import logs
 from p2c.sandbox.odata.auth import DEFAULT_CLIENTS, parse_client
+from p2c.sandbox.tenant_columns import CRM_ENV, ERP_ENV
 
 log = logging.getLogger("p2c.sandbox")
+
+
+def _tenant_columns(variable: str, path: Path | None) -> None:
+    """The tables are made once, on first import, from the variable: set it from the option first."""
+    if path is not None:
+        os.environ[variable] = str(path.resolve())
+    try:
+        importlib.import_module("p2c.sandbox.crm.entities" if variable == CRM_ENV else "p2c.sandbox.erp.entities")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--custom-columns / --extension-fields") from exc
+    if path is not None:
+        log.info("the tenant's own columns: %s", path)
 
 
 def _clients(specs: tuple[str, ...]) -> dict[str, str]:
@@ -84,6 +99,14 @@ _TABLES = ("account", "contact", "product", "quote", "quotedetail", "pricelevel"
     help="A new data directory: this table lacks the alternate key p2c upserts by (repeatable).",
 )
 @click.option("--products-active", is_flag=True, help="A new data directory: Sales creates products active, not Draft.")
+@click.option(
+    "--custom-columns",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar=CRM_ENV,
+    show_envvar=True,
+    default=None,
+    help="TOML file of the tenant's own custom columns ([[column]] table, name, type): see sandbox/README.md.",
+)
 def crm(
     host: str,
     port: int,
@@ -97,8 +120,10 @@ def crm(
     without_change_tracking: tuple[str, ...],
     without_key: tuple[str, ...],
     products_active: bool,
+    custom_columns: Path | None,
 ) -> None:
     """Serve the Dataverse Web API (/api/data/v9.2/) of a Sales organization."""
+    _tenant_columns(CRM_ENV, custom_columns)  # before the tables are made
     from p2c.sandbox.crm.app import API_PATH, Tenant, create_app
     from p2c.sandbox.crm.store import application_user_id
     from p2c.sandbox.odata.auth import parse_certificate_client
@@ -161,8 +186,24 @@ def _counts(conn: object, tables: list[str]) -> str:
 )
 @_rate_option
 @_client_option
-def erp(host: str, port: int, data_dir: Path, rate_limit: int | None, clients: tuple[str, ...]) -> None:
+@click.option(
+    "--extension-fields",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar=ERP_ENV,
+    show_envvar=True,
+    default=None,
+    help="TOML file of the environment's own extension fields ([[field]] entity, name, type): see sandbox/README.md.",
+)
+def erp(
+    host: str,
+    port: int,
+    data_dir: Path,
+    rate_limit: int | None,
+    clients: tuple[str, ...],
+    extension_fields: Path | None,
+) -> None:
     """Serve the Finance and Operations OData API (/data/) of an environment with company usmf."""
+    _tenant_columns(ERP_ENV, extension_fields)  # before the entities are made
     from p2c.sandbox.erp.app import API_PATH, create_app
     from p2c.sandbox.server import serve
 

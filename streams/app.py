@@ -88,6 +88,7 @@ class PromptTableManager(TableManager):
 def create_app(kafka: KafkaSettings, settings: StreamsSettings) -> faust.App:
     """A Faust app with no agents yet: :func:`streams.agents.register` adds them."""
     timings = group_timings(kafka.session_timeout_ms)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust makes only the app's own folder in it
     app = faust.App(
         settings.app_id,
         broker=broker_urls(kafka.bootstrap_servers),

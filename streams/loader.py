@@ -28,6 +28,8 @@ A template file, ``streams/templates/<flow>.toml``::
     Gender = { from = "gendercode", value_map = { 1 = "Male", 2 = "Female" } }
 
 A named ``value_map`` is a shared file ``streams/templates/maps/<name>.toml`` with one ``[entries]`` table.
+A customer's templates directory (``P2C_TEMPLATES_DIR``, :mod:`p2c.overrides`) overrides or extends both,
+file by file: ``<dir>/<stem>.toml`` and ``<dir>/maps/<name>.toml`` win over the shipped files.
 Every check raises ConfigurationError naming the file and the field: a field the source or the target
 schema lacks, a type that does not fit, an unknown transform, map or context value.
 """
@@ -41,11 +43,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from p2c import overrides
 from p2c.errors import ConfigurationError
+from p2c.flows import Flow
 from p2c.streams.avro_fields import AvroField, accepts, kind_of_value, source_fields, target_fields
 from p2c.streams.template import FieldSpec, Template, Transform, ValueMap
 
 TEMPLATES = resources.files("p2c.streams").joinpath("templates")
+MAPS = "maps"
 _FIELD_KEYS = {"from", "const", "context", "default", "value_map", "transforms", "required"}
 _TOP_KEYS = {"flow", "source", "target", "part", "source_key", "key", "when", "origin", "on_delete", "fields"}
 
@@ -61,10 +66,23 @@ def _read_toml(path: Any, what: str) -> dict[str, Any]:
     return doc
 
 
-@cache
+def in_force(relative: str) -> Any:
+    """The file in force for ``relative`` (``accounts.toml``, ``maps/countries.toml``): the customer's when
+    their templates directory has it, else the shipped one (which may not exist)."""
+    own = overrides.templates_dir()
+    if own is not None and (own / relative).is_file():
+        return own / relative
+    return TEMPLATES.joinpath(*relative.split("/"))
+
+
 def shared_map(name: str) -> ValueMap:
-    """The shared value map ``templates/maps/<name>.toml``."""
-    path = TEMPLATES.joinpath("maps", f"{name}.toml")
+    """The shared value map ``templates/maps/<name>.toml`` in force."""
+    return _shared_map(name, str(in_force(f"{MAPS}/{name}.toml")))
+
+
+@cache
+def _shared_map(name: str, where: str) -> ValueMap:
+    path = in_force(f"{MAPS}/{name}.toml")
     if not path.is_file():
         raise ConfigurationError(f"value map {name!r} not found: expected {path}")
     entries = _read_toml(path, "value map").get("entries")
@@ -183,8 +201,21 @@ def build(doc: dict[str, Any], origin: str, context: Mapping[str, Any]) -> Templ
 
 
 def load(flow: str | Path, *, company: str = "usmf") -> Template:
-    """Load and check ``templates/<flow>.toml`` (or a template file by path)."""
-    path: Any = (
-        Path(flow) if isinstance(flow, Path) or str(flow).endswith(".toml") else (TEMPLATES.joinpath(f"{flow}.toml"))
-    )
+    """Load and check the template ``<flow>.toml`` in force (or a template file by path)."""
+    path: Any = Path(flow) if isinstance(flow, Path) or str(flow).endswith(".toml") else in_force(f"{flow}.toml")
     return build(_read_toml(path, "template"), str(path), {"company": company})
+
+
+def load_declared(flow: Flow, stem: str, *, company: str = "usmf") -> Template:
+    """Load and check the template ``<stem>.toml`` in force, and check it against the flow's declaration."""
+    template = load(stem, company=company)
+    where = f"template {in_force(f'{stem}.toml')} (flow {flow.name})"
+    reads = sorted(t.name for t in flow.sources)
+    writes = sorted(t.name for t in flow.targets)
+    if template.flow != flow.name:
+        raise ConfigurationError(f"{where}: flow = {template.flow!r}; it is a template of {flow.name!r} (p2c.flows)")
+    if template.source_topic not in reads:
+        raise ConfigurationError(f"{where}: source {template.source_topic} is not a topic the flow reads: {reads}")
+    if template.target_topic not in writes:
+        raise ConfigurationError(f"{where}: target {template.target_topic} is not a topic the flow writes: {writes}")
+    return template

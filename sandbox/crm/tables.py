@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any
 
 from p2c.sandbox.odata.model import EntitySet, Field, Type
+from p2c.sandbox.tenant_columns import crm_columns
 
 WEBAPI_TYPES = {t.value: t for t in Type}
 #: Where the reference file says less than Microsoft's table reference page, the page wins (and is cited).
@@ -148,8 +149,9 @@ def _build(logical: str, entity_set: str, spec: dict[str, Any], extra: list[Colu
 
 
 def _extra_columns(logical: str) -> list[Column]:
+    """The P2C solution's columns on ``logical``, then the tenant's own (:mod:`p2c.sandbox.tenant_columns`)."""
     out = []
-    for c in solution_columns():
+    for c in [*solution_columns(), *crm_columns()]:
         if c["table"] != logical:
             continue
         webapi = {"String": "Edm.String", "Boolean": "Edm.Boolean", "BigInt": "Edm.Int64", "Integer": "Edm.Int32"}

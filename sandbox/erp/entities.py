@@ -8,11 +8,21 @@ entities, where p2c's sinks record the source version they wrote.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from p2c.sandbox.odata.model import EntitySet, Field, Type
+from p2c.sandbox.tenant_columns import erp_fields
 
 COMPANY = "dataAreaId"
 MODIFIED = "ModifiedDateTime"
 SOURCE_VERSION = "P2CSourceVersion"
+EXTENSION_TYPES = {
+    "String": Type.STRING,
+    "Int32": Type.INT,
+    "Int64": Type.BIGINT,
+    "Decimal": Type.DECIMAL,
+    "Boolean": Type.BOOL,
+}
 
 _TYPES = {
     "CreditLimit": Field("CreditLimit", Type.DECIMAL, scale=4),
@@ -33,6 +43,15 @@ def _fields(names: str, *, business: bool = True) -> tuple[Field, ...]:
     if business:
         fields += [Field(MODIFIED, Type.DATETIME, readonly=True), Field(SOURCE_VERSION, Type.BIGINT)]
     return tuple(fields)
+
+
+def _extended(entity: EntitySet) -> EntitySet:
+    """``entity`` with the environment's extension fields on it (:mod:`p2c.sandbox.tenant_columns`)."""
+    extra = [Field(name, EXTENSION_TYPES[kind]) for name, kind in erp_fields(entity.name)]
+    clash = [f.name for f in extra if f.name in entity.by_name]
+    if clash:
+        raise ValueError(f"extension fields {clash} of {entity.name}: the entity has fields of those names")
+    return replace(entity, fields=entity.fields + tuple(extra), by_name={}) if extra else entity
 
 
 def _address(prefix: str, parts: str) -> str:
@@ -159,6 +178,10 @@ LANGUAGES = EntitySet(
     table_name="LanguageEntity",
 )
 
+# An environment's own extension fields, when its sandbox was given them (p2c sandbox erp --extension-fields).
+CUSTOMERS, CONTACTS, QUOTATION_HEADERS, QUOTATION_LINES, RELEASED_PRODUCTS = (
+    _extended(e) for e in (CUSTOMERS, CONTACTS, QUOTATION_HEADERS, QUOTATION_LINES, RELEASED_PRODUCTS)
+)
 BUSINESS: tuple[EntitySet, ...] = (CUSTOMERS, CONTACTS, QUOTATION_HEADERS, QUOTATION_LINES, RELEASED_PRODUCTS)
 REFERENCE: tuple[EntitySet, ...] = (CUSTOMER_GROUPS, CURRENCIES, UNITS, LEGAL_ENTITIES, COUNTRIES, LANGUAGES)
 ALL = BUSINESS + REFERENCE

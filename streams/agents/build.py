@@ -35,18 +35,7 @@ class CountedAgent(Protocol):
 
 def load_templates(flow: Flow, settings: StreamsSettings) -> list[Template]:
     """The flow's templates, each checked against the contracts and against the declaration."""
-    loaded = [loader.load(name, company=settings.company) for name in flow.templates]
-    reads = {t.name for t in flow.sources}
-    writes = {t.name for t in flow.targets}
-    for name, template in zip(flow.templates, loaded, strict=True):
-        where = f"template {name} of flow {flow.name}"
-        if template.flow != flow.name:
-            raise ConfigurationError(f"{where}: names flow {template.flow!r}; the declaration (p2c.flows) says it")
-        if template.source_topic not in reads:
-            raise ConfigurationError(f"{where}: source {template.source_topic} is not one the flow reads: {reads}")
-        if template.target_topic not in writes:
-            raise ConfigurationError(f"{where}: target {template.target_topic} is not one the flow writes: {writes}")
-    return loaded
+    return [loader.load_declared(flow, name, company=settings.company) for name in flow.templates]
 
 
 def logic_of(flow: Flow) -> type:

@@ -37,9 +37,8 @@ def says_ready(process: ManagedProcess) -> bool:
     return any(line.strip() == "ready" for line in process.log_path.read_text(errors="replace").splitlines())
 
 
-@pytest.fixture(scope="package")
-def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    data_dir = tmp_path_factory.mktemp("p2c-up")
+def start_up(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Running:
+    """``p2c up`` on free ports with ``data_dir``, ready; ``extra`` options and ``env`` on top."""
     ports = {name: free_port() for name in ("broker", "registry", "crm", "erp", "control")}
     process = ManagedProcess(
         "p2c-up",
@@ -57,13 +56,14 @@ def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             str(ports["erp"]),
             "--control-port",
             str(ports["control"]),
+            *extra,
         ),
         log_path=data_dir / "p2c-up.out",
-        env={"P2C_SESSION_TIMEOUT_MS": "2000"},
+        env={"P2C_SESSION_TIMEOUT_MS": "2000", **(env or {})},
     )
     process.ready = lambda: says_ready(process)
     process.start(timeout=120)
-    yield Running(
+    return Running(
         process,
         data_dir,
         f"127.0.0.1:{ports['broker']}",
@@ -72,4 +72,10 @@ def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         f"http://127.0.0.1:{ports['erp']}",
         f"http://127.0.0.1:{ports['control']}",
     )
-    process.stop(timeout=30)
+
+
+@pytest.fixture(scope="package")
+def p2c_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    running = start_up(tmp_path_factory.mktemp("p2c-up"))
+    yield running
+    running.process.stop(timeout=30)
