@@ -27,6 +27,9 @@ class FakeCodec:
     def __init__(self, topic: str) -> None:
         self.topic = topic
 
+    def cached(self, data: bytes | None = None) -> bool:
+        return True  # nothing to fetch: encoding and decoding stay on the event loop
+
     def serialize(self, value: dict[str, Any], key: str | None = None) -> bytes:
         return json.dumps(value, default=str).encode()
 
