@@ -5,9 +5,10 @@ e.g. ``usmf|ACC-01000-BVRCPS``), so every write for one target record lands on o
 and two legal entities never share a key.
 
 The agent keeps, per source row (keyed by the source key, so co-partitioned with the change topic), its
-*memory*: the target key fields it last wrote (the *known* key), the last source version seen and the last
-emission (:mod:`streams.emission`: a change at or before the last one seen re-sends it; versions only go up).
-A deleted row keeps its memory without a key, so a replayed delete is sent again. With it:
+*memory*: the target key fields it last wrote (the *known* key), the key its last change deleted, the last
+source version seen and the version it last emitted (:mod:`streams.emission`: versions only go up; the
+replay of the change that produced the memory sends its writes again). A deleted row keeps its memory
+without a key, so a replayed delete is sent again. With it:
 
 * ``c``/``u``/``r`` of a row the template routes here -> ``UPSERT`` of the mapped record; when the row's
   target key changed (say, a new account number), a ``DELETE`` of the old key first.
@@ -33,7 +34,7 @@ from p2c.streams.template import Template, apply, matches, target_key
 UPSERT = "UPSERT"
 DELETE = "DELETE"
 KeyFields = dict[str, Any]
-Memory = dict[str, Any]  # per source row: {"key": KeyFields | None, "seen", "emitted", "sent"}
+Memory = dict[str, Any]  # per source row: {"key": KeyFields | None, "seen", "emitted", "gone": KeyFields | None}
 
 __all__ = ["DELETE", "UPSERT", "KeyFields", "MappingFlow", "Memory", "Outcome", "Write", "memory_of"]
 
@@ -57,7 +58,7 @@ def memory_of(stored: Mapping[str, Any] | None) -> Memory | None:
     if stored is None:
         return None
     if "seen" not in stored:
-        return {"key": dict(stored), "seen": -1, "sent": []}
+        return {"key": dict(stored), "seen": -1, "emitted": None, "gone": None}
     return dict(stored)
 
 
@@ -109,11 +110,14 @@ class MappingFlow:
         )
         return apply(sub, {**row, self.template.source_key: source_id})
 
-    def _emit(self, memory: Memory | None, writes: list[Write], version: int, key: KeyFields | None) -> Outcome:
+    def _emit(
+        self, memory: Memory | None, writes: list[Write], version: int, key: KeyFields | None, gone: KeyFields | None
+    ) -> Outcome:
+        """A new emission, strictly newer than the row's last; the memory keeps what a replay needs to redo it."""
         topic = self.template.target_topic
-        state, stamped = emission.emit(
-            {**(memory or {}), "key": key, "seen": version}, [(topic, w) for w in writes], version
-        )
+        stamped = emission.stamp([(topic, w) for w in writes], emission.next_version(version, memory))
+        emitted = int(stamped[0][1].value["origin"]["version"]) if stamped else (memory or {}).get("emitted")
+        state = {"key": key, "seen": version, "emitted": emitted, "gone": gone}
         return Outcome([w for _, w in stamped], state)
 
     def handle(
@@ -121,13 +125,18 @@ class MappingFlow:
     ) -> Outcome:
         """The writes for ``change`` given what is remembered of its row (:func:`memory_of`). Raises RecordError.
 
-        A change at or before the last one seen for the row re-sends the last emission (outputs before state).
+        The memory is small (the row's key, the key its last emission deleted, versions): a change at the
+        last version seen (a replay of the change that produced the memory) is worked out again from the change
+        and sent again with the version it had; an older one writes nothing, since the change that produced the
+        memory comes after it in the same partition and is replayed too (outputs before state).
         """
         memory = memory_of(stored)
         source_id = self.source_id(change, message_key)
         version = int(change["source"]["version"])
-        if memory is not None and version <= int(memory.get("seen", -1)):
-            return Outcome([w for _, w in emission.resend(memory)], memory)
+        if memory is not None and version < int(memory.get("seen", -1)):
+            return Outcome(memory=memory)
+        if memory is not None and version == int(memory.get("seen", -1)):
+            return self._again(change, memory, source_id)
         known = None if memory is None else memory.get("key")
         origin = self.origin(change, source_id)
         if change["op"] == "d":
@@ -143,17 +152,29 @@ class MappingFlow:
                         record_key=source_id,
                         field=exc.field,
                     ) from exc
-            return self._emit(memory, [self._delete(known, origin)], version, None)
+            return self._emit(memory, [self._delete(known, origin)], version, None, known)
         row = change.get("after")
         if row is None:
             raise RecordError(f"a {change['op']!r} change without 'after'", record_key=source_id)
         if not matches(self.template, row):
             if known is None:
-                seen = None if memory is None else {**memory, "seen": version}
+                seen = None if memory is None else {**memory, "seen": version, "gone": None}
                 return Outcome(memory=seen, skipped=f"not routed to {self.template.flow}")
-            return self._emit(memory, [self._delete(known, origin)], version, None)
+            return self._emit(memory, [self._delete(known, origin)], version, None, known)
         record = apply(self.template, row)
         new_key = self.key_fields(record)
-        writes = [self._delete(known, origin)] if known is not None and known != new_key else []
+        gone = known if known is not None and known != new_key else None
+        writes = [self._delete(gone, origin)] if gone is not None else []
         writes.append(Write(target_key(self.template, record), {"op": UPSERT, "record": record, "origin": origin}))
-        return self._emit(memory, writes, version, new_key)
+        return self._emit(memory, writes, version, new_key, gone)
+
+    def _again(self, change: Mapping[str, Any], memory: Memory, source_id: str) -> Outcome:
+        """The writes of the change that produced ``memory``, again, at the version they were sent with."""
+        origin = {**self.origin(change, source_id), "version": memory.get("emitted")}
+        gone, key = memory.get("gone"), memory.get("key")
+        writes = [self._delete(gone, origin)] if gone is not None else []
+        row = change.get("after")
+        if change["op"] != "d" and key is not None and row is not None:
+            record = apply(self.template, row)
+            writes.append(Write(target_key(self.template, record), {"op": UPSERT, "record": record, "origin": origin}))
+        return Outcome(writes if origin["version"] is not None else [], memory)
