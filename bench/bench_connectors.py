@@ -24,12 +24,14 @@ from typing import Any
 from p2c import topics
 from p2c.connectors.base.sink import Sink, SinkRecord
 from p2c.connectors.base.source import ChangeEvent
-from p2c.connectors.core.batch import BatchWriter, ChangeSet, Operation
+from p2c.connectors.core.batch import ODATA_DEFAULT_PARTS, BatchWriter, ChangeSet, Operation
+from p2c.connectors.core.versions import VersionStore
 from p2c.connectors.dataverse.settings import CrmSinkSettings
 from p2c.connectors.dataverse.sink import ProductSink
 from p2c.connectors.finops.quotations import QUOTATIONS
 from p2c.connectors.finops.settings import ErpSinkSettings
 from p2c.connectors.finops.sink import FinOpsSink
+from p2c.connectors.finops.snapshot import SnapshotStore
 from p2c.connectors.finops.source import STREAMS, FinOpsSource
 from p2c.connectors.finops.targets import CUSTOMERS
 from p2c.process import ManagedProcess, free_port, http_ok, p2c_command
@@ -160,13 +162,14 @@ def released_products(url: str, n: int) -> None:
         )
         for i in range(n)
     ]
-    BatchWriter(client).send(ops)
+    BatchWriter(client, ODATA_DEFAULT_PARTS).send(ops)
     client.close()
 
 
 def run_erp(url: str, n: int, batch: int, what: set[str]) -> None:
     settings = ErpSinkSettings(url=url)
-    sink = FinOpsSink(settings.client("bench"), CUSTOMERS, max_operations=batch)
+    state = Path(tempfile.mkdtemp(prefix="bench-erp-"))
+    sink = FinOpsSink(settings.client("bench"), CUSTOMERS, VersionStore(state, "customers"), max_operations=batch)
     phase(sink, "customers insert", customers(n, 1), batch)
     if "customers" in what:
         phase(sink, "customers update", customers(n, 2), batch)
@@ -174,15 +177,15 @@ def run_erp(url: str, n: int, batch: int, what: set[str]) -> None:
     if "quotations" in what or "source" in what:
         released_products(url, PRODUCTS if "source" not in what else max(PRODUCTS, n))
     if "quotations" in what:
-        qs = FinOpsSink(settings.client("bench"), QUOTATIONS, max_operations=batch)
+        qs = FinOpsSink(settings.client("bench"), QUOTATIONS, VersionStore(state, "quotations"), max_operations=batch)
         phase(qs, "quotations insert", quotations(n // 5, 1), batch // 6)
         phase(qs, "quotations update", quotations(n // 5, 2), batch // 6)
         phase(qs, "quotations replay", quotations(n // 5, 2), batch // 6)
     if "source" in what:
-        src = FinOpsSource(settings.client("bench"), [STREAMS["CDSReleasedDistinctProducts"]], page_size=1000)
-        src.state = {"CDSReleasedDistinctProducts": {}}
-        timed(lambda: src.poll(src.streams[0]), "source full load")
-        timed(lambda: src.poll(src.streams[0]), "source empty poll")
+        products = STREAMS["CDSReleasedDistinctProducts"]
+        src = FinOpsSource(settings.client("bench"), [products], SnapshotStore(state), page_size=5000)
+        timed(lambda: src.cycle(products), "source full snapshot")
+        timed(lambda: src.cycle(products), "source snapshot, nothing changed")
 
 
 def timed(poll: Callable[[], Iterator[Any]], name: str) -> None:
@@ -194,7 +197,7 @@ def timed(poll: Callable[[], Iterator[Any]], name: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=10_000)
-    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=100, help="$batch parts (the ERP sandbox allows 100)")
     parser.add_argument("--what", default="customers,quotations,products,source")
     args = parser.parse_args()
     what = set(args.what.split(","))

@@ -5,7 +5,10 @@
 
 Prints p50/p90/max for: an account created in the CRM until its customer is in the ERP; a name and phone
 change until the customer shows them; a quote whose product is not yet maintained in FinOps, from the moment
-the product is created in FinOps until the quotation (header and lines) is in the ERP.
+the product is created in FinOps until the quotation (header and lines) is in the ERP; and ERP -> CRM through
+the ERP source's snapshot mode (the only change detection a standard FinOps environment allows over OData): a
+product created, renamed, made unsellable (sales stopped) and deleted in FinOps until Sales shows it.
+``--what erp-to-crm`` runs only the last.
 """
 
 from __future__ import annotations
@@ -70,7 +73,6 @@ def quote_latency(c: ODataClient, e: ODataClient, each: str, usd: str) -> float:
         {
             "dataAreaId": "usmf",
             "ProductNumber": f"B-{tag}",
-            "IsSellable": True,
             "ProductName": f"Bench {tag}",
             "SalesUnitSymbol": "ea",
             "SalesPrice": 1,
@@ -96,13 +98,61 @@ def report(name: str, samples: list[float]) -> None:
     )
 
 
+def sales_product(c: ODataClient, number: str) -> dict[str, object] | None:
+    rows = c.get_all("products", {"$filter": f"productnumber eq '{number}'", "$select": "name,statecode"})
+    return rows[0] if rows else None
+
+
+def product_lifecycle(c: ODataClient, e: ODataClient, i: int) -> dict[str, float]:
+    """Seconds until Sales shows a product created, renamed, stopped and (after a restart) deleted in FinOps."""
+    number = f"S-{uuid.uuid4().hex[:6].upper()}"
+    product = f"CDSReleasedDistinctProducts(dataAreaId='usmf',ProductNumber='{number}')"
+    settings = f"ProductDefaultOrderSettings(dataAreaId='usmf',ItemNumber='{number}')"
+    body = {"ProductName": f"Snap {i}", "SalesUnitSymbol": "ea", "SalesPrice": 3, "CurrencyCode": "USD"}
+    out: dict[str, float] = {}
+    start = time.monotonic()
+    e.post("CDSReleasedDistinctProducts", {"dataAreaId": "usmf", "ProductNumber": number, **body})
+    out["created"] = timed(lambda: sales_product(c, number), start)
+    start = time.monotonic()
+    e.patch(product, {"ProductName": f"Snap {i} renamed"})
+    out["renamed"] = timed(lambda: (p := sales_product(c, number)) and p["name"] == f"Snap {i} renamed", start)
+    start = time.monotonic()
+    e.patch(settings, {"IsSalesProcessingStopped": "Yes"})
+    out["stopped"] = timed(lambda: (p := sales_product(c, number)) and p["statecode"] == 1, start)
+    e.patch(settings, {"IsSalesProcessingStopped": "No"})
+    wait_for("sellable again", lambda: (p := sales_product(c, number)) and p["statecode"] == 0, timeout=30)
+    start = time.monotonic()
+    e.delete(product)
+    out["deleted"] = timed(lambda: (p := sales_product(c, number)) and p["statecode"] == 1, start)
+    return out
+
+
+def erp_to_crm(c: ODataClient, e: ODataClient, n: int) -> None:
+    """The starts are spread over the snapshot cycle."""
+    measures: dict[str, list[float]] = {"created": [], "renamed": [], "stopped": [], "deleted": []}
+    for i in range(n):
+        time.sleep(0.173 * (i % 7))
+        for name, seconds in product_lifecycle(c, e, i).items():
+            measures[name].append(seconds)
+        print(f"\r{i + 1}/{n} products", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    report("ERP product created -> in Sales (snapshot)", measures["created"])
+    report("ERP product renamed -> renamed in Sales", measures["renamed"])
+    report("ERP sales stopped -> retired in Sales", measures["stopped"])
+    report("ERP product deleted -> retired in Sales", measures["deleted"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--crm-url", default="http://127.0.0.1:8701")
     parser.add_argument("--erp-url", default="http://127.0.0.1:8702")
     parser.add_argument("--n", type=int, default=20, help="samples per measure")
+    parser.add_argument("--what", choices=["all", "erp-to-crm"], default="all")
     args = parser.parse_args()
     c, e = crm(args.crm_url), erp(args.erp_url)
+    if args.what == "erp-to-crm":
+        erp_to_crm(c, e, args.n)
+        return
     created, changed = [], []
     for i in range(args.n):
         time.sleep(0.137 * (i % 7))  # spread the starts over the source's poll cycle
@@ -134,6 +184,7 @@ def main() -> None:
         print(f"\r{i + 1}/{max(3, args.n // 4)} quotes", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     report("product created in ERP -> quotation", quotes)
+    erp_to_crm(c, e, max(3, args.n // 2))
 
 
 if __name__ == "__main__":

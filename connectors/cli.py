@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -46,12 +47,14 @@ def source() -> None:
     default=None,
     help="erp: poll every legal entity (?cross-company=true) [default: cross-company].",
 )
-@click.option("--poll-interval", type=float, default=None, help="Seconds between polls [default: crm 1.0, erp 0.5].")
 @click.option(
-    "--overlap-ms",
-    type=int,
+    "--poll-interval", type=float, default=None, help="Seconds between polls (erp: snapshots) [default: 1.0]."
+)
+@click.option(
+    "--snapshot-dir",
+    type=click.Path(path_type=Path),
     default=None,
-    help="erp: each poll re-reads this much before the watermark [default: 2000].",
+    help="erp: where the last product snapshot is kept [default: ./.p2c/state/source-erp].",
 )
 @options.bootstrap_servers
 @options.schema_registry_url
@@ -64,7 +67,7 @@ def source_run(
     company: str | None,
     cross_company: bool | None,
     poll_interval: float | None,
-    overlap_ms: int | None,
+    snapshot_dir: Path | None,
     bootstrap_servers: str,
     schema_registry_url: str,
     config_file: str | None,
@@ -97,7 +100,7 @@ def source_run(
                 company=company,
                 cross_company=cross_company,
                 poll_interval=poll_interval,
-                overlap_ms=overlap_ms,
+                snapshot_dir=snapshot_dir,
             )
             launch.run_erp_source(erp, kafka, registry)
     except P2CError as exc:
@@ -127,6 +130,13 @@ def sink() -> None:
     default=None,
     help="erp: seconds a record waits for its customer or product before it is dead-lettered [default: 60].",
 )
+@click.option("--batch-parts", type=int, default=None, help="erp: requests per $batch [default: 100].")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="erp: where the applied version per target key is kept [default: ./.p2c/state/sink-erp].",
+)
 @options.bootstrap_servers
 @options.schema_registry_url
 @options.config_file
@@ -139,6 +149,8 @@ def sink_run(
     batch_size: int | None,
     batch_ms: int | None,
     hold_timeout: float | None,
+    batch_parts: int | None,
+    state_dir: Path | None,
     bootstrap_servers: str,
     schema_registry_url: str,
     config_file: str | None,
@@ -162,6 +174,8 @@ def sink_run(
                 batch_size=batch_size,
                 batch_ms=batch_ms,
                 hold_timeout=hold_timeout,
+                batch_parts=batch_parts,
+                sink_state_dir=state_dir,
             )
             launch.run_erp_sink(erp, kafka, registry)
         else:

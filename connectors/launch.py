@@ -91,6 +91,7 @@ def run_crm_source(settings: CrmSourceSettings, kafka: KafkaSettings, registry: 
 
 
 def run_erp_source(settings: ErpSourceSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
+    from p2c.connectors.finops.snapshot import SnapshotStore
     from p2c.connectors.finops.source import FinOpsSource, streams_for
 
     if not settings.cross_company and not settings.company:
@@ -98,12 +99,11 @@ def run_erp_source(settings: ErpSourceSettings, kafka: KafkaSettings, registry: 
     src = FinOpsSource(
         settings.client(f"erp {settings.connector_name}"),
         _lookup("--entities", streams_for, settings.entity_list),
+        SnapshotStore(settings.snapshot_dir),
         name=settings.connector_name,
         company=settings.company,
         poll_interval=settings.poll_interval,
-        overlap_ms=settings.overlap_ms,
         page_size=settings.page_size,
-        position_refresh=settings.position_refresh,
     )
     run_source(src, "source-erp", kafka, registry, settings.report_interval)
 
@@ -173,6 +173,7 @@ def run_sinks(
 
 
 def run_erp_sink(settings: ErpSinkSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
+    from p2c.connectors.core.versions import VersionStore
     from p2c.connectors.finops.catalog import targets_for
     from p2c.connectors.finops.holds import DependencyHold
     from p2c.connectors.finops.sink import FinOpsSink
@@ -182,7 +183,13 @@ def run_erp_sink(settings: ErpSinkSettings, kafka: KafkaSettings, registry: Regi
         client = settings.client(f"erp {target.name}")
         hold = DependencyHold(client, settings.hold_timeout, settings.hold_retry_after)
         snk = FinOpsSink(
-            client, target, company=settings.company, max_operations=min(1000, settings.batch_size), hold=hold
+            client,
+            target,
+            VersionStore(settings.sink_state_dir, target.name),
+            company=settings.company,
+            max_operations=settings.batch_parts,
+            hold=hold,
+            retry_budget=settings.retry_budget,
         )
         sinks.append((snk, settings.group(target.name)))
     run_sinks(
@@ -197,6 +204,7 @@ def run_erp_sink(settings: ErpSinkSettings, kafka: KafkaSettings, registry: Regi
 
 
 def run_crm_sink(settings: CrmSinkSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
+    from p2c.connectors.core.pace import Pace
     from p2c.connectors.dataverse.pricing import Bindings
     from p2c.connectors.dataverse.setup import check, needs
     from p2c.connectors.dataverse.sink import ProductSink
@@ -212,6 +220,8 @@ def run_crm_sink(settings: CrmSinkSettings, kafka: KafkaSettings, registry: Regi
             bindings=Bindings(client, settings.reference_reload),
             default_unit_group=settings.default_unit_group,
             max_operations=min(1000, 2 * settings.batch_size),
+            # Dataverse service protection: start small, grow while allowed, shrink on 429 (Microsoft's advice)
+            pace=Pace(settings.start_batch_operations, 1, min(1000, 2 * settings.batch_size), settings.max_concurrency),
         )
         sinks.append((snk, settings.group(target.name)))
     run_sinks(

@@ -28,6 +28,7 @@ from p2c.datadir import DataDirLock
 from p2c.errors import ConfigurationError, P2CError
 from p2c.init import initialise
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
+from p2c.sandbox.odata.auth import CRM_SINK_CLIENT, DEFAULT_CLIENTS
 from p2c.settings import KafkaSettings, RegistrySettings
 from p2c.status import collect, render
 from p2c.supervisor import Supervisor
@@ -53,8 +54,10 @@ class Plan:
         company: str,
         control_port: int = DEFAULT_CONTROL_PORT,
         custom: overrides.OverrideSettings | None = None,
+        crm_protection: float | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.crm_protection = crm_protection
         self.logs = data_dir / "logs"
         self.broker_port = broker_port
         self.own_broker = bootstrap_servers is None
@@ -91,15 +94,18 @@ class Plan:
             "P2C_ERP_URL": self.erp_url,
             "P2C_COMPANY": self.company,
             "P2C_STREAMS_DATA_DIR": str(self.data_dir / "streams"),
+            # state p2c keeps beside the pipeline: the last product snapshot, the versions the sinks applied
+            "P2C_ERP_SNAPSHOT_DIR": str(self.data_dir / "state" / "source-erp"),
+            "P2C_ERP_SINK_STATE_DIR": str(self.data_dir / "state" / "sink-erp"),
             **self.custom.environment(),
         }
 
-    def process(self, name: str, *args: str) -> ManagedProcess:
+    def process(self, name: str, *args: str, env: dict[str, str] | None = None) -> ManagedProcess:
         return ManagedProcess(
             name,
             p2c_command(*args),
             log_path=self.logs / f"{name}.log",
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             pid_path=self.data_dir / "run" / f"{name}.pid",
         )
 
@@ -124,15 +130,35 @@ class Plan:
         return procs
 
     def sandboxes(self) -> list[ManagedProcess]:
+        protection: list[str] = []
+        if self.crm_protection:
+            protection = ["--service-protection", str(self.crm_protection)]
+            protection += [arg for c in (*DEFAULT_CLIENTS, CRM_SINK_CLIENT) for arg in ("--client", ":".join(c))]
         crm = self.process(
-            "crm", "sandbox", "crm", "--port", str(self.crm_port), "--data-dir", str(self.data_dir / "crm")
+            "crm", "sandbox", "crm", "--port", str(self.crm_port), "--data-dir", str(self.data_dir / "crm"), *protection
         )
         crm.ready = log_says(crm)
         erp = self.process(
-            "erp", "sandbox", "erp", "--port", str(self.erp_port), "--data-dir", str(self.data_dir / "erp")
+            "erp",
+            "sandbox",
+            "erp",
+            "--port",
+            str(self.erp_port),
+            "--data-dir",
+            str(self.data_dir / "erp"),
+            # the strict reading: business errors as HTTP 500, a $batch that stops at the first failed change set
+            "--business-errors",
+            "500",
         )
         erp.ready = log_says(erp)
         return [crm, erp]
+
+    def crm_sink_env(self) -> dict[str, str]:
+        """Under service protection the CRM sink signs in as its own application user: Dataverse's limits are
+        per user, and a source polling while the sink waits out a Retry-After would extend the sink's wait."""
+        if not self.crm_protection:
+            return {}
+        return {"P2C_CRM_CLIENT_ID": CRM_SINK_CLIENT[0], "P2C_CRM_CLIENT_SECRET": CRM_SINK_CLIENT[1]}
 
     def pipeline(self) -> list[ManagedProcess]:
         kafka = ("--bootstrap-servers", self.bootstrap, "--schema-registry-url", self.registry_url)
@@ -143,7 +169,7 @@ class Plan:
             self.process(
                 "sink-erp", "sink", "run", "erp", "--erp-url", self.erp_url, "--company", self.company, *kafka
             ),
-            self.process("sink-crm", "sink", "run", "crm", "--crm-url", self.crm_url, *kafka),
+            self.process("sink-crm", "sink", "run", "crm", "--crm-url", self.crm_url, *kafka, env=self.crm_sink_env()),
         ]
         for proc in procs:
             proc.ready = log_says(proc)
@@ -249,6 +275,12 @@ class StatusScreen:
     help="FinOps legal entity (dataAreaId) the CRM maps to.",
 )
 @click.option(
+    "--crm-service-protection",
+    type=click.FloatRange(min=0.001),
+    default=None,
+    help="Run the CRM sandbox with Dataverse's service protection limits scaled by this factor (0.1: a tenth).",
+)
+@click.option(
     "--bootstrap-servers",
     default=None,
     envvar="P2C_BOOTSTRAP_SERVERS",
@@ -273,6 +305,7 @@ def up(
     detach: bool,
     no_seed: bool,
     company: str,
+    crm_service_protection: float | None,
     bootstrap_servers: str | None,
     schema_registry_url: str | None,
     templates_dir: Path | None,
@@ -297,6 +330,7 @@ def up(
         company,
         control_port,
         custom,
+        crm_service_protection,
     )
     lock = DataDirLock(data_dir)
     lock.acquire()

@@ -185,6 +185,14 @@ def _counts(conn: object, tables: list[str]) -> str:
     "--data-dir", default=Path("./.p2c/erp"), type=click.Path(path_type=Path), help="Where the SQLite file lives."
 )
 @_rate_option
+@click.option(
+    "--business-errors",
+    default="400",
+    type=click.Choice(["400", "500"]),
+    help="500: answer a record's business error as FinOps can (HTTP 500, the Infolog in innererror) and stop "
+    "a $batch at the first failed change set.",
+)
+@click.option("--max-batch-parts", default=100, type=click.IntRange(min=1), help="Requests one $batch may hold.")
 @_client_option
 @click.option(
     "--extension-fields",
@@ -199,6 +207,8 @@ def erp(
     port: int,
     data_dir: Path,
     rate_limit: int | None,
+    business_errors: str,
+    max_batch_parts: int,
     clients: tuple[str, ...],
     extension_fields: Path | None,
 ) -> None:
@@ -209,7 +219,9 @@ def erp(
 
     logs.configure()
     allowed = _clients(clients)
-    app, store = create_app(data_dir, allowed, rate_limit)
+    app, store = create_app(
+        data_dir, allowed, rate_limit, business_errors=int(business_errors), max_batch_parts=max_batch_parts
+    )
     log.info("ERP store %s", store.db.path.resolve())
     log.info(
         "ERP rows: %s",
@@ -217,14 +229,20 @@ def erp(
             store.conn,
             [
                 "customersv3",
-                "cdscontactsv2",
+                "cdscontactpersonsv2",
                 "cdssalesquotationheaders",
                 "cdssalesquotationlines",
                 "cdsreleaseddistinctproducts",
             ],
         ),
     )
-    log.info("clients: %s; default company usmf; rate limit %s", ", ".join(allowed), rate_limit or "off")
+    log.info(
+        "clients: %s; default company usmf; rate limit %s; business errors as HTTP %s; $batch of at most %d parts",
+        ", ".join(allowed),
+        rate_limit or "off",
+        business_errors,
+        max_batch_parts,
+    )
     serve(app, host, port, f"FinOps OData at http://{host}:{port}{API_PATH}")
 
 

@@ -114,8 +114,6 @@ class _Seeder:
                 "ProductDescription": f"{name}, sold by the {unit}.",
                 "ItemNumber": number,
                 "ProductType": "Service" if unit == "h" else "Item",
-                "ProductSubType": "Product",
-                "IsSellable": sellable,
                 "SalesUnitSymbol": unit,
                 "SalesPrice": price,
                 "UnitCost": round(price * self.rng.uniform(0.4, 0.8), 2),
@@ -125,6 +123,9 @@ class _Seeder:
             if self.erp.get(R.RELEASED_PRODUCTS, {"dataAreaId": "usmf", "ProductNumber": number}) is None:
                 self.erp.create(R.RELEASED_PRODUCTS, body)
                 self.added["CDSReleasedDistinctProducts"] = self.added.get("CDSReleasedDistinctProducts", 0) + 1
+                if not sellable:  # sales stopped: the per-item flag of its default order settings
+                    stopped = {"IsSalesProcessingStopped": "Yes"}
+                    self.erp.update(R.ORDER_SETTINGS, {"dataAreaId": "usmf", "ItemNumber": number}, stopped)
             if sellable:
                 pid = self.gid("product", i)
                 self._crm_product(pid, number, name, unit, price, True, usd, standard)

@@ -3,7 +3,7 @@
 Routing (§1.2, §5), each rule the ``when`` of a template, the customers' first:
 
 * ``contacts-customers`` (``msdynce_isactivecustomer`` true) -> an UPSERT of a CustomersV3 person customer;
-* else ``contacts-contactpersons`` (``parentcustomerid_type`` account) -> an UPSERT of a CDSContactsV2
+* else ``contacts-contactpersons`` (``parentcustomerid_type`` account) -> an UPSERT of a CDSContactPersonsV2
   contact person of the parent account's customer. The contact carries the account's id; the number comes
   from the ``accounts`` join (:mod:`streams.join`): until it is known the contact is parked (waiting on
   ``account``) and it goes when the answer arrives. The template maps ``AssociatedContactNumber`` from

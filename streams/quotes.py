@@ -6,6 +6,8 @@ seen, the dependencies it follows and the answers held. After every input, :func
 
 * no header yet                                   -> parked, waiting on ``header``
 * not active (``statecode`` != 1)                 -> skipped; a quotation already written stays in the ERP
+  (a revised quote is closed, statuscode 7: its next revision, a new quote row with the same number, updates
+  that quotation when it is activated, and deleting the old revision leaves it alone)
 * a line without a product (write-in)             -> skipped
 * a product known not to be externally maintained -> skipped (it goes if that changes: the answer re-examines)
 * customer or a product number not known yet      -> parked, ``waiting_on`` {"customer": n, "product": n}
@@ -33,6 +35,7 @@ from p2c.streams.join.specs import ACCOUNTS, CONTACTS, PRODUCTS
 from p2c.streams.template import Template, apply, target_key
 
 ACTIVE = 1
+REVISED = 7  # statuscode of a quote closed by ReviseQuote: a newer revision has its number
 CUSTOMER_JOINS = {"account": ACCOUNTS.name, "contact": CONTACTS.name}
 
 
@@ -99,6 +102,9 @@ class QuotesFlow:
         known = held.get("known")
         if known is None:
             return Step(tombstone, skipped="deleted, never written")
+        header = (held.get("header") or {}).get("after") or {}
+        if header.get("statuscode") == REVISED:  # its number's quotation is the live revision's now
+            return Step(tombstone, skipped="an old revision deleted: the quotation follows the live revision")
         origin = self._origin(held, _version(change), _ts_ms(change))
         record = {"header": known, "lines": []}
         delete = Write(target_key(self.header, known), {"op": DELETE, "record": record, "origin": origin})

@@ -23,7 +23,7 @@ from p2c.flows import NAMES, by_name, topic
 from p2c.metrics import MetricsReporter
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
-from p2c.streams import commit_guard
+from p2c.streams import faust_adapter
 from p2c.streams.agents import CountedAgent, PartitionsOf, load_templates, register
 from p2c.streams.app import create_app
 from p2c.streams.counters import Snapshot
@@ -95,7 +95,7 @@ def build(
     partitions_of: PartitionsOf,
 ) -> Runtime:
     """The app with the flows' agents, a ``ready`` line and a periodic summary."""
-    commit_guard.install()
+    faust_adapter.install_commit_guard()
     runtime = Runtime(create_app(kafka, settings))
     for flow, loaded in templates.items():
         runtime.agents.extend(register(runtime.app, by_name(flow), codecs, loaded, partitions_of))

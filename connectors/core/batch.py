@@ -5,9 +5,10 @@ is an ``application/http`` part with a ``Content-ID``. Response: one part per ch
 multipart with every operation's response, or a single ``application/http`` error response for a change set
 that failed (and was rolled back). Each status goes through the error table, so one bad record fails alone.
 
-``Prefer: odata.continue-on-error`` asks Dataverse to go on after a failed change set; a change set with no
-response at all (the service stopped early) is reported retriable. When the whole request is rejected as
-bad (4xx without a multipart body), the change sets are bisected until the bad one stands alone.
+``Prefer: odata.continue-on-error`` asks the service to go on after a failed change set; a change set with no
+response at all (the service stopped early, as FinOps may) is reported unanswered, for the caller to send
+again. When the whole request is rejected as bad (4xx without a multipart body), the change sets are bisected
+until the bad one stands alone.
 """
 
 from __future__ import annotations
@@ -16,17 +17,21 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from p2c.connectors.core.errors import error_for
 from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pace import Pace
 from p2c.errors import P2CError, RecordError, RetriableError
 
 log = logging.getLogger("p2c.connectors.batch")
 
 CRLF = "\r\n"
 MAX_OPERATIONS = 1000
+#: OData's default limit of requests in one $batch (FinOps's, unless the environment says otherwise)
+ODATA_DEFAULT_PARTS = 100
 
 
 @dataclass(frozen=True)
@@ -63,10 +68,17 @@ class ChangeSetResult:
     changeset: ChangeSet
     responses: list[Response]
     error: P2CError | None = None
+    #: False when the service stopped before this change set (FinOps stops at the first failed one)
+    answered: bool = True
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def failure(self) -> Response | None:
+        """The response that failed the change set, if it has one."""
+        return next((r for r in self.responses if r.status >= 400), None)
 
 
 # ---- building ---------------------------------------------------------------------------------------
@@ -167,23 +179,32 @@ def parse_batch(body: bytes, content_type: str) -> list[list[Response]]:
 
 
 class BatchWriter:
-    """Sends change sets in ``$batch`` requests of at most ``max_operations`` operations."""
+    """Sends change sets in ``$batch`` requests of at most ``max_operations`` operations.
 
-    def __init__(self, client: ODataClient, max_operations: int = MAX_OPERATIONS, path: str = "$batch"):
+    With a :class:`~p2c.connectors.core.pace.Pace` the batch size and the number of requests in flight start
+    small, grow after every round the service took without a 429 and shrink after one that saw a 429 (the
+    client's throttle holds every request until ``Retry-After`` has passed).
+    """
+
+    def __init__(
+        self, client: ODataClient, max_operations: int = MAX_OPERATIONS, path: str = "$batch", pace: Pace | None = None
+    ):
         if not 1 <= max_operations <= MAX_OPERATIONS:
             raise ValueError(f"max_operations must be 1..{MAX_OPERATIONS}")
         self.client = client
         self.max_operations = max_operations
         self.path = path
+        self.pace = pace
         self.requests = 0
 
-    def chunks(self, changesets: Sequence[ChangeSet]) -> list[list[ChangeSet]]:
+    def chunks(self, changesets: Sequence[ChangeSet], limit: int | None = None) -> list[list[ChangeSet]]:
+        limit = limit or self.max_operations
         out: list[list[ChangeSet]] = []
         current: list[ChangeSet] = []
         size = 0
         for cs in changesets:
             n = len(cs.operations)
-            if current and size + n > self.max_operations:
+            if current and size + n > limit:
                 out.append(current)
                 current, size = [], 0
             current.append(cs)
@@ -194,9 +215,21 @@ class BatchWriter:
 
     def send(self, changesets: Sequence[ChangeSet]) -> list[ChangeSetResult]:
         """One result per change set, in order. Raises RetriableError/ConfigurationError for the whole call."""
+        if self.pace is None:
+            return [r for chunk in self.chunks(changesets) for r in self._send_chunk(chunk)]
         results: list[ChangeSetResult] = []
-        for chunk in self.chunks(changesets):
-            results.extend(self._send_chunk(chunk))
+        left = list(changesets)
+        with ThreadPoolExecutor(max_workers=self.pace.max_concurrency, thread_name_prefix="batch") as pool:
+            while left:  # one round: as many batches as the pace allows, in flight together
+                chunks = self.chunks(left, min(self.max_operations, self.pace.size))[: self.pace.concurrency]
+                throttled = self.client.throttle.throttled
+                for done in pool.map(self._send_chunk, chunks):
+                    results.extend(done)
+                left = left[sum(len(c) for c in chunks) :]
+                if self.client.throttle.throttled > throttled:
+                    self.pace.shrink()
+                else:
+                    self.pace.grow()
         return results
 
     def _send_chunk(self, chunk: list[ChangeSet]) -> list[ChangeSetResult]:
@@ -223,7 +256,8 @@ class BatchWriter:
         results = []
         for i, cs in enumerate(chunk):
             if i >= len(groups):
-                results.append(ChangeSetResult(cs, [], RetriableError(f"{cs.key}: no response in the $batch")))
+                unanswered = RetriableError(f"{cs.key}: no response in the $batch")
+                results.append(ChangeSetResult(cs, [], unanswered, answered=False))
                 continue
             error = None
             for r in groups[i]:

@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 
 from p2c.connectors.core.errors import raise_for, transport_error
+from p2c.connectors.core.pace import Throttle
 from p2c.connectors.core.retry import RetryPolicy, call_with_retry
+from p2c.errors import RetriableError
 
 log = logging.getLogger("p2c.connectors.http")
 
@@ -20,7 +22,8 @@ class ODataClient:
     """Requests against one OData service root (``.../api/data/v9.2/`` or ``.../data/``).
 
     Every call maps the response status through the error table and retries what the table calls
-    retriable, with backoff honouring ``Retry-After``. ``request`` returns only successful responses.
+    retriable, with backoff honouring ``Retry-After``; after a 429 no request of this client goes before its
+    ``Retry-After`` (:class:`~p2c.connectors.core.pace.Throttle`). ``request`` returns only successful responses.
     """
 
     def __init__(
@@ -36,6 +39,7 @@ class ODataClient:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.retry = retry or RetryPolicy()
         self.name = name
+        self.throttle = Throttle()
         self.http = httpx.Client(
             base_url=self.base_url,
             auth=auth,
@@ -60,11 +64,17 @@ class ODataClient:
         json: Any,
         what: str,
     ) -> httpx.Response:
+        self.throttle.wait()
         try:
             response = self.http.request(method, path, params=params, headers=headers, content=content, json=json)
         except httpx.TransportError as exc:
             raise transport_error(exc, what) from exc
-        raise_for(response, what=what)
+        try:
+            raise_for(response, what=what)
+        except RetriableError as exc:
+            if response.status_code == 429:  # nothing more from this client before Retry-After
+                self.throttle.block(exc.retry_after if exc.retry_after is not None else 1.0)
+            raise
         return response
 
     def request(

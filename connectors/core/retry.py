@@ -26,13 +26,12 @@ class RetryPolicy:
     max_attempts: int | None = 6
     base_delay: float = 0.2
     max_delay: float = 30.0
-    max_retry_after: float = 120.0
     jitter: Callable[[float], float] = field(default=lambda d: random.uniform(d / 2, d), compare=False)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (attempts count from 1)."""
-        if retry_after is not None:
-            return min(retry_after, self.max_retry_after)
+        if retry_after is not None:  # never sooner than told: the service extends the wait of a client that pushes
+            return retry_after
         return self.jitter(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 

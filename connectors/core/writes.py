@@ -28,8 +28,18 @@ def targets_named(catalog: Mapping[str, T], names: Sequence[str], system: str) -
     return [catalog[n] for n in names]
 
 
+@dataclass(frozen=True)
+class EnumLiteral:
+    """A FinOps enum value in a URL or a filter: ``Microsoft.Dynamics.DataEntities.NoYes'Yes'``."""
+
+    enum: str
+    member: str
+
+
 def odata_literal(value: Any) -> str:
-    """A value as an OData URL/filter literal (strings quoted, quotes doubled)."""
+    """A value as an OData URL/filter literal (strings quoted, quotes doubled, enums qualified)."""
+    if isinstance(value, EnumLiteral):
+        return f"{value.enum}'{value.member}'"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

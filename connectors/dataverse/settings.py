@@ -43,6 +43,10 @@ class CrmSinkSettings(ApiSettings):
     targets: str = ""
     batch_size: int = 1000
     batch_ms: int = 200
+    #: operations in the first $batch (doubled after each round without a 429, halved after one with)
+    start_batch_operations: int = 10
+    #: $batch requests in flight at most (Dataverse refuses more than 52 per user at once)
+    max_concurrency: int = 8
     group_prefix: str = "p2c-sink-crm"
     #: unit group of products whose record names none
     default_unit_group: str = "Default Unit"

@@ -37,6 +37,7 @@ from typing import Any
 from p2c.connectors.base.sink import Sink, SinkRecord, WriteResult
 from p2c.connectors.core.batch import BatchWriter, ChangeSet, Operation
 from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pace import Pace
 from p2c.connectors.core.pagination import NextLinkPaginator
 from p2c.connectors.core.writes import Write, dedupe, envelope, odata_literal, or_filters, origin_entity
 from p2c.connectors.dataverse.pricing import (
@@ -79,13 +80,14 @@ class ProductSink(Sink):
         bindings: Bindings | None = None,
         default_unit_group: str = "Default Unit",
         max_operations: int = 1000,
+        pace: Pace | None = None,
     ) -> None:
         self.client = client
         self.target = target
         self.name = f"crm.{target.name}"
         self.bindings = bindings or Bindings(client)
         self.default_unit_group = default_unit_group
-        self.batch = BatchWriter(client, max_operations)
+        self.batch = BatchWriter(client, max_operations, pace=pace)
 
     def topics(self) -> list[str]:
         return [self.target.topic]

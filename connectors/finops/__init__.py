@@ -1,5 +1,5 @@
-"""The FinOps (ERP) connectors: the sink ($batch upserts with version guard and dependency holds) and the
-polling source (modified-time watermark with overlap)."""
+"""The FinOps (ERP) connectors: the sink ($batch upserts, versions kept on p2c's side, dependency holds, a failing
+record isolated) and the source (periodic product snapshots diffed against the last one)."""
 
 from p2c.connectors.finops.catalog import TARGETS, targets_for
 from p2c.connectors.finops.quotations import QuotationTarget

@@ -5,8 +5,8 @@
     delete   DELETE every line, then the header
 
 The ERP's lines of a batch's quotations are read first (``read_children``: one chunked ``$filter``).
-The version guard is the header's ``P2CSourceVersion``; lines carry the version too. References: the header's
-customers (written concurrently by the customers sink) and each line's released product.
+The applied version is kept per quotation (the sink's version store). References: the header's customers
+(written concurrently by the customers sink) and each line's released product.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from p2c.connectors.finops.targets import (
     PRODUCT_REF,
     Ref,
     Reference,
+    Row,
     Target,
     key_filter,
     key_path,
@@ -82,31 +83,30 @@ class QuotationTarget(Target):
         self,
         record: dict[str, Any],
         key: Key,
-        version: int,
         *,
         delete: bool,
-        exists: bool,
+        row: Row | None,
         children: list[Key] | None = None,
     ) -> list[Operation]:
         existing = {int(c[2]): c for c in children or []}
         if delete:
-            if not exists:
+            if row is None:
                 return []
             ops = [Operation("DELETE", self._line_path(*c)) for c in existing.values()]
             return [*ops, Operation("DELETE", self.key_path(key))]
         header, lines = self._parts(record)
-        ops = super().operations(header, key, version, delete=False, exists=exists)
+        ops = super().operations(header, key, delete=False, row=row)
         wanted: set[int] = set()
         for line in lines:
             number = int(line[LINE])
             wanted.add(number)
             if number in existing:
-                body = self.body(line, version, with_keys=False)
+                body = self.body(line, with_keys=False)
                 for k in LINE_KEY:
                     body.pop(k, None)
                 ops.append(Operation("PATCH", self._line_path(key[0], key[1], number), body))
             else:
-                body = self.body(line, version, with_keys=True)
+                body = self.body(line, with_keys=True)
                 body.update({COMPANY: key[0], NUMBER: key[1]})
                 ops.append(Operation("POST", self.lines_entity_set, body))
         ops += [Operation("DELETE", self._line_path(*c)) for n, c in sorted(existing.items()) if n not in wanted]

@@ -3,6 +3,8 @@ both with env ``P2C_ERP_*``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from p2c.connectors.core.config import ApiSettings
@@ -18,8 +20,14 @@ class ErpSinkSettings(ApiSettings):
     #: comma-separated targets to write (one consumer group each: p2c-sink-erp-<target>); empty: every
     #: target the flows write into the ERP (``p2c.flows``)
     targets: str = ""
-    #: records per batch (and at most this many $batch operations per request, up to 1000)
+    #: records per batch
     batch_size: int = 1000
+    #: requests (parts) per $batch: OData's default limit is 100; raise it only if the environment allows more
+    batch_parts: int = 100
+    #: times a change set FinOps answers with a 5xx is sent before it is dead-lettered with FinOps's message
+    retry_budget: int = 3
+    #: where the sink keeps the version it applied per target key (SQLite, one file per target)
+    sink_state_dir: Path = Path("./.p2c/state/sink-erp")
     #: how long to wait for a batch to fill
     batch_ms: int = 200
     group_prefix: str = "p2c-sink-erp"
@@ -46,13 +54,13 @@ class ErpSourceSettings(ApiSettings):
     #: only this legal entity (dataAreaId); None with ``cross_company``: every company
     company: str | None = None
     cross_company: bool = True
-    #: seconds between polls. Half the Dataverse source's second: a product reaches a waiting quote through
-    #: two polls (this one, then the CRM's), and the quote should leave within 2 s of the product's arrival
-    poll_interval: float = 0.5
-    #: each poll starts this many ms before the watermark, for rows committed late with an earlier time
-    overlap_ms: int = 2000
+    #: seconds between two snapshots of the products (each reads every product: keep it reasonable on a
+    #: real environment with many products; see docs/decisions.md for what it costs)
+    poll_interval: float = 1.0
     #: rows per request (FinOps pages at most 10,000)
-    page_size: int = 1000
+    page_size: int = 5000
+    #: where the source keeps the last snapshot (SQLite: one hash per product)
+    snapshot_dir: Path = Path("./.p2c/state/source-erp")
     #: name the position is stored under in p2c.positions
     connector_name: str = "erp"
     #: store the position at least this often even when nothing changed

@@ -1,33 +1,41 @@
-"""The FinOps sink: per batch, dedupe by key, read the target's current versions, drop stale writes, hold back
-what waits for a reference, then one ``$batch`` with one change set per record (one bad record fails alone).
+"""The FinOps sink: per batch, dedupe by key, find the target rows, drop stale writes, hold back what waits
+for a reference, then ``$batch`` requests with one change set per record (one bad record fails alone).
 
     dedupe            keep the newest write per key (origin.version, then offset)
-    read versions     GET <EntitySet>?cross-company=true&$filter=(k1 and k2) or ...&$select=keys,P2CSourceVersion
-                      (the filter is chunked to keep URLs short)
-    version guard     a write whose version is not newer than the target's is skipped: replays are no-ops
+    locate            GET <EntitySet>?cross-company=true&$filter=(k1 and k2) or ...&$select=<key fields>
+                      (chunked to keep URLs short): which keys exist, and the row to address (contact persons)
+    version guard     a write whose version is not newer than the one applied (the sink's version store,
+                      on p2c's side) is skipped: replays are no-ops, an older write never wins
     references        a record whose customer or product is not in the ERP yet is held back (``holds``)
     children          a parent/child target reads the children of the batch's keys (quotation lines)
-    $batch            PATCH existing keys, POST new ones, each writing P2CSourceVersion
-    one more round    a POST that failed because the row appeared meanwhile, or a PATCH whose row vanished,
-                      is planned again from fresh versions once; what still fails is rejected (dead letter)
+    $batch            PATCH existing keys, POST new ones; at most ``max_operations`` parts a request
+    isolate           a change set FinOps rejects with 4xx fails; one it answers 5xx (FinOps's business
+                      errors can come back as 500, the Infolog in ``innererror``) is sent up to
+                      ``retry_budget`` times, last in its request so the others get through, then fails with
+                      FinOps's message; change sets after a failed one that FinOps did not run (it stops at
+                      the first failure) are sent again at once
+    one more round    what failed is planned again from a fresh look once (a POST that lost a race to a row
+                      created meanwhile becomes a PATCH); what fails again is rejected (dead letter)
+    record versions   the versions of what the ERP acknowledged go to the version store
 
-A 429/5xx anywhere raises RetriableError: the runner retries the whole batch, and the version guard turns
-what was already written into skips. Held records end the call with HeldBack, after the rest was written.
+A 429 or a failed request as a whole raises RetriableError: the runner retries the batch, and the version
+store turns what was already written into skips. Held records end the call with HeldBack, after the rest.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from p2c.connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
-from p2c.connectors.core.batch import BatchWriter, ChangeSet
+from p2c.connectors.core.batch import ODATA_DEFAULT_PARTS, BatchWriter, ChangeSet, ChangeSetResult
+from p2c.connectors.core.errors import error_message
 from p2c.connectors.core.http import ODataClient
-from p2c.connectors.core.pagination import NextLinkPaginator
-from p2c.connectors.core.writes import Key, Write, dedupe, envelope, normalize, or_filters, origin_entity
+from p2c.connectors.core.versions import VersionStore
+from p2c.connectors.core.writes import Key, Write, dedupe, envelope, normalize, origin_entity
 from p2c.connectors.finops.holds import DependencyHold
-from p2c.connectors.finops.targets import Target
+from p2c.connectors.finops.targets import Row, Target
 from p2c.errors import ConfigurationError, RecordError, RetriableError
 
 log = logging.getLogger("p2c.connectors.finops")
@@ -48,17 +56,25 @@ class FinOpsSink(Sink):
         self,
         client: ODataClient,
         target: Target,
+        versions: VersionStore,
         *,
         company: str = "usmf",
-        max_operations: int = 1000,
+        max_operations: int = ODATA_DEFAULT_PARTS,
         hold: DependencyHold | None = None,
+        retry_budget: int = 3,
+        retry_delay: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.target = target
+        self.versions = versions
         self.company = company
         self.name = f"erp.{target.name}"
         self.batch = BatchWriter(client, max_operations)
         self.hold = hold or DependencyHold(client)
+        self.retry_budget = retry_budget
+        self.retry_delay = retry_delay
+        self._sleep = sleep
 
     def topics(self) -> list[str]:
         return [self.target.topic]
@@ -68,74 +84,88 @@ class FinOpsSink(Sink):
 
     def close(self) -> None:
         self.client.close()
+        self.versions.close()
 
-    # ---- reading the target ----------------------------------------------------------------------
+    # ---- planning ----------------------------------------------------------------------------------
 
-    def current_versions(self, keys: Sequence[Key]) -> dict[Key, int | None]:
-        """Normalized key -> stored version (None when the row exists without one); absent keys are new."""
-        t = self.target
-        select = ",".join((*t.key_fields, t.version_field))
-        found: dict[Key, int | None] = {}
-        paginator = NextLinkPaginator(self.client)
-        for flt in or_filters([t.key_filter(k) for k in keys]):
-            params = {"cross-company": "true", "$filter": flt, "$select": select}
-            for page in paginator.pages(t.entity_set, params=params):
-                for row in page.rows:
-                    v = row.get(t.version_field)
-                    found[normalize(t.row_key(row))] = None if v is None else int(v)
-        return found
-
-    # ---- planning and writing ----------------------------------------------------------------------
-
-    @staticmethod
-    def is_newer(w: Write, existing: dict[Key, int | None]) -> bool:
-        k = normalize(w.key)
-        stored = existing.get(k)
-        return not (k in existing and stored is not None and stored >= w.version)
-
-    def plan(self, writes: Sequence[Write], existing: dict[Key, int | None]) -> tuple[list[ChangeSet], list[Write]]:
-        """Change sets for ``writes`` (all newer than the target); the ones with nothing to do are returned."""
+    def plan(self, writes: Sequence[Write], rows: dict[Key, Row]) -> tuple[list[ChangeSet], list[Write]]:
+        """Change sets for ``writes`` (all newer than applied); the ones with nothing to do are returned."""
         changesets: list[ChangeSet] = []
-        skipped: list[Write] = []
-        children = self.target.read_children(self.client, [w.key for w in writes if normalize(w.key) in existing])
+        nothing: list[Write] = []
+        children = self.target.read_children(self.client, [w.key for w in writes if normalize(w.key) in rows])
         for w in writes:
             k = normalize(w.key)
-            ops = self.target.operations(
-                w.fields, w.key, w.version, delete=w.delete, exists=k in existing, children=children.get(k, [])
-            )
+            ops = self.target.operations(w.fields, w.key, delete=w.delete, row=rows.get(k), children=children.get(k))
             if ops:
                 changesets.append(ChangeSet("/".join(w.key), ops, tag=w))
             else:
-                skipped.append(w)
-        return changesets, skipped
+                nothing.append(w)
+        return changesets, nothing
+
+    # ---- sending, one failing record at a time -------------------------------------------------------
+
+    def send(self, changesets: Sequence[ChangeSet]) -> tuple[list[Write], list[tuple[Write, RecordError]]]:
+        """(written, failed) of ``changesets``; a failed record is worth one more plan from a fresh look."""
+        written: list[Write] = []
+        failed: list[tuple[Write, RecordError]] = []
+        attempts: dict[int, int] = {}
+        pending = list(changesets)
+        while pending:
+            again: list[ChangeSet] = []  # not run: FinOps stopped before them
+            retry: list[ChangeSet] = []  # answered 5xx: last in the next request, so the rest get through
+            for outcome in self.batch.send(pending):
+                w: Write = outcome.changeset.tag
+                err = outcome.error
+                if err is None:
+                    written.append(w)
+                elif not outcome.answered:
+                    again.append(outcome.changeset)  # FinOps stopped before it: not its fault
+                elif isinstance(err, RecordError):
+                    failed.append((w, err))
+                elif isinstance(err, ConfigurationError):
+                    raise err
+                elif outcome.failure is not None and outcome.failure.status >= 500:
+                    n = attempts[id(outcome.changeset)] = attempts.get(id(outcome.changeset), 0) + 1
+                    if n < self.retry_budget:
+                        retry.append(outcome.changeset)
+                    else:
+                        failed.append((w, self._gave_up(outcome, n)))
+                else:  # throttled (429) or unreadable: the whole batch again, later
+                    raise RetriableError(
+                        f"{self.target.entity_set} {outcome.changeset.key}: {err}", getattr(err, "retry_after", None)
+                    )
+            if retry and not again:
+                self._sleep(self.retry_delay)
+            pending = again + retry
+        return written, failed
+
+    @staticmethod
+    def _gave_up(outcome: ChangeSetResult, attempts: int) -> RecordError:
+        failure = outcome.failure
+        assert failure is not None
+        w: Write = outcome.changeset.tag
+        return RecordError(
+            f"FinOps answered HTTP {failure.status} {attempts} times: {error_message(failure.body)}",
+            record_key=w.record.key,
+        )
 
     def _round(
         self, writes: Sequence[Write], result: WriteResult, held: list[Write] | None
     ) -> list[tuple[Write, RecordError]]:
-        existing = self.current_versions([w.key for w in writes])
-        fresh = [w for w in writes if self.is_newer(w, existing)]
-        result.skipped.extend(w.record for w in writes if not self.is_newer(w, existing))
+        rows = self.target.locate(self.client, [w.key for w in writes])
+        applied = self.versions.get(normalize(w.key) for w in writes)
+        fresh = [w for w in writes if w.version > applied.get(normalize(w.key), -1)]
+        result.skipped.extend(w.record for w in writes if w.version <= applied.get(normalize(w.key), -1))
         if held is not None and fresh:
             split = self.hold.split(self.target, fresh)
             fresh = split.ready
             held.extend(split.held)
             result.rejected.extend((w.record, err) for w, err in split.rejected)
-        failed: list[tuple[Write, RecordError]] = []
-        changesets, nothing = self.plan(fresh, existing) if fresh else ([], [])
+        changesets, nothing = self.plan(fresh, rows) if fresh else ([], [])
         result.skipped.extend(w.record for w in nothing)
-        for outcome in self.batch.send(changesets) if changesets else []:
-            w: Write = outcome.changeset.tag
-            err = outcome.error
-            if err is None:
-                result.written.append(w.record)
-            elif isinstance(err, RecordError):
-                failed.append((w, err))
-            elif isinstance(err, ConfigurationError):
-                raise err
-            else:
-                raise RetriableError(
-                    f"{self.target.entity_set} {outcome.changeset.key}: {err}", getattr(err, "retry_after", None)
-                )
+        written, failed = self.send(changesets) if changesets else ([], [])
+        result.written.extend(w.record for w in written)
+        self.versions.put({normalize(w.key): w.version for w in [*written, *nothing]})
         return failed
 
     def write(self, batch: Sequence[SinkRecord]) -> WriteResult:
@@ -154,7 +184,7 @@ class FinOpsSink(Sink):
             failed = self._round(writes, result, held)
             if failed:
                 # The target may have changed under us (a row created or removed by someone else): plan the
-                # failed ones again from fresh versions, once; what fails again is rejected for good.
+                # failed ones again from a fresh look, once; what fails again is rejected for good.
                 failed = self._round([w for w, _ in failed], result, None)
             result.rejected.extend((w.record, err) for w, err in failed)
         log.info(

@@ -1,24 +1,19 @@
-"""The FinOps source: FinOps has no change feed over OData, so each declared entity set is polled with a
-modified-time watermark and an overlap.
+"""The FinOps source: released products by periodic snapshot, diffed per key against the last snapshot.
 
-One poll, per entity set (``?cross-company=true``, or one company)::
+FinOps's business entities have no change column and OData has no change feed or tombstones, so on a
+standard environment the only complete way to see creates, updates *and deletes* is to read the set and
+compare. Each cycle (``poll_interval`` apart):
 
-    GET <set>?$filter=ModifiedDateTime ge <watermark - overlap>&$orderby=ModifiedDateTime,<key>&$top=<page>
-    ... then again from the last row's ModifiedDateTime (keyset paging), until a page comes back short
+    read   ProductDefaultOrderSettings  $select dataAreaId,ItemNumber,IsSalesProcessingStopped   (paged)
+           ReleasedProductsV2           $select dataAreaId,ItemNumber,SellStartDate,SellEndDate  (paged)
+           CDSReleasedDistinctProducts  $select <the contract's fields>                          (paged)
+           joined per (dataAreaId, ItemNumber) into one record, with ``Sellable`` derived by p2c
+    diff   against the last snapshot (``snapshot.SnapshotStore``: a hash per key, on disk)
+    emit   c / u / d events (r in the first full load), a page at a time; after the broker acknowledged a
+           page (a checkpoint), that page becomes part of the last snapshot
 
-Keyset paging, not ``$skip``/next links: a row modified while the pages are read moves to the end of the order,
-which would shift an unchanged row out of a ``$skip`` page and lose it. A row is sent once per version
-(key + ModifiedDateTime in ms): the keys and versions sent inside the overlap window are kept in the position
-and dropped when they come again. The first poll reads everything (ops ``r``); then changes are ``u`` (the
-entity has no creation time to tell a create from an update; consumers treat c and u alike). A row removed in
-the ERP is not seen: the entity has no delete feed.
-
-Position (stored by the runner under the connector name, after the broker acknowledged the events)::
-
-    {"entities": {"CDSReleasedDistinctProducts": {"watermark": 1732412345678, "loaded": true,
-                                                  "seen": {"usmf|P-1": 1732412345678, ...}}}}
-
-Limitation: more than 10,000 rows with the very same ModifiedDateTime stall the keyset; they are logged.
+Every event of a cycle carries the cycle's start time as its version, so the CRM sink never lets an older
+cycle's write win. Memory holds one page of rows; the rest is in SQLite.
 """
 
 from __future__ import annotations
@@ -28,28 +23,38 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
 
 from p2c import flows, topics
 from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
-from p2c.connectors.core.convert import RowConverter, record_schema, to_millis
+from p2c.connectors.core.convert import RowConverter, record_schema
 from p2c.connectors.core.http import ODataClient
+from p2c.connectors.core.pagination import NextLinkPaginator
+from p2c.connectors.finops.snapshot import Difference, SnapshotStore
 from p2c.connectors.finops.targets import odata_literal
 from p2c.errors import RecordError
 
 log = logging.getLogger("p2c.connectors.finops.source")
 
 MAX_PAGE = 10_000
+COMPANY = "dataAreaId"
+ITEM = "ItemNumber"
+EMPTY_YEAR = 1900  # FinOps's empty date is 1900-01-01
 
 
 @dataclass(frozen=True)
 class ErpStream:
+    """The products stream: the entity set read for the rows, and the two it joins for sellability."""
+
     entity_set: str
     topic: str
     key_fields: tuple[str, ...]
-    watermark: str = "ModifiedDateTime"
+    stopped_set: str = "ProductDefaultOrderSettings"
+    stopped_field: str = "IsSalesProcessingStopped"
+    dates_set: str = "ReleasedProductsV2"
+    date_fields: tuple[str, str] = ("SellStartDate", "SellEndDate")
 
     @property
     def flow(self) -> str:
@@ -60,13 +65,19 @@ class ErpStream:
     def converter(self) -> RowConverter:
         return RowConverter.for_record(record_schema(self.topic, "after"))
 
+    @cached_property
+    def selected(self) -> list[str]:
+        """What is read of ``entity_set``: the contract's fields that are not joined or derived."""
+        joined = {self.stopped_field, *self.date_fields, "Sellable"}
+        return [f for f in self.converter.field_names if f not in joined]
+
     def key_of(self, row: dict[str, Any]) -> str:
         return "|".join(str(row.get(f) or "") for f in self.key_fields)
 
 
 STREAMS: dict[str, ErpStream] = {
     s.entity_set: s
-    for s in (ErpStream("CDSReleasedDistinctProducts", topics.ERP_PRODUCTS.name, ("dataAreaId", "ProductNumber")),)
+    for s in (ErpStream("CDSReleasedDistinctProducts", topics.ERP_PRODUCTS.name, (COMPANY, "ProductNumber")),)
 }
 
 
@@ -80,8 +91,23 @@ def streams_for(names: list[str]) -> list[ErpStream]:
     return [STREAMS[n] for n in names]
 
 
-def iso_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def finops_date(value: Any) -> datetime | None:
+    """A FinOps DateTimeOffset; None for its empty date (1900-01-01) or no value."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return None if parsed.year <= EMPTY_YEAR else parsed.astimezone(UTC)
+
+
+def sellable(stopped: Any, start: datetime | None, end: datetime | None, today: date) -> bool:
+    """Sales not stopped, and ``today`` within the sell dates (an empty date leaves that side open)."""
+    if stopped == "Yes":
+        return False
+    return (start is None or start.date() <= today) and (end is None or today <= end.date())
+
+
+def _item_key(row: dict[str, Any]) -> str:
+    return f"{str(row.get(COMPANY) or '').lower()}|{str(row.get(ITEM) or '').lower()}"
 
 
 class FinOpsSource(Source):
@@ -91,155 +117,141 @@ class FinOpsSource(Source):
         self,
         client: ODataClient,
         streams: list[ErpStream],
+        store: SnapshotStore,
         *,
         name: str = "erp",
         company: str | None = None,
         poll_interval: float = 1.0,
-        overlap_ms: int = 2000,
-        page_size: int = 1000,
-        position_refresh: float = 300.0,
+        page_size: int = 5000,
     ) -> None:
         super().__init__()
         self.client = client
         self.streams = streams
+        self.store = store
         self.name = name
         self.company = company
         self.poll_interval = poll_interval
-        self.overlap_ms = overlap_ms
         self.page_size = min(page_size, MAX_PAGE)
-        self.position_refresh = position_refresh
-        self.state: dict[str, dict[str, Any]] = {}
-        self._saved_at: dict[str, float] = {}
-        self.requests = 0
+        self.cycles = 0
 
     def topics(self) -> list[str]:
         return [s.topic for s in self.streams]
 
-    def _checkpoint(self, note: str = "") -> Checkpoint:
-        return Checkpoint({"entities": json.loads(json.dumps(self.state))}, note)
+    # ---- reading ------------------------------------------------------------------------------------
 
-    # ---- reading ---------------------------------------------------------------------------------
-
-    def query(self, stream: ErpStream, since_ms: int | None, top: int) -> list[dict[str, Any]]:
-        clauses = []
-        if since_ms is not None:
-            clauses.append(f"{stream.watermark} ge {iso_ms(since_ms)}")
+    def pages(self, entity_set: str, select: list[str]) -> Iterator[list[dict[str, Any]]]:
+        params = {"cross-company": "true", "$select": ",".join(select)}
         if self.company:
-            clauses.append(f"dataAreaId eq {odata_literal(self.company)}")
-        params = {
-            "cross-company": "true",
-            "$orderby": ",".join((stream.watermark, *stream.key_fields)),
-            "$top": str(top),
-            "$select": ",".join(stream.converter.field_names),
-        }
-        if clauses:
-            params["$filter"] = " and ".join(clauses)
-        self.requests += 1
-        rows: list[dict[str, Any]] = self.client.get_json(stream.entity_set, params=params).get("value", [])
-        return rows
+            params["$filter"] = f"{COMPANY} eq {odata_literal(self.company)}"
+        paginator = NextLinkPaginator(self.client, {"Prefer": f"odata.maxpagesize={self.page_size}"})
+        for page in paginator.pages(entity_set, params=params):
+            yield page.rows
 
-    def row_item(self, stream: ErpStream, row: dict[str, Any], op: str) -> SourceItem | None:
-        """The event for one row; None when this key + version was sent already."""
-        state = self.state[stream.entity_set]
-        key = stream.key_of(row)
-        raw = row.get(stream.watermark)
-        try:
-            version = to_millis(raw) if raw else None
-        except ValueError:
-            version = None
-        if version is None:
-            return Rejected(
-                stream.flow,
-                stream.topic,
-                key,
-                json.dumps(row, default=str).encode(),
-                f"{stream.watermark} is missing or not a time: {raw!r}",
-                stream.watermark,
-            )
-        seen: dict[str, int] = state.setdefault("seen", {})
-        if seen.get(key, -1) >= version:
-            return None
-        seen[key] = version
-        state["watermark"] = max(int(state.get("watermark") or 0), version)
-        try:
-            after = stream.converter.convert(row, key=key)
-        except RecordError as exc:
-            raw_row = json.dumps(row, default=str).encode()
-            return Rejected(stream.flow, stream.topic, key, raw_row, exc.reason, exc.field)
+    def read(self, stream: ErpStream, today: date) -> int:
+        """Read the three entity sets into the store's current snapshot; returns the number of products."""
+        self.store.begin()
+        for rows in self.pages(stream.stopped_set, [COMPANY, ITEM, stream.stopped_field]):
+            self.store.add_parts("stopped", [(_item_key(r), r.get(stream.stopped_field)) for r in rows])
+        for rows in self.pages(stream.dates_set, [COMPANY, ITEM, *stream.date_fields]):
+            self.store.add_parts("dates", [(_item_key(r), [r.get(f) for f in stream.date_fields]) for r in rows])
+        count = 0
+        for rows in self.pages(stream.entity_set, stream.selected):
+            keys = [_item_key({**r, ITEM: r.get(ITEM) or r.get("ProductNumber")}) for r in rows]
+            stopped = self.store.parts("stopped", keys)
+            dates = self.store.parts("dates", keys)
+            current = []
+            for row, item in zip(rows, keys, strict=True):
+                start, end = (finops_date(v) for v in dates.get(item, [None, None]))
+                joined = {
+                    **{k: v for k, v in row.items() if not k.startswith("@")},
+                    stream.stopped_field: stopped.get(item),
+                    stream.date_fields[0]: start.isoformat() if start else None,
+                    stream.date_fields[1]: end.isoformat() if end else None,
+                    "Sellable": sellable(stopped.get(item), start, end, today),
+                }
+                current.append((stream.key_of(row), joined))
+            self.store.add_current(current)
+            count += len(rows)
+        return count
+
+    # ---- events -------------------------------------------------------------------------------------
+
+    def item(self, stream: ErpStream, diff: Difference, op: str, version: int) -> SourceItem:
+        company, _, number = diff.key.partition("|")
+        if diff.row is None:
+            before = {name: None for name in stream.converter.field_names} | {COMPANY: company, "ProductNumber": number}
+            after = None
+        else:
+            try:
+                after = stream.converter.convert(diff.row, key=diff.key)
+            except RecordError as exc:
+                raw = json.dumps(diff.row, default=str).encode()
+                return Rejected(stream.flow, stream.topic, diff.key, raw, exc.reason, exc.field)
+            before = None
         value = {
             "op": op,
-            "before": None,
+            "before": before,
             "after": after,
             "source": {
                 "connector": self.name,
                 "system": self.system,
                 "entity": stream.entity_set,
-                "company": row.get("dataAreaId"),
-                "position": str(state["watermark"]),
+                "company": company,
+                "position": str(self.cycles),
                 "ts_ms": version,
                 "version": version,
             },
             "ts_ms": int(time.time() * 1000),
         }
-        return ChangeEvent(stream.topic, key, value, stream.flow)
+        return ChangeEvent(stream.topic, diff.key, value, stream.flow)
 
-    def _prune(self, state: dict[str, Any]) -> None:
-        low = int(state.get("watermark") or 0) - self.overlap_ms
-        state["seen"] = {k: v for k, v in state.get("seen", {}).items() if v >= low}
-
-    def poll(self, stream: ErpStream) -> Iterator[SourceItem]:
-        state = self.state.setdefault(stream.entity_set, {})
-        loading = not state.get("loaded")
-        op = "r" if loading else "u"
-        since = None if state.get("watermark") is None else int(state["watermark"]) - self.overlap_ms
-        top, sent, started = self.page_size, 0, time.monotonic()
-        while not self.stopped:
-            rows = self.query(stream, since, top)
-            page_sent = 0
-            for row in rows:
-                item = self.row_item(stream, row, op)
-                if item is not None:
-                    page_sent += 1
-                    yield item
-            sent += page_sent
-            self._prune(state)
-            if page_sent:
-                yield self._checkpoint()
-            if len(rows) < top:
-                break
-            last = to_millis(rows[-1][stream.watermark])
-            if last == since:  # a full page of one timestamp: widen the page
-                if top >= MAX_PAGE:
-                    log.warning("%s: over %d %s rows modified at %s", self.name, MAX_PAGE, stream.entity_set, last)
-                    break
-                top = min(MAX_PAGE, top * 2)
-            else:
-                since, top = last, self.page_size
-        if loading and not self.stopped:
-            state["loaded"] = True
-            note = f"full load of {stream.entity_set} finished: {sent} rows, {time.monotonic() - started:.1f} s"
+    def cycle(self, stream: ErpStream) -> Iterator[SourceItem]:
+        """One snapshot: read, diff, publish page by page, each page applied once acknowledged."""
+        started = time.monotonic()
+        version = int(time.time() * 1000)
+        first = not self.store.loaded
+        count = self.read(stream, datetime.now(UTC).date())
+        self.cycles += 1
+        sent = {"c": 0, "u": 0, "d": 0}
+        for pages in (self.store.changed(self.page_size), self.store.deleted(self.page_size)):
+            for page in pages:
+                for diff in page:
+                    sent[diff.op] += 1
+                    yield self.item(stream, diff, "r" if first and diff.op == "c" else diff.op, version)
+                yield Checkpoint({"cycles": self.cycles, "version": version})
+                if self.stopped:
+                    return
+                self.store.apply(page)
+        if first:
+            self.store.mark_loaded()
+            note = f"full snapshot of {stream.entity_set}: {count} products, {time.monotonic() - started:.1f} s"
             log.info("%s: %s", self.name, note)
-            self._saved_at[stream.entity_set] = time.monotonic()
-            yield self._checkpoint(note)
-        elif sent:
-            log.info("%s: %s changed: %d rows", self.name, stream.entity_set, sent)
-            self._saved_at[stream.entity_set] = time.monotonic()
-        elif time.monotonic() - self._saved_at.get(stream.entity_set, 0.0) >= self.position_refresh:
-            self._saved_at[stream.entity_set] = time.monotonic()
-            yield self._checkpoint()
+            yield Checkpoint({"cycles": self.cycles, "version": version}, note)
+        elif any(sent.values()):
+            log.info(
+                "%s: %s snapshot of %d products: %d created, %d updated, %d deleted (%.0f ms)",
+                self.name,
+                stream.entity_set,
+                count,
+                sent["c"],
+                sent["u"],
+                sent["d"],
+                (time.monotonic() - started) * 1000,
+            )
 
     def changes(self, position: Position | None) -> Iterator[SourceItem]:
-        saved = (position or {}).get("entities", {})
-        self.state = {s.entity_set: dict(saved.get(s.entity_set, {})) for s in self.streams}
+        self.cycles = int((position or {}).get("cycles", 0))
         log.info(
-            "%s: ready, polling %s of %s every %.1f s (overlap %d ms)",
+            "%s: ready, a snapshot of %s of %s every %.1f s (last snapshot: %d products, in %s)",
             self.name,
             ", ".join(s.entity_set for s in self.streams),
             self.company or "every company",
             self.poll_interval,
-            self.overlap_ms,
+            self.store.size(),
+            self.store.path,
         )
-        yield from self.poll_forever(self.streams, self.poll, self.poll_interval)
+        yield from self.poll_forever(self.streams, self.cycle, self.poll_interval)
 
     def close(self) -> None:
         self.client.close()
+        self.store.close()

@@ -2,8 +2,13 @@
 write belongs to (for its dead letters) comes from the flow declaration (``p2c.flows``).
 
 A target topic carries writes ``{op UPSERT|DELETE, record, origin{system, entity, id, version, ts_ms}}``.
-The sink upserts ``record`` by its key and stores ``origin.version`` in the extension field
-``P2CSourceVersion``, so an older version never overwrites a newer one.
+The sink upserts ``record`` by its key; the version it applied per key is kept on p2c's side
+(``connectors.core.versions``), never in a field of the ERP: a standard environment needs no customisation.
+
+Finding the row: ``locate`` reads the rows the ERP has for a batch's keys (one chunked ``$filter``). For most
+targets p2c's key is the entity's key. A contact person is keyed in FinOps by a party number FinOps assigns,
+so p2c finds it by what it knows (``ContactPersonTarget``): the CRM contact number, kept in the real field
+``ContactPersonId``, in the record's company; it creates one with POST and lets FinOps number it.
 
 References: a record that names a row another sink writes concurrently (a contact person's customer) or that
 must exist in the ERP (a quotation line's released product) declares it as a ``Reference``; the sink holds
@@ -29,12 +34,24 @@ from urllib.parse import quote
 from p2c import flows, topics
 from p2c.connectors.core.batch import Operation
 from p2c.connectors.core.http import ODataClient
-from p2c.connectors.core.writes import Key, odata_literal
+from p2c.connectors.core.pagination import NextLinkPaginator
+from p2c.connectors.core.writes import EnumLiteral, Key, normalize, odata_literal, or_filters
 
-__all__ = ["CONTACT_PERSONS", "CUSTOMERS", "Reference", "Target", "key_filter", "key_path", "odata_literal"]
+__all__ = [
+    "CONTACT_PERSONS",
+    "CUSTOMERS",
+    "ContactPersonTarget",
+    "Reference",
+    "Row",
+    "Target",
+    "key_filter",
+    "key_path",
+    "odata_literal",
+]
 
-VERSION_FIELD = "P2CSourceVersion"
 COMPANY = "dataAreaId"
+#: a row of the target as the ERP returned it (its key fields, at least)
+Row = dict[str, Any]
 
 
 def key_path(entity_set: str, names: tuple[str, ...], values: tuple[Any, ...]) -> str:
@@ -51,8 +68,8 @@ def to_json(value: Any) -> Any:
         return float(value)  # Edm.Decimal as a JSON number
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
+    if isinstance(value, date):  # FinOps has no Edm.Date: a date-only field is a DateTimeOffset at midnight UTC
+        return f"{value.isoformat()}T00:00:00Z"
     return value
 
 
@@ -84,7 +101,6 @@ class Target:
     key_fields: tuple[str, ...]
     #: a DELETE becomes this PATCH; None: a real DELETE
     delete_patch: dict[str, Any] | None = None
-    version_field: str = VERSION_FIELD
     references: tuple[Reference, ...] = ()
 
     def prepare(self, record: dict[str, Any], company: str) -> dict[str, Any]:
@@ -118,11 +134,25 @@ class Target:
             if value:
                 yield ref, str(record.get(COMPANY) or ""), str(value)
 
-    def body(self, record: dict[str, Any], version: int, *, with_keys: bool) -> dict[str, Any]:
-        """Fields to send; None values are left out (FinOps string fields are not nullable)."""
-        body = {k: to_json(v) for k, v in record.items() if v is not None and (with_keys or k not in self.key_fields)}
-        body[self.version_field] = version
-        return body
+    def body(self, record: dict[str, Any], *, with_keys: bool) -> dict[str, Any]:
+        """Fields to send; None values are left out (FinOps fills its empty values itself)."""
+        return {k: to_json(v) for k, v in record.items() if v is not None and (with_keys or k not in self.key_fields)}
+
+    @property
+    def located_fields(self) -> tuple[str, ...]:
+        """What ``locate`` reads of a row: enough to address it."""
+        return self.key_fields
+
+    def locate(self, client: ODataClient, keys: list[Key]) -> dict[Key, Row]:
+        """Normalized key -> the row the ERP has for it (``located_fields``); absent keys are new."""
+        found: dict[Key, Row] = {}
+        paginator = NextLinkPaginator(client)
+        for flt in or_filters([self.key_filter(k) for k in keys]):
+            params = {"cross-company": "true", "$filter": flt, "$select": ",".join(self.located_fields)}
+            for page in paginator.pages(self.entity_set, params=params):
+                for row in page.rows:
+                    found[normalize(self.row_key(row))] = row
+        return found
 
     def read_children(self, client: ODataClient, keys: list[Key]) -> dict[Key, list[Key]]:
         """Child rows the target has for ``keys`` (normalized), for targets with children."""
@@ -132,22 +162,71 @@ class Target:
         self,
         record: dict[str, Any],
         key: Key,
-        version: int,
         *,
         delete: bool,
-        exists: bool,
+        row: Row | None,
         children: list[Key] | None = None,
     ) -> list[Operation]:
-        """The operations of one change set for this write; [] when there is nothing to do."""
+        """The operations of one change set for this write (``row``: the ERP's, None when absent); [] for none."""
         if delete:
-            if not exists:
+            if row is None:
                 return []  # never reached the target: nothing to block or delete
             if self.delete_patch is None:
                 return [Operation("DELETE", self.key_path(key))]
-            return [Operation("PATCH", self.key_path(key), {**self.delete_patch, self.version_field: version})]
-        if exists:
-            return [Operation("PATCH", self.key_path(key), self.body(record, version, with_keys=False))]
-        return [Operation("POST", self.entity_set, self.body(record, version, with_keys=True))]
+            return [Operation("PATCH", self.key_path(key), dict(self.delete_patch))]
+        if row is not None:
+            return [Operation("PATCH", self.key_path(key), self.body(record, with_keys=False))]
+        return [Operation("POST", self.entity_set, self.body(record, with_keys=True))]
+
+
+CONTACT_TYPE_ENUM = "Microsoft.Dynamics.DataEntities.SmmContactPersonCdsAssociatedContactType"
+
+
+@dataclass(frozen=True)
+class ContactPersonTarget(Target):
+    """``CDSContactPersonsV2``: p2c's key is (dataAreaId, ContactPersonId), FinOps's the party number and the
+    associated contact. A contact that moves to another customer is deleted there and created anew."""
+
+    entity_key: tuple[str, ...] = (
+        COMPANY,
+        "ContactPersonPartyNumber",
+        "AssociatedContactType",
+        "AssociatedContactNumber",
+    )
+
+    @property
+    def located_fields(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.entity_key, *self.key_fields)))
+
+    def entity_path(self, row: Row) -> str:
+        values = [
+            EnumLiteral(CONTACT_TYPE_ENUM, str(row[f])) if f == "AssociatedContactType" else row[f]
+            for f in self.entity_key
+        ]
+        return key_path(self.entity_set, self.entity_key, tuple(values))
+
+    def operations(
+        self,
+        record: dict[str, Any],
+        key: Key,
+        *,
+        delete: bool,
+        row: Row | None,
+        children: list[Key] | None = None,
+    ) -> list[Operation]:
+        if row is None:
+            return [] if delete else [Operation("POST", self.entity_set, self.body(record, with_keys=True))]
+        if delete:
+            return [Operation("DELETE", self.entity_path(row))]
+        same = all(
+            str(row.get(f) or "").lower() == str(record.get(f) or "").lower()
+            for f in ("AssociatedContactType", "AssociatedContactNumber")
+        )
+        if not same:  # the associated customer is part of FinOps's key: delete there, create here
+            post = Operation("POST", self.entity_set, self.body(record, with_keys=True))
+            return [Operation("DELETE", self.entity_path(row)), post]
+        body = {k: v for k, v in self.body(record, with_keys=False).items() if k not in self.entity_key}
+        return [Operation("PATCH", self.entity_path(row), body)]
 
 
 CUSTOMERS = Target(
@@ -157,10 +236,10 @@ CUSTOMERS = Target(
     ("dataAreaId", "CustomerAccount"),
     delete_patch={"OnHoldStatus": "All"},
 )
-CONTACT_PERSONS = Target(
+CONTACT_PERSONS = ContactPersonTarget(
     "contactpersons",
     topics.ERP_CONTACTPERSONS.name,
-    "CDSContactsV2",
+    "CDSContactPersonsV2",
     ("dataAreaId", "ContactPersonId"),
     references=(Reference("AssociatedContactNumber", *CUSTOMER_REF),),
 )

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from p2c.sandbox.crm import entities as E
 from p2c.sandbox.crm.metadata_api import MetadataApi
 from p2c.sandbox.crm.payload import key_of, lookup_target
+from p2c.sandbox.crm.sales import revise_quote
 from p2c.sandbox.crm.store import CrmStore, application_user_id, etag
 from p2c.sandbox.crm.tracking import Cursor, make_token, read_token, track_page
 from p2c.sandbox.odata import errors as codes
@@ -51,6 +52,21 @@ class CrmService(Service):
         tracked = [e.name for e in E.ALL if self.store.custom.tracked(e.logical_name)]
         return csdl("Microsoft.Dynamics.CRM", "System", E.ALL, change_tracking=tracked, navigation=True)
 
+    def revise(self, req: Request) -> Response:
+        """``POST ReviseQuote``: the quote closed as Revised, its next revision in Draft (the response)."""
+        body = req.json(codes.PAYLOAD_ERROR)
+        quote_id = body.get("QuoteId")
+        if not isinstance(quote_id, str):
+            raise ODataError(400, "ReviseQuote needs the parameter 'QuoteId'.", codes.INVALID_ARGUMENT)
+        row = revise_quote(
+            self.store, key_of(E.QUOTES, quote_id, self.store.custom)["quoteid"], application_user_id(req.client)
+        )
+        out = {
+            "@odata.context": f"{req.base_url}$metadata#quotes/$entity",
+            **render(E.QUOTES, row, list(E.QUOTES.fields), False),
+        }
+        return Response.json(200, out)
+
     def publish(self, req: Request, key: Any) -> Response:
         """``POST products(<id>)/Microsoft.Dynamics.CRM.PublishProductHierarchy``: Draft -> Active."""
         row = self.store.get(E.PRODUCTS, key)
@@ -74,6 +90,8 @@ class CrmService(Service):
                     "OrganizationId": ORGANIZATION_ID,
                 },
             )
+        if segments == ["ReviseQuote"] and req.method == "POST":
+            return self.revise(req)
         name, key = parse_segment(segments[0], codes.QUERY_NOT_SUPPORTED)
         if name == "EntityDefinitions":
             return self.metadata_api.handle(req, segments)

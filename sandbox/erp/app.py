@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from p2c.sandbox.erp.service import API_PATH, ErpService
+from p2c.sandbox.erp.service import API_PATH, DEFAULT_BATCH_PARTS, ErpService
 from p2c.sandbox.erp.store import ErpStore
 from p2c.sandbox.odata.auth import Authority
 from p2c.sandbox.odata.errors import ODataError
@@ -24,11 +24,17 @@ def throttled(limit: int, wait: int) -> ODataError:
 
 
 def create_app(
-    data_dir: Path, clients: dict[str, str], rate_limit: int | None = None
+    data_dir: Path,
+    clients: dict[str, str],
+    rate_limit: int | None = None,
+    *,
+    business_errors: int = 400,
+    max_batch_parts: int = DEFAULT_BATCH_PARTS,
 ) -> tuple[web.Application, ErpStore]:
     store = open_store(data_dir)
     authority = Authority(clients, Path(data_dir) / "token.key", audience="erp")
-    app = build_app(ErpService(store), authority, RateLimiter(rate_limit), throttled)
+    service = ErpService(store, business_errors=business_errors, max_batch_parts=max_batch_parts)
+    app = build_app(service, authority, RateLimiter(rate_limit), throttled)
 
     async def close(_app: web.Application) -> None:
         store.close()

@@ -1,9 +1,11 @@
-"""ERP reference data, created whenever the store is opened: legal entities, currencies, customer groups,
-units, countries and regions, languages."""
+"""ERP reference data, created whenever the store is opened: legal entities and their ledgers (the accounting
+currency), currencies, customer groups, units, countries and regions, language codes. Properties the rows do
+not name get FinOps's empty values."""
 
 from __future__ import annotations
 
 from p2c.sandbox.erp import entities as E
+from p2c.sandbox.erp.catalog import empty_value
 from p2c.sandbox.odata.model import EntitySet
 from p2c.sandbox.odata.sqlite import Database, fetch_one, insert
 
@@ -40,7 +42,7 @@ UNITS = [
     ("kg", "Kilograms", "Mass"),
     ("m", "Meters", "Length"),
 ]
-COUNTRIES = [  # FinOps country/region id, ISO code, short name
+COUNTRIES = [  # FinOps country/region id, ISO code, name (names live on AddressCountryRegionTranslations: not served)
     ("USA", "US", "United States"),
     ("CAN", "CA", "Canada"),
     ("MEX", "MX", "Mexico"),
@@ -83,21 +85,20 @@ LANGUAGES = [
 def ensure_reference_data(db: Database) -> None:
     rows: list[tuple[EntitySet, dict[str, object]]] = []
     for lid, name, currency, country in LEGAL_ENTITIES:
-        rows.append(
-            (
-                E.LEGAL_ENTITIES,
-                {"LegalEntityId": lid, "Name": name, "AccountingCurrency": currency, "CountryRegionId": country},
-            )
-        )
+        rows.append((E.LEGAL_ENTITIES, {"LegalEntityId": lid, "Name": name, "AddressCountryRegionId": country}))
+        rows.append((E.LEDGERS, {"LegalEntityId": lid, "Name": lid.upper(), "AccountingCurrency": currency}))
         rows += [
             (E.CUSTOMER_GROUPS, {"dataAreaId": lid, "CustomerGroupId": g, "Description": d, "PaymentTermId": "Net30"})
             for g, d in CUSTOMER_GROUPS
         ]
     rows += [(E.CURRENCIES, {"CurrencyCode": c, "Name": n, "Symbol": s}) for c, n, s in CURRENCIES]
     rows += [(E.UNITS, {"UnitSymbol": u, "UnitDescription": d, "UnitClass": k}) for u, d, k in UNITS]
-    rows += [(E.COUNTRIES, {"CountryRegionId": c, "ISOCode": i, "ShortName": n}) for c, i, n in COUNTRIES]
-    rows += [(E.LANGUAGES, {"LanguageId": lang, "Description": d}) for lang, d in LANGUAGES]
+    rows += [(E.COUNTRIES, {"CountryRegion": c, "ISOcode": i}) for c, i, _name in COUNTRIES]
+    rows += [(E.LANGUAGES, {"LanguageCodeId": lang, "Description": d}) for lang, d in LANGUAGES]
     with db.transaction() as conn:
         for entity, row in rows:
             if fetch_one(conn, entity, {k: row[k] for k in entity.key}) is None:
-                insert(conn, entity, row)
+                empty = {
+                    f.name: empty_value(f) for f in entity.fields if (not f.nullable or f.enum) and f.name not in row
+                }
+                insert(conn, entity, {**empty, **row})

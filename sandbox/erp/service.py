@@ -1,8 +1,14 @@
 """The FinOps OData routes under ``/data/``.
 
 Collections filter to the default company (``usmf``) unless ``cross-company=true``; ``$filter`` (with the
-FinOps ``eq '*text*'`` wildcard), ``$select``, ``$orderby``, ``$top``, ``$skip`` and ``$count`` work, and server
+FinOps ``eq '*text*'`` wildcard, enum literals such as ``Microsoft.Dynamics.DataEntities.NoYes'Yes'``, no bare
+date for a ``DateTimeOffset``), ``$select``, ``$orderby``, ``$top``, ``$skip`` and ``$count`` work, and server
 paging returns at most 10,000 rows a page (fewer with ``Prefer: odata.maxpagesize``) with ``@odata.nextLink``.
+
+Errors as FinOps answers them (``business_errors=500``): a record's business error (a failed write, with the
+Infolog) comes back as HTTP 500 "An error has occurred." with the Infolog in ``innererror``, and a ``$batch``
+stops at the first failed change set whatever the ``Prefer`` header says. ``max_batch_parts`` caps the requests
+of one ``$batch`` (OData's default is 100).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from urllib.parse import quote
 
 from p2c.sandbox.erp import entities as E
 from p2c.sandbox.erp.refdata import DEFAULT_COMPANY
-from p2c.sandbox.erp.store import ErpStore, bad_request, etag
+from p2c.sandbox.erp.store import RECORD_VERSION, WRITE_EXCEPTION, ErpStore, bad_request, etag
 from p2c.sandbox.odata.errors import ODataError
 from p2c.sandbox.odata.keys import parse_segment, split_path
 from p2c.sandbox.odata.metadata import csdl
@@ -23,6 +29,8 @@ from p2c.sandbox.odata.values import from_db
 
 API_PATH = "/data/"
 MAX_PAGE = 10000
+#: OData's default limit of requests in one $batch
+DEFAULT_BATCH_PARTS = 100
 
 
 class ErpService(Service):
@@ -30,11 +38,29 @@ class ErpService(Service):
     api_path = API_PATH
     error_code = ""
 
-    def __init__(self, store: ErpStore, company: str = DEFAULT_COMPANY) -> None:
+    def __init__(
+        self,
+        store: ErpStore,
+        company: str = DEFAULT_COMPANY,
+        *,
+        business_errors: int = 400,
+        max_batch_parts: int = DEFAULT_BATCH_PARTS,
+    ) -> None:
         super().__init__(store.db)
         self.store = store
         self.company = company
         self.metadata = csdl("Microsoft.Dynamics.DataEntities", "Container", E.ALL)
+        if business_errors not in (400, 500):
+            raise ValueError("business_errors is 400 or 500")
+        self.business_errors = business_errors
+        self.continues_on_error = business_errors == 400
+        self.max_batch_parts = max_batch_parts
+
+    def as_answered(self, err: ODataError) -> ODataError:
+        inner = err.innererror or {}
+        if self.business_errors == 500 and err.status == 400 and inner.get("type") == WRITE_EXCEPTION:
+            return ODataError(500, "An error has occurred.", "", innererror=inner)
+        return err
 
     def route(self, req: Request) -> Response:
         segments = split_path(req.path)
@@ -54,7 +80,7 @@ class ErpService(Service):
     def count(self, req: Request, entity: EntitySet) -> Response:
         """``GET <set>/$count``: the number of matching rows, as plain text."""
         opts = parse_options(req.query)
-        where, params = where_sql(entity, opts.filter, wildcards=True)
+        where, params = where_sql(entity, opts.filter, wildcards=True, strict_dates=True)
         if E.company_specific(entity) and req.query.get("cross-company", "").lower() != "true":
             where, params = f'({where}) AND "dataAreaId" = ?', [*params, self.company]
         n = self.db.conn.execute(f'SELECT COUNT(*) FROM "{entity.table}" WHERE {where}', params).fetchone()[0]
@@ -74,14 +100,14 @@ class ErpService(Service):
         if opts.expand:
             raise bad_request("$expand is not supported by the sandbox.")
         fields = check_select(entity, opts.select)
-        where, params = where_sql(entity, opts.filter, wildcards=True)
+        where, params = where_sql(entity, opts.filter, wildcards=True, strict_dates=True)
         if E.company_specific(entity) and req.query.get("cross-company", "").lower() != "true":
             where, params = f'({where}) AND "dataAreaId" = ?', [*params, self.company]
         order = order_sql(entity, opts.orderby)
         size = self._page_size(req)
         offset = opts.skip or 0
         limit = size if opts.top is None else min(size, opts.top)
-        columns = [f.name for f in fields] + ([E.MODIFIED] if entity.get(E.MODIFIED) and opts.select else [])
+        columns = [f.name for f in fields] + [RECORD_VERSION]
         cur = self.db.conn.execute(select_sql(entity, columns, where, order, limit + 1, offset), params)
         rows = cur.fetchall()
         body: dict[str, Any] = {"@odata.context": f"{req.base_url}$metadata#{entity.name}"}
@@ -133,6 +159,9 @@ def key_text(entity: EntitySet, row: dict[str, Any]) -> str:
     parts = []
     for k in entity.key:
         v = row[k]
+        if entity.by_name[k].enum:
+            parts.append(f"{k}={entity.by_name[k].enum}'{quote(str(v))}'")
+            continue
         parts.append(f"{k}={v}" if isinstance(v, int) else f"{k}='{quote(str(v).replace(chr(39), chr(39) * 2))}'")
     return ",".join(parts)
 

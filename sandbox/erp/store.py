@@ -1,9 +1,16 @@
 """The ERP store: FinOps data entities on SQLite, written the way FinOps writes them.
 
 POST creates (an existing key is an error: "The record already exists"), PATCH updates an existing row
-(FinOps PATCH never creates), DELETE removes. Each write validates the whole resulting row and stamps
-``ModifiedDateTime`` from a per-store clock that never repeats or goes back, so a poller that keeps a
-modified-time watermark sees every write.
+(FinOps PATCH never creates), DELETE removes. Each write validates the whole resulting row. A property the
+entity lacks is refused by name; a ``DateTimeOffset`` needs a time and an offset; an enum travels as a member
+name; a non-nullable property or an enum left out of a create gets FinOps's empty value (0,
+``1900-01-01T00:00:00Z``, the enum's first member: X++ enums are never null) and an explicit null for a
+non-nullable property is refused.
+
+Each row keeps a hidden record version (``__rv``) for its ETag, as FinOps keeps RecVersion: it is not an
+OData property, so nobody can select, filter or poll on it. Contact persons get their party number from the
+store (``ContactPersonPartyNumber``), as FinOps assigns it. A released product's default order settings and
+ReleasedProductsV2 row come and go with its CDSReleasedDistinctProducts row (``products``).
 """
 
 from __future__ import annotations
@@ -14,12 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from p2c.sandbox.erp import entities as E
+from p2c.sandbox.erp.catalog import empty_value
+from p2c.sandbox.erp.products import after_product_write, before_product_delete, check_product_write
 from p2c.sandbox.erp.refdata import DEFAULT_COMPANY, ensure_reference_data
 from p2c.sandbox.erp.validation import validate
 from p2c.sandbox.odata.errors import ODataError
-from p2c.sandbox.odata.model import EntitySet, Type
+from p2c.sandbox.odata.model import EntitySet, Field, Type
 from p2c.sandbox.odata.sqlite import Database, delete, fetch_one, insert, update
-from p2c.sandbox.odata.values import ValueError_, iso_ms, iso_to_ms, now_ms, to_db
+from p2c.sandbox.odata.values import ValueError_, to_db
+
+RECORD_VERSION = "__rv"
+PARTY_NUMBER = "ContactPersonPartyNumber"
 
 WRITE_EXCEPTION = "Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataWriteException"
 
@@ -42,8 +54,7 @@ def not_found(entity: EntitySet) -> ODataError:
 
 
 def etag(row: dict[str, Any]) -> str:
-    stamp = row.get(E.MODIFIED)
-    version = iso_to_ms(stamp) if stamp else 0
+    version = row.get(RECORD_VERSION) or 0
     return 'W/"' + base64.b64encode(f"1,{version}".encode()).decode() + '"'
 
 
@@ -53,10 +64,10 @@ class ErpStore:
         self.conn = self.db.conn
         with self.db.transaction():
             for entity in E.ALL:
-                self.db.create_table(entity)
-            for entity in E.BUSINESS:
-                self.db.index(entity, E.MODIFIED)
+                self.db.create_table(entity, [f"{RECORD_VERSION} INTEGER"])
             self.db.index(E.QUOTATION_HEADERS, "dataAreaId", "RequestingCustomerAccountNumber")
+            self.db.index(E.CONTACTS, "dataAreaId", "ContactPersonId")
+            self.db.index(E.RELEASED_PRODUCTS, "dataAreaId", "ItemNumber")
         ensure_reference_data(self.db)
 
     def close(self) -> None:
@@ -68,7 +79,10 @@ class ErpStore:
         where: dict[str, Any] = {}
         for k in entity.key:
             value = key[k]
-            if entity.by_name[k].type is Type.INT:
+            field = entity.by_name[k]
+            if field.enum:
+                value = _enum_key(field, value)
+            elif field.type is Type.INT:
                 if not isinstance(value, int) or isinstance(value, bool):
                     raise bad_request(f"The key value '{value}' of '{k}' is not an integer.")
             elif not isinstance(value, str):
@@ -92,17 +106,22 @@ class ErpStore:
                 )
             if field.readonly:
                 continue
+            if value is None and not field.nullable:
+                raise bad_request(
+                    "An error occurred while reading the payload: "
+                    f"A null value was found for the property named '{name}', which has the expected type "
+                    f"'{field.edm_type}[Nullable=False]'. The expected type does not allow null values."
+                )
             try:
-                out[name] = to_db(field, value)
+                out[name] = to_db(field, value, strict_datetime=True)
             except ValueError_ as exc:
                 raise bad_request(f"An error occurred while reading the payload: {exc}") from exc
         if E.COMPANY in out and isinstance(out[E.COMPANY], str):
             out[E.COMPANY] = out[E.COMPANY].lower()
         return out
 
-    def _stamp(self, entity: EntitySet, row: dict[str, Any]) -> None:
-        if entity.get(E.MODIFIED) is not None:
-            row[E.MODIFIED] = iso_ms(self.db.next_counter("modified_ms", now_ms()))
+    def _stamp(self, row: dict[str, Any]) -> None:
+        row[RECORD_VERSION] = self.db.next_counter("recversion")
 
     def _check(self, entity: EntitySet, row: dict[str, Any]) -> None:
         if E.COMPANY in entity.by_name:
@@ -118,11 +137,17 @@ class ErpStore:
             row = self.columns(entity, body)
             if E.COMPANY in entity.by_name:
                 row[E.COMPANY] = row.get(E.COMPANY) or company
+            if entity is E.CONTACTS:
+                self._assign_party_number(row)
+            check_product_write(entity, "POST")
+            for f in entity.fields:
+                if (not f.nullable or f.enum) and f.name not in row and f.name not in entity.key:
+                    row[f.name] = empty_value(f)
             for k in entity.key:
                 if row.get(k) in (None, ""):
                     raise write_failed(entity, [f"Field '{k}' must be filled in."])
             self._check(entity, row)
-            self._stamp(entity, row)
+            self._stamp(row)
             try:
                 insert(self.conn, entity, row)
             except sqlite3.IntegrityError as exc:
@@ -136,6 +161,7 @@ class ErpStore:
                 ) from exc
             created = fetch_one(self.conn, entity, {k: row[k] for k in entity.key})
             assert created is not None
+            after_product_write(self, entity, created)
             return created
 
     def update(self, entity: EntitySet, key: Any, body: dict[str, Any], if_match: str | None = None) -> dict[str, Any]:
@@ -152,10 +178,11 @@ class ErpStore:
                 changes.pop(k, None)
             merged = {**existing, **changes}
             self._check(entity, merged)
-            self._stamp(entity, changes)
+            self._stamp(changes)
             update(self.conn, entity, where, changes)
             row = fetch_one(self.conn, entity, where)
             assert row is not None
+            after_product_write(self, entity, row)
             return row
 
     def delete(self, entity: EntitySet, key: Any, if_match: str | None = None) -> None:
@@ -165,6 +192,8 @@ class ErpStore:
             if existing is None:
                 raise not_found(entity)
             check_etag(existing, if_match)
+            check_product_write(entity, "DELETE")
+            before_product_delete(self, entity, existing)
             if entity is E.CUSTOMERS:
                 used = self.conn.execute(
                     'SELECT COUNT(*) FROM cdssalesquotationheaders WHERE "dataAreaId" = ? '
@@ -186,6 +215,37 @@ class ErpStore:
                     (existing["dataAreaId"], existing["SalesQuotationNumber"]),
                 )
             delete(self.conn, entity, where)
+
+    def _assign_party_number(self, row: dict[str, Any]) -> None:
+        """FinOps assigns a new contact person's party number; one given by the client is refused."""
+        if row.get(PARTY_NUMBER):
+            raise write_failed(
+                E.CONTACTS,
+                [f"Party '{row[PARTY_NUMBER]}' does not exist (field '{PARTY_NUMBER}'): FinOps assigns it."],
+            )
+        row[PARTY_NUMBER] = f"{self.db.next_counter('party_number', 4000):09d}"
+
+    def write_raw(self, entity: EntitySet, row: dict[str, Any]) -> None:
+        """Insert or replace a row the store derives itself (a product's parts), stamped, not validated."""
+        self._stamp(row)
+        key = {k: row[k] for k in entity.key}
+        if fetch_one(self.conn, entity, key) is None:
+            insert(self.conn, entity, row)
+        else:
+            update(self.conn, entity, key, {k: v for k, v in row.items() if k not in entity.key})
+
+
+def _enum_key(field: Field, value: Any) -> str:
+    """An enum key value in a URL is an enum literal: ``Microsoft.Dynamics.DataEntities.NoYes'Yes'``."""
+    prefix = field.enum + "'"
+    text = value if isinstance(value, str) else ""
+    member = text[len(prefix) : -1].replace("''", "'") if text.startswith(prefix) and text.endswith("'") else None
+    if member is None or member not in {m for m, _ in field.members}:
+        raise bad_request(
+            f"The key value '{value}' of '{field.name}' is not a literal of the enum type '{field.enum}' "
+            f"(write it as {field.enum}'{field.members[0][0]}')."
+        )
+    return member
 
 
 def check_etag(row: dict[str, Any], if_match: str | None) -> None:

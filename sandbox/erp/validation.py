@@ -13,10 +13,10 @@ from p2c.sandbox.odata.model import EntitySet, quote_ident
 Row = dict[str, Any]
 _GLOBAL_REFS = {  # field suffix -> (entity set, key column, label)
     "currency": (E.CURRENCIES, "CurrencyCode", "Currency"),
-    "language": (E.LANGUAGES, "LanguageId", "Language"),
+    "language": (E.LANGUAGES, "LanguageCodeId", "Language"),
     "unit": (E.UNITS, "UnitSymbol", "Unit"),
-    "iso": (E.COUNTRIES, "ISOCode", "Country/region ISO code"),
-    "region": (E.COUNTRIES, "CountryRegionId", "Country/region"),
+    "iso": (E.COUNTRIES, "ISOcode", "Country/region ISO code"),
+    "region": (E.COUNTRIES, "CountryRegion", "Country/region"),
 }
 
 
@@ -31,10 +31,7 @@ def _ref(conn: sqlite3.Connection, row: Row, field: str, kind: str, errors: list
     if value in (None, ""):
         return
     entity, column, label = _GLOBAL_REFS[kind]
-    if kind == "region":  # CountryRegionId fields accept the FinOps id (USA) or the ISO code (US)
-        if _exists(conn, entity, {column: value}) or _exists(conn, entity, {"ISOCode": value}):
-            return
-    elif _exists(conn, entity, {column: value}):
+    if _exists(conn, entity, {column: value}):
         return
     errors.append(f"{label} '{value}' does not exist (field '{field}').")
 
@@ -68,19 +65,33 @@ def customers(conn: sqlite3.Connection, row: Row) -> list[str]:
     _ref(conn, row, "LanguageId", "language", errors)
     for prefix in ("Address", "DeliveryAddress", "InvoiceAddress"):
         _ref(conn, row, f"{prefix}CountryRegionISOCode", "iso", errors)
-    if row.get("OnHoldStatus") not in (None, "", "No", "Invoice", "All", "Payment", "Requisition", "Never"):
-        errors.append(f"On hold '{row['OnHoldStatus']}' is not valid (field 'OnHoldStatus').")
+        _ref(conn, row, f"{prefix}CountryRegionId", "region", errors)
     return errors
 
 
 def contacts(conn: sqlite3.Connection, row: Row) -> list[str]:
     errors: list[str] = []
-    _required(row, ["ContactPersonId"], errors)
+    _required(row, ["AssociatedContactNumber"], errors)
     if not row.get("FirstName") and not row.get("LastName"):
         errors.append("Field 'LastName' must be filled in.")
-    if row.get("AssociatedContactType") in (None, "", "Customer"):
+    if row.get("AssociatedContactType") == "Customer":
         _customer(conn, row, "AssociatedContactNumber", errors)
+    elif row.get("AssociatedContactType"):
+        errors.append(
+            f"Associated contact type '{row['AssociatedContactType']}' is not supported by the sandbox "
+            "(field 'AssociatedContactType'): only Customer."
+        )
+    contact_id = row.get("ContactPersonId")
+    if contact_id:
+        same = conn.execute(
+            'SELECT "ContactPersonPartyNumber" FROM cdscontactpersonsv2 WHERE "dataAreaId" = ? '
+            'AND "ContactPersonId" = ? AND "ContactPersonPartyNumber" <> ?',
+            (row["dataAreaId"], contact_id, row.get("ContactPersonPartyNumber") or ""),
+        ).fetchone()
+        if same is not None:
+            errors.append(f"Contact person ID '{contact_id}' is already used (field 'ContactPersonId').")
     _ref(conn, row, "PrimaryAddressCountryRegionId", "region", errors)
+    _ref(conn, row, "PrimaryAddressCountryRegionISOCode", "iso", errors)
     return errors
 
 
@@ -92,6 +103,7 @@ def quotation_headers(conn: sqlite3.Connection, row: Row) -> list[str]:
     _ref(conn, row, "CurrencyCode", "currency", errors)
     _ref(conn, row, "LanguageId", "language", errors)
     _ref(conn, row, "DeliveryAddressCountryRegionISOCode", "iso", errors)
+    _ref(conn, row, "InvoiceAddressCountryRegionISOCode", "iso", errors)
     return errors
 
 

@@ -32,6 +32,8 @@ TOKEN_LIFETIME_S = 3599
 INTEGRATION_CLIENT = ("p2c", "p2c-sandbox-secret")
 USER_CLIENT = ("user", "user-sandbox-secret")
 DEFAULT_CLIENTS = (INTEGRATION_CLIENT, USER_CLIENT)
+#: the CRM sink's own application user, where limits are per user (``p2c up --crm-service-protection``)
+CRM_SINK_CLIENT = ("p2c-sink", "p2c-sink-sandbox-secret")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 

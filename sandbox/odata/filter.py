@@ -179,7 +179,7 @@ class _Parser:
         if kind == "string":
             return Literal("string", _unquote(raw))
         if kind == "enum":
-            return Literal("string", _unquote(raw[raw.index("'") :]))
+            return Literal("enum", (raw[: raw.index("'")], _unquote(raw[raw.index("'") :])))
         if kind == "number":
             digits = raw.rstrip("mMlLdDfF")
             is_int = re.fullmatch(r"-?\d+", digits) is not None
@@ -214,8 +214,26 @@ def normalize_datetime(text: str) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def coerce(field: Field, lit: Literal) -> Any:
-    """The SQL parameter for ``lit`` compared with ``field``; raises FilterError on a type mismatch."""
+def _enum(field: Field, lit: Literal) -> str:
+    """An enum property compares with an enum literal of its own type and a member of it, nothing else."""
+    type_name, member = lit.value if lit.kind == "enum" else ("", "")
+    if lit.kind != "enum" or type_name != field.enum:
+        raise FilterError(
+            f"A binary operator with incompatible types was detected. Found operand types "
+            f"'{field.enum}' and '{type_name or 'Edm.' + lit.kind.capitalize()}' for property '{field.name}'."
+        )
+    if member not in {m for m, _ in field.members}:
+        raise FilterError(f"The string '{member}' is not a valid enumerated type constant of '{field.enum}'.")
+    return str(member)
+
+
+def coerce(field: Field, lit: Literal, *, strict_dates: bool = False) -> Any:
+    """The SQL parameter for ``lit`` compared with ``field``; raises FilterError on a type mismatch.
+
+    ``strict_dates``: a ``DateTimeOffset`` property compares with a date-time literal only, not a bare date.
+    """
+    if field.enum:
+        return _enum(field, lit)
     t = field.type
     ok: dict[Type, tuple[str, ...]] = {
         Type.STRING: ("string",),
@@ -223,7 +241,7 @@ def coerce(field: Field, lit: Literal) -> Any:
         Type.BIGINT: ("number",),
         Type.DECIMAL: ("number",),
         Type.BOOL: ("bool",),
-        Type.DATETIME: ("datetime", "date"),
+        Type.DATETIME: ("datetime",) if strict_dates else ("datetime", "date"),
         Type.DATE: ("date",),
         Type.GUID: ("guid", "string"),
     }
@@ -250,9 +268,10 @@ def _escape_like(text: str) -> str:
 class SqlBuilder:
     """Turns a parsed filter into a SQL condition and its parameters."""
 
-    def __init__(self, resolve: Resolver, *, wildcards: bool = False) -> None:
+    def __init__(self, resolve: Resolver, *, wildcards: bool = False, strict_dates: bool = False) -> None:
         self.resolve = resolve
         self.wildcards = wildcards  # FinOps: eq '*text*' is a LIKE
+        self.strict_dates = strict_dates
 
     def build(self, node: Node) -> tuple[str, list[Any]]:
         params: list[Any] = []
@@ -269,7 +288,7 @@ class SqlBuilder:
 
     def _call(self, node: Call, params: list[Any]) -> str:
         field = self.resolve(node.prop.name)
-        if field.type is not Type.STRING:
+        if field.type is not Type.STRING or field.enum:
             raise FilterError(f"{node.name}() needs a string property; '{field.name}' is {field.type.value}.")
         text = _escape_like(node.arg.value)
         pattern = {"contains": f"%{text}%", "startswith": f"{text}%", "endswith": f"%{text}"}[node.name]
@@ -292,8 +311,8 @@ class SqlBuilder:
             if op not in ("eq", "ne"):
                 raise FilterError(f"null can only be compared with eq or ne ('{field.name}').")
             return f"({column} IS {'NOT ' if op == 'ne' else ''}NULL)"
-        value = coerce(field, right)
-        if self.wildcards and field.type is Type.STRING and op in ("eq", "ne") and "*" in value:
+        value = coerce(field, right, strict_dates=self.strict_dates)
+        if self.wildcards and field.type is Type.STRING and not field.enum and op in ("eq", "ne") and "*" in value:
             params.append(_escape_like(value).replace("*", "%"))
             return f"({'NOT ' if op == 'ne' else ''}{column} LIKE ? ESCAPE '\\')"
         params.append(value)
@@ -311,6 +330,8 @@ def _balanced(parts: list[str], op: str) -> str:
     return f"({_balanced(parts[:mid], op)} {op} {_balanced(parts[mid:], op)})"
 
 
-def to_sql(text: str, resolve: Resolver, *, wildcards: bool = False) -> tuple[str, list[Any]]:
+def to_sql(
+    text: str, resolve: Resolver, *, wildcards: bool = False, strict_dates: bool = False
+) -> tuple[str, list[Any]]:
     """``$filter`` text -> (SQL condition, parameters)."""
-    return SqlBuilder(resolve, wildcards=wildcards).build(parse(text))
+    return SqlBuilder(resolve, wildcards=wildcards, strict_dates=strict_dates).build(parse(text))

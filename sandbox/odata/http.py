@@ -29,7 +29,7 @@ ThrottleError = Callable[[int, int], ODataError]
 class Protection(Protocol):
     """Service protection in front of a service (Dataverse's limits: :mod:`p2c.sandbox.crm.protection`)."""
 
-    def admit(self, client: str) -> ODataError | None: ...
+    def admit(self, client: str, connection: object = None) -> ODataError | None: ...
 
     def release(self, client: str, execution_ms: float) -> dict[str, str]: ...
 
@@ -72,7 +72,7 @@ def build_app(
             err.headers["Retry-After"] = str(wait)
             return _web(Response.error(err))
         if protection is not None:
-            refusal = protection.admit(client)
+            refusal = protection.admit(client, request.transport)
             if refusal is not None:
                 return _web(Response.error(refusal))
         started = time.perf_counter()

@@ -28,6 +28,11 @@ def csdl(
         f'<Schema Namespace={quoteattr(namespace)} xmlns="http://docs.oasis-open.org/odata/ns/edm">',
     ]
     by_logical = {e.logical_name: e for e in entities}
+    enums = {f.enum: f.members for e in entities for f in e.fields if f.enum}
+    for name, members in sorted(enums.items()):
+        out.append(f"<EnumType Name={quoteattr(name.rsplit('.', 1)[-1])}>")
+        out += [f"<Member Name={quoteattr(m)} Value={quoteattr(str(v))}/>" for m, v in members]
+        out.append("</EnumType>")
     for e in entities:
         tname = e.logical_name if type_name == "logical" else e.table_name or e.logical_name
         out.append(f"<EntityType Name={quoteattr(tname)}>")
@@ -35,7 +40,7 @@ def csdl(
         for f in e.fields:
             nullable = "" if f.nullable and f.name not in e.key else ' Nullable="false"'
             scale = f' Scale="{f.scale}"' if f.scale is not None else ""
-            out.append(f"<Property Name={quoteattr(f.name)} Type={quoteattr(f.type.value)}{nullable}{scale}/>")
+            out.append(f"<Property Name={quoteattr(f.name)} Type={quoteattr(f.edm_type)}{nullable}{scale}/>")
         if navigation:
             for f in e.lookups:
                 for target in f.targets:

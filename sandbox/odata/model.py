@@ -52,6 +52,14 @@ class Field:
     #: Dataverse's IsValidForCreate / IsValidForUpdate (a read-only field is neither)
     creatable: bool = True
     updatable: bool = True
+    #: an enum property: its qualified type name and its (member, value) pairs; values travel as member names
+    enum: str = ""
+    members: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def edm_type(self) -> str:
+        """The type named in ``$metadata``: the enum type, else the Edm type."""
+        return self.enum or self.type.value
 
     @property
     def is_lookup(self) -> bool:

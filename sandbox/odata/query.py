@@ -96,12 +96,12 @@ def check_select(entity: EntitySet, names: list[str] | None, code: str = "") -> 
 
 
 def where_sql(
-    entity: EntitySet, filter_text: str | None, code: str = "", *, wildcards: bool = False
+    entity: EntitySet, filter_text: str | None, code: str = "", *, wildcards: bool = False, strict_dates: bool = False
 ) -> tuple[str, list[Any]]:
     if not filter_text:
         return "1", []
     try:
-        return to_sql(filter_text, resolver(entity, code), wildcards=wildcards)
+        return to_sql(filter_text, resolver(entity, code), wildcards=wildcards, strict_dates=strict_dates)
     except FilterError as exc:
         raise ODataError(400, str(exc), code) from exc
 

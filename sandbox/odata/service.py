@@ -88,6 +88,10 @@ class Service(ABC):
     api_path = "/"
     error_code = ""  # default OData error code (Dataverse: hex codes; FinOps: empty)
     metadata: bytes  # the CSDL document each service builds for its entity sets
+    #: requests (parts) one ``$batch`` may hold
+    max_batch_parts = MAX_BATCH_REQUESTS
+    #: whether ``Prefer: odata.continue-on-error`` makes a ``$batch`` go on after a failed change set
+    continues_on_error = True
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -140,17 +144,23 @@ class Service(ABC):
                 return self.batch(req)
             return self.route(req)
         except ODataError as err:
-            return Response.error(err)
+            return Response.error(self.as_answered(err))
+
+    def as_answered(self, err: ODataError) -> ODataError:
+        """The error as this service answers it (a service may answer some errors with another status)."""
+        return err
 
     # -- $batch ---------------------------------------------------------------------------------------
 
     def batch(self, req: Request) -> Response:
         items = parse_batch(req.body, req.headers.get("content-type", ""))
-        if count_requests(items) > MAX_BATCH_REQUESTS:
+        if count_requests(items) > self.max_batch_parts:
             raise ODataError(
-                400, f"The number of requests in a batch exceeds the limit of {MAX_BATCH_REQUESTS}.", self.error_code
+                400,
+                f"The number of requests in a batch exceeds the limit of {self.max_batch_parts}.",
+                self.error_code,
             )
-        keep_going = "odata.continue-on-error" in req.prefer()
+        keep_going = self.continues_on_error and "odata.continue-on-error" in req.prefer()
         out: list[PartResponse | list[PartResponse]] = []
         for item in items:
             if isinstance(item, ChangeSet):

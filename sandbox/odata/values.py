@@ -21,6 +21,8 @@ class ValueError_(ValueError):
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: an OData DateTimeOffset literal: a date, a time and an offset (``Z`` or ``+hh:mm``), nothing less
+_DATETIME_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$")
 
 
 def now_ms() -> int:
@@ -37,11 +39,20 @@ def iso_to_ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def to_db(field: Field, value: Any) -> Any:
-    """A JSON value for ``field`` -> the value to store; raises :class:`ValueError_` when it does not fit."""
+def to_db(field: Field, value: Any, *, strict_datetime: bool = False) -> Any:
+    """A JSON value for ``field`` -> the value to store; raises :class:`ValueError_` when it does not fit.
+
+    ``strict_datetime``: a ``DateTimeOffset`` must carry a time and an offset (a bare date is refused).
+    """
     if value is None:
         return None
+    if field.enum:
+        if not isinstance(value, str) or value not in {m for m, _ in field.members}:
+            raise ValueError_(field, value, field.enum)
+        return value
     t = field.type
+    if t is Type.DATETIME and strict_datetime and not (isinstance(value, str) and _DATETIME_OFFSET.match(value)):
+        raise ValueError_(field, value, t.value)
     if t is Type.STRING:
         if not isinstance(value, str):
             raise ValueError_(field, value, t.value)

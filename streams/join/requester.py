@@ -26,6 +26,7 @@ from faust.types import EventT
 
 from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.counters import FlowCounters
+from p2c.streams.faust_adapter import started_consumer
 from p2c.streams.handling import handle_until_done
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
@@ -132,7 +133,7 @@ class RequesterAgent:
 
     async def recount(self) -> None:
         """After a rebalance: count the parked records of the partitions this worker now owns."""
-        consumer = self.app.consumer if self.app._consumer is not None else None
+        consumer = started_consumer(self.app)
         if consumer is None:
             return
         source = self.flow.source_topics[0]

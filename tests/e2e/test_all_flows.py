@@ -26,11 +26,12 @@ def ref_id(c: ODataClient, entity_set: str, field: str, value: str, key: str) ->
 
 def test_seeded_contacts_products_and_quotes_reach_the_other_system(p2c_up: Running) -> None:
     c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
-    sellable = [
-        p["ProductNumber"]
+    not_stopped = "IsSalesProcessingStopped eq Microsoft.Dynamics.DataEntities.NoYes'No'"
+    sellable = [  # the seed sets no sell dates: sellable is "sales not stopped"
+        p["ItemNumber"]
         for p in e.get_all(
-            "CDSReleasedDistinctProducts",
-            {"cross-company": "true", "$filter": "IsSellable eq true", "$select": "ProductNumber"},
+            "ProductDefaultOrderSettings",
+            {"cross-company": "true", "$filter": not_stopped, "$select": "ItemNumber"},
         )
     ]
 
@@ -65,7 +66,8 @@ def test_seeded_contacts_products_and_quotes_reach_the_other_system(p2c_up: Runn
         persons = {
             r["ContactPersonId"]: r["AssociatedContactNumber"]
             for r in e.get_all(
-                "CDSContactsV2", {"cross-company": "true", "$select": "ContactPersonId,AssociatedContactNumber"}
+                "CDSContactPersonsV2",
+                {"cross-company": "true", "$select": "ContactPersonId,AssociatedContactNumber"},
             )
         }
         wrong = {n for n, parent in as_persons.items() if persons.get(n) != parent}
@@ -148,7 +150,6 @@ def test_a_quote_created_before_its_account_and_product_exist_in_the_erp(p2c_up:
         {
             "dataAreaId": "usmf",
             "ProductNumber": f"W-{tag}",
-            "IsSellable": True,
             "ProductName": f"Widget {tag}",
             "SalesUnitSymbol": "ea",
             "SalesPrice": 10,
@@ -198,22 +199,33 @@ def test_a_quote_created_before_its_account_and_product_exist_in_the_erp(p2c_up:
     wait_for("the changed, added and removed lines", erp_lines, timeout=30)
 
 
-def test_a_contact_waits_for_its_account_and_changes_route(p2c_up: Running) -> None:
-    c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
-    tag = uuid.uuid4().hex[:6].upper()
-    account = c.post("accounts", {"name": f"Parent {tag}"}).json()
+def contact_of_a_new_account(c: ODataClient, first: str, last: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new account in Sales and a contact whose company it is: (account, contact)."""
+    account = c.post("accounts", {"name": f"Company of {first} {last}"}).json()
     contact = c.post(
         "contacts",
         {
-            "firstname": "Ada",
-            "lastname": f"Lovelace {tag}",
+            "firstname": first,
+            "lastname": last,
             "parentcustomerid_account@odata.bind": f"/accounts({account['accountid']})",
         },
     ).json()
+    return account, contact
+
+
+def contact_persons(e: ODataClient, number: str) -> list[dict[str, Any]]:
+    """The ERP's contact persons that carry the CRM contact number (at most one)."""
+    return e.get_all("CDSContactPersonsV2", {"cross-company": "true", "$filter": f"ContactPersonId eq '{number}'"})
+
+
+def test_a_contact_waits_for_its_account_and_changes_route(p2c_up: Running) -> None:
+    c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
+    tag = uuid.uuid4().hex[:6].upper()
+    account, contact = contact_of_a_new_account(c, "Ada", f"Lovelace {tag}")
     number = contact["msdynce_contactnumber"]
 
     def person() -> list[dict[str, Any]]:
-        return e.get_all("CDSContactsV2", {"cross-company": "true", "$filter": f"ContactPersonId eq '{number}'"})
+        return contact_persons(e, number)
 
     row = wait_for("the contact person", person, timeout=30)[0]
     assert row["AssociatedContactNumber"] == account["accountnumber"] and row["LastName"] == f"Lovelace {tag}"
@@ -237,7 +249,6 @@ def test_a_product_without_a_price_list_is_dead_lettered_until_one_exists(p2c_up
         {
             "dataAreaId": "usmf",
             "ProductNumber": f"J-{tag}",
-            "IsSellable": True,
             "ProductName": f"Yen Widget {tag}",
             "SalesUnitSymbol": "ea",
             "SalesPrice": 1000,
@@ -260,3 +271,50 @@ def test_a_product_without_a_price_list_is_dead_lettered_until_one_exists(p2c_up
         lambda: c.get_all("products", {"$filter": f"productnumber eq 'J-{tag}'", "$select": "productid"}),
         timeout=30,
     )
+
+
+def test_a_product_created_changed_stopped_and_deleted_in_the_erp_reaches_sales(p2c_up: Running) -> None:
+    c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
+    tag = uuid.uuid4().hex[:6].upper()
+    kept, gone = f"L-{tag}", f"G-{tag}"
+    for number in (kept, gone):
+        body = {"ProductName": f"Lifecycle {number}", "SalesUnitSymbol": "ea", "SalesPrice": 5, "CurrencyCode": "USD"}
+        e.post("CDSReleasedDistinctProducts", {"dataAreaId": "usmf", "ProductNumber": number, **body})
+
+    def in_sales(number: str) -> dict[str, Any] | None:
+        flt = {"$filter": f"productnumber eq '{number}'", "$select": "name,statecode,msdynce_ismaintainedexternally"}
+        rows = c.get_all("products", flt)
+        return rows[0] if rows else None
+
+    created = wait_for("the products in Sales", lambda: (p := in_sales(kept)) and in_sales(gone) and p, timeout=30)
+    assert created["statecode"] == 0 and created["msdynce_ismaintainedexternally"] is True
+
+    e.patch(f"CDSReleasedDistinctProducts(dataAreaId='usmf',ProductNumber='{kept}')", {"ProductName": "Renamed"})
+    wait_for("the new name in Sales", lambda: (p := in_sales(kept)) and p["name"] == "Renamed" and p, timeout=30)
+
+    e.patch(f"ProductDefaultOrderSettings(dataAreaId='usmf',ItemNumber='{kept}')", {"IsSalesProcessingStopped": "Yes"})
+    wait_for("the stopped product retired", lambda: (p := in_sales(kept)) and p["statecode"] == 1 and p, timeout=30)
+
+    e.delete(f"CDSReleasedDistinctProducts(dataAreaId='usmf',ProductNumber='{gone}')")
+    wait_for("the deleted product retired", lambda: (p := in_sales(gone)) and p["statecode"] == 1 and p, timeout=30)
+
+
+def test_a_contact_person_created_changed_and_deleted(p2c_up: Running) -> None:
+    c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
+    tag = uuid.uuid4().hex[:6].upper()
+    _, contact = contact_of_a_new_account(c, "Grace", f"Hopper {tag}")
+    number = contact["msdynce_contactnumber"]
+
+    def person() -> list[dict[str, Any]]:
+        return contact_persons(e, number)
+
+    row = wait_for("the contact person", person, timeout=30)[0]
+    assert row["ContactPersonPartyNumber"] and row["AssociatedContactType"] == "Customer"
+    c.patch(f"contacts({contact['contactid']})", {"jobtitle": "Rear Admiral"})
+    wait_for(
+        "the changed contact person",
+        lambda: (p := person()) and p[0]["EmploymentProfession"] == "Rear Admiral" and p,
+        timeout=30,
+    )
+    c.delete(f"contacts({contact['contactid']})")
+    wait_for("the contact person gone", lambda: not person() or None, timeout=30)

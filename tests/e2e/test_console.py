@@ -68,7 +68,6 @@ def test_the_console_shows_flows_and_retries_a_fixed_dead_letter(p2c_up: Running
         {
             "dataAreaId": "usmf",
             "ProductNumber": f"F-{tag}",
-            "IsSellable": True,
             "ProductName": f"Franc Widget {tag}",
             "SalesUnitSymbol": "ea",
             "SalesPrice": 12,

@@ -63,7 +63,7 @@ def child(name: str, args: list[str], env: dict[str, str], logs_dir: Path) -> Ma
 # ---- ERP source ---------------------------------------------------------------------------------------
 
 
-def test_erp_source_full_load_then_changes_and_restart_without_resending(
+def test_erp_source_full_snapshot_then_changes_deletes_and_restart_without_resending(
     erp: tuple[str, Api], kafka: KafkaSettings, codecs: Codecs, registry_url: str, logs_dir: Path
 ) -> None:
     erp_url, api = erp
@@ -74,7 +74,8 @@ def test_erp_source_full_load_then_changes_and_restart_without_resending(
         api.http.post("CDSReleasedDistinctProducts", json=body).raise_for_status()
     keys = {f"usmf|{n}" for n in numbers}
     env = component_env(kafka, registry_url, P2C_ERP_CONNECTOR_NAME=f"itest-{prefix}")
-    args = ["source", "run", "erp", "--erp-url", erp_url, "--poll-interval", "0.2", "--overlap-ms", "500"]
+    snapshots = str(logs_dir / f"snapshot-{prefix}")
+    args = ["source", "run", "erp", "--erp-url", erp_url, "--poll-interval", "0.2", "--snapshot-dir", snapshots]
     source = child("source-erp", args, env, logs_dir)
 
     def events() -> list[tuple[str, dict[str, Any], Any]]:
@@ -87,24 +88,32 @@ def test_erp_source_full_load_then_changes_and_restart_without_resending(
     try:
         loaded = wait_for("the full load", lambda: (e := events()) and len(e) >= 3 and e)
         assert sorted(v["op"] for _, v, _ in loaded) == ["r"] * 3
-        assert loaded[0][1]["after"]["SalesPrice"] == Decimal("9.5000")
+        assert loaded[0][1]["after"]["SalesPrice"] == Decimal("9.5000") and loaded[0][1]["after"]["Sellable"]
         api.http.patch(path(numbers[0]), json={"ProductName": "Renamed"}).raise_for_status()
         changed = wait_for("the change", lambda: (e := events()) and len(e) >= 4 and e)
         update = next(v for _, v, _ in changed if v["op"] == "u")
         assert update["after"]["ProductName"] == "Renamed"
         assert update["source"]["version"] > max(v["source"]["version"] for _, v, _ in loaded)
+        stop = {"IsSalesProcessingStopped": "Yes"}
+        settings = f"ProductDefaultOrderSettings(dataAreaId='usmf',ItemNumber='{numbers[2]}')"
+        api.http.patch(settings, json=stop).raise_for_status()
+        stopped = wait_for("sales stopped", lambda: (e := events()) and len(e) >= 5 and e)
+        assert stopped[-1][0] == f"usmf|{numbers[2]}" and stopped[-1][1]["after"]["Sellable"] is False
         wait_for("the position", lambda: "position committed" in source.log_path.read_text())  # type: ignore[union-attr]
     finally:
         source.stop()
 
     api.http.patch(path(numbers[1]), json={"ProductName": "While stopped"}).raise_for_status()
+    api.http.delete(path(numbers[0])).raise_for_status()
     source.start(timeout=30)
     try:
-        wait_for("the change made while stopped", lambda: len(events()) >= 5)
+        wait_for("the changes made while stopped", lambda: len(events()) >= 7)
         time.sleep(1.0)  # a resend would show up by now
         final = events()
         assert sorted((k, v["op"]) for k, v, _ in final) == sorted(
-            [(k, "r") for k in keys] + [(f"usmf|{numbers[0]}", "u"), (f"usmf|{numbers[1]}", "u")]
+            [(k, "r") for k in keys]
+            + [(f"usmf|{numbers[0]}", "u"), (f"usmf|{numbers[2]}", "u")]
+            + [(f"usmf|{numbers[1]}", "u"), (f"usmf|{numbers[0]}", "d")]
         )
     finally:
         source.stop()
@@ -264,7 +273,8 @@ def test_erp_sink_contact_persons_and_quotations_wait_for_customers(
     produce(
         kafka, codecs, topics.ERP_CONTACTPERSONS.name, [contact_person(cp1, known, 1), contact_person(cp2, late, 1)]
     )
-    env = component_env(kafka, registry_url, P2C_ERP_GROUP_PREFIX=f"itest-{prefix}")
+    state = str(logs_dir / f"state-{prefix}")
+    env = component_env(kafka, registry_url, P2C_ERP_GROUP_PREFIX=f"itest-{prefix}", P2C_ERP_SINK_STATE_DIR=state)
     sink = child("sink-erp", ["sink", "run", "erp", "--erp-url", erp_url, "--batch-ms", "100"], env, logs_dir)
 
     def lines(number: str) -> dict[int, str]:
@@ -274,7 +284,10 @@ def test_erp_sink_contact_persons_and_quotations_wait_for_customers(
 
     def contacts() -> dict[str, dict[str, Any]]:
         flt = f"startswith(ContactPersonId,'{prefix}')"
-        return {c["ContactPersonId"]: c for c in api.http.get("CDSContactsV2", params={"$filter": flt}).json()["value"]}
+        return {
+            c["ContactPersonId"]: c
+            for c in api.http.get("CDSContactPersonsV2", params={"$filter": flt}).json()["value"]
+        }
 
     sink.start(timeout=30)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -74,31 +75,42 @@ def test_seeded_products_and_reference_data(api: httpx.Client) -> None:
     assert body["@odata.count"] == 30 and len(body["value"]) == 2
     product = body["value"][0]
     assert product["dataAreaId"] == "usmf" and product["CurrencyCode"] == "USD"
-    assert product["ModifiedDateTime"].endswith("Z") and "." in product["ModifiedDateTime"]
-    assert "P2CSourceVersion" in product
-    sellable = api.get("CDSReleasedDistinctProducts", params={"$filter": "IsSellable eq true", "$count": "true"})
-    assert 0 < sellable.json()["@odata.count"] < 30
+    assert "ModifiedDateTime" not in product and "IsSellable" not in product  # the real entity has neither
+    stopped_filter = "IsSalesProcessingStopped eq Microsoft.Dynamics.DataEntities.NoYes'Yes'"
+    stopped = api.get("ProductDefaultOrderSettings", params={"$filter": stopped_filter, "$count": "true"})
+    assert 0 < stopped.json()["@odata.count"] < 30
+    plain = api.get("ProductDefaultOrderSettings", params={"$filter": "IsSalesProcessingStopped eq 'Yes'"})
+    assert plain.status_code == 400 and "IsSalesProcessingStopped" in plain.json()["error"]["message"]
     assert api.get("CDSReleasedDistinctProducts/$count").text == "30"
     groups = {g["CustomerGroupId"] for g in api.get("CustomerGroups").json()["value"]}
     assert {"10", "20", "30"} <= groups
     assert api.get("UnitsOfMeasure('ea')").json()["UnitSymbol"] == "ea"
     assert "usmf" in {e["LegalEntityId"] for e in api.get("LegalEntities").json()["value"]}
-    assert b"CustomersV3" in api.get("$metadata").content
+    assert api.get("Ledgers('usmf')").json()["AccountingCurrency"] == "USD"
+    assert api.get("AddressCountryRegions('USA')").json()["ISOcode"] == "US"
+    assert "en-us" in {c["LanguageCodeId"] for c in api.get("LanguageCodes").json()["value"]}
+    metadata = api.get("$metadata").content
+    assert b'<Property Name="AddressPostbox" Type="Edm.String"/>' in metadata
+    assert b'<EnumType Name="NoYes">' in metadata and b"CDSContactsV2" not in metadata
+    for absent in ("CDSContactsV2", "Languages"):
+        assert api.get(absent).status_code == 404
 
 
-def test_customer_crud_keys_and_modified_time(api: httpx.Client) -> None:
-    r = api.post("CustomersV3", json=customer("ACC-E1", P2CSourceVersion=7))
+def test_customer_crud_keys_and_etags(api: httpx.Client) -> None:
+    refused = api.post("CustomersV3", json=customer("ACC-E1", P2CSourceVersion=7))
+    assert refused.status_code == 400
+    assert "'P2CSourceVersion' does not exist on type" in refused.json()["error"]["message"]
+    r = api.post("CustomersV3", json=customer("ACC-E1"))
     assert r.status_code == 201
     created = r.json()
-    assert created["P2CSourceVersion"] == 7 and created["IsExternallyMaintained"] is None
+    assert created["IsExternallyMaintained"] == "No" and created["CredManCustomerSince"].startswith("1900-01-01")
     again = api.post("CustomersV3", json=customer("ACC-E1"))
     assert again.status_code == 400 and "already exists" in again.json()["error"]["message"]
     key = "CustomersV3(dataAreaId='usmf',CustomerAccount='ACC-E1')"
-    r = api.patch(key, json={"OrganizationName": "Renamed", "P2CSourceVersion": 8})
+    r = api.patch(key, json={"OrganizationName": "Renamed"})
     assert r.status_code == 204
     row = api.get(key).json()
-    assert row["OrganizationName"] == "Renamed" and row["P2CSourceVersion"] == 8
-    assert row["ModifiedDateTime"] > created["ModifiedDateTime"]
+    assert row["OrganizationName"] == "Renamed" and row["@odata.etag"] != created["@odata.etag"]
     stale = api.patch(key, json={"SalesMemo": "x"}, headers={"If-Match": created["@odata.etag"]})
     assert stale.status_code == 412
     missing = api.patch("CustomersV3(dataAreaId='usmf',CustomerAccount='NOPE')", json={"OrganizationName": "x"})
@@ -107,13 +119,48 @@ def test_customer_crud_keys_and_modified_time(api: httpx.Client) -> None:
     assert api.get(key).status_code == 404
 
 
-def test_modified_time_strictly_increases(api: httpx.Client) -> None:
-    stamps = []
-    for i in range(5):
-        stamps.append(api.post("CustomersV3", json=customer(f"ACC-T{i}")).json()["ModifiedDateTime"])
-    assert stamps == sorted(stamps) and len(set(stamps)) == 5
-    since = api.get("CustomersV3", params={"$filter": f"ModifiedDateTime gt {stamps[2]}", "$select": "CustomerAccount"})
-    assert {r["CustomerAccount"] for r in since.json()["value"]} == {"ACC-T3", "ACC-T4"}
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"$select": "CustomerAccount,ModifiedDateTime"}, "ModifiedDateTime"),
+        ({"$filter": "ModifiedDateTime gt 2024-01-01T00:00:00Z"}, "ModifiedDateTime"),
+        ({"$orderby": "RecVersion"}, "RecVersion"),
+        ({"$filter": "CredManCustomerSince gt 2024-01-01"}, "CredManCustomerSince"),
+    ],
+)
+def test_a_property_the_entity_lacks_or_a_wrong_literal_is_refused_by_name(
+    api: httpx.Client, params: dict[str, str], name: str
+) -> None:
+    r = api.get("CustomersV3", params=params)
+    assert r.status_code == 400 and name in r.json()["error"]["message"]
+
+
+def test_a_bare_date_is_refused_where_a_date_time_is_declared(api: httpx.Client) -> None:
+    api.post("CustomersV3", json=customer("ACC-D1"))
+    header = {"SalesQuotationNumber": "QUO-D1", "RequestingCustomerAccountNumber": "ACC-D1"}
+    bare = api.post("CDSSalesQuotationHeaders", json={**header, "RequestedShippingDate": "2020-01-01"})
+    assert bare.status_code == 400 and "RequestedShippingDate" in bare.json()["error"]["message"]
+    ok = api.post("CDSSalesQuotationHeaders", json={**header, "RequestedShippingDate": "2020-01-01T00:00:00Z"})
+    assert ok.status_code == 201 and ok.json()["RequestedShippingDate"].startswith("2020-01-01T00:00:00")
+
+
+def test_a_contact_person_is_numbered_by_finops_and_addressed_by_its_real_key(api: httpx.Client) -> None:
+    api.post("CustomersV3", json=customer("ACC-CP1"))
+    body = {"AssociatedContactType": "Customer", "AssociatedContactNumber": "ACC-CP1", "LastName": "Doe"}
+    created = api.post("CDSContactPersonsV2", json={**body, "ContactPersonId": "CON-CP1"})
+    assert created.status_code == 201
+    party = created.json()["ContactPersonPartyNumber"]
+    enum = "Microsoft.Dynamics.DataEntities.SmmContactPersonCdsAssociatedContactType"
+    key = (
+        f"CDSContactPersonsV2(dataAreaId='usmf',ContactPersonPartyNumber='{party}',"
+        f"AssociatedContactType={enum}'Customer',AssociatedContactNumber='ACC-CP1')"
+    )
+    assert created.headers["Location"].endswith(key.replace("'", "'"))
+    assert api.get(key).json()["ContactPersonId"] == "CON-CP1"
+    plain = key.replace(f"{enum}'Customer'", "'Customer'")
+    assert api.get(plain).status_code == 400
+    assert api.patch(key, json={"FirstName": "Jane"}).status_code == 204
+    assert api.delete(key).status_code == 204
 
 
 def test_validation_errors_name_field_and_value(api: httpx.Client) -> None:
@@ -220,10 +267,45 @@ def test_rate_limit(erp: tuple[str, Path]) -> None:
 
 
 def test_long_filter_over_many_keys(api: httpx.Client) -> None:
-    """A sink reads the stored versions of a batch of keys with one GET (URLs up to 64 KB)."""
+    """A sink looks a batch of keys up with one GET (URLs up to 64 KB)."""
     keys = " or ".join(f"(dataAreaId eq 'usmf' and CustomerAccount eq 'ACC-T{i}')" for i in range(400))
-    r = api.get(
-        "CustomersV3", params={"cross-company": "true", "$filter": keys, "$select": "CustomerAccount,P2CSourceVersion"}
-    )
+    r = api.get("CustomersV3", params={"cross-company": "true", "$filter": keys, "$select": "CustomerAccount"})
     assert r.status_code == 200, r.text[:300]
     assert {row["CustomerAccount"] for row in r.json()["value"]} <= {f"ACC-T{i}" for i in range(400)}
+
+
+def one_per_changeset(requests: list[str]) -> str:
+    """A $batch body with each request in a change set of its own."""
+    return (
+        "".join(
+            f"--b\r\nContent-Type: multipart/mixed; boundary=cs{i}\r\n\r\n--cs{i}\r\n"
+            f"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n{req}\r\n--cs{i}--\r\n"
+            for i, req in enumerate(requests)
+        )
+        + "--b--\r\n"
+    )
+
+
+def test_business_errors_as_finops_answers_them_and_the_batch_part_limit(erp: tuple[str, Path]) -> None:
+    process, base = start(erp[1] / "strict", "--business-errors", "500", "--max-batch-parts", "3")
+    try:
+        with client(base) as c:
+            bad = c.post("CustomersV3", json=customer("ACC-X1", CustomerGroupId="99"))
+            assert bad.status_code == 500
+            error = bad.json()["error"]
+            assert error["message"] == "An error has occurred."
+            assert "Customer group '99' does not exist" in error["innererror"]["message"]
+
+            def create(n: int, group: str = "10") -> str:
+                fields = {"CustomerAccount": f"ACC-X{n}", "PartyType": "Organization", "OrganizationName": "X"}
+                return post("CustomersV3", json.dumps({**fields, "CustomerGroupId": group}))
+
+            headers = {"Content-Type": "multipart/mixed; boundary=b", "Prefer": "odata.continue-on-error"}
+            r = c.post("$batch", content=one_per_changeset([create(2), create(3, "99"), create(4)]), headers=headers)
+            assert r.text.count("HTTP/1.1 201") == 1 and "HTTP/1.1 500" in r.text  # stopped at the failed one
+            assert c.get("CustomersV3(dataAreaId='usmf',CustomerAccount='ACC-X4')").status_code == 404
+            four = one_per_changeset([create(n) for n in range(5, 9)])
+            too_many = c.post("$batch", content=four, headers=headers)
+            assert too_many.status_code == 400 and "limit of 3" in too_many.json()["error"]["message"]
+    finally:
+        process.stop()

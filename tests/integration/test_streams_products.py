@@ -48,8 +48,8 @@ def new_products(count: int, **overrides: Any) -> list[dict[str, Any]]:
             "ProductDescription": f"Widget {i}, sold by the piece.",
             "ItemNumber": f"P-{i:04d}-{tag}",
             "ProductType": "Item",
-            "ProductSubType": "Product",
-            "IsSellable": True,
+            "IsSalesProcessingStopped": "No",
+            "Sellable": True,
             "SalesUnitSymbol": "pcs",
             "SalesPrice": Decimal("19.9900") + i,
             "UnitCost": Decimal("9.5000"),
@@ -104,7 +104,7 @@ def test_released_products_become_crm_products(workers: Workers, kafka: KafkaSet
     worker = workers.start("streams-products")
     rows = new_products(4)
     rows[1] |= {"SalesUnitSymbol": "h", "ProductType": "Service", "SalesUnitDecimalPrecision": 2}
-    rows[2] |= {"IsSellable": False}  # not sellable: skipped
+    rows[2] |= {"Sellable": False}  # not sellable: skipped
     rows[3] |= {"SalesUnitSymbol": "pallet"}  # no such unit in the CRM: dead-lettered
     values = produce(kafka, codecs, [change("c", r, 1) for r in rows])
     numbers = {r["ProductNumber"] for r in rows}
@@ -138,11 +138,12 @@ def test_released_products_become_crm_products(workers: Workers, kafka: KafkaSet
     assert letter.value == values[3] and letter.origin_topic == ERP_PRODUCTS.name
     # The product that is not sellable was not sent on (above) and the worker counts it as skipped. The worker's
     # app reads the topic from its start, so its counts also hold what other tests produced there.
-    assert worker.log_path is not None
+    log_path = worker.log_path
+    assert log_path is not None
 
     def summary() -> tuple[int, int, int] | None:
-        found = re.findall(r"products: in (\d+) .*?dead-lettered (\d+) skipped (\d+)", worker.log_path.read_text())
-        return tuple(int(x) for x in found[-1]) if found else None  # type: ignore[return-value]
+        found = re.findall(r"products: in (\d+) .*?dead-lettered (\d+) skipped (\d+)", log_path.read_text())
+        return (int(found[-1][0]), int(found[-1][1]), int(found[-1][2])) if found else None
 
     wait_for(lambda: (counts := summary()) is not None and counts[0] >= 4 and counts[2] >= 1)
 
@@ -159,10 +160,19 @@ def test_a_product_that_stops_being_sellable_is_retired(
         codecs,
         [
             change("c", row, 1),
-            change("u", row | {"IsSellable": False}, 2),
-            change("u", row | {"IsSellable": False, "ProductName": "Still not"}, 3),
+            change("u", row | {"Sellable": False}, 2),
+            change("u", row | {"Sellable": False, "ProductName": "Still not"}, 3),
         ],
     )
     written = product_writes(kafka, codecs, {row["ProductNumber"]}, 2)
     assert [(w["op"], w["origin"]["version"]) for w in written] == [("UPSERT", 1), ("DELETE", 2)]
     assert written[1]["record"]["productnumber"] == row["ProductNumber"]
+
+
+def test_a_product_deleted_in_the_erp_is_retired(workers: Workers, kafka: KafkaSettings, codecs: Codecs) -> None:
+    workers.start("streams-products")
+    [row] = new_products(1)
+    key_only = dict.fromkeys(row) | {"dataAreaId": row["dataAreaId"], "ProductNumber": row["ProductNumber"]}
+    produce(kafka, codecs, [change("c", row, 1), change("d", key_only, 2)])  # as the ERP source sends a delete
+    written = product_writes(kafka, codecs, {row["ProductNumber"]}, 2)
+    assert [(w["op"], w["origin"]["version"]) for w in written] == [("UPSERT", 1), ("DELETE", 2)]

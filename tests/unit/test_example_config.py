@@ -43,7 +43,7 @@ def test_the_values_are_the_files() -> None:
     assert kafka.librdkafka()["bootstrap.servers"] == "kafka-1:9092,kafka-2:9092"
     assert kafka.librdkafka()["sasl.mechanism"] == "PLAIN"
     erp = load(ErpSourceSettings, "source.erp", EXAMPLE)
-    assert (erp.url, erp.poll_interval) == ("https://contoso.operations.dynamics.com", 0.5)
+    assert (erp.url, erp.poll_interval) == ("https://contoso.operations.dynamics.com", 60.0)
     assert load(StreamsSettings, "streams", EXAMPLE).flows == ("accounts", "contacts", "quotes", "products")
 
 

@@ -32,6 +32,7 @@ class InProcess:
         self.client_id = client_id
         self.requests: list[tuple[str, str]] = []
         self.fail_next: list[int] = []  # statuses to answer the next requests with (429, 503, ...)
+        self.state_dir = Path()  # where a test's sinks keep their applied versions
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         api = self.service.api_path
@@ -60,9 +61,10 @@ class InProcess:
         return sum(1 for m, p in self.requests if m == method and p.startswith(prefix))
 
 
-def erp(tmp: Path) -> tuple[InProcess, ErpStore]:
+def erp(tmp: Path, **service: Any) -> tuple[InProcess, ErpStore]:
+    """The ERP sandbox; ``service`` options as ErpService takes them (business_errors, max_batch_parts)."""
     store = ErpStore(tmp / "erp")
-    return InProcess(ErpService(store), ERP_ROOT), store
+    return InProcess(ErpService(store, **service), ERP_ROOT), store
 
 
 def crm(tmp: Path, client_id: str = "p2c", tenant: Tenant | None = None) -> tuple[InProcess, Any]:

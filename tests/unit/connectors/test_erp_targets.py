@@ -1,15 +1,18 @@
-"""Contact persons and quotations against the ERP sandbox in-process: upserts, deletes, header + lines in one
-atomic change set, stale lines deleted, and records held back while their customer or product is missing."""
+"""Contact persons and quotations against the ERP sandbox in-process: contact persons found by the CRM contact
+number and numbered by FinOps, header + lines in one atomic change set with real DateTimeOffset dates, stale
+lines deleted, and records held back while their customer or product is missing."""
 
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from p2c.connectors.base.sink import HeldBack, SinkRecord, WriteResult
+from p2c.connectors.core.versions import VersionStore
 from p2c.connectors.finops.holds import DependencyHold
 from p2c.connectors.finops.quotations import QUOTATIONS
 from p2c.connectors.finops.sink import FinOpsSink
@@ -49,7 +52,12 @@ def contact(number: str, customer: str, version: int, op: str = "UPSERT") -> Sin
 def quotation(
     number: str, version: int, lines: dict[int, str], customer: str = "C-1", op: str = "UPSERT"
 ) -> SinkRecord:
-    header = {"dataAreaId": "usmf", "SalesQuotationNumber": number, "RequestingCustomerAccountNumber": customer}
+    header = {
+        "dataAreaId": "usmf",
+        "SalesQuotationNumber": number,
+        "RequestingCustomerAccountNumber": customer,
+        "RequestedShippingDate": date(2020, 1, 1),
+    }
     rows = [
         {
             "dataAreaId": "usmf",
@@ -67,6 +75,7 @@ def quotation(
 @pytest.fixture
 def erp(tmp_path: Path) -> sandboxes.InProcess:
     erp, _ = sandboxes.erp(tmp_path)
+    erp.state_dir = tmp_path / "state"
     client = erp.client()
     client.request(
         "POST",
@@ -87,7 +96,10 @@ def erp(tmp_path: Path) -> sandboxes.InProcess:
 def sink(erp: sandboxes.InProcess, target: Target, clock: Clock | None = None) -> FinOpsSink:
     client = erp.client()
     return FinOpsSink(
-        client, target, hold=DependencyHold(client, timeout=60.0, retry_after=0.5, clock=clock or Clock())
+        client,
+        target,
+        VersionStore(erp.state_dir, target.name),
+        hold=DependencyHold(client, timeout=60.0, retry_after=0.5, clock=clock or Clock()),
     )
 
 
@@ -95,9 +107,9 @@ def rows(erp: sandboxes.InProcess, entity_set: str) -> list[dict[str, Any]]:
     return list(erp.client().get_json(entity_set, params={"cross-company": "true"})["value"])
 
 
-def lines_of(erp: sandboxes.InProcess, number: str) -> dict[int, tuple[str, int]]:
+def lines_of(erp: sandboxes.InProcess, number: str) -> dict[int, tuple[str, float]]:
     return {
-        r["LineCreationSequenceNumber"]: (r["ProductNumber"], r["P2CSourceVersion"])
+        r["LineCreationSequenceNumber"]: (r["ProductNumber"], r["RequestedSalesQuantity"])
         for r in rows(erp, "CDSSalesQuotationLines")
         if r["SalesQuotationNumber"] == number
     }
@@ -113,15 +125,31 @@ def held(s: FinOpsSink, batch: list[SinkRecord]) -> tuple[WriteResult, list[Sink
 # ---- contact persons ----------------------------------------------------------------------------------
 
 
-def test_contact_persons_upsert_and_delete(erp: sandboxes.InProcess) -> None:
+def test_contact_persons_are_created_numbered_by_finops_found_by_contact_number_and_deleted(
+    erp: sandboxes.InProcess,
+) -> None:
     s = sink(erp, CONTACT_PERSONS)
     assert len(s.write([contact("CON-1", "C-1", 1)]).written) == 1
+    (created,) = rows(erp, "CDSContactPersonsV2")
+    assert created["ContactPersonPartyNumber"].isdigit() and created["ContactPersonId"] == "CON-1"
     s.write([contact("CON-1", "C-1", 2)])
-    (row,) = rows(erp, "CDSContactsV2")
-    assert (row["LastName"], row["P2CSourceVersion"]) == ("Lovelace v2", 2)
+    (row,) = rows(erp, "CDSContactPersonsV2")
+    assert row["LastName"] == "Lovelace v2" and row["ContactPersonPartyNumber"] == created["ContactPersonPartyNumber"]
+    assert len(s.write([contact("CON-1", "C-1", 1)]).skipped) == 1  # older: never overwrites
+    assert rows(erp, "CDSContactPersonsV2")[0]["LastName"] == "Lovelace v2"
     assert len(s.write([contact("CON-1", "C-1", 3, op="DELETE")]).written) == 1
-    assert rows(erp, "CDSContactsV2") == []
-    assert len(s.write([contact("CON-1", "C-1", 3, op="DELETE")]).skipped) == 1  # gone already
+    assert rows(erp, "CDSContactPersonsV2") == []
+    assert len(s.write([contact("CON-1", "C-1", 4, op="DELETE")]).skipped) == 1  # gone already
+
+
+def test_a_contact_person_that_moves_to_another_customer_moves_in_finops(erp: sandboxes.InProcess) -> None:
+    s = sink(erp, CONTACT_PERSONS)
+    customer = {"PartyType": "Organization", "OrganizationName": "Two", "CustomerGroupId": "10"}
+    erp.client().request("POST", "CustomersV3", json={"dataAreaId": "usmf", "CustomerAccount": "C-2", **customer})
+    s.write([contact("CON-1", "C-1", 1)])
+    assert len(s.write([contact("CON-1", "C-2", 2)]).written) == 1
+    (row,) = rows(erp, "CDSContactPersonsV2")
+    assert (row["AssociatedContactNumber"], row["LastName"]) == ("C-2", "Lovelace v2")
 
 
 def test_a_contact_person_waits_for_its_customer_then_goes_or_is_dead_lettered(erp: sandboxes.InProcess) -> None:
@@ -161,12 +189,13 @@ def test_a_contact_person_waits_for_its_customer_then_goes_or_is_dead_lettered(e
 def test_quotation_header_and_lines_are_written_together_and_removed_lines_deleted(erp: sandboxes.InProcess) -> None:
     s = sink(erp, QUOTATIONS)
     assert len(s.write([quotation("Q-1", 1, {1: "P-1", 2: "P-2", 3: "P-3"})]).written) == 1
-    assert lines_of(erp, "Q-1") == {1: ("P-1", 1), 2: ("P-2", 1), 3: ("P-3", 1)}
+    assert lines_of(erp, "Q-1") == {1: ("P-1", 1), 2: ("P-2", 2), 3: ("P-3", 3)}
     (header,) = rows(erp, "CDSSalesQuotationHeaders")
-    assert header["P2CSourceVersion"] == 1 and header["RequestingCustomerAccountNumber"] == "C-1"
+    assert header["RequestingCustomerAccountNumber"] == "C-1"
+    assert header["RequestedShippingDate"] == "2020-01-01T00:00:00.000Z"
 
     assert len(s.write([quotation("Q-1", 2, {1: "P-2", 3: "P-3", 4: "P-1"})]).written) == 1
-    assert lines_of(erp, "Q-1") == {1: ("P-2", 2), 3: ("P-3", 2), 4: ("P-1", 2)}
+    assert lines_of(erp, "Q-1") == {1: ("P-2", 1), 3: ("P-3", 3), 4: ("P-1", 4)}
     assert len(s.write([quotation("Q-1", 1, {1: "P-1"})]).skipped) == 1  # older: never overwrites
 
     assert len(s.write([quotation("Q-1", 3, {}, op="DELETE")]).written) == 1

@@ -1,28 +1,36 @@
-"""The FinOps sink against a fake FinOps: dedupe, version guard, PATCH vs POST, deletes, rejects, throttling."""
+"""The FinOps sink against the strict ERP sandbox in-process: dedupe, the version store on p2c's side, PATCH vs
+POST, deletes, records FinOps rejects (400, or 500 with the Infolog in innererror and a $batch that stops at the
+first failed change set), the $batch part limit, throttling."""
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from p2c.connectors.base.sink import SinkRecord
+from p2c.connectors.core.versions import VersionStore
 from p2c.connectors.core.writes import or_filters
 from p2c.connectors.finops.sink import FinOpsSink
-from p2c.connectors.finops.targets import CUSTOMERS
+from p2c.connectors.finops.targets import CUSTOMERS, Row, Target
 from p2c.errors import RetriableError
+from p2c.sandbox.erp import entities as E
+from p2c.sandbox.erp.store import ErpStore
 
-from .fakes import FakeFinOps
+from . import sandboxes
 
-pytestmark = pytest.mark.timeout(10)
+pytestmark = pytest.mark.timeout(20)
 
-_offset = iter(range(1_000_000))
+_offset = itertools.count()
 
 
 def write(account: str, version: int, op: str = "UPSERT", entity: str = "accounts", **fields: Any) -> SinkRecord:
     record = {
         "dataAreaId": "usmf",
         "CustomerAccount": account,
+        "PartyType": "Organization",
         "OrganizationName": f"{account} v{version}",
         "CustomerGroupId": "10",
         **fields,
@@ -35,118 +43,123 @@ def write(account: str, version: int, op: str = "UPSERT", entity: str = "account
     return SinkRecord(CUSTOMERS.topic, 0, next(_offset), f"usmf|{account}", value)
 
 
-def sink(erp: FakeFinOps) -> FinOpsSink:
-    return FinOpsSink(erp.client(), CUSTOMERS, company="usmf")
+def sink(erp: sandboxes.InProcess, tmp: Path, target: Target = CUSTOMERS, **kw: Any) -> FinOpsSink:
+    return FinOpsSink(erp.client(), target, VersionStore(tmp / "state", target.name), sleep=lambda _s: None, **kw)
 
 
-def test_new_keys_are_posted_existing_patched_with_the_source_version() -> None:
-    erp = FakeFinOps()
-    erp.rows[("usmf", "b")] = {"dataAreaId": "usmf", "CustomerAccount": "B", "P2CSourceVersion": 1, "Keep": "me"}
-    result = sink(erp).write([write("A", 5), write("B", 6)])
+def customer(store: ErpStore, account: str) -> dict[str, Any] | None:
+    return store.get(E.CUSTOMERS, {"dataAreaId": "usmf", "CustomerAccount": account})
+
+
+def test_new_keys_are_posted_existing_patched_and_their_versions_kept_on_p2cs_side(tmp_path: Path) -> None:
+    erp, store = sandboxes.erp(tmp_path)
+    store.create(E.CUSTOMERS, {**write("B", 0).value["record"], "SalesMemo": "kept"})
+    s = sink(erp, tmp_path)
+    result = s.write([write("A", 5), write("B", 6)])
     assert len(result.written) == 2 and not result.rejected
-    assert erp.rows[("usmf", "a")]["P2CSourceVersion"] == 5
-    assert erp.rows[("usmf", "b")] == {
-        "dataAreaId": "usmf",
-        "CustomerAccount": "B",
-        "P2CSourceVersion": 6,
-        "Keep": "me",
-        "OrganizationName": "B v6",
-        "CustomerGroupId": "10",
-    }
-    assert erp.gets == 1 and erp.batches == [2]
+    b = customer(store, "B")
+    assert b is not None and (b["OrganizationName"], b["SalesMemo"]) == ("B v6", "kept")
+    assert s.versions.get([("usmf", "a"), ("usmf", "b")]) == {("usmf", "a"): 5, ("usmf", "b"): 6}
+    assert erp.count("POST", "$batch") == 1 and erp.count("GET", "CustomersV3") == 1
 
 
-def test_dedupe_keeps_the_newest_version_per_key() -> None:
-    erp = FakeFinOps()
-    batch = [write("A", 3), write("a", 9), write("A", 7)]
-    result = sink(erp).write(batch)
-    assert erp.rows[("usmf", "a")]["OrganizationName"] == "a v9"
-    assert len(result.written) == 1 and len(result.skipped) == 2 and erp.batches == [1]
+def test_dedupe_keeps_the_newest_version_per_key(tmp_path: Path) -> None:
+    erp, store = sandboxes.erp(tmp_path)
+    result = sink(erp, tmp_path).write([write("A", 3), write("a", 9), write("A", 7)])
+    assert customer(store, "A")["OrganizationName"] == "a v9"  # type: ignore[index]
+    assert len(result.written) == 1 and len(result.skipped) == 2
 
 
-def test_an_older_version_never_overwrites_a_newer_one_and_replays_are_noops() -> None:
-    erp = FakeFinOps()
-    erp.rows[("usmf", "a")] = {
-        "dataAreaId": "usmf",
-        "CustomerAccount": "A",
-        "OrganizationName": "new",
-        "P2CSourceVersion": 10,
-    }
-    s = sink(erp)
+def test_an_older_version_never_overwrites_a_newer_one_and_replays_are_noops(tmp_path: Path) -> None:
+    erp, store = sandboxes.erp(tmp_path)
+    s = sink(erp, tmp_path)
+    s.write([write("A", 10)])
     result = s.write([write("A", 9), write("A", 10)])
-    assert erp.rows[("usmf", "a")]["OrganizationName"] == "new"
-    assert len(result.skipped) == 2 and not result.written and erp.batches == []
-    s.write([write("B", 1)])
-    replay = s.write([write("B", 1)])
-    assert len(replay.skipped) == 1 and erp.batches == [1]
+    assert customer(store, "A")["OrganizationName"] == "A v10"  # type: ignore[index]
+    assert len(result.skipped) == 2 and not result.written
+    restarted = sink(erp, tmp_path)  # the versions survive a restart: they are on disk
+    assert len(restarted.write([write("A", 10)]).skipped) == 1
+    assert erp.count("POST", "$batch") == 1
 
 
-def test_delete_puts_the_customer_on_hold_and_skips_unknown_ones() -> None:
-    erp = FakeFinOps()
-    erp.rows[("usmf", "a")] = {
-        "dataAreaId": "usmf",
-        "CustomerAccount": "A",
-        "OnHoldStatus": "No",
-        "P2CSourceVersion": 1,
-    }
-    result = sink(erp).write([write("A", 2, op="DELETE"), write("GHOST", 2, op="DELETE")])
-    assert erp.rows[("usmf", "a")]["OnHoldStatus"] == "All" and erp.rows[("usmf", "a")]["P2CSourceVersion"] == 2
-    assert len(result.written) == 1 and len(result.skipped) == 1 and ("usmf", "ghost") not in erp.rows
+def test_delete_puts_the_customer_on_hold_and_skips_unknown_ones(tmp_path: Path) -> None:
+    erp, store = sandboxes.erp(tmp_path)
+    s = sink(erp, tmp_path)
+    s.write([write("A", 1)])
+    result = s.write([write("A", 2, op="DELETE"), write("GHOST", 2, op="DELETE")])
+    assert customer(store, "A")["OnHoldStatus"] == "All"  # type: ignore[index]
+    assert len(result.written) == 1 and len(result.skipped) == 1 and customer(store, "GHOST") is None
+    assert len(s.write([write("GHOST", 1)]).skipped) == 1  # an older upsert never resurrects a deleted key
 
 
-def test_a_rejected_record_fails_alone_and_names_its_flow() -> None:
-    erp = FakeFinOps(
-        reject=lambda body: "Customer group 99 does not exist" if body.get("CustomerGroupId") == "99" else None
-    )
-    s = sink(erp)
+def test_a_record_finops_rejects_with_400_fails_alone_and_names_its_flow(tmp_path: Path) -> None:
+    erp, _ = sandboxes.erp(tmp_path)
+    s = sink(erp, tmp_path)
     bad = write("BAD", 1, entity="contacts", CustomerGroupId="99")
     result = s.write([write("A", 1), bad, write("C", 1)])
     assert {r.key for r in result.written} == {"usmf|A", "usmf|C"}
-    assert len(result.rejected) == 1
-    record, error = result.rejected[0]
-    assert record is bad and "Customer group 99 does not exist" in str(error)
+    ((record, error),) = result.rejected
+    assert record is bad and "Customer group '99' does not exist" in str(error)
     assert s.flow_of(record) == "contacts"
 
 
-def test_post_that_lost_a_race_is_replanned_as_patch() -> None:
-    erp = FakeFinOps()
-    s = sink(erp)
-    original = s.current_versions
+def test_a_record_finops_rejects_with_500_inside_a_change_set_is_isolated_with_finops_message(
+    tmp_path: Path,
+) -> None:
+    erp, store = sandboxes.erp(tmp_path, business_errors=500)
+    s = sink(erp, tmp_path, retry_budget=3)
+    batch = [write(f"A{i}", 1) for i in range(3)] + [write("BAD", 1, CustomerGroupId="99")]
+    batch += [write(f"Z{i}", 1) for i in range(3)]
+    result = s.write(batch)
+    assert {r.key for r in result.written} == {f"usmf|{a}" for a in ("A0", "A1", "A2", "Z0", "Z1", "Z2")}
+    ((record, error),) = result.rejected
+    assert record.key == "usmf|BAD"
+    assert "HTTP 500" in str(error) and "Customer group '99' does not exist (field 'CustomerGroupId')" in str(error)
+    assert all(customer(store, a) is not None for a in ("A0", "Z2")) and customer(store, "BAD") is None
+    # the retry budget: the bad change set was sent three times, and three more after a fresh look
+    assert erp.count("POST", "$batch") == 6
 
-    def stale(keys: Any) -> Any:
-        found = original(keys)
-        if not erp.rows.get(("usmf", "a"), {}).get("raced"):
-            erp.rows[("usmf", "a")] = {
-                "dataAreaId": "usmf",
-                "CustomerAccount": "A",
-                "P2CSourceVersion": 1,
-                "raced": True,
-            }
-        return found
 
-    s.current_versions = stale  # type: ignore[method-assign]
-    result = s.write([write("A", 4)])
+def test_requests_respect_the_batch_part_limit(tmp_path: Path) -> None:
+    erp, _ = sandboxes.erp(tmp_path, max_batch_parts=100)
+    result = sink(erp, tmp_path, max_operations=100).write([write(f"ACC-{i:04d}", 1) for i in range(250)])
+    assert len(result.written) == 250 and erp.count("POST", "$batch") == 3
+
+
+def test_a_post_that_lost_a_race_is_replanned_as_patch(tmp_path: Path) -> None:
+    erp, store = sandboxes.erp(tmp_path)
+
+    class Racing(type(CUSTOMERS)):  # type: ignore[misc]
+        def locate(self, client: Any, keys: list[Any]) -> dict[Any, Row]:
+            found: dict[Any, Row] = super().locate(client, keys)
+            if customer(store, "A") is None:  # someone creates it right after p2c looked
+                store.create(E.CUSTOMERS, {**write("A", 0).value["record"], "OrganizationName": "theirs"})
+            return found
+
+    racing = Racing(**{f: getattr(CUSTOMERS, f) for f in CUSTOMERS.__dataclass_fields__})
+    result = sink(erp, tmp_path, racing).write([write("A", 4)])
     assert len(result.written) == 1 and not result.rejected
-    assert erp.rows[("usmf", "a")]["P2CSourceVersion"] == 4
+    assert customer(store, "A")["OrganizationName"] == "A v4"  # type: ignore[index]
 
 
-def test_missing_key_is_rejected() -> None:
-    result = sink(FakeFinOps()).write([write("", 1)])
+def test_missing_key_is_rejected(tmp_path: Path) -> None:
+    erp, _ = sandboxes.erp(tmp_path)
+    result = sink(erp, tmp_path).write([write("", 1)])
     assert result.rejected and "CustomerAccount" in str(result.rejected[0][1])
 
 
-def test_throttled_batch_raises_retriable_with_retry_after() -> None:
-    erp = FakeFinOps(throttle=10)
+def test_throttled_batch_raises_retriable_with_retry_after(tmp_path: Path) -> None:
+    erp, _ = sandboxes.erp(tmp_path)
+    erp.fail_next = [429] * 10
     with pytest.raises(RetriableError) as info:
-        sink(erp).write([write("A", 1)])
+        sink(erp, tmp_path).write([write("A", 1)])
     assert info.value.retry_after == 0.0
 
 
-def test_version_filter_is_chunked_for_large_batches() -> None:
-    erp = FakeFinOps()
-    s = sink(erp)
-    result = s.write([write(f"ACC-{i:05d}-XXXXXX", 1) for i in range(1000)])
-    assert len(result.written) == 1000 and erp.gets > 1 and erp.batches == [1000]
+def test_the_lookup_filter_is_chunked_for_large_batches(tmp_path: Path) -> None:
+    erp, _ = sandboxes.erp(tmp_path, max_batch_parts=1000)
+    result = sink(erp, tmp_path, max_operations=1000).write([write(f"ACC-{i:05d}-XXXXXX", 1) for i in range(1000)])
+    assert len(result.written) == 1000 and erp.count("GET", "CustomersV3") > 1
     clauses = [CUSTOMERS.key_filter(("usmf", f"ACC-{i:05d}")) for i in range(1000)]
     assert all(len(f) <= 3100 for f in or_filters(clauses))
 

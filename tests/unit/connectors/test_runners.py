@@ -201,11 +201,11 @@ def msg(partition: int, offset: int, key: str, value: bytes | None = None, flow:
 def runner(sink: RecordingSink, consumer: FakeConsumer, producer: FakeProducer, counters: Counters) -> SinkRunner:
     return SinkRunner(
         sink,
-        consumer,
-        producer,
-        JsonCodecs(),
+        consumer,  # type: ignore[arg-type]  # fakes of confluent-kafka's classes
+        producer,  # type: ignore[arg-type]
+        JsonCodecs(),  # type: ignore[arg-type]
         batch_size=3,
-        batch_ms=10,  # type: ignore[arg-type]
+        batch_ms=10,
         metrics=counters,
     )
 

@@ -180,3 +180,17 @@ def test_service_protection_limits_execution_time_and_concurrency() -> None:
 
 def test_scaled_limits_are_a_fraction_of_the_documented_ones() -> None:
     assert Limits().scaled(0.1) == Limits(600, 120_000.0, 5, 30.0)
+
+
+def test_a_request_already_in_flight_on_another_connection_is_refused_but_not_counted_as_pushing() -> None:
+    clock = Clock()
+    guard = ServiceProtection(Limits(requests=100, execution_ms=1e9, concurrency=1, window_s=10.0), clock)
+    first, second = object(), object()
+    assert guard.admit("c", first) is None
+    assert guard.admit("c", first) is not None  # over the concurrency limit: refused on this connection
+    clock.now += 0.1
+    assert guard.admit("c", second) is not None and guard.early_requests == 0  # was already on its way
+    clock.now += 0.1
+    assert guard.admit("c", first) is not None and guard.early_requests == 1  # sent after the 429: pushing
+    clock.now += 0.5
+    assert guard.admit("c", second) is not None and guard.early_requests == 2  # too late to be in flight

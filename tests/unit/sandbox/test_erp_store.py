@@ -1,4 +1,4 @@
-"""ERP writes: FinOps validation, keys, ModifiedDateTime, delete rules (no HTTP)."""
+"""ERP writes: FinOps validation, strict types, keys, record versions, contact persons, products (no HTTP)."""
 
 from __future__ import annotations
 
@@ -38,13 +38,37 @@ def error(store: ErpStore, entity: Any, body: dict[str, Any]) -> str:
     return err.value.message
 
 
-def test_defaults_to_usmf_and_stamps_modified_time(store: ErpStore) -> None:
+def test_defaults_to_usmf_and_fills_finops_empty_values(store: ErpStore) -> None:
     first = store.create(E.CUSTOMERS, org("C1"))
-    second = store.create(E.CUSTOMERS, org("C2"))
     assert first["dataAreaId"] == "usmf"
-    assert first["ModifiedDateTime"] < second["ModifiedDateTime"]
+    assert first["CredManCustomerSince"] == "1900-01-01T00:00:00.000Z"  # non-nullable DateTimeOffset
+    assert first["OnHoldStatus"] == "No" and first["CreditLimit"] == 0  # an enum's first member, a Decimal 0
     updated = store.update(E.CUSTOMERS, {"dataAreaId": "USMF", "CustomerAccount": "C1"}, {"SalesMemo": "m"})
-    assert updated["ModifiedDateTime"] > second["ModifiedDateTime"]
+    assert updated["__rv"] > first["__rv"]  # the hidden record version behind the ETag
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (org("C9", ModifiedDateTime="2024-01-01T00:00:00Z"), "'ModifiedDateTime' does not exist on type"),
+        (org("C9", P2CSourceVersion=1), "'P2CSourceVersion' does not exist"),
+        (org("C9", AddressPostBox="1"), "'AddressPostBox' does not exist"),
+        (org("C9", CredManCustomerSince="2024-01-01"), "CredManCustomerSince"),
+        (org("C9", CredManCustomerSince=None), "does not allow null values"),
+        (org("C9", OnHoldStatus="Blocked"), "Microsoft.Dynamics.DataEntities.CustVendorBlocked"),
+        (org("C9", OnHoldStatus=2), "OnHoldStatus"),
+        (org("C9", CreditLimit="lots"), "CreditLimit"),
+    ],
+)
+def test_the_payload_is_read_as_strictly_as_finops_reads_it(store: ErpStore, body: dict[str, Any], text: str) -> None:
+    with pytest.raises(ODataError) as err:
+        store.create(E.CUSTOMERS, body)
+    assert err.value.status == 400 and text in err.value.message
+
+
+def test_a_date_time_with_an_offset_is_taken(store: ErpStore) -> None:
+    row = store.create(E.CUSTOMERS, org("C1", CredManCustomerSince="2024-01-01T00:00:00+02:00"))
+    assert row["CredManCustomerSince"] == "2023-12-31T22:00:00.000Z"
 
 
 @pytest.mark.parametrize(
@@ -116,4 +140,32 @@ def test_contact_person_needs_its_customer(store: ErpStore) -> None:
     }
     assert "Customer account 'C1' does not exist" in error(store, E.CONTACTS, body)
     store.create(E.CUSTOMERS, org("C1"))
-    assert store.create(E.CONTACTS, body)["ContactPersonId"] == "CON-1"
+    created = store.create(E.CONTACTS, body)
+    assert created["ContactPersonId"] == "CON-1" and created["ContactPersonPartyNumber"].isdigit()
+    assert "Contact person ID 'CON-1' is already used" in error(store, E.CONTACTS, body)
+    assert "'US' does not exist" in error(store, E.CONTACTS, {**body, "PrimaryAddressCountryRegionId": "US"})
+    assert "FinOps assigns it" in error(store, E.CONTACTS, {**body, "ContactPersonPartyNumber": "1"})
+    other = store.create(E.CONTACTS, {**body, "ContactPersonId": "CON-2"})
+    assert other["ContactPersonPartyNumber"] != created["ContactPersonPartyNumber"]
+    key = {k: created[k] for k in E.CONTACTS.key}
+    with pytest.raises(ODataError, match="enum type"):
+        store.get(E.CONTACTS, key)
+    enum_key = {**key, "AssociatedContactType": f"{E.CONTACTS.by_name['AssociatedContactType'].enum}'Customer'"}
+    assert store.get(E.CONTACTS, enum_key) is not None
+
+
+def test_a_products_order_settings_and_sell_dates_come_and_go_with_it(store: ErpStore) -> None:
+    store.create(E.RELEASED_PRODUCTS, {"ProductNumber": "P-1", "SalesUnitSymbol": "ea", "SalesPrice": 5})
+    settings = {"dataAreaId": "usmf", "ItemNumber": "P-1"}
+    order = store.get(E.ORDER_SETTINGS, settings)
+    assert order is not None and order["IsSalesProcessingStopped"] == "No"
+    v2 = store.get(E.RELEASED_PRODUCTS_V2, settings)
+    assert v2 is not None and v2["SellEndDate"] == "1900-01-01T00:00:00.000Z" and v2["SalesPrice"] == 5
+    store.update(E.RELEASED_PRODUCTS_V2, settings, {"SalesPrice": 7})
+    product = store.get(E.RELEASED_PRODUCTS, {"dataAreaId": "usmf", "ProductNumber": "P-1"})
+    assert product is not None and product["SalesPrice"] == 7
+    with pytest.raises(ODataError) as err:
+        store.create(E.ORDER_SETTINGS, {"ItemNumber": "P-2"})
+    assert err.value.status == 405
+    store.delete(E.RELEASED_PRODUCTS, {"dataAreaId": "usmf", "ProductNumber": "P-1"})
+    assert store.get(E.ORDER_SETTINGS, settings) is None and store.get(E.RELEASED_PRODUCTS_V2, settings) is None

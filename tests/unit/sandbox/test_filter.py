@@ -23,13 +23,14 @@ ITEMS = EntitySet(
         Field("active", Type.BOOL),
         Field("modifiedon", Type.DATETIME),
         Field("due", Type.DATE),
+        Field("stopped", enum="Microsoft.Dynamics.DataEntities.NoYes", members=(("No", 0), ("Yes", 1))),
     ),
 )
 ROWS = [
-    ("00000000-0000-0000-0000-000000000001", "Alpha", 1, 9.5, 1, "2024-01-01T10:00:00.000Z", "2024-02-01"),
-    ("00000000-0000-0000-0000-000000000002", "Beta", 5, 20.0, 0, "2024-03-01T10:00:00.500Z", "2024-03-01"),
-    ("00000000-0000-0000-0000-000000000003", "O'Hara 50%", 10, None, 1, "2024-06-01T00:00:00.000Z", None),
-    ("00000000-0000-0000-0000-000000000004", None, None, 1.25, None, None, None),
+    ("00000000-0000-0000-0000-000000000001", "Alpha", 1, 9.5, 1, "2024-01-01T10:00:00.000Z", "2024-02-01", "No"),
+    ("00000000-0000-0000-0000-000000000002", "Beta", 5, 20.0, 0, "2024-03-01T10:00:00.500Z", "2024-03-01", "Yes"),
+    ("00000000-0000-0000-0000-000000000003", "O'Hara 50%", 10, None, 1, "2024-06-01T00:00:00.000Z", None, "No"),
+    ("00000000-0000-0000-0000-000000000004", None, None, 1.25, None, None, None, None),
 ]
 
 
@@ -38,7 +39,7 @@ def conn(tmp_path):  # type: ignore[no-untyped-def]
     db = Database(tmp_path / "f.sqlite")
     with db.transaction() as c:
         db.create_table(ITEMS)
-        c.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", ROWS)
+        c.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ROWS)
     yield db.conn
     db.close()
 
@@ -78,7 +79,16 @@ def test_filters(conn: sqlite3.Connection, text: str, expected: list[str | None]
 def test_finops_wildcards_and_enum_literals(conn: sqlite3.Connection) -> None:
     assert names(conn, "name eq '*ph*'", wildcards=True) == ["Alpha"]
     assert names(conn, "name eq '*ph*'") == []
-    assert names(conn, "name eq Microsoft.Dynamics.DataEntities.NoYes'Beta'") == ["Beta"]
+    assert names(conn, "stopped eq Microsoft.Dynamics.DataEntities.NoYes'Yes'") == ["Beta"]
+    for bad in ("stopped eq 'Yes'", "stopped eq Microsoft.Dynamics.DataEntities.NoYes'Maybe'", "name eq NoYes'Yes'"):
+        with pytest.raises(FilterError):
+            to_sql(bad, resolver(ITEMS))
+
+
+def test_finops_refuses_a_bare_date_for_a_date_time() -> None:
+    with pytest.raises(FilterError, match="modifiedon"):
+        to_sql("modifiedon ge 2024-01-01", resolver(ITEMS), strict_dates=True)
+    assert to_sql("modifiedon ge 2024-01-01T00:00:00Z", resolver(ITEMS), strict_dates=True)[1]
 
 
 def test_literals_are_parameters_not_sql() -> None:

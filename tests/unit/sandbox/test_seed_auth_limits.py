@@ -28,7 +28,10 @@ def test_seed_is_deterministic_and_idempotent(tmp_path: Path) -> None:
     }
     erp = sqlite3.connect(tmp_path / "a" / "erp" / "erp.sqlite")
     sellable = {
-        r[0] for r in erp.execute('SELECT "ProductNumber" FROM cdsreleaseddistinctproducts WHERE "IsSellable" = 1')
+        r[0]
+        for r in erp.execute(
+            'SELECT "ItemNumber" FROM productdefaultordersettings WHERE "IsSalesProcessingStopped" = \'No\''
+        )
     }
     assert external == sellable
     states = {r[0] for r in crm.execute("SELECT DISTINCT statecode FROM quotes")}

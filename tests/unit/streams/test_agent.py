@@ -15,7 +15,7 @@ from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError, RetriableError
 from p2c.failures import ErrorPolicy
 from p2c.settings import KafkaSettings
-from p2c.streams import samples
+from p2c.streams import faust_adapter, samples
 from p2c.streams.agents import FlowAgent, load_templates, register
 from p2c.streams.app import create_app
 from p2c.streams.settings import StreamsSettings
@@ -69,7 +69,7 @@ def agent(loop: asyncio.AbstractEventLoop) -> Iterator[FlowAgent]:
     flow_agent.dlq.send = AsyncMock()  # type: ignore[method-assign]
     yield flow_agent
     # Faust's consumer makes an event loop for its thread when it is created, and only closes it on stop.
-    thread_loop = getattr(getattr(app._consumer, "_thread", None), "thread_loop", None)
+    thread_loop = faust_adapter.consumer_thread_loop(app)
     if thread_loop is not None:
         thread_loop.close()
 

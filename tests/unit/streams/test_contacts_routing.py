@@ -60,7 +60,7 @@ def test_a_contact_person_waits_for_its_account_number(flow: ContactsFlow) -> No
     assert ops(answered) == [(PERSONS, "usmf|CON-1", "UPSERT")]
     record = answered.writes[0][1].value["record"]
     assert (record["AssociatedContactType"], record["AssociatedContactNumber"]) == ("Customer", "ACC-1")
-    assert record["IsReceivingDirectMail"] == "No" and record["PrimaryAddressCountryRegionId"] == "US"
+    assert record["IsReceivingDirectMail"] == "No" and record["PrimaryAddressCountryRegionISOCode"] == "US"
     assert set(record) == set(target_fields(PERSONS)) - {"Decision"}  # Decision: not mapped (§1.2)
     assert answered.writes[0][1].value["origin"]["version"] == 40  # newer than the contact's 1
 

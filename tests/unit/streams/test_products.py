@@ -27,8 +27,8 @@ def product(**fields: Any) -> dict[str, Any]:
         "ProductDescription": "Steel Bolt 100, sold by the box.",
         "ItemNumber": "P-1000",
         "ProductType": "Item",
-        "ProductSubType": "Product",
-        "IsSellable": True,
+        "IsSalesProcessingStopped": "No",
+        "Sellable": True,
         "SalesUnitSymbol": "box",
         "SalesPrice": Decimal("12.5000"),
         "UnitCost": Decimal("7.2500"),
@@ -131,7 +131,7 @@ def test_an_unknown_product_type_names_the_field(flow: MappingFlow) -> None:
 
 @pytest.mark.parametrize(("sellable", "routed"), [(True, True), (False, False), (None, False)])
 def test_only_sellable_products_are_routed(flow: MappingFlow, sellable: bool | None, routed: bool) -> None:
-    assert matches(flow.template, product(IsSellable=sellable)) is routed
+    assert matches(flow.template, product(Sellable=sellable)) is routed
 
 
 def test_a_sellable_product_is_upserted_by_productnumber(flow: MappingFlow) -> None:
@@ -149,13 +149,13 @@ def test_a_sellable_product_is_upserted_by_productnumber(flow: MappingFlow) -> N
 
 
 def test_a_product_that_is_not_sellable_is_skipped(flow: MappingFlow) -> None:
-    outcome = flow.handle(change("c", product(IsSellable=False), 1), None, "usmf|P-1000")
+    outcome = flow.handle(change("c", product(Sellable=False), 1), None, "usmf|P-1000")
     assert outcome.writes == [] and outcome.skipped and outcome.known is None
 
 
 def test_a_product_that_stops_being_sellable_is_deleted(flow: MappingFlow) -> None:
     created = flow.handle(change("c", product(), 1), None, "usmf|P-1000")
-    stopped = flow.handle(change("u", product(IsSellable=False), 2), created.known, "usmf|P-1000")
+    stopped = flow.handle(change("u", product(Sellable=False), 2), created.known, "usmf|P-1000")
     assert [(w.key, w.value["op"], w.value["record"]) for w in stopped.writes] == [
         ("P-1000", DELETE, {"productnumber": "P-1000"})
     ]

@@ -45,7 +45,10 @@ def line(n: int, product: str | None = "p-1", **fields: Any) -> dict[str, Any]:
     }
 
 
-def feed(flow: QuotesFlow, *inputs: tuple[str, str, dict[str, Any], int] | Answer) -> Step:
+Input = tuple[str, str, dict[str, Any], int] | Answer
+
+
+def feed(flow: QuotesFlow, *inputs: Input) -> Step:
     """The step of the last input, fed from no state (every change at the same ``ts_ms``)."""
     state: State | None = None
     step = Step(None)
@@ -85,7 +88,7 @@ def test_a_quote_waits_for_its_customer_and_products_then_goes_with_all_its_line
 
 
 def test_line_changes_re_emit_all_current_lines_and_a_replay_sends_the_last_write_again(flow: QuotesFlow) -> None:
-    base = [(QUOTES, "c", header(), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT]
+    base: list[Input] = [(QUOTES, "c", header(), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT]
     added = feed(flow, *base, (LINES, "c", line(2), 70))
     assert [ln["LineCreationSequenceNumber"] for ln in added.writes[0][1].value["record"]["lines"]] == [1, 2]
     removed = feed(flow, *base, (LINES, "c", line(2), 70), (LINES, "d", {"quotedetailid": "l-2"}, 71))
@@ -93,6 +96,7 @@ def test_line_changes_re_emit_all_current_lines_and_a_replay_sends_the_last_writ
     assert removed.writes[0][1].value["origin"]["version"] == 71
     first = feed(flow, *base)
     # the same answer or change again (a replay after a crash): the last write, same version, nothing new
+    again: Input
     for again in (ACCOUNT, (LINES, "c", line(1), 2), (QUOTES, "c", header(), 1)):
         assert feed(flow, *base, again).writes == first.writes
 
@@ -131,3 +135,13 @@ def test_a_deleted_quote_deletes_its_quotation_and_a_quote_without_customer_is_a
     assert [(w.key, w.value["op"]) for _, w in step.writes] == [("usmf|QUO-1", "DELETE")]
     with pytest.raises(RecordError):
         feed(flow, (QUOTES, "c", header(_customerid_value=None), 1))
+
+
+def test_an_old_revision_keeps_out_of_the_live_revisions_quotation(flow: QuotesFlow) -> None:
+    written: list[Input] = [(QUOTES, "c", header(statuscode=2), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT]
+    assert feed(flow, *written).writes  # the first revision was written
+    revised = (QUOTES, "u", header(statecode=3, statuscode=7), 90)  # ReviseQuote closed it as Revised
+    step = feed(flow, *written, revised)
+    assert step.skipped is not None and "not active" in step.skipped and not step.writes
+    deleted = feed(flow, *written, revised, (QUOTES, "d", {"quoteid": "q-1"}, 95))
+    assert deleted.writes == [] and deleted.skipped is not None and "old revision" in deleted.skipped
