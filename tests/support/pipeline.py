@@ -87,11 +87,11 @@ Consumer = Callable[[str, str, Any, bool], None]  # (topic, key, value, lose out
 class Pipeline:
     """The accounts, contacts and quotes flows, their three join providers and the ERP sinks."""
 
-    def __init__(self, sink: Callable[[], Sink] = Sink) -> None:
+    def __init__(self, make_sink: Callable[[], Sink] = Sink) -> None:
         self.accounts = MappingFlow(template("accounts"))
         self.contacts = ContactsFlow(template("contacts-customers"), template("contacts-contactpersons"))
         self.quotes = QuotesFlow(template("quotes-header"), template("quotes-lines"))
-        self.sinks = {CUSTOMERS: sink(), PERSONS: sink(), QUOTATIONS: sink()}
+        self.sinks = {CUSTOMERS: make_sink(), PERSONS: make_sink(), QUOTATIONS: make_sink()}
         self.tables: dict[str, dict[str, bytes]] = {}
         self.queues: dict[tuple[str, str], deque[Any]] = {}
         self.consumers: dict[str, list[tuple[str, Consumer]]] = {}
@@ -105,7 +105,14 @@ class Pipeline:
             for topic in (*topics, self.answer_topic(flow.name)):
                 self._subscribe(topic, flow.name, requester)
         for topic, sink in self.sinks.items():
-            self._subscribe(topic, f"sink.{topic}", lambda topic, key, value, lose, s=sink: s.apply(key, value))
+            self._subscribe(topic, f"sink.{topic}", self._sink(sink))
+
+    @staticmethod
+    def _sink(sink: Sink) -> Consumer:
+        def consume(topic: str, key: str, value: Any, lose: bool) -> None:
+            sink.apply(key, value)  # a sink's "lost outputs" are its commits: it is simply redelivered
+
+        return consume
 
     @staticmethod
     def subscription_topic(join: str) -> str:

@@ -259,7 +259,7 @@ def test_a_record_the_target_fails_forever_is_dead_lettered_and_the_rest_written
     snk = PoisonSink("poison")
     r = SinkRunner(
         snk,
-        consumer,
+        consumer,  # type: ignore[arg-type]
         producer,  # type: ignore[arg-type]
         JsonCodecs(),  # type: ignore[arg-type]
         batch_size=3,
@@ -271,7 +271,7 @@ def test_a_record_the_target_fails_forever_is_dead_lettered_and_the_rest_written
     )
     r.subscribe()
     assert r.step() == 3
-    assert sorted(snk.written) == ["a", "c"]
+    assert sorted(str(k) for k in snk.written) == ["a", "c"]
     [letter] = producer.acked
     headers = dict(letter.headers() or [])
     assert letter.key() == b"poison" and b"kept failing" in headers[deadletter.REASON]

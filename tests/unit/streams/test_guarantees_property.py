@@ -302,7 +302,7 @@ rounds = st.lists(
 # The sequence of issue 10: a quote written; the account's phone set to the same number (v300, no write); the
 # quote renamed (v250) -> written; a line's quantity 2 -> 7 (v280) -> written and skipped by the sink, being at
 # the version of the rename. Here the edits come in version order and the account's change is delivered first.
-ISSUE_SEQUENCE = [
+ISSUE_SEQUENCE: list[tuple[list[Op], list[int | str]]] = [
     (
         [("account", 0, "create", 0), ("product", 0, "create", 0), ("quote", 0, "create", 0), ("line", 0, "create", 0)],
         [],
