@@ -3,7 +3,7 @@
     python bench/bench_service_protection.py [--scales off,0.1,0.01]
 
 For each scale it starts `p2c up` (free ports, a temporary data directory, the default seed: 300 accounts, 300
-contacts, 200 products, 200 quotes) with `--crm-service-protection SCALE`, and measures from "ready" until every
+contacts, 200 products, 200 quotes) with `--crm-service-protection SCALE`, and measures from its launch until every
 sellable ERP product is an active, synced product in the CRM and every account is a customer in the ERP. Prints
 the time, the 429s the CRM sandbox answered, and the requests that went before their Retry-After (must be 0).
 """
@@ -19,34 +19,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.conftest import start_up
+from tests.support.load import initial_load_done
 from tests.support.odata import crm, erp, wait_for
 
 
 def initial_load(scale: str) -> tuple[float, int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         extra = () if scale == "off" else ("--crm-service-protection", scale)
+        started = time.monotonic()  # the load starts before p2c up says ready: time it from the launch
         running = start_up(Path(tmp), *extra)
         try:
-            started = time.monotonic()
-            c, e = crm(running.crm_url), erp(running.erp_url)
-            sellable = {
-                p["ProductNumber"]
-                for p in e.get_all(
-                    "CDSReleasedDistinctProducts",
-                    {"cross-company": "true", "$filter": "IsSellable eq true", "$select": "ProductNumber"},
-                )
-            }
-            accounts = {a["accountnumber"] for a in c.get_all("accounts", {"$select": "accountnumber"})}
-
-            def loaded() -> bool | None:
-                rows = c.get_all("products", {"$select": "productnumber,statecode,p2c_sourceversion"})
-                done = {p["productnumber"] for p in rows if p["p2c_sourceversion"] is not None and p["statecode"] == 0}
-                customers = {
-                    r["CustomerAccount"]
-                    for r in e.get_all("CustomersV3", {"cross-company": "true", "$select": "CustomerAccount"})
-                }
-                return (sellable <= done and accounts <= customers) or None
-
+            loaded = initial_load_done(crm(running.crm_url), erp(running.erp_url))
             wait_for("the initial load", loaded, timeout=600, every=0.5)
             took = time.monotonic() - started
             log = running.log("crm")

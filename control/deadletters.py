@@ -163,12 +163,11 @@ class DeadLetters:
                 on_delivery=delivered(x.id),
             )
         producer.flush(30)
-        results = []
-        for x in chosen:
-            if x.id not in sent:
-                continue
-            state.record(self.kafka, x.id, docs.get(x.id), state=RETRIED, by=by, note="", sent_to=sent[x.id])
-            results.append(RetryResult(x.id, sent[x.id]))
+        done = [x for x in chosen if x.id in sent]
+        fields = {"state": RETRIED, "by": by, "note": ""}
+        if done:
+            state.record(self.kafka, [(x.id, docs.get(x.id), fields | {"sent_to": sent[x.id]}) for x in done])
+        results = [RetryResult(x.id, sent[x.id]) for x in done]
         log.info("retried %d dead letter(s) by %s: %s", len(results), by, ", ".join(r.id for r in results))
         if len(results) < len(chosen):
             raise RetriableError(
@@ -197,7 +196,7 @@ class DeadLetters:
         if entry.state == state.DISCARDED:
             raise Refused(f"{id_} is already discarded ({entry.why})")
         docs = state.read_states(self.kafka)
-        state.record(self.kafka, x.id, docs.get(x.id), state=state.DISCARDED, by=by, note=note.strip())
+        state.record(self.kafka, [(x.id, docs.get(x.id), {"state": state.DISCARDED, "by": by, "note": note.strip()})])
         log.info("discarded %s by %s: %s", x.id, by, note.strip())
         return self.get(id_)[1]
 

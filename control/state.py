@@ -59,14 +59,18 @@ def read_states(kafka: KafkaSettings) -> dict[str, Doc]:
     return {k.decode(): json.loads(v) for k, v in read_latest(kafka, STATE_TOPIC).items() if v}
 
 
-def record(kafka: KafkaSettings, letter_id: str, previous: Doc | None, **fields: Any) -> Doc:
-    """Write a letter's new state (keeping the earlier ones in ``history``); return the document written."""
+def record(kafka: KafkaSettings, changes: list[tuple[str, Doc | None, Doc]]) -> list[Doc]:
+    """Write letters' new states, ``(letter id, its previous document, the new fields)`` each, keeping the
+    earlier states in ``history``, in one produce; return the documents written."""
     ensure_state_topic(kafka)
-    earlier = dict(previous or {})
-    history = [*earlier.pop("history", []), earlier] if earlier else []
-    doc = {"at": now(), **fields, "history": history}
     producer = Producer(kafka.producer())
-    producer.produce(STATE_TOPIC, key=letter_id.encode(), value=json.dumps(doc).encode())
-    if producer.flush(10) != 0:
-        raise RetriableError(f"the broker did not acknowledge the new state of {letter_id}; try again")
-    return doc
+    written = []
+    for letter_id, previous, fields in changes:
+        earlier = dict(previous or {})
+        history = [*earlier.pop("history", []), earlier] if earlier else []
+        doc = {"at": now(), **fields, "history": history}
+        producer.produce(STATE_TOPIC, key=letter_id.encode(), value=json.dumps(doc).encode())
+        written.append(doc)
+    if producer.flush(30) != 0:
+        raise RetriableError(f"the broker did not acknowledge the new state of {len(changes)} letter(s); try again")
+    return written

@@ -61,7 +61,7 @@ def configure(config_file: str | Path | None = None, **options: Path | str | Non
                 f"[{SECTION}] {name}): create it, or point the setting at your {name.split('_')[0]}"
             )
         resolved[name] = value.resolve() if value is not None else None
-    _current = OverrideSettings(**resolved)
+    _current = OverrideSettings(templates_dir=resolved["templates_dir"], schemas_dir=resolved["schemas_dir"])
     return _current
 
 

@@ -14,11 +14,9 @@ topics, and falls back to ListOffsets only for a partition the fetch did not ans
 a consumer for highwaters, so nothing else changes. On Apache Kafka the fetched watermark equals what
 ListOffsets reports: the same answer, from one short-lived consumer (~70 ms a rebalance, measured locally).
 
-Wiring: :func:`install` sets the app's consumer transport before any topic or agent is declared::
-
-    FetchedHighwatersTransport  (faust.transport.drivers.aiokafka.Transport)
-      .Consumer = FetchedHighwatersConsumer        (...aiokafka.Consumer)
-        thread: FetchedHighwatersThread            (...aiokafka.AIOKafkaConsumerThread), overrides _highwaters
+Faust has no public hook for where highwaters come from: the consumer thread that calls
+:func:`fetched_highwaters` lives in :mod:`p2c.streams.faust_adapter`, with every other use of Faust's and
+aiokafka's private parts.
 """
 
 from __future__ import annotations
@@ -26,12 +24,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, cast
+from collections.abc import Callable, Iterable
+from typing import Any
 
-import faust
-from faust.transport.drivers import aiokafka as driver
-from faust.types import TP, ConsumerT
+from faust.types import TP
 
 from p2c.offsets import end_offsets
 from p2c.settings import KafkaSettings
@@ -70,54 +66,3 @@ async def fetched_highwaters(
     loop = asyncio.get_running_loop()
     ends = await loop.run_in_executor(None, functools.partial(lookup, kafka, topics))
     return {tp: ends[(tp.topic, tp.partition)] for tp in wanted if ends.get((tp.topic, tp.partition), -1) >= 0}
-
-
-class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
-    """Faust's aiokafka consumer thread; its highwaters (what table recovery reads up to) come from a fetch."""
-
-    logger = logging.getLogger("faust.transport.fetched")  # under "faust": as quiet as the rest of Faust
-
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        """Faust's consumer, with fetches held at most ``FETCH_MAX_WAIT_MS`` instead of Faust's fixed 1.5 s.
-
-        aiokafka keeps one fetch in flight per broker, and on the embedded broker new records did not end it
-        early: measured, a hop through a topic took 0.26-0.76 s with 1.5 s, 16-63 ms with 100 ms, and a quote
-        left 1.0 s (p50) after its last dependency instead of 2.2 s.
-        """
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
-        return consumer
-
-    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
-        transport = cast(FetchedHighwatersTransport, self.transport)
-        if self.consumer.in_transaction:  # exactly-once reads up to the last stable offset: Faust's way
-            return await super()._highwaters(partitions)
-        found = await fetched_highwaters(transport.kafka, partitions, prompt_end_offsets)
-        missing = [tp for tp in partitions if tp not in found]
-        if missing:
-            log.warning("no fetched end offset for %s: using the broker's reported end", missing)
-            found.update(await super()._highwaters(missing))
-        return found
-
-
-class FetchedHighwatersConsumer(driver.Consumer):
-    logger = logging.getLogger("faust.transport.fetched")
-    _thread: FetchedHighwatersThread
-
-    def _new_consumer_thread(self) -> FetchedHighwatersThread:
-        return FetchedHighwatersThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class FetchedHighwatersTransport(driver.Transport):
-    """Faust's aiokafka transport with :class:`FetchedHighwatersConsumer`; knows p2c's Kafka settings."""
-
-    Consumer: ClassVar[type[ConsumerT]] = FetchedHighwatersConsumer
-
-    def __init__(self, *args: Any, kafka: KafkaSettings, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.kafka = kafka
-
-
-def install(app: faust.App, kafka: KafkaSettings) -> None:
-    """Make ``app``'s consumer use fetched highwaters; call it before declaring topics, tables or agents."""
-    app.transport = FetchedHighwatersTransport(app.conf.broker_consumer, app, kafka=kafka)

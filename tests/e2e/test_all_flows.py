@@ -10,7 +10,8 @@ import pytest
 
 from tests.e2e.conftest import Running
 from tests.support.cli import flow_statuses, run_p2c
-from tests.support.odata import ODataClient, crm, erp, sellable_products, wait_for
+from tests.support.load import sellable_products
+from tests.support.odata import ODataClient, crm, erp, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 

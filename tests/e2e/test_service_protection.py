@@ -12,7 +12,8 @@ import pytest
 
 from tests.e2e.conftest import Running, start_up
 from tests.support.cli import flow_statuses
-from tests.support.odata import crm, erp, sellable_products, wait_for
+from tests.support.load import initial_load_done
+from tests.support.odata import crm, erp, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -27,18 +28,7 @@ def protected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 def test_the_initial_load_completes_within_service_protection(protected: Running) -> None:
     started = time.monotonic()
     c, e = crm(protected.crm_url), erp(protected.erp_url)
-    sellable = sellable_products(e)
-    accounts = {a["accountnumber"] for a in c.get_all("accounts", {"$select": "accountnumber"})}
-
-    def loaded() -> bool | None:
-        products = c.get_all("products", {"$select": "productnumber,statecode,p2c_sourceversion"})
-        written = {p["productnumber"] for p in products if p["p2c_sourceversion"] is not None and p["statecode"] == 0}
-        customers = {
-            r["CustomerAccount"]
-            for r in e.get_all("CustomersV3", {"cross-company": "true", "$select": "CustomerAccount"})
-        }
-        return (sellable <= written and accounts <= customers) or None
-
+    loaded = initial_load_done(c, e)
     wait_for("the seeded products in the CRM and accounts in the ERP", loaded, timeout=240, every=2)
     flows = flow_statuses(protected.bootstrap)
     assert {name: f["dead_lettered"] for name, f in flows.items() if f["dead_lettered"]} == {}

@@ -136,7 +136,9 @@ def test_round_trip(topic: str, client: SchemaRegistryClient, kafka: KafkaSettin
 
     consumer = Consumer(kafka.consumer("unused", **{"fetch.wait.max.ms": 10}))
     try:
-        consumer.assign([TopicPartition(topic, delivered[0].partition(), delivered[0].offset())])
+        partition, offset = delivered[0].partition(), delivered[0].offset()
+        assert partition is not None and offset is not None
+        consumer.assign([TopicPartition(topic, partition, offset)])
         message = consumer.poll(10)
     finally:
         consumer.close()

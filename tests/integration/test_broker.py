@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from p2c.process import ManagedProcess, free_port, p2c_command, tcp_open
 from p2c.settings import KafkaSettings
@@ -59,7 +60,7 @@ def test_produce_and_consume(broker: tuple[ManagedProcess, int]) -> None:
     consumer = Consumer(settings.consumer(f"test-{uuid.uuid4().hex[:8]}"))
     try:
         consumer.assign([TopicPartition(topic, 0, 0)])
-        received = []
+        received: list[Message] = []
         while len(received) < len(sent):
             messages = consumer.consume(num_messages=len(sent) - len(received), timeout=10)
             assert messages, f"nothing more after {len(received)} messages"

@@ -110,7 +110,7 @@ def read_topic(
     topic: str,
     keys: set[str],
     timeout: float = 2.0,
-) -> list[tuple[str, dict[str, Any], list[tuple[str, bytes]]]]:
+) -> list[tuple[str, dict[str, Any], list[Any]]]:
     """Every message of ``topic`` keyed by one of ``keys``: (key, decoded value or raw, headers)."""
     consumer = Consumer(
         kafka.librdkafka() | {"group.id": "itest-reader", "enable.partition.eof": True, "enable.auto.commit": False}
@@ -127,13 +127,10 @@ def read_topic(
                     pending.discard(msg.partition())
                     continue
                 key = (msg.key() or b"").decode()
+                raw = msg.value() or b""
                 if key in keys:
-                    value = (
-                        codecs[topic].deserialize(msg.value(), key)
-                        if not topic.startswith("p2c.dlq.")
-                        else {"raw": msg.value()}
-                    )
-                    out.append((key, value, msg.headers() or []))
+                    value = codecs[topic].deserialize(raw, key) if not topic.startswith("p2c.dlq.") else {"raw": raw}
+                    out.append((key, value, list(msg.headers() or [])))
         return out
     finally:
         consumer.close()

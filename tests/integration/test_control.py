@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -47,10 +48,10 @@ def control_url(kafka_bootstrap: str, logs_dir: Path) -> Iterator[str]:
 
 
 def produce(kafka: KafkaSettings, topic: str, key: bytes, value: bytes) -> int:
-    offsets: list[int] = []
+    offsets: list[int | None] = []
     producer = Producer(kafka.producer())
     producer.produce(topic, key=key, value=value, on_delivery=lambda err, msg: offsets.append(msg.offset()))
-    assert producer.flush(10) == 0
+    assert producer.flush(10) == 0 and offsets[0] is not None
     return offsets[0]
 
 
@@ -60,13 +61,14 @@ def dead_letter_of(kafka: KafkaSettings, origin: str, key: bytes, offset: int, r
         error, flow=FLOW, stage="streams", key=key, value=b"v@%d" % offset, topic=origin, partition=0, offset=offset
     )
     producer = Producer(kafka.producer())
-    producer.produce(letter.topic, key=letter.key, value=letter.value, headers=letter.headers())
+    headers: list[tuple[str, str | bytes | None]] = list(letter.headers())
+    producer.produce(letter.topic, key=letter.key, value=letter.value, headers=headers)
     assert producer.flush(10) == 0
 
 
-def mine(bootstrap: str, keys: set[str]) -> dict[str, list[dict[str, object]]]:
+def mine(bootstrap: str, keys: set[str]) -> dict[str, list[dict[str, Any]]]:
     listed = json.loads(run_p2c("dlq", "list", "--flow", FLOW, "--json", "--bootstrap-servers", bootstrap))
-    by_key: dict[str, list[dict[str, object]]] = {}
+    by_key: dict[str, list[dict[str, Any]]] = {}
     for letter in listed:
         if letter["key"] in keys:
             by_key.setdefault(letter["key"], []).append(letter)
@@ -96,7 +98,7 @@ def test_a_dead_letter_goes_from_open_to_retried_to_resolved_or_discarded(
     consumer.assign([TopicPartition(origin.name, 0, 3)])
     sent = [consumer.poll(10) for _ in range(2)]
     consumer.close()
-    assert sorted(m.key() for m in sent if m is not None) == sorted([a, b])
+    assert sorted(m.key() or b"" for m in sent if m is not None) == sorted([a, b])
     again = run_p2c("dlq", "retry", "--flow", FLOW, "--bootstrap-servers", kafka_bootstrap)
     assert newer["id"] not in again and older["id"] not in again  # each letter goes back once
 

@@ -7,7 +7,8 @@ import uuid
 
 from aiokafka.partitioner import DefaultPartitioner
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from p2c.settings import KafkaSettings
 

@@ -8,7 +8,8 @@ import os
 import uuid
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from p2c.keyed_log import read_latest
 from p2c.metrics import Counters, MetricsReporter, read_snapshots

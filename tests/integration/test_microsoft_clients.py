@@ -157,14 +157,17 @@ def test_the_dataverse_sdk_creates_reads_updates_upserts_deletes_and_pages_accou
     with sdk(trusted) as client:
         account_id = client.records.create("account", {"name": f"Fabrikam {run}", "accountnumber": f"SDK-{run}"})
         record = client.records.retrieve("account", account_id, select=["name", "accountnumber"])
+        assert record is not None
         assert record["name"] == f"Fabrikam {run}" and record["accountnumber"] == f"SDK-{run}"
 
         client.records.update("account", account_id, {"telephone1": "+1 555 0100"})
-        assert client.records.retrieve("account", account_id, select=["telephone1"])["telephone1"] == "+1 555 0100"
+        phone = client.records.retrieve("account", account_id, select=["telephone1"])
+        assert phone is not None and phone["telephone1"] == "+1 555 0100"
 
         # upsert by the alternate key on accountnumber: updates the row that has it, creates one that does not
         client.records.upsert("account", [UpsertItem({"accountnumber": f"SDK-{run}"}, {"name": f"Renamed {run}"})])
-        assert client.records.retrieve("account", account_id, select=["name"])["name"] == f"Renamed {run}"
+        renamed = client.records.retrieve("account", account_id, select=["name"])
+        assert renamed is not None and renamed["name"] == f"Renamed {run}"
         client.records.upsert("account", [UpsertItem({"accountnumber": f"NEW-{run}"}, {"name": f"Created {run}"})])
         created = client.records.list("account", filter=f"accountnumber eq 'NEW-{run}'", select=["name"])
         assert [r["name"] for r in created] == [f"Created {run}"]

@@ -116,13 +116,10 @@ class Pipe:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"{topic}: {len(kept)} matching writes after {timeout:.0f} s: {kept}")
                 for m in consumer.consume(500, 0.1):
-                    if not m.error() and m.key().decode() in keys:
+                    key, value = (m.key() or b"").decode(), m.value()
+                    if not m.error() and key in keys and value is not None:
                         kept.append(
-                            {
-                                "key": m.key().decode(),
-                                "ts": m.timestamp()[1] / 1000,
-                                **self.codecs[topic].deserialize(m.value()),
-                            }
+                            {"key": key, "ts": m.timestamp()[1] / 1000, **self.codecs[topic].deserialize(value)}
                         )
         finally:
             consumer.close()

@@ -138,11 +138,12 @@ def test_released_products_become_crm_products(workers: Workers, kafka: KafkaSet
     assert letter.value == values[3] and letter.origin_topic == ERP_PRODUCTS.name
     # The product that is not sellable was not sent on (above) and the worker counts it as skipped. The worker's
     # app reads the topic from its start, so its counts also hold what other tests produced there.
-    assert worker.log_path is not None
+    log_path = worker.log_path
+    assert log_path is not None
 
     def summary() -> tuple[int, int, int] | None:
-        found = re.findall(r"products: in (\d+) .*?dead-lettered (\d+) skipped (\d+)", worker.log_path.read_text())
-        return tuple(int(x) for x in found[-1]) if found else None  # type: ignore[return-value]
+        found = re.findall(r"products: in (\d+) .*?dead-lettered (\d+) skipped (\d+)", log_path.read_text())
+        return (int(found[-1][0]), int(found[-1][1]), int(found[-1][2])) if found else None
 
     wait_for(lambda: (counts := summary()) is not None and counts[0] >= 4 and counts[2] >= 1)
 

@@ -95,15 +95,6 @@ def erp(root: str) -> ODataClient:
     return ODataClient(root, "/data/")
 
 
-def sellable_products(e: ODataClient) -> set[str]:
-    """Product numbers of the ERP's products whose sales are not stopped (the seed sets no sell dates)."""
-    not_stopped = "IsSalesProcessingStopped eq Microsoft.Dynamics.DataEntities.NoYes'No'"
-    rows = e.get_all(
-        "ProductDefaultOrderSettings", {"cross-company": "true", "$filter": not_stopped, "$select": "ItemNumber"}
-    )
-    return {r["ItemNumber"] for r in rows}  # the seed's item numbers are its product numbers
-
-
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0, every: float = 0.02) -> T:
     """Poll ``probe`` until it returns something truthy; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

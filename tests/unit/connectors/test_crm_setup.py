@@ -34,7 +34,12 @@ def test_what_is_missing_is_named_and_apply_sets_it_up(tmp_path: Path) -> None:
     assert "p2c setup crm --apply" in str(refused.value)
 
     waits: list[float] = []
-    setup = TenantSetup(crm.client(), sleep=lambda s: (waits.append(s), setattr(store.custom, "clock", lambda: 1e12)))
+
+    def sleep(seconds: float) -> None:  # waiting for the key: the index is built meanwhile
+        waits.append(seconds)
+        store.custom.clock = lambda: 1e12
+
+    setup = TenantSetup(crm.client(), sleep=sleep)
     assert setup.apply(needs(DEFAULT_ENTITIES, sink=True)) == []
     assert waits, "apply waited for the key index to leave Pending"
     assert store.custom.tracked("contact")

@@ -131,7 +131,7 @@ def test_a_post_that_lost_a_race_is_replanned_as_patch(tmp_path: Path) -> None:
 
     class Racing(type(CUSTOMERS)):  # type: ignore[misc]
         def locate(self, client: Any, keys: list[Any]) -> dict[Any, Row]:
-            found = super().locate(client, keys)
+            found: dict[Any, Row] = super().locate(client, keys)
             if customer(store, "A") is None:  # someone creates it right after p2c looked
                 store.create(E.CUSTOMERS, {**write("A", 0).value["record"], "OrganizationName": "theirs"})
             return found

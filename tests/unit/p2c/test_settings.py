@@ -77,7 +77,7 @@ def test_librdkafka_translates_sasl() -> None:
         security_protocol="SASL_SSL",
         sasl_mechanism="SCRAM-SHA-512",
         sasl_username="p2c",
-        sasl_password="s3cret",  # type: ignore[arg-type]
+        sasl_password="s3cret",
     )
     assert settings.librdkafka() == {
         "bootstrap.servers": "k:9093",
@@ -93,11 +93,16 @@ def test_librdkafka_translates_sasl() -> None:
 
 
 def test_secrets_do_not_leak_in_repr_or_str() -> None:
-    kafka = KafkaSettings(sasl_password="s3cret")  # type: ignore[arg-type]
-    registry = RegistrySettings(schema_registry_basic_auth="user:s3cret")  # type: ignore[arg-type]
+    kafka = KafkaSettings(sasl_password="s3cret")
+    registry = RegistrySettings(schema_registry_basic_auth="user:s3cret")
     for text in (repr(kafka), str(kafka), repr(registry), str(registry)):
         assert "s3cret" not in text
-    assert registry.client_config() == {"url": "http://127.0.0.1:8081", "basic.auth.user.info": "user:s3cret"}
+    assert registry.client_config() == {
+        "url": "http://127.0.0.1:8081",
+        "basic.auth.user.info": "user:s3cret",
+        "timeout": 10.0,  # bounded: the client has no timeout by default
+        "max.retries": 1,
+    }
 
 
 def test_settings_are_frozen() -> None:

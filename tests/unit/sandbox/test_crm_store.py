@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,7 +62,7 @@ def test_alternate_key_is_unique(store: CrmStore) -> None:
 
 
 def test_validation_names_the_field(store: CrmStore) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"name": 5}, "name"),
         ({"numberofemployees": 1.5}, "numberofemployees"),
         ({"creditlimit": "abc"}, "creditlimit"),

@@ -157,11 +157,13 @@ def test_contact_person_needs_its_customer(store: ErpStore) -> None:
 def test_a_products_order_settings_and_sell_dates_come_and_go_with_it(store: ErpStore) -> None:
     store.create(E.RELEASED_PRODUCTS, {"ProductNumber": "P-1", "SalesUnitSymbol": "ea", "SalesPrice": 5})
     settings = {"dataAreaId": "usmf", "ItemNumber": "P-1"}
-    assert store.get(E.ORDER_SETTINGS, settings)["IsSalesProcessingStopped"] == "No"
+    order = store.get(E.ORDER_SETTINGS, settings)
+    assert order is not None and order["IsSalesProcessingStopped"] == "No"
     v2 = store.get(E.RELEASED_PRODUCTS_V2, settings)
-    assert v2["SellEndDate"] == "1900-01-01T00:00:00.000Z" and v2["SalesPrice"] == 5
+    assert v2 is not None and v2["SellEndDate"] == "1900-01-01T00:00:00.000Z" and v2["SalesPrice"] == 5
     store.update(E.RELEASED_PRODUCTS_V2, settings, {"SalesPrice": 7})
-    assert store.get(E.RELEASED_PRODUCTS, {"dataAreaId": "usmf", "ProductNumber": "P-1"})["SalesPrice"] == 7
+    product = store.get(E.RELEASED_PRODUCTS, {"dataAreaId": "usmf", "ProductNumber": "P-1"})
+    assert product is not None and product["SalesPrice"] == 7
     with pytest.raises(ODataError) as err:
         store.create(E.ORDER_SETTINGS, {"ItemNumber": "P-2"})
     assert err.value.status == 405

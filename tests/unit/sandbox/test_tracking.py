@@ -32,7 +32,7 @@ def add(store: CrmStore, name: str) -> str:
 def load(store: CrmStore, cursor: Cursor, size: int = 1000) -> list[TrackPage]:
     pages = [track_page(store.conn, E.ACCOUNTS, COLUMNS, cursor, size)]
     while pages[-1].next is not None:
-        pages.append(track_page(store.conn, E.ACCOUNTS, COLUMNS, pages[-1].next, size))  # type: ignore[arg-type]
+        pages.append(track_page(store.conn, E.ACCOUNTS, COLUMNS, pages[-1].next, size))
     return pages
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from faust.transport.consumer import Consumer
 from faust.types import TP
 
-from p2c.streams import commit_guard
+from p2c.streams import faust_adapter
 
 TOPIC = TP("p2c.src.crm.accounts", 2)
 
@@ -33,7 +33,7 @@ def test_faust_alone_commits_over_a_message_in_flight_at_the_head() -> None:
 
 
 def test_a_commit_never_passes_the_lowest_offset_in_flight() -> None:
-    commit_guard.install()
+    faust_adapter.install_commit_guard()
     state = consumer(committed=10, acked=[11, 12, 13], in_flight=[10])
     assert Consumer._new_offset(state, TOPIC) is None
     assert state._acked[TOPIC] == [11, 12, 13]  # kept for when 10 is done
@@ -45,11 +45,11 @@ def test_a_commit_never_passes_the_lowest_offset_in_flight() -> None:
 
 
 def test_acks_before_the_message_in_flight_are_committed() -> None:
-    commit_guard.install()
+    faust_adapter.install_commit_guard()
     state = consumer(committed=10, acked=[10, 11, 12], in_flight=[13, 14])
     assert Consumer._new_offset(state, TOPIC) == 13
 
 
 def test_without_messages_in_flight_faust_decides_as_before() -> None:
-    commit_guard.install()
+    faust_adapter.install_commit_guard()
     assert Consumer._new_offset(consumer(committed=10, acked=[10, 11], in_flight=[]), TOPIC) == 12

@@ -12,7 +12,7 @@ import pytest
 from faust.types import TP
 
 from p2c.settings import KafkaSettings
-from p2c.streams import recovery
+from p2c.streams import faust_adapter, recovery
 from p2c.streams.app import create_app
 from p2c.streams.settings import StreamsSettings
 
@@ -33,7 +33,7 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 def app(loop: asyncio.AbstractEventLoop) -> Iterator[faust.App]:
     app = create_app(KAFKA, StreamsSettings())
     yield app
-    thread_loop = getattr(getattr(app._consumer, "_thread", None), "thread_loop", None)
+    thread_loop = faust_adapter.consumer_thread_loop(app)
     if thread_loop is not None:
         thread_loop.close()
 
@@ -65,7 +65,12 @@ def test_no_partitions_no_lookup(loop: asyncio.AbstractEventLoop) -> None:
 
 def test_the_lookup_does_not_wait_at_a_partitions_end(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[dict[str, Any]] = []
-    monkeypatch.setattr(recovery, "end_offsets", lambda kafka, topics: seen.append(kafka.librdkafka()) or {})
+
+    def end_offsets(kafka: KafkaSettings, topics: list[str]) -> dict[Any, int]:
+        seen.append(kafka.librdkafka())
+        return {}
+
+    monkeypatch.setattr(recovery, "end_offsets", end_offsets)
     recovery.prompt_end_offsets(KAFKA, [CHANGELOG])
     assert seen == [
         {
@@ -77,10 +82,10 @@ def test_the_lookup_does_not_wait_at_a_partitions_end(monkeypatch: pytest.Monkey
 
 
 def test_the_app_recovers_tables_with_fetched_highwaters(app: faust.App) -> None:
-    assert isinstance(app.transport, recovery.FetchedHighwatersTransport)
+    assert isinstance(app.transport, faust_adapter.FetchedHighwatersTransport)
     assert app.transport.kafka == KAFKA
-    assert isinstance(app.consumer, recovery.FetchedHighwatersConsumer)
-    assert isinstance(app.consumer._thread, recovery.FetchedHighwatersThread)
+    assert isinstance(app.consumer, faust_adapter.FetchedHighwatersConsumer)
+    assert isinstance(faust_adapter.consumer_thread(app), faust_adapter.FetchedHighwatersThread)
     assert app.conf.recovery_consistency_check is True
 
 
@@ -89,7 +94,7 @@ def test_partitions_the_fetch_missed_fall_back_to_the_reported_end(
     loop: asyncio.AbstractEventLoop,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    thread = app.consumer._thread
+    thread = faust_adapter.consumer_thread(app)
     monkeypatch.setattr(recovery, "prompt_end_offsets", fake_lookup({(CHANGELOG, 0): 12}))
     aiokafka_consumer = MagicMock(end_offsets=AsyncMock(return_value={TP(CHANGELOG, 1): 3}))
     thread._consumer = aiokafka_consumer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -114,10 +115,10 @@ def test_target_key_joins_the_key_fields_with_a_bar(accounts: Template) -> None:
     assert target_key(other, apply(other, account())) == "usrt|ACC-01000-BVRCPS"
 
 
-def _tiny(**spec: object) -> Template:
+def _tiny(**spec: Any) -> Template:
     return Template(
         "t", "src", "tgt", "id", ("K",), (FieldSpec("K", source="k", required=True), FieldSpec("V", **spec))
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_const_wins_over_the_row_and_default_only_fills_blanks() -> None:

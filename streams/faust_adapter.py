@@ -1,0 +1,179 @@
+"""Every use of Faust's and aiokafka's private parts, in one place, each with why no public way exists.
+
+1. The commit guard (``Consumer._new_offset``, ``_acked``, ``_unacked_messages``). Faust commits the longest
+   run of acked offsets after the last commit. Its guard against a gap at the head of that run lets one
+   missing offset through (``min(acked) - committed > 1``), meant for compacted topics: a message still in
+   flight at exactly the committed offset is then committed over, and lost if the worker is killed before it
+   finishes. Upstream: faust-streaming issue #606. p2c measured the loss: one account in 5,000 went missing
+   after a SIGKILL of the stream worker. The guard caps every commit at the lowest offset still in flight on
+   that partition, and logs when it held a commit back. Faust has no hook for what it commits.
+2. Where table recovery's highwaters come from (``AIOKafkaConsumerThread._highwaters``, through
+   ``Consumer._new_consumer_thread``). The embedded broker (Tansu) answers ListOffsets too low after a
+   multi-record batch (:mod:`p2c.streams.recovery` has the measurements); Faust has no setting or hook for the
+   end offsets recovery reads up to, so the thread asks :func:`p2c.streams.recovery.fetched_highwaters`.
+3. aiokafka's fetch wait (``AIOKafkaConsumer._fetch_max_wait_ms``, set in ``_create_worker_consumer``).
+   Faust passes a fixed ``fetch_max_wait_ms=1500`` to aiokafka and has no setting for it (none in
+   faust-streaming 0.15.3; no upstream issue found when this was written: a ``consumer_fetch_max_wait``
+   setting would be the fix). Measured on the embedded broker: a hop through a topic 0.26-0.76 s with 1.5 s,
+   16-63 ms with 100 ms.
+4. Faust's table manager starts with a fixed 1 s sleep (``TableManager.on_start``, then the private
+   ``_update_channels``) so that agents started late can still register tables; there is no setting for
+   it. Every table here is registered while the app is built (:class:`PromptTableManager`).
+5. Whether an app has made its consumer yet (``App._consumer``): ``App.consumer`` makes one when asked,
+   which a timer that only reads the assignment must not do (:func:`started_consumer`).
+
+Wiring: :func:`install_transport` sets the app's consumer transport before any topic or agent is declared::
+
+    FetchedHighwatersTransport  (faust.transport.drivers.aiokafka.Transport)
+      .Consumer = FetchedHighwatersConsumer        (...aiokafka.Consumer)
+        thread: FetchedHighwatersThread            (...aiokafka.AIOKafkaConsumerThread), overrides _highwaters
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar, cast
+
+import faust
+from faust.tables import TableManager
+from faust.transport.consumer import Consumer
+from faust.transport.drivers import aiokafka as driver
+from faust.types import TP, ConsumerT
+
+from p2c.settings import KafkaSettings
+from p2c.streams import recovery
+
+log = logging.getLogger("p2c.streams")
+
+
+def started_consumer(app: faust.App) -> ConsumerT | None:
+    """The app's consumer once it has one; never makes one."""
+    return app.consumer if app._consumer is not None else None
+
+
+def consumer_thread(app: faust.App) -> FetchedHighwatersThread:
+    """The aiokafka consumer thread of an app whose transport :func:`install_transport` set."""
+    return cast(FetchedHighwatersConsumer, app.consumer)._thread
+
+
+def consumer_thread_loop(app: faust.App) -> Any:
+    """The event loop of the app's aiokafka consumer thread, when it has one (tests close it)."""
+    return getattr(getattr(app._consumer, "_thread", None), "thread_loop", None)
+
+
+# ---- 1. the commit guard ------------------------------------------------------------------------------
+
+_installed = False
+
+
+def _in_flight(consumer: Any, tp: Any) -> int | None:
+    """The lowest offset of ``tp`` handed to a stream and not acked yet."""
+    offsets = [m.offset for m in list(consumer._unacked_messages) if m.tp == tp and not m.acked]
+    return min(offsets) if offsets else None
+
+
+def install_commit_guard() -> None:
+    """Wrap ``Consumer._new_offset`` once per process (faust-streaming #606)."""
+    global _installed
+    if _installed:
+        return
+    original = Consumer._new_offset
+
+    def _new_offset(self: Any, tp: Any) -> int | None:
+        limit = _in_flight(self, tp)
+        if limit is None:
+            return original(self, tp)
+        acked: list[int] = self._acked[tp]
+        held = [offset for offset in acked if offset >= limit]
+        if held:  # set aside the acks behind the in-flight message; they are committed once it is done
+            acked[:] = [offset for offset in acked if offset < limit]
+        try:
+            offset: int | None = original(self, tp)
+        finally:
+            if held:
+                acked.extend(held)
+                acked.sort()
+        if offset is not None and offset > limit:
+            log.warning("commit of %s held back at offset %d: it is still being processed", tp, limit)
+            return limit
+        if held and offset is None:
+            log.debug("commit of %s waits for offset %d in flight", tp, limit)
+        return offset
+
+    _new_offset.__wrapped__ = original  # type: ignore[attr-defined]
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+    _installed = True
+
+
+# ---- 2. and 3. highwaters from a fetch, a shorter fetch wait -------------------------------------------
+
+
+class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
+    """Faust's aiokafka consumer thread; its highwaters (what table recovery reads up to) come from a fetch."""
+
+    logger = logging.getLogger("faust.transport.fetched")  # under "faust": as quiet as the rest of Faust
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        """Faust's consumer, with fetches held at most ``FETCH_MAX_WAIT_MS`` instead of Faust's fixed 1.5 s.
+
+        aiokafka keeps one fetch in flight per broker, and on the embedded broker new records did not end it
+        early: measured, a hop through a topic took 0.26-0.76 s with 1.5 s, 16-63 ms with 100 ms, and a quote
+        left 1.0 s (p50) after its last dependency instead of 2.2 s.
+        """
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = recovery.FETCH_MAX_WAIT_MS
+        return consumer
+
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        transport = cast(FetchedHighwatersTransport, self.transport)
+        if self.consumer.in_transaction:  # exactly-once reads up to the last stable offset: Faust's way
+            return await super()._highwaters(partitions)
+        found = await recovery.fetched_highwaters(transport.kafka, partitions, recovery.prompt_end_offsets)
+        missing = [tp for tp in partitions if tp not in found]
+        if missing:
+            log.warning("no fetched end offset for %s: using the broker's reported end", missing)
+            found.update(await super()._highwaters(missing))
+        return found
+
+
+class FetchedHighwatersConsumer(driver.Consumer):
+    logger = logging.getLogger("faust.transport.fetched")
+    _thread: FetchedHighwatersThread
+
+    def _new_consumer_thread(self) -> FetchedHighwatersThread:
+        return FetchedHighwatersThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class FetchedHighwatersTransport(driver.Transport):
+    """Faust's aiokafka transport with :class:`FetchedHighwatersConsumer`; knows p2c's Kafka settings."""
+
+    Consumer: ClassVar[type[ConsumerT]] = FetchedHighwatersConsumer
+
+    def __init__(self, *args: Any, kafka: KafkaSettings, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kafka = kafka
+
+
+def install_transport(app: faust.App, kafka: KafkaSettings) -> None:
+    """Make ``app``'s consumer use fetched highwaters; call it before declaring topics, tables or agents."""
+    app.transport = FetchedHighwatersTransport(app.conf.broker_consumer, app, kafka=kafka)
+
+
+# ---- 4. no fixed sleep before table recovery -----------------------------------------------------------
+
+
+class PromptTableManager(TableManager):
+    """Faust's TableManager, without the fixed 1 s sleep it starts with.
+
+    Faust sleeps so that agents started late can still register their tables; every table here is
+    registered while the app is built, before it starts. Measured: start-to-ready 2.1 s -> 1.1 s.
+    """
+
+    logger = logging.getLogger("faust.tables.prompt")  # under "faust": as quiet as the rest of Faust
+
+    async def on_start(self) -> None:
+        await self.sleep(0.01)
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
