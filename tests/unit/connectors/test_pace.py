@@ -12,6 +12,7 @@ import httpx
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pace import Pace, Throttle
 from p2c.connectors.core.retry import RetryPolicy
+from p2c.connectors.core.versions import VersionStore
 from p2c.connectors.dataverse.pricing import Bindings
 from p2c.connectors.dataverse.sink import ProductSink
 from p2c.sandbox.crm.protection import Limits, ServiceProtection
@@ -57,7 +58,8 @@ def test_the_sink_keeps_to_service_protection_and_writes_everything(tmp_path: Pa
     guard = ServiceProtection(Limits(requests=1000, execution_ms=1e9, concurrency=1, window_s=1.0))
     client = protected(crm, guard)
     pace = Pace(size=4, concurrency=1, max_size=200, max_concurrency=4)
-    sink = ProductSink(client, bindings=Bindings(crm.client(), min_reload=0.0), pace=pace)
+    versions = VersionStore(tmp_path / "versions", "products")
+    sink = ProductSink(client, versions, bindings=Bindings(crm.client(), min_reload=0.0), pace=pace)
     result = sink.write([write(f"P-{i}", 1) for i in range(60)])
     assert len(result.written) == 60 and not result.rejected
     assert len(rows(crm, "products", **{"$filter": "statecode eq 0"})) == 60  # all published
