@@ -207,7 +207,8 @@ def main() -> None:
                 run_erp(url, args.records, args.batch, what)
         if "products" in what:
             with sandbox("crm", tmp) as url:
-                sink = ProductSink(CrmSinkSettings(url=url).client("bench"), max_operations=args.batch)
+                client = CrmSinkSettings(url=url).client("bench")
+                sink = ProductSink(client, VersionStore(Path(tmp) / "versions", "products"), max_operations=args.batch)
                 batch = args.batch // 2  # two operations a product
                 phase(sink, "products insert", products(args.records, 1), batch)
                 phase(sink, "products update", products(args.records, 2), batch)

@@ -135,7 +135,7 @@ def sink() -> None:
     "--state-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="erp: where the applied version per target key is kept [default: ./.p2c/state/sink-erp].",
+    help="Where the applied version per target key is kept [default: ./.p2c/state/sink-erp or sink-crm].",
 )
 @options.bootstrap_servers
 @options.schema_registry_url
@@ -187,6 +187,7 @@ def sink_run(
                 targets=targets,
                 batch_size=batch_size,
                 batch_ms=batch_ms,
+                sink_state_dir=state_dir,
             )
             launch.run_crm_sink(crm, kafka, registry)
     except P2CError as exc:

@@ -205,6 +205,7 @@ def run_erp_sink(settings: ErpSinkSettings, kafka: KafkaSettings, registry: Regi
 
 def run_crm_sink(settings: CrmSinkSettings, kafka: KafkaSettings, registry: RegistrySettings) -> None:
     from p2c.connectors.core.pace import Pace
+    from p2c.connectors.core.versions import VersionStore
     from p2c.connectors.dataverse.pricing import Bindings
     from p2c.connectors.dataverse.setup import check, needs
     from p2c.connectors.dataverse.sink import ProductSink
@@ -216,6 +217,7 @@ def run_crm_sink(settings: CrmSinkSettings, kafka: KafkaSettings, registry: Regi
         check(client, needs(sink=True), "the CRM sink")
         snk = ProductSink(
             client,
+            VersionStore(settings.sink_state_dir, target.name),
             target=target,
             bindings=Bindings(client, settings.reference_reload),
             default_unit_group=settings.default_unit_group,

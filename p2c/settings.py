@@ -110,10 +110,17 @@ class RegistrySettings(BaseSettings):
 
     schema_registry_url: str = DEFAULT_SCHEMA_REGISTRY_URL
     schema_registry_basic_auth: SecretStr | None = None  # "user:password"
+    #: seconds one registry request may take (the client's default is none: a hung registry hung p2c)
+    schema_registry_timeout: float = 10.0
 
     def client_config(self) -> dict[str, Any]:
-        """Configuration for ``confluent_kafka.schema_registry.SchemaRegistryClient``."""
-        conf: dict[str, Any] = {"url": self.schema_registry_url}
+        """Configuration for ``confluent_kafka.schema_registry.SchemaRegistryClient``: bounded requests, one
+        retry inside the client (p2c's error policy does the rest)."""
+        conf: dict[str, Any] = {
+            "url": self.schema_registry_url,
+            "timeout": self.schema_registry_timeout,
+            "max.retries": 1,
+        }
         if self.schema_registry_basic_auth:
             conf["basic.auth.user.info"] = self.schema_registry_basic_auth.get_secret_value()
         return conf

@@ -116,6 +116,7 @@ class Plan:
             # state p2c keeps beside the pipeline: the last product snapshot, the versions the sinks applied
             "P2C_ERP_SNAPSHOT_DIR": str(self.data_dir / "state" / "source-erp"),
             "P2C_ERP_SINK_STATE_DIR": str(self.data_dir / "state" / "sink-erp"),
+            "P2C_CRM_SINK_STATE_DIR": str(self.data_dir / "state" / "sink-crm"),
             **self.custom.environment(),
         }
 

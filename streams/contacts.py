@@ -15,7 +15,9 @@ written to (``known``), the account it follows and the answer held. A contact th
 the target it was written to: a DELETE there (a person customer is blocked, ``OnHoldStatus = All``; a
 contact person is deleted) before the UPSERT on the other. A deleted contact is deleted where it was
 written. A write caused by an answer carries the newer of the contact's and the account's versions (one
-org-wide counter in Dataverse), so the sink takes it; an answer that changes nothing writes nothing.
+org-wide counter in Dataverse), raised above the contact's last emission (:mod:`streams.emission`), so the
+sink takes it; an answer that changes nothing writes nothing. A change or answer at or before the one the
+state holds (a replay) re-sends the last emission. A deleted contact stays as a tombstone state.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from __future__ import annotations
 from typing import Any
 
 from p2c.errors import RecordError
+from p2c.streams import emission
 from p2c.streams.flow import DELETE, UPSERT, MappingFlow, Write
 from p2c.streams.join import codec
-from p2c.streams.join.core import Answer, State, Step, accept, follows, keep_followed, value_of
+from p2c.streams.join.core import Answer, State, Step, accept, follows, is_replay, keep_followed, replay, value_of
 from p2c.streams.join.specs import ACCOUNTS
 from p2c.streams.template import Template, apply, matches, target_key
 
@@ -45,14 +48,19 @@ class ContactsFlow:
     def on_change(self, topic: str, state: State | None, change: dict[str, Any], key: str | None) -> Step:
         source_id = self.customers.source_id(change, key)
         held = state or {}
+        version = int(change["source"]["version"])
+        if version <= held.get("seen", -1):
+            return replay(held, resubscribe=True)
         if change["op"] == "d":
             return self._deleted(held, change, source_id)
         if change.get("after") is None:
             raise RecordError(f"a {change['op']!r} change without 'after'", record_key=source_id)
         last = {"op": change["op"], "after": change["after"], "source": change["source"]}
-        return self._route({**held, "change": last, "id": source_id}, from_answer=False)
+        return self._route({**held, "change": last, "id": source_id, "seen": version}, from_answer=False)
 
     def on_answer(self, state: State | None, answer: Answer) -> Step:
+        if state is not None and is_replay(state.get("resolved", {}), follows(state), answer):
+            return replay(state, resubscribe=False)
         if state is None or not accept(state.get("resolved", {}), follows(state), answer):
             return Step(state, waiting_on=(state or {}).get("waiting_on"))
         resolved = {**state.get("resolved", {})}
@@ -60,13 +68,17 @@ class ContactsFlow:
         return self._route({**state, "resolved": resolved}, from_answer=True)
 
     def _deleted(self, held: State, change: dict[str, Any], source_id: str) -> Step:
+        """A deleted contact leaves its target; its state stays as a tombstone (``seen``), so a replay re-sends."""
         known = held.get("known")
+        version = int(change["source"]["version"])
+        tombstone = {k: held[k] for k in ("emitted", "sent") if k in held} | {"id": source_id, "seen": version}
         if known is None:
             if held:
-                return Step(None, skipped="deleted, never written")
+                return Step(tombstone, skipped="deleted, never written")
             raise RecordError("delete of a contact never seen: where it was written is unknown", record_key=source_id)
         origin = self.customers.origin(change, source_id)
-        return Step(None, [self._delete(known, origin)])
+        state, writes = emission.emit(tombstone, [self._delete(known, origin)], version)
+        return Step(state, writes)
 
     def _delete(self, known: dict[str, Any], origin: dict[str, Any]) -> tuple[str, Write]:
         flow = self.by_topic[known["topic"]]
@@ -103,11 +115,10 @@ class ContactsFlow:
     ) -> Step:
         """No write to ``staying``: delete what was written elsewhere (or anywhere, when None)."""
         known = state.get("known")
-        writes = []
         if known is not None and (staying is None or known["topic"] != staying.template.target_topic):
-            writes.append(self._delete(known, origin))
-            state = {**state, "known": None, "last": None}
-        return Step(state, writes, waiting_on=waiting_on, skipped=None if writes else skipped)
+            state, writes = emission.emit({**state, "known": None}, [self._delete(known, origin)], origin["version"])
+            return Step(state, writes, waiting_on=waiting_on)
+        return Step(state, waiting_on=waiting_on, skipped=skipped)
 
     def _write(
         self,
@@ -121,8 +132,7 @@ class ContactsFlow:
         topic = flow.template.target_topic
         record = apply(flow.template, row)
         key_fields = flow.key_fields(record)
-        fingerprint = codec.dumps([topic, record]).decode()
-        if from_answer and fingerprint == state.get("last"):
+        if from_answer and codec.dumps(record) == codec.dumps(emission.last_record(state, topic)):
             return Step(state)  # the answer changed nothing that is written
         writes = []
         known = state.get("known")
@@ -133,4 +143,7 @@ class ContactsFlow:
         )
         if not needs:
             state = {**state, "follows": {}, "resolved": {}}
-        return Step({**state, "known": {"topic": topic, "key": key_fields}, "last": fingerprint}, writes)
+        state, stamped = emission.emit(
+            {**state, "known": {"topic": topic, "key": key_fields}}, writes, origin["version"]
+        )
+        return Step(state, stamped)

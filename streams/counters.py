@@ -45,15 +45,20 @@ class Snapshot:
         self.flows = list(flows)
 
     def snapshot(self) -> dict[str, Any]:
-        counts = {
-            c.flow: {
-                metrics.IN: c.events_in,
-                metrics.ROUTED: c.written,
-                metrics.SKIPPED: c.skipped,
-                metrics.DEAD_LETTERED: c.dead_lettered,
-                metrics.RETRIED: c.retries,
-            }
-            for c in self.flows
-        }
-        gauges = {c.flow: {metrics.WAITING: c.waiting, metrics.WAITING_ON: dict(c.waiting_on)} for c in self.flows}
+        """Counters summed per flow (a flow's agent and the join provider reading its topic count apart)."""
+        counts: dict[str, dict[str, int]] = {}
+        gauges: dict[str, dict[str, Any]] = {}
+        for c in self.flows:
+            mine = counts.setdefault(c.flow, dict.fromkeys(COUNTED, 0))
+            for name, value in zip(
+                COUNTED, (c.events_in, c.written, c.skipped, c.dead_lettered, c.retries), strict=True
+            ):
+                mine[name] += value
+            gauge = gauges.setdefault(c.flow, {metrics.WAITING: 0, metrics.WAITING_ON: {}})
+            gauge[metrics.WAITING] += c.waiting
+            for what, n in c.waiting_on.items():
+                gauge[metrics.WAITING_ON][what] = gauge[metrics.WAITING_ON].get(what, 0) + n
         return {"counts": counts, "gauges": gauges}
+
+
+COUNTED = (metrics.IN, metrics.ROUTED, metrics.SKIPPED, metrics.DEAD_LETTERED, metrics.RETRIED)

@@ -1,27 +1,30 @@
-"""How an agent handles one event: it is done, dead-lettered for a record error, or retried with backoff.
+"""How an agent handles one event, under the one error policy (:mod:`p2c.failures`): done, or dead-lettered.
 
-Never skipped: an error that is not about the record (registry unreachable, a bug) is retried on the same
-event until it goes through, with the delay doubling from ``RETRY_FIRST_S`` up to ``RETRY_MAX_S``.
+A RecordError dead-letters the event at once. A retriable error (the registry unreachable, say) is retried on
+the same event with a doubling delay, for at most the policy's budget; any other error a few times. An event
+still failing then is dead-lettered with why ("kept failing ..."), so one poison record never stalls its
+partition (agents run with concurrency 1: a stuck event stops every key behind it). The waits are
+``asyncio.sleep``: the worker keeps heart-beating and stops when asked. Never skipped, never acknowledged
+before it was handled: the agent's loop only moves on once this returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
 from faust.types import EventT
 
 from p2c.deadletter import DeadLetter
-from p2c.errors import RecordError
+from p2c.failures import DEAD_LETTER, POLICY, ErrorPolicy
 from p2c.streams.counters import FlowCounters
 
 log = logging.getLogger("p2c.streams")
-
-RETRY_FIRST_S = 0.5
-RETRY_MAX_S = 30.0
 
 
 async def handle_until_done(
@@ -31,49 +34,68 @@ async def handle_until_done(
     flow: str,
     dlq: faust.TopicT,
     counters: FlowCounters,
+    component: str = "",
+    policy: ErrorPolicy | None = None,
 ) -> None:
-    delay = RETRY_FIRST_S
+    policy = policy or POLICY
+    started, attempt = time.monotonic(), 0
     while True:
+        attempt += 1
         try:
             await handle_once(event)
             return
-        except RecordError as exc:
-            await dead_letter(event, exc, flow=flow, dlq=dlq, counters=counters)
-            return
-        except Exception as exc:  # transient or a bug: never skip the event
-            counters.retries += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            elapsed = time.monotonic() - started
+            verdict = policy.decide(exc, attempt, elapsed)
             msg = event.message
+            if verdict == DEAD_LETTER:
+                letter = DeadLetter.from_error(
+                    policy.reason(exc, attempt, elapsed),
+                    flow=flow,
+                    stage="streams",
+                    key=msg.key,
+                    value=msg.value,
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    component=component,
+                    headers=original_headers(msg.headers),
+                )
+                await dead_letter(dataclasses.replace(letter, error_class=type(exc).__name__), dlq, counters)
+                return
+            counters.retries += 1
             log.error(
-                "%s: %s at %s[%d]@%d, retrying in %.1f s: %s",
+                "%s: %s at %s[%d]@%d (try %d), retrying in %.1f s: %s",
                 flow,
                 type(exc).__name__,
                 msg.topic,
                 msg.partition,
                 msg.offset,
-                delay,
+                attempt,
+                verdict,
                 exc,
             )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_S)
+            await asyncio.sleep(float(verdict))
 
 
-async def dead_letter(
-    event: EventT[Any], error: RecordError, *, flow: str, dlq: faust.TopicT, counters: FlowCounters
-) -> None:
-    """The event's original bytes to ``p2c.dlq.<flow>``, the reason and origin in the headers."""
-    msg = event.message
-    letter = DeadLetter.from_error(
-        error,
-        flow=flow,
-        stage="streams",
-        key=msg.key,
-        value=msg.value,
-        topic=msg.topic,
-        partition=msg.partition,
-        offset=msg.offset,
-    )
-    await dlq.send(key=msg.key, value=msg.value, headers=letter.headers())
+def original_headers(headers: Any) -> list[tuple[str, bytes]]:
+    """A Faust message's headers (a list of pairs, or a mapping) as pairs."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or []
+    return [(str(k), bytes(v)) for k, v in pairs if v is not None]
+
+
+async def dead_letter(letter: DeadLetter, dlq: faust.TopicT, counters: FlowCounters) -> None:
+    """The event's original key, bytes and headers to ``p2c.dlq.<flow>``, the reason and origin in the headers."""
+    await dlq.send(key=letter.key, value=letter.value, headers=letter.headers())
     counters.dead_lettered += 1
     log.warning(
-        "%s: dead-lettered %s[%d]@%d to %s: %s", flow, msg.topic, msg.partition, msg.offset, letter.topic, letter.reason
+        "%s: dead-lettered %s[%d]@%d to %s: %s",
+        letter.flow,
+        letter.origin_topic,
+        letter.origin_partition,
+        letter.origin_offset,
+        letter.topic,
+        letter.reason,
     )

@@ -15,8 +15,10 @@ seen, the dependencies it follows and the answers held. After every input, :func
 * else                                            -> ONE write: UPSERT {header, lines: all current lines}
 
 The write carries the version of the newest header, line, line delete or answer it depends on (Dataverse's
-versionnumber is one org-wide counter), so a re-emission after any of them is newer for the sink. Writes
-that would repeat the last one exactly are not sent. A deleted quote is a DELETE of the quotation it wrote.
+versionnumber is one org-wide counter), raised above the quote's last emission (:mod:`streams.emission`), so
+every new write is newer for the sink than the one before. Writes that would repeat the last one exactly are
+not sent; a change or answer at or before the one the state holds (a replay) re-sends the last emission. A
+deleted quote is a DELETE of the quotation it wrote; its state stays as a tombstone.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from datetime import datetime
 from typing import Any
 
 from p2c.errors import RecordError
+from p2c.streams import emission
 from p2c.streams.flow import DELETE, UPSERT, Write
 from p2c.streams.join import codec
-from p2c.streams.join.core import Answer, State, Step, accept, follows, keep_followed, value_of
+from p2c.streams.join.core import Answer, State, Step, accept, follows, is_replay, keep_followed, replay, value_of
 from p2c.streams.join.specs import ACCOUNTS, CONTACTS, PRODUCTS
 from p2c.streams.template import Template, apply, target_key
 
@@ -58,22 +61,22 @@ class QuotesFlow:
     def on_change(self, topic: str, state: State | None, change: dict[str, Any], key: str | None) -> Step:
         held: State = state or {"lines": {}, "gone": {}}
         version = _version(change)
-        if version < held.get("deleted", -1):
-            return Step(state, waiting_on=held.get("waiting_on"))  # older than the quote's delete
+        if version <= held.get("deleted", -1):
+            return replay(held, resubscribe=True)  # at or before the quote's delete
         row = change.get("after") if change["op"] != "d" else None
         if topic == self.header.source_topic:
             quote_id = str((change.get("after") or change.get("before") or {}).get("quoteid", key))
             if row is None:
                 return self._deleted(held, change, quote_id)
-            if held.get("header") and version < _version(held["header"]):
-                return Step(state, waiting_on=held.get("waiting_on"))
+            if held.get("header") and version <= _version(held["header"]):
+                return replay(held, resubscribe=True)
             held = {**held, "header": {"after": row, "source": change["source"]}, "id": quote_id}
         else:
             line_id = str((change.get("after") or change.get("before") or {}).get("quotedetailid"))
             lines, gone = dict(held["lines"]), dict(held["gone"])
             seen = max([gone.get(line_id, -1)] + ([_version(lines[line_id])] if line_id in lines else []))
-            if version < seen:
-                return Step(state, waiting_on=held.get("waiting_on"))
+            if version <= seen:
+                return replay(held, resubscribe=True)
             if row is None:
                 lines.pop(line_id, None)
                 gone[line_id] = version
@@ -85,6 +88,8 @@ class QuotesFlow:
         return self._evaluate(held)
 
     def on_answer(self, state: State | None, answer: Answer) -> Step:
+        if state is not None and is_replay(state.get("resolved", {}), follows(state), answer):
+            return replay(state, resubscribe=False)
         if state is None or not accept(state.get("resolved", {}), follows(state), answer):
             return Step(state, waiting_on=(state or {}).get("waiting_on"))
         resolved = {**state.get("resolved", {})}
@@ -93,6 +98,7 @@ class QuotesFlow:
 
     def _deleted(self, held: State, change: dict[str, Any], quote_id: str) -> Step:
         tombstone: State = {"lines": {}, "gone": {}, "deleted": _version(change), "id": quote_id}
+        tombstone |= {k: held[k] for k in ("emitted", "sent") if k in held}
         known = held.get("known")
         if known is None:
             return Step(tombstone, skipped="deleted, never written")
@@ -101,15 +107,9 @@ class QuotesFlow:
             return Step(tombstone, skipped="an old revision deleted: the quotation follows the live revision")
         origin = self._origin(held, _version(change), _ts_ms(change))
         record = {"header": known, "lines": []}
-        return Step(
-            tombstone,
-            [
-                (
-                    self.header.target_topic,
-                    Write(target_key(self.header, known), {"op": DELETE, "record": record, "origin": origin}),
-                )
-            ],
-        )
+        delete = Write(target_key(self.header, known), {"op": DELETE, "record": record, "origin": origin})
+        state, writes = emission.emit(tombstone, [(self.header.target_topic, delete)], origin["version"])
+        return Step(state, writes)
 
     def _origin(self, state: State, version: int, ts_ms: int) -> dict[str, Any]:
         return {"system": "crm", "entity": "quotes", "id": state["id"], "version": version, "ts_ms": ts_ms}
@@ -148,9 +148,8 @@ class QuotesFlow:
             )
         key_fields = {name: header[name] for name in self.header.key}
         record = {"header": header, "lines": lines}
-        fingerprint = codec.dumps(record).decode()
-        if fingerprint == state.get("last"):
-            return Step(state)
+        if codec.dumps(record) == codec.dumps(emission.last_record(state, self.header.target_topic)):
+            return Step(state)  # nothing new to write (an answer that changed nothing written)
         origin = self._origin(state, max(versions), state["ts_ms"])
         writes = []
         known = state.get("known")
@@ -170,7 +169,8 @@ class QuotesFlow:
                 Write(target_key(self.header, header), {"op": UPSERT, "record": record, "origin": origin}),
             )
         )
-        return Step({**state, "known": key_fields, "last": fingerprint}, writes)
+        state, stamped = emission.emit({**state, "known": key_fields}, writes, origin["version"])
+        return Step(state, stamped)
 
 
 def needed(state: State) -> dict[str, list[str]]:

@@ -27,6 +27,7 @@ from p2c.streams import faust_adapter
 from p2c.streams.agents import CountedAgent, PartitionsOf, load_templates, register
 from p2c.streams.app import create_app
 from p2c.streams.counters import Snapshot
+from p2c.streams.join.agents import providers_of
 from p2c.streams.settings import StreamsSettings
 from p2c.streams.template import Template
 from p2c.topics import Topic, dead_letter
@@ -147,7 +148,8 @@ def run(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSetti
         settings.company,
         kafka.bootstrap_servers,
     )
-    reporter = MetricsReporter("streams", kafka, Snapshot(a.counters for a in runtime.agents))
+    counted = [*runtime.agents, *providers_of(runtime.app)]  # providers count what they dead-letter and retry
+    reporter = MetricsReporter("streams", kafka, Snapshot(a.counters for a in counted))
     reporter.start()
     worker = faust.Worker(runtime.app, loglevel=loglevel, quiet=True, override_logging=False, redirect_stdouts=False)
     worker.spinner = None  # its terminal escape codes end up in the log files

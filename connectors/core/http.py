@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -52,6 +53,18 @@ class ODataClient:
     def url(self, path: str) -> str:
         """Absolute URL for ``path`` relative to the service root (absolute URLs pass through)."""
         return str(self.http.build_request("GET", path).url)
+
+    def relative(self, link: str) -> str:
+        """``link`` (a next or delta link the service gave) relative to the service root.
+
+        Positions are stored this way: an absolute link names the address the service had then, and a source
+        restarted against the same organisation at another address (a changed URL, a proxy, another port)
+        would follow it to nowhere forever.
+        """
+        parts, root = urlsplit(link), urlsplit(self.base_url)
+        if not parts.scheme or not parts.path.startswith(root.path):
+            return link
+        return parts.path[len(root.path) :] + (f"?{parts.query}" if parts.query else "")
 
     def _send_once(
         self,

@@ -2,7 +2,8 @@
 
     consume up to ``batch_size`` records or ``batch_ms``   (manual commits, session timeout from settings)
     decode (a record that cannot be decoded is dead-lettered)
-    sink.write(batch)   RetriableError -> wait (retry_after or backoff) and retry the SAME batch, never skip
+    sink.write(batch)   RetriableError -> wait (retry_after or backoff) and retry the SAME batch for the policy's
+                        budget; then write it in halves, down to the record that keeps failing (dead letter)
                         HeldBack -> park the held records; they go again with the next batch, and each
                         partition is committed only up to its first parked record
     dead-letter what the target rejected for good, wait for the broker's ack
@@ -27,12 +28,16 @@ from p2c.connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
 from p2c.connectors.core.metrics import DEAD_LETTERED, IN, METRICS, RETRIED, SKIPPED, WRITTEN, Counters, Reporter
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError, RetriableError
+from p2c.failures import DEAD_LETTER, ErrorPolicy
 
 if TYPE_CHECKING:
     from p2c.serde import Codecs
 
 #: how long to wait for more records once a batch has some
 IMMEDIATE_S = 0.005
+#: a batch is retried for two minutes before it is split: below the consumer's max.poll.interval.ms (300 s),
+#: above a target's usual hiccups (a FinOps batch job, a 429 storm's Retry-After)
+SINK_POLICY = ErrorPolicy(retriable_budget=120.0)
 
 log = logging.getLogger("p2c.connectors.sink")
 
@@ -50,6 +55,8 @@ class SinkRunner:
         metrics: Counters = METRICS,
         report_interval: float = 30.0,
         max_backoff: float = 30.0,
+        policy: ErrorPolicy = SINK_POLICY,
+        split_budget: float = 5.0,
     ) -> None:
         self.sink = sink
         self.consumer = consumer
@@ -61,6 +68,7 @@ class SinkRunner:
         self.component = f"sink.{sink.name}"
         self.reporter = Reporter(self.component, metrics, report_interval)
         self.max_backoff = max_backoff
+        self.policy, self.split_budget = policy, split_budget
         self._buffer: list[Message] = []
         #: records waiting for a dependency (HeldBack), offered again with the next batch
         self._parked: list[SinkRecord] = []
@@ -159,7 +167,7 @@ class SinkRunner:
         for msg in messages:
             record = _record(msg, {})
             try:
-                value = self.codecs[record.topic].deserialize(msg.value() or b"", key=record.key)
+                value = self._decode(record, msg.value() or b"")
             except RecordError as exc:
                 rejected.append((record, exc))
                 continue
@@ -191,8 +199,31 @@ class SinkRunner:
         self.reporter.tick()
         return len(messages)
 
-    def _write_until_done(self, records: list[SinkRecord]) -> WriteResult:
-        attempt = 0
+    def _decode(self, record: SinkRecord, data: bytes) -> dict[str, object]:
+        """The record's value; the registry out of reach is retried (policy), a bad value is a RecordError."""
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            try:
+                return self.codecs[record.topic].deserialize(data, key=record.key)
+            except RetriableError as exc:
+                elapsed = time.monotonic() - started
+                verdict = self.policy.decide(exc, attempt, elapsed)
+                if verdict == DEAD_LETTER:
+                    raise self.policy.reason(exc, attempt, elapsed) from exc
+                log.warning("%s: decoding %s: %s; retrying in %.1f s", self.component, record.topic, exc, verdict)
+                if self._stop.wait(float(verdict)):
+                    raise
+
+    def _write_until_done(self, records: list[SinkRecord], budget: float | None = None) -> WriteResult:
+        """Write ``records``, retrying a RetriableError with backoff for ``budget`` seconds (the policy's).
+
+        A batch still failing then is split in halves, each written on its own with the short
+        ``split_budget``, down to single records: one the target answers 500 forever is dead-lettered
+        ("kept failing") and the rest is written, instead of the whole batch being retried forever.
+        """
+        budget = self.policy.retriable_budget if budget is None else budget
+        started, attempt = time.monotonic(), 0
         while True:
             attempt += 1
             try:
@@ -200,18 +231,46 @@ class SinkRunner:
             except HeldBack:
                 raise
             except RetriableError as exc:
+                elapsed = time.monotonic() - started
+                if elapsed >= budget:
+                    return self._split(records, exc, attempt, elapsed)
                 self.metrics.incr(self.sink.flow_of(records[0]), RETRIED)
                 delay = (
                     exc.retry_after
                     if exc.retry_after is not None
                     else random.uniform(0.5, 1.0) * min(self.max_backoff, 0.25 * 2 ** min(attempt, 10))
                 )
-                delay = min(delay, max(self.max_backoff, 120.0))
+                delay = min(delay, max(self.max_backoff, 120.0), max(budget - elapsed, 0.05))
                 log.warning(
                     "%s: retry %d of a batch of %d in %.2f s: %s", self.component, attempt, len(records), delay, exc
                 )
                 if self._stop.wait(delay):
                     raise
+
+    def _split(self, records: list[SinkRecord], exc: RetriableError, attempt: int, elapsed: float) -> WriteResult:
+        """A batch that kept failing: a single record is rejected; a larger one is written in halves."""
+        if len(records) == 1:
+            return WriteResult(rejected=[(records[0], self.policy.reason(exc, attempt, elapsed))])
+        log.warning(
+            "%s: a batch of %d kept failing for %.0f s (%s); writing it in halves",
+            self.component,
+            len(records),
+            elapsed,
+            exc,
+        )
+        done, held = WriteResult(), list[SinkRecord]()
+        half = len(records) // 2
+        for part in (records[:half], records[half:]):
+            try:
+                result = self._write_until_done(part, self.split_budget)
+            except HeldBack as back:
+                result, held = back.done, [*held, *back.held]
+            done.written.extend(result.written)
+            done.skipped.extend(result.skipped)
+            done.rejected.extend(result.rejected)
+        if held:
+            raise HeldBack(f"{len(held)} records wait for a dependency", None, done, held)
+        return done
 
     def _dead_letter(self, record: SinkRecord, error: RecordError) -> None:
         letter = DeadLetter.from_error(

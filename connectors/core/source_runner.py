@@ -15,7 +15,7 @@ from p2c.connectors.base.source import ChangeEvent, Checkpoint, Rejected, Source
 from p2c.connectors.core.metrics import DEAD_LETTERED, IN, METRICS, Counters, Reporter
 from p2c.connectors.core.positions import KafkaPositionStore
 from p2c.deadletter import DeadLetter
-from p2c.errors import RecordError, RetriableError
+from p2c.errors import ConfigurationError, RecordError, RetriableError
 
 if TYPE_CHECKING:
     from p2c.serde import Codecs
@@ -127,7 +127,14 @@ class SourceRunner:
 
 
 def run_forever(runner: SourceRunner, backoff: float = 1.0, max_backoff: float = 30.0) -> None:
-    """Restart ``runner`` after transient failures (the position store makes restarts cheap and safe)."""
+    """Restart ``runner`` after failures (the position store makes restarts cheap and safe), never crash-loop.
+
+    A transient failure restarts it with a doubling delay. A query the service refuses (a 4xx that is no one
+    record's fault: a RecordError or any other non-configuration error escaping the source) is logged at
+    ERROR with what to do and retried at the longest delay, in this process: it keeps reporting and stops
+    when asked, instead of exiting for its supervisor to restart it at once, again and again. A
+    ConfigurationError still ends the process: a person has to fix a setting.
+    """
     delay = backoff
     while not runner.source.stopped:
         try:
@@ -138,3 +145,17 @@ def run_forever(runner: SourceRunner, backoff: float = 1.0, max_backoff: float =
             if runner.source.wait(delay):
                 return
             delay = min(max_backoff, delay * 2)
+        except ConfigurationError:
+            raise
+        except Exception as exc:
+            log.error(
+                "%s: %s: %s; the service refused the query: check the entity's metadata and the source's "
+                "settings; retrying in %.1f s",
+                runner.source.name,
+                type(exc).__name__,
+                exc,
+                max_backoff,
+                exc_info=not isinstance(exc, RecordError),
+            )
+            if runner.source.wait(max_backoff):
+                return

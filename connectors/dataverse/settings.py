@@ -3,6 +3,8 @@ both with env ``P2C_CRM_*``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from p2c.connectors.core.config import ApiSettings
@@ -52,6 +54,8 @@ class CrmSinkSettings(ApiSettings):
     default_unit_group: str = "Default Unit"
     #: seconds before a currency, unit or price list that was not found is looked up again
     reference_reload: float = 1.0
+    #: where the applied version per target key is kept (``connectors.core.versions``)
+    sink_state_dir: Path = Path("./.p2c/state/sink-crm")
 
     @property
     def target_list(self) -> list[str]:

@@ -31,7 +31,6 @@ SINK_COLUMNS = {
     "product": (
         PRODUCTS.key,
         *PRODUCTS.plain,
-        PRODUCTS.version_field,
         *PRODUCTS.constants,
         "transactioncurrencyid",
         "defaultuomscheduleid",
@@ -143,8 +142,7 @@ class TenantSetup:
                         found.append(Problem(logical, f"the {label} is {status}", fix, "key-pending"))
             missing = sorted(need.columns - self.columns(logical))
             for column in missing:
-                hint = "add the column (Whole number, big)" if column == PRODUCTS.version_field else SOLUTION_HINT
-                found.append(Problem(logical, f"column {column} is missing", hint, "column"))
+                found.append(Problem(logical, f"column {column} is missing", SOLUTION_HINT, "column"))
         return found
 
     def apply(self, wanted: dict[str, Need], key_timeout: float = 600.0) -> list[Problem]:

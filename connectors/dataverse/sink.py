@@ -4,8 +4,10 @@ change set per product.
 Per batch:
 
     dedupe            keep the newest write per productnumber (origin.version, then offset)
-    read versions     GET products?$filter=productnumber eq 'a' or ...&$select=productid,productnumber,
-                      p2c_sourceversion,statecode (chunked); a write not newer than p2c_sourceversion is skipped
+    versions          a write not newer than the version applied for its productnumber is skipped (the
+                      applied versions live on p2c's side: ``connectors.core.versions``)
+    read products     GET products?$filter=productnumber eq 'a' or ...&$select=productid,productnumber,
+                      statecode (chunked)
     read items        GET productpricelevels?$filter=_productid_value eq <id> or ... for the existing products
     bind              currency (ISO code), unit and unit group (by name), price list (named, else the first in
                       the product's currency): a missing one is a RecordError for that product alone
@@ -20,10 +22,9 @@ Per batch:
                                                                      active product can go on a quote
                       a DELETE retires the product (statecode 1): Dataverse keeps products used on quotes
 
-The products target's declaration (entity set, alternate key, version column, what a delete does) is data in
+The products target's declaration (entity set, alternate key, what a delete does) is data in
 :mod:`connectors.dataverse.targets`; what is code here is the products' own part: the bindings and the
-price-list item. ``p2c_sourceversion`` is a custom column a real tenant needs added to ``product`` (Whole
-number, big).
+price-list item. Sales needs no column of p2c's: the version applied per product is kept beside the sink.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from p2c.connectors.core.batch import BatchWriter, ChangeSet, Operation
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pace import Pace
 from p2c.connectors.core.pagination import NextLinkPaginator
-from p2c.connectors.core.writes import Write, dedupe, envelope, odata_literal, or_filters, origin_entity
+from p2c.connectors.core.versions import VersionStore
+from p2c.connectors.core.writes import Write, dedupe, envelope, normalize, odata_literal, or_filters, origin_entity
 from p2c.connectors.dataverse.pricing import (
     CURRENCIES,
     CURRENCY_FIELD,
@@ -61,11 +63,10 @@ PUBLISH = "Microsoft.Dynamics.CRM.PublishProductHierarchy"
 
 
 class Current:
-    """What the CRM has for a row: id, stored version, state, price-list items by price list id."""
+    """What the CRM has for a row: id, state, price-list items by price list id."""
 
     def __init__(self, target: CrmTarget, row: dict[str, Any]) -> None:
         self.id = str(row[target.id_field])
-        self.version = None if row.get(target.version_field) is None else int(row[target.version_field])
         self.retired = row.get("statecode") == target.delete_patch.get("statecode")
         self.draft = row.get("statecode") in (2, 3)  # Draft, Under Revision: not usable on a quote yet
         self.items: dict[str, str] = {}
@@ -75,6 +76,7 @@ class ProductSink(Sink):
     def __init__(
         self,
         client: ODataClient,
+        versions: VersionStore,
         *,
         target: CrmTarget = PRODUCTS,
         bindings: Bindings | None = None,
@@ -83,6 +85,7 @@ class ProductSink(Sink):
         pace: Pace | None = None,
     ) -> None:
         self.client = client
+        self.versions = versions
         self.target = target
         self.name = f"crm.{target.name}"
         self.bindings = bindings or Bindings(client)
@@ -97,6 +100,7 @@ class ProductSink(Sink):
 
     def close(self) -> None:
         self.client.close()
+        self.versions.close()
 
     # ---- reading the CRM ---------------------------------------------------------------------------
 
@@ -105,7 +109,7 @@ class ProductSink(Sink):
         t = self.target
         found: dict[str, Current] = {}
         paginator = NextLinkPaginator(self.client, {"Prefer": "odata.maxpagesize=5000"})
-        select = f"{t.id_field},{t.key},{t.version_field},statecode"
+        select = f"{t.id_field},{t.key},statecode"
         for flt in or_filters([f"{t.key} eq {odata_literal(n)}" for n in numbers]):
             for page in paginator.pages(t.entity_set, params={"$filter": flt, "$select": select}):
                 for row in page.rows:
@@ -128,7 +132,7 @@ class ProductSink(Sink):
         if w.delete:
             if current is None or current.retired:
                 return []
-            return [Operation("PATCH", t.key_path(number), {**t.delete_patch, t.version_field: w.version})]
+            return [Operation("PATCH", t.key_path(number), dict(t.delete_patch))]
         rec = w.fields
         currency = rec.get(CURRENCY_FIELD)
         if not currency:
@@ -145,7 +149,6 @@ class ProductSink(Sink):
         product: dict[str, Any] = {k: to_json(rec[k]) for k in t.plain if rec.get(k) is not None}
         product |= {
             **t.constants,
-            t.version_field: w.version,
             "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency_id})",
             "defaultuomscheduleid@odata.bind": f"/uomschedules({group_id})",
             "defaultuomid@odata.bind": f"/uoms({unit_id})",
@@ -193,33 +196,43 @@ class ProductSink(Sink):
                 result.rejected.append((record, exc))
         writes, superseded = dedupe(writes)
         result.skipped.extend(w.record for w in superseded)
+        applied = self.versions.get(normalize(w.key) for w in writes)
+        stale = [w for w in writes if applied.get(normalize(w.key), -1) >= w.version]
+        result.skipped.extend(w.record for w in stale)
+        writes = [w for w in writes if w not in stale]
         current = self.current([w.key[0] for w in writes]) if writes else {}
         changesets: list[ChangeSet] = []
+        done: list[Write] = []
         for w in writes:
-            cur = current.get(w.key[0].lower())
-            if cur is not None and cur.version is not None and cur.version >= w.version:
-                result.skipped.append(w.record)
-                continue
             try:
-                ops = self.operations(w, cur)
+                ops = self.operations(w, current.get(w.key[0].lower()))
             except RecordError as exc:
                 result.rejected.append((w.record, exc))
                 continue
             if ops:
                 changesets.append(ChangeSet(w.key[0], ops, tag=w))
-            else:
+            else:  # nothing to do (a delete of a product Sales has not, or has retired): applied all the same
                 result.skipped.append(w.record)
+                done.append(w)
+        failure: Exception | None = None
         for outcome in self.batch.send(changesets) if changesets else []:
             w = outcome.changeset.tag
             err = outcome.error
             if err is None:
                 result.written.append(w.record)
+                done.append(w)
             elif isinstance(err, RecordError):
                 result.rejected.append((w.record, err))
-            elif isinstance(err, ConfigurationError):
-                raise err
-            else:
-                raise RetriableError(f"products {outcome.changeset.key}: {err}", getattr(err, "retry_after", None))
+            elif failure is None:
+                failure = (
+                    err
+                    if isinstance(err, ConfigurationError)
+                    else RetriableError(f"products {outcome.changeset.key}: {err}", getattr(err, "retry_after", None))
+                )
+        # What Sales acknowledged is applied, even when the batch as a whole must be tried again.
+        self.versions.put({normalize(w.key): w.version for w in done})
+        if failure is not None:
+            raise failure
         log.info(
             "wrote %d products to the CRM in %d ms (%d skipped, %d rejected)",
             len(result.written),

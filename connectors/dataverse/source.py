@@ -197,7 +197,7 @@ class DataverseSource(Source):
                         count += isinstance(item, ChangeEvent)
                         rejected += isinstance(item, Rejected)
                         yield item
-                state.update(next=page.next_link, delta=page.delta_link)
+                state.update(next=self._position(page.next_link), delta=self._position(page.delta_link))
                 last = page.next_link is None
                 yield self._checkpoint(
                     f"full load of {stream.entity_set} finished: {count} rows, {rejected} rejected, "
@@ -226,14 +226,18 @@ class DataverseSource(Source):
             state.update(next=None)
             yield from self.full_load(stream)
 
+    def _position(self, link: str | None) -> str | None:
+        """A next or delta link as stored and followed: relative to the service root (``ODataClient.relative``)."""
+        return None if link is None else self.client.relative(link)
+
     def _delta_pages(self, link: str) -> Iterator[Page]:
         return self._paginator().pages(link)
 
     def poll(self, stream: Stream) -> Iterator[SourceItem]:
         state = self.state.setdefault(stream.entity_set, {})
-        link = state.get("delta")
+        link = self._position(state.get("delta"))
         if not link:
-            yield from self.full_load(stream, resume=state.get("next"))
+            yield from self.full_load(stream, resume=self._position(state.get("next")))
             return
         changed = deleted = ignored = rejected = 0
         pages: list[Page] = []
@@ -263,7 +267,7 @@ class DataverseSource(Source):
                     changed += 1
                     yield item
         if new_link:
-            state["delta"] = new_link
+            state["delta"] = self._position(new_link)
         if changed or deleted or rejected:
             log.info(
                 "%s: %s changed: %d upserts, %d deletes, %d rejected, %d own changes ignored",

@@ -1,11 +1,11 @@
 """Declarations of the Dataverse (CRM) targets a sink writes, like the FinOps ones (``connectors.finops.targets``):
-entity set, alternate key, the row id, the version column, what a delete does. The flow a write belongs to
+entity set, alternate key, the row id, what a delete does. The flow a write belongs to
 (for its dead letters) comes from the flow declaration (``p2c.flows``).
 
 A target topic carries writes ``{op UPSERT|DELETE, record, origin{system, entity, id, version, ts_ms}}``. The
-sink upserts ``record`` by its alternate key (``PATCH <set>(<key>='<value>')``) and stores ``origin.version``
-in ``version_field``, a custom column a real tenant adds to the table, so an older version never overwrites a
-newer one. Dataverse keeps rows other records use (a product on a quote), so a DELETE deactivates the row
+sink upserts ``record`` by its alternate key (``PATCH <set>(<key>='<value>')``) and records ``origin.version``
+on p2c's side (``connectors.core.versions``), so an older version never overwrites a newer one and the tenant
+needs no column of p2c's. Dataverse keeps rows other records use (a product on a quote), so a DELETE deactivates the row
 (``delete_patch``) and a later upsert of it activates it again (``restore_patch``).
 """
 
@@ -33,8 +33,6 @@ class CrmTarget:
     key: str
     #: the table's primary id column
     id_field: str
-    #: custom column holding the source version of the last write
-    version_field: str = "p2c_sourceversion"
     #: record fields written as they are (a target's sink binds or uses the others)
     plain: tuple[str, ...] = ()
     #: fields every upsert sets

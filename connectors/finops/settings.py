@@ -63,8 +63,6 @@ class ErpSourceSettings(ApiSettings):
     snapshot_dir: Path = Path("./.p2c/state/source-erp")
     #: name the position is stored under in p2c.positions
     connector_name: str = "erp"
-    #: store the position at least this often even when nothing changed
-    position_refresh: float = 300.0
 
     @property
     def entity_list(self) -> list[str]:

@@ -3,21 +3,22 @@
 Per event, in order, one at a time per partition (agent concurrency 1), so the order per key is kept:
 
 1. decode the change (p2c.serde, Avro through the registry);
-2. :meth:`MappingFlow.handle` with the row's known target key from the flow's table;
+2. :meth:`MappingFlow.handle` with the row's memory (known target key, last version, last emission) from the
+   flow's table;
 3. encode every write first, then send them to the target topic keyed by the target key. A send hands
    the record to the producer, which keeps the order per partition; Faust flushes the producer before
    it commits the offset (at-least-once);
-4. remember the new known key in the table (its changelog is co-partitioned with the change topic).
+4. remember the row's new memory in the table (its changelog is co-partitioned with the change topic).
 
 A RecordError at any step sends the ORIGINAL bytes to ``p2c.dlq.<flow>`` with the dead-letter headers,
 logs one WARNING line and goes on. Any other error (the registry unreachable, say) is retried with backoff
-on the same event, so nothing is skipped; the worker keeps logging the error until it clears.
+on the same event, and dead-lettered only once it kept failing past the policy's budget
+(:mod:`streams.handling`, :mod:`p2c.failures`): nothing is skipped, and no record stalls its partition.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -25,10 +26,11 @@ from typing import Any
 import faust
 from faust.types import EventT
 
-from p2c.serde import Codecs, decode_key
+from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.counters import FlowCounters
-from p2c.streams.flow import MappingFlow, Write
+from p2c.streams.flow import MappingFlow
 from p2c.streams.handling import handle_until_done
+from p2c.streams.join import codec
 from p2c.topics import dead_letter
 
 log = logging.getLogger("p2c.streams")
@@ -48,7 +50,7 @@ class FlowAgent:
         self.source = app.topic(template.source_topic, partitions=partitions)
         self.target = app.topic(template.target_topic)
         self.dlq = app.topic(dead_letter(flow.name).name)
-        # source key -> JSON of the target key fields last written for that row (raw bytes, like the topics)
+        # source key -> the row's memory (streams.flow.Memory) as codec JSON (raw bytes, like the topics)
         self.known = app.Table(f"{flow.name}-known-keys", partitions=partitions, key_type=bytes, value_type=bytes)
         self.agent = app.agent(self.source, name=f"streams.{flow.name}", concurrency=1)(self.process)
 
@@ -58,7 +60,14 @@ class FlowAgent:
 
     async def handle(self, event: EventT[Any]) -> None:
         self.counters.events_in += 1
-        await handle_until_done(event, self._handle_once, flow=self.flow.name, dlq=self.dlq, counters=self.counters)
+        await handle_until_done(
+            event,
+            self._handle_once,
+            flow=self.flow.name,
+            dlq=self.dlq,
+            counters=self.counters,
+            component=f"streams.{self.flow.name}",
+        )
 
     async def _handle_once(self, event: EventT[Any]) -> None:
         raw_key: bytes | None = event.message.key
@@ -67,11 +76,10 @@ class FlowAgent:
             await asyncio.sleep(0)
             return
         key = decode_key(raw_key)
-        change = self.decoder.deserialize(event.message.value, key)
-        stored = self.known.get(raw_key) if raw_key is not None else None
-        known = json.loads(stored) if stored else None
-        outcome = self.flow.handle(change, known, key)
-        encoded = [self._encode(write, key) for write in outcome.writes]
+        change = await deserialize_off_loop(self.decoder, event.message.value, key)
+        stored = codec.loads(self.known.get(raw_key)) if raw_key is not None else None
+        outcome = self.flow.handle(change, stored, key)
+        encoded = [(w.key.encode(), await serialize_off_loop(self.encoder, w.value, key)) for w in outcome.writes]
         for target_key, value in encoded:
             await self.target.send(key=target_key, value=value)
         self.counters.written += len(encoded)
@@ -81,11 +89,5 @@ class FlowAgent:
             await asyncio.sleep(0)
         if outcome.skipped:
             self.counters.skipped += 1
-        if raw_key is not None and known != outcome.known:
-            if outcome.known is None:
-                self.known.pop(raw_key, None)
-            else:
-                self.known[raw_key] = json.dumps(outcome.known, separators=(",", ":")).encode()
-
-    def _encode(self, write: Write, source_key: str | None) -> tuple[bytes, bytes]:
-        return write.key.encode("utf-8"), self.encoder.serialize(write.value, source_key)
+        if raw_key is not None and outcome.memory is not None and outcome.memory != stored:
+            self.known[raw_key] = codec.dumps(outcome.memory)

@@ -27,9 +27,13 @@ import faust
 from faust.types import EventT
 
 from p2c.errors import RecordError
-from p2c.serde import Codecs, decode_key
+from p2c.flows import flow_of_source
+from p2c.serde import Codecs, decode_key, deserialize_off_loop
+from p2c.streams.counters import FlowCounters
+from p2c.streams.handling import handle_until_done
 from p2c.streams.join import codec
 from p2c.streams.join.core import DependencySpec, ProviderStep, Subscription, Versioned, on_change, on_subscription
+from p2c.topics import dead_letter
 
 log = logging.getLogger("p2c.streams")
 
@@ -51,28 +55,43 @@ class ProviderAgent:
             f"join-{spec.name}-subscribers", partitions=partitions, key_type=bytes, value_type=bytes
         )
         self._replies: dict[str, Any] = {}
+        # its dead letters go with the flow of the change topic it reads (products: the CRM's products echo)
+        self.flow = flow_of_source(spec.topic)
+        self.dlq = app.topic(dead_letter(self.flow).name)
+        self.counters = FlowCounters(self.flow)
         channel = app.topic(spec.topic, self.subscription_topic, partitions=partitions, internal=True)
         self.agent = app.agent(channel, name=f"streams.join.{spec.name}", concurrency=1)(self.process)
 
     async def process(self, stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():
-            try:
-                await self.handle(event)
-            except (RecordError, ValueError, KeyError, TypeError) as exc:  # a malformed message: not retried
-                msg = event.message
-                log.warning("join %s: ignored %s[%d]@%d: %s", self.spec.name, msg.topic, msg.partition, msg.offset, exc)
+            await handle_until_done(
+                event,
+                self.handle,
+                flow=self.flow,
+                dlq=self.dlq,
+                counters=self.counters,
+                component=f"streams.join.{self.spec.name}",
+            )
             await asyncio.sleep(0)  # never starve the event loop (see FlowAgent)
 
     async def handle(self, event: EventT[Any]) -> None:
+        """One change or subscription. A malformed one raises RecordError: dead-lettered, never dropped."""
         msg = event.message
         if msg.value is None or msg.key is None:
             return
-        if msg.topic == self.subscription_topic:
-            sub = Subscription.decode(msg.value)
-            step = on_subscription(self._current(msg.key), self._subscribers(msg.key), sub)
-        else:
-            dep, new = self.spec.extract(self.decoder.deserialize(msg.value, decode_key(msg.key)), decode_key(msg.key))
-            step = on_change(self.spec.name, dep, self._current(msg.key), self._subscribers(msg.key), new)
+        key = decode_key(msg.key)
+        change = (
+            None if msg.topic == self.subscription_topic else await deserialize_off_loop(self.decoder, msg.value, key)
+        )
+        try:
+            if change is None:
+                sub = Subscription.decode(msg.value)
+                step = on_subscription(self._current(msg.key), self._subscribers(msg.key), sub)
+            else:
+                dep, new = self.spec.extract(change, key)
+                step = on_change(self.spec.name, dep, self._current(msg.key), self._subscribers(msg.key), new)
+        except (ValueError, KeyError, TypeError) as exc:  # a malformed message: it will not get better
+            raise RecordError(f"not a {self.spec.name} join message: {exc}", record_key=key) from exc
         await self._apply(msg.key, step)
 
     def _current(self, key: bytes) -> Versioned | None:
@@ -103,3 +122,8 @@ def provider(app: faust.App, spec: DependencySpec, codecs: Codecs, partitions: i
     if spec.name not in providers:
         providers[spec.name] = ProviderAgent(app, spec, codecs, partitions)
     return providers[spec.name]
+
+
+def providers_of(app: faust.App) -> list[ProviderAgent]:
+    """The join providers registered on ``app``."""
+    return list(app.__dict__.get("_p2c_join_providers", {}).values())

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from p2c.streams.flow import Write
+from p2c.streams import emission
+from p2c.streams.emission import Write
 from p2c.streams.join import codec
 
 Value = dict[str, Any]
@@ -122,9 +123,15 @@ class ProviderStep:
 def on_change(
     join: str, dep: str, current: Versioned | None, subscribers: frozenset[Subscriber], new: Versioned
 ) -> ProviderStep:
-    """A dependency changed: keep the newest version and answer every subscriber when it moved on."""
-    if not new.newer_than(current):  # a replay or an older event: nothing changes
-        return ProviderStep(current, subscribers, [])
+    """A dependency changed: keep the newest version and answer every subscriber.
+
+    A change at or before the current version (a replay) answers again with the current value: the answers
+    of its first pass may have been lost in a crash after the value table was stored. Requesters take a
+    repeated answer as a replay and re-send their last writes, which the sinks skip when they have them.
+    """
+    if current is not None and not new.newer_than(current):
+        answer = Answer(join, dep, current)
+        return ProviderStep(current, subscribers, [(topic, key, answer) for topic, key in sorted(subscribers)])
     answer = Answer(join, dep, new)
     return ProviderStep(new, subscribers, [(topic, key, answer) for topic, key in sorted(subscribers)])
 
@@ -151,6 +158,16 @@ class Step:
     writes: list[tuple[str, Write]] = field(default_factory=list)
     waiting_on: dict[str, int] | None = None  # parked: what it waits for -> how many
     skipped: str | None = None  # why nothing was written, when that is the outcome
+    resubscribe: bool = False  # a change the state already held: its subscriptions are sent again too
+
+
+def replay(state: State, *, resubscribe: bool) -> Step:
+    """An input at or before what the state holds (a replay): the last emission again, nothing else changes.
+
+    A replayed change also sends its subscriptions again (the first pass's may have been lost); a replayed
+    answer does not: it proves the subscription is there, and re-subscribing would be answered, endlessly.
+    """
+    return Step(state, emission.resend(state), waiting_on=state.get("waiting_on"), resubscribe=resubscribe)
 
 
 def follows(state: Mapping[str, Any] | None) -> dict[str, list[str]]:
@@ -159,6 +176,17 @@ def follows(state: Mapping[str, Any] | None) -> dict[str, list[str]]:
 
 
 Needs = dict[str, set[str]]  # join -> dependency ids
+
+
+def subscriptions(before: State | None, step: Step, reply_to: str, key: str) -> list[Subscription]:
+    """The (un)subscriptions a requester sends after ``step``: the difference between what it followed and
+    what it follows now, or, after a replayed change, everything it follows (the first pass's may be lost)."""
+    if step.resubscribe:
+        return [Subscription(join, dep, reply_to, key) for join, deps in follows(step.state).items() for dep in deps]
+    subscribe, unsubscribe = subscription_changes(follows(before), follows(step.state))
+    return [Subscription(j, d, reply_to, key) for j, d in subscribe] + [
+        Subscription(j, d, reply_to, key, active=False) for j, d in unsubscribe
+    ]
 
 
 def subscription_changes(
@@ -176,6 +204,12 @@ def accept(resolved: Mapping[str, Mapping[str, Any]], followed: Mapping[str, Ite
         return False  # it stopped following (or never did): a late answer
     held = Versioned.of(resolved.get(answer.join, {}).get(answer.dep))
     return answer.current.newer_than(held)
+
+
+def is_replay(resolved: Mapping[str, Mapping[str, Any]], followed: Mapping[str, Iterable[str]], answer: Answer) -> bool:
+    """An answer for a followed dependency that is not newer than the one held: the requester re-sends its last
+    emission (the answer may have produced it before a crash lost it, see :mod:`streams.emission`)."""
+    return answer.dep in set(followed.get(answer.join, ())) and not accept(resolved, followed, answer)
 
 
 def keep_followed(

@@ -6,7 +6,8 @@ longer needs, send the writes, store the new state. The state table is keyed by 
 every topic the agent reads, so a record's state, its changes and its answers all live on one worker.
 
 A RecordError dead-letters the event's original bytes to ``p2c.dlq.<flow>`` (an answer too: ``p2c dlq
-retry`` sends it back to the answer topic and the record is re-examined). Other errors retry the same event.
+retry`` sends it back to the answer topic and the record is re-examined). Other errors retry the same event
+under the one error policy (:mod:`streams.handling`).
 The ``waiting``/``waiting_on`` gauges count the parked records of the partitions this worker owns; after a
 rebalance they are recounted from the table.
 """
@@ -23,13 +24,13 @@ import faust
 from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
-from p2c.serde import Codecs, decode_key
+from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.counters import FlowCounters
 from p2c.streams.faust_adapter import started_consumer
 from p2c.streams.handling import handle_until_done
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
-from p2c.streams.join.core import Answer, State, Step, Subscription, follows, subscription_changes
+from p2c.streams.join.core import Answer, State, Step, subscriptions
 from p2c.topics import dead_letter
 
 log = logging.getLogger("p2c.streams")
@@ -73,7 +74,14 @@ class RequesterAgent:
     async def handle(self, event: EventT[Any]) -> None:
         if event.message.topic != self.answers:
             self.counters.events_in += 1
-        await handle_until_done(event, self._handle_once, flow=self.flow.name, dlq=self.dlq, counters=self.counters)
+        await handle_until_done(
+            event,
+            self._handle_once,
+            flow=self.flow.name,
+            dlq=self.dlq,
+            counters=self.counters,
+            component=f"streams.{self.flow.name}",
+        )
 
     async def _handle_once(self, event: EventT[Any]) -> None:
         msg = event.message
@@ -87,13 +95,14 @@ class RequesterAgent:
         if msg.topic == self.answers:
             step = self.flow.on_answer(before, Answer.decode(msg.value))
         else:
-            change = self.codecs[msg.topic].deserialize(msg.value, key)
+            change = await deserialize_off_loop(self.codecs[msg.topic], msg.value, key)
             step = self.flow.on_change(msg.topic, before, change, key)
-        encoded = [(topic, w.key.encode(), self.codecs[topic].serialize(w.value, key)) for topic, w in step.writes]
-        subscribe, unsubscribe = subscription_changes(follows(before), follows(step.state))
-        for join, dep in [*subscribe, *((j, d) for j, d in unsubscribe)]:
-            sub = Subscription(join, dep, self.answers, key, active=(join, dep) in subscribe)
-            await self.providers[join].subscriptions.send(key=dep.encode(), value=sub.encode())
+        encoded = [
+            (topic, w.key.encode(), await serialize_off_loop(self.codecs[topic], w.value, key))
+            for topic, w in step.writes
+        ]
+        for sub in subscriptions(before, step, self.answers, key):
+            await self.providers[sub.join].subscriptions.send(key=sub.dep.encode(), value=sub.encode())
         for topic, target_key, value in encoded:
             await self.targets[topic].send(key=target_key, value=value)
         self.counters.written += len(encoded)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.cli import flow_statuses, run_p2c
+from tests.support.load import sellable_products
 from tests.support.odata import ODataClient, crm, erp, wait_for
 from tests.support.up import Running
 
@@ -26,14 +27,7 @@ def ref_id(c: ODataClient, entity_set: str, field: str, value: str, key: str) ->
 
 def test_seeded_contacts_products_and_quotes_reach_the_other_system(p2c_up: Running) -> None:
     c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
-    not_stopped = "IsSalesProcessingStopped eq Microsoft.Dynamics.DataEntities.NoYes'No'"
-    sellable = [  # the seed sets no sell dates: sellable is "sales not stopped"
-        p["ItemNumber"]
-        for p in e.get_all(
-            "ProductDefaultOrderSettings",
-            {"cross-company": "true", "$filter": not_stopped, "$select": "ItemNumber"},
-        )
-    ]
+    sellable = sellable_products(e)
 
     def products_missing() -> list[str]:
         crm_products = c.get_all("products", {"$select": "productnumber,msdynce_ismaintainedexternally"})

@@ -28,7 +28,6 @@ def test_a_synced_product_is_active_and_a_revised_quote_updates_its_quotation(p2
         {
             "dataAreaId": "usmf",
             "ProductNumber": f"R-{tag}",
-            "IsSellable": True,
             "ProductName": f"Revised widget {tag}",
             "SalesUnitSymbol": "ea",
             "SalesPrice": 12,

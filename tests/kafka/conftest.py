@@ -8,7 +8,11 @@ session broker swapped for this cluster, and add the faults only a cluster has.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,21 +28,66 @@ NODES = 3
 JAVA_PROBLEM = java_problem()
 
 
+class ClusterStart:
+    """The session cluster, started in the background as soon as the tier is collected.
+
+    Started at collection, not in the first test that needs it: on a busy machine three JVMs take more than a
+    test's timeout to start, and by the time the tier runs (after the other tiers) they are ready.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.cluster = KafkaCluster(directory, nodes=NODES)
+        self.error: BaseException | None = None
+        self.started = threading.Event()
+        self.finished = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="kafka-cluster", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.cluster.start(timeout=300, progress=print)
+        except BaseException as exc:  # reported by the fixture, in the test that needs the cluster
+            self.error = exc
+        self.started.set()
+        # The nodes die with the thread that started them (PR_SET_PDEATHSIG is per thread): it lives on.
+        self.finished.wait()
+        self.cluster.stop()
+
+    def get(self) -> KafkaCluster:
+        self.started.wait()
+        if self.error is not None:
+            raise self.error
+        return self.cluster
+
+    def stop(self) -> None:
+        self.finished.set()
+        self.thread.join()
+
+
+STARTING: list[ClusterStart] = []
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if JAVA_PROBLEM is None:
-        return
-    skip = pytest.mark.skip(reason=f"Apache Kafka tier skipped: {JAVA_PROBLEM}")
-    for item in items:
-        if item.nodeid.startswith("tests/kafka/"):
+    tier = [item for item in items if item.nodeid.startswith("tests/kafka/")]
+    if JAVA_PROBLEM is not None:
+        skip = pytest.mark.skip(reason=f"Apache Kafka tier skipped: {JAVA_PROBLEM}")
+        for item in tier:
             item.add_marker(skip)
+    elif tier and not STARTING:
+        STARTING.append(ClusterStart(Path(tempfile.mkdtemp(prefix="p2c-kafka-cluster-"))))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for start in STARTING:
+        start.stop()
+        shutil.rmtree(start.cluster.directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
-    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka-cluster"), nodes=NODES)
-    cluster.start(timeout=180, progress=print)
-    yield cluster
-    cluster.stop()
+def kafka_cluster() -> KafkaCluster:
+    if not STARTING:
+        pytest.skip("the Apache Kafka cluster was not started (no tier test collected)")
+    return STARTING[0].get()
 
 
 @pytest.fixture(scope="session")

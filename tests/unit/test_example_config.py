@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings
 from p2c.connectors.dataverse.settings import CrmSinkSettings, CrmSourceSettings
 from p2c.connectors.finops.settings import ErpSinkSettings, ErpSourceSettings
 from p2c.errors import ConfigurationError
+from p2c.overrides import OverrideSettings
 from p2c.settings import KafkaSettings, RegistrySettings, load
 from p2c.streams.settings import StreamsSettings
 
@@ -22,6 +23,7 @@ SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ("streams", StreamsSettings),
     ("sink.erp", ErpSinkSettings),
     ("sink.crm", CrmSinkSettings),
+    ("mappings", OverrideSettings),
 ]
 
 

@@ -164,7 +164,7 @@ class FakeFinOps:
         if key not in self.rows:
             return 404, {"error": {"message": "not found"}}
         if method == "PATCH":
-            self.rows[key].update(body or {})
+            self.rows[key] = {**self.rows[key], **(body or {})}  # rows are never changed in place
             return 204, None
         if method == "DELETE":
             del self.rows[key]
@@ -203,7 +203,7 @@ class FakeFinOps:
             headers, inner = _split_headers(part)
             sub = _boundary_of(headers["content-type"]) or ""
             responses = []
-            snapshot = {k: dict(v) for k, v in self.rows.items()}
+            snapshot = dict(self.rows)  # enough to roll back: apply() replaces rows, never changes one
             failed = None
             for op in _parts(inner, sub):
                 _, http = _split_headers(op)

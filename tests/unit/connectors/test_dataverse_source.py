@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -207,3 +208,16 @@ def test_token_number() -> None:
     assert token_number("http://x/accounts?$deltatoken=919042%2108%2F22%2F2017") == 919042
     assert token_number("http://x/accounts?%24deltatoken=12!x") == 12
     assert token_number(None) is None
+
+
+def test_positions_are_stored_relative_and_an_absolute_one_from_another_address_still_resumes() -> None:
+    fake = crm(3)
+    first = _drain(source(fake).changes(None), 1)
+    position = [i for i in first if isinstance(i, Checkpoint)][-1].position
+    delta = position["entities"]["accounts"]["delta"]
+    assert not delta.startswith(("http:", "https:")), "a stored position must not name the service's address"
+    root_path = urlsplit(fake.client().base_url).path
+    position["entities"]["accounts"]["delta"] = f"http://moved.example:9{root_path}{delta}"  # an older, absolute one
+    fake.put("accounts", account(2)["accountid"], account(2, name="after the move"))
+    evs = events(_drain(source(fake).changes(position), 1))
+    assert [(e.value["op"], e.value["after"]["name"]) for e in evs] == [("u", "after the move")]

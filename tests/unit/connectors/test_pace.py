@@ -12,6 +12,7 @@ import httpx
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pace import Pace, Throttle
 from p2c.connectors.core.retry import RetryPolicy
+from p2c.connectors.core.versions import VersionStore
 from p2c.connectors.dataverse.pricing import Bindings
 from p2c.connectors.dataverse.sink import ProductSink
 from p2c.sandbox.crm.protection import Limits, ServiceProtection
@@ -22,22 +23,31 @@ from .test_product_sink import rows, write
 
 
 def protected(crm: sandboxes.InProcess, guard: ServiceProtection) -> ODataClient:
-    """A client whose requests pass the service protection first, as the sandbox's HTTP layer does."""
-    lock = threading.Lock()
+    """A client whose requests pass the service protection first, as the sandbox's HTTP layer does. Until the
+    first refusal an admitted request stays in flight until the next one arrives (at most a second), so requests
+    sent together overlap whatever the machine's load."""
+    lock, arrived = threading.Lock(), threading.Condition()
+    arrivals, refused = [0], [0]
 
     def handle(request: httpx.Request) -> httpx.Response:
-        with lock:
+        with arrived:
+            arrivals[0] += 1
+            mine = arrivals[0]
+            arrived.notify_all()
             refusal = guard.admit("p2c")
+            if refusal is not None:
+                refused[0] += 1
+            elif not refused[0]:
+                arrived.wait_for(lambda: arrivals[0] > mine, timeout=1.0)
         if refusal is not None:
             resp = Response.error(refusal)
             return httpx.Response(resp.status, headers=resp.headers, content=resp.body)
-        time.sleep(0.02)  # in flight for a while: concurrent requests overlap
         started = time.perf_counter()
         try:
             with lock:
                 return crm.handle(request)
         finally:
-            with lock:
+            with arrived:
                 guard.release("p2c", (time.perf_counter() - started) * 1000)
 
     return ODataClient(sandboxes.CRM_ROOT, transport=httpx.MockTransport(handle), retry=RetryPolicy(max_attempts=None))
@@ -45,10 +55,11 @@ def protected(crm: sandboxes.InProcess, guard: ServiceProtection) -> ODataClient
 
 def test_the_sink_keeps_to_service_protection_and_writes_everything(tmp_path: Path) -> None:
     crm = sandboxes.crm(tmp_path)[0]
-    guard = ServiceProtection(Limits(requests=6, execution_ms=1e9, concurrency=2, window_s=1.0))
+    guard = ServiceProtection(Limits(requests=1000, execution_ms=1e9, concurrency=1, window_s=1.0))
     client = protected(crm, guard)
     pace = Pace(size=4, concurrency=1, max_size=200, max_concurrency=4)
-    sink = ProductSink(client, bindings=Bindings(crm.client(), min_reload=0.0), pace=pace)
+    versions = VersionStore(tmp_path / "versions", "products")
+    sink = ProductSink(client, versions, bindings=Bindings(crm.client(), min_reload=0.0), pace=pace)
     result = sink.write([write(f"P-{i}", 1) for i in range(60)])
     assert len(result.written) == 60 and not result.rejected
     assert len(rows(crm, "products", **{"$filter": "statecode eq 0"})) == 60  # all published

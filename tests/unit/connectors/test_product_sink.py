@@ -12,6 +12,7 @@ import pytest
 
 from p2c import topics
 from p2c.connectors.base.sink import SinkRecord
+from p2c.connectors.core.versions import VersionStore
 from p2c.connectors.dataverse.pricing import Bindings
 from p2c.connectors.dataverse.sink import ProductSink
 from p2c.errors import RetriableError
@@ -49,20 +50,24 @@ def crm(tmp_path: Path) -> sandboxes.InProcess:
     return sandboxes.crm(tmp_path)[0]
 
 
-def sink(crm: sandboxes.InProcess) -> ProductSink:
+def sink(crm: sandboxes.InProcess, state: Path) -> ProductSink:
+    """A products sink; sinks made with the same ``state`` share their applied versions, as after a restart."""
     client = crm.client()
-    return ProductSink(client, bindings=Bindings(client, min_reload=0.0))
+    return ProductSink(client, VersionStore(state, "products"), bindings=Bindings(client, min_reload=0.0))
 
 
-def test_products_and_price_list_items_are_upserted_in_one_change_set_each(crm: sandboxes.InProcess) -> None:
-    s = sink(crm)
+def test_products_and_price_list_items_are_upserted_in_one_change_set_each(
+    crm: sandboxes.InProcess, tmp_path: Path
+) -> None:
+    s = sink(crm, tmp_path)
     result = s.write(
         [write("P-1", 5), write("P-2", 6, price=Decimal("3"), transactioncurrencyid_isocurrencycode="EUR")]
     )
     assert len(result.written) == 2 and not result.rejected
     products = {p["productnumber"]: p for p in rows(crm, "products")}
     p1 = products["P-1"]
-    assert (p1["name"], p1["p2c_sourceversion"], p1["msdynce_ismaintainedexternally"]) == ("P-1 v5", 5, True)
+    assert (p1["name"], p1["msdynce_ismaintainedexternally"]) == ("P-1 v5", True)
+    assert "p2c_sourceversion" not in p1  # Sales needs no column of p2c's
     levels = {lv["pricelevelid"]: lv["name"] for lv in rows(crm, "pricelevels")}
     assert levels[p1["_pricelevelid_value"]] == "standard"
     assert levels[products["P-2"]["_pricelevelid_value"]] == "europe"  # the first EUR price list by name
@@ -78,16 +83,16 @@ def test_products_and_price_list_items_are_upserted_in_one_change_set_each(crm: 
     assert [i["amount"] for i in rows(crm, "productpricelevels") if i["_productid_value"] == p1["productid"]] == [11.0]
 
 
-def test_older_versions_and_replays_are_skipped(crm: sandboxes.InProcess) -> None:
-    s = sink(crm)
+def test_older_versions_and_replays_are_skipped(crm: sandboxes.InProcess, tmp_path: Path) -> None:
+    s = sink(crm, tmp_path)
     s.write([write("P-1", 9)])
     result = s.write([write("P-1", 8), write("P-1", 9)])
     assert len(result.skipped) == 2 and not result.written
     assert rows(crm, "products")[0]["name"] == "P-1 v9"
 
 
-def test_no_price_list_in_the_currency_rejects_that_product_alone(crm: sandboxes.InProcess) -> None:
-    s = sink(crm)
+def test_no_price_list_in_the_currency_rejects_that_product_alone(crm: sandboxes.InProcess, tmp_path: Path) -> None:
+    s = sink(crm, tmp_path)
     result = s.write([write("P-JPY", 1, transactioncurrencyid_isocurrencycode="JPY"), write("P-OK", 1)])
     assert [r.key for r in result.written] == ["P-OK"]
     ((record, error),) = result.rejected
@@ -110,14 +115,14 @@ def _id(crm: sandboxes.InProcess, iso: str) -> str:
     )
 
 
-def test_a_named_price_list_is_used_case_insensitively(crm: sandboxes.InProcess) -> None:
-    sink(crm).write([write("P-1", 1, pricelevelid_name="UK")])
+def test_a_named_price_list_is_used_case_insensitively(crm: sandboxes.InProcess, tmp_path: Path) -> None:
+    sink(crm, tmp_path).write([write("P-1", 1, pricelevelid_name="UK")])
     levels = {lv["pricelevelid"]: lv["name"] for lv in rows(crm, "pricelevels")}
     assert [levels[i["_pricelevelid_value"]] for i in rows(crm, "productpricelevels")] == ["uk"]
 
 
-def test_delete_retires_and_a_newer_upsert_reactivates(crm: sandboxes.InProcess) -> None:
-    s = sink(crm)
+def test_delete_retires_and_a_newer_upsert_reactivates(crm: sandboxes.InProcess, tmp_path: Path) -> None:
+    s = sink(crm, tmp_path)
     s.write([write("P-1", 1)])
     assert len(s.write([write("P-1", 2, op="DELETE")]).written) == 1
     assert rows(crm, "products")[0]["statecode"] == 1
@@ -126,8 +131,8 @@ def test_delete_retires_and_a_newer_upsert_reactivates(crm: sandboxes.InProcess)
     assert rows(crm, "products")[0]["statecode"] == 0
 
 
-def test_throttling_is_retriable(crm: sandboxes.InProcess) -> None:
-    s = sink(crm)
+def test_throttling_is_retriable(crm: sandboxes.InProcess, tmp_path: Path) -> None:
+    s = sink(crm, tmp_path)
     crm.fail_next = [429] * 5
     with pytest.raises(RetriableError):
         s.write([write("P-1", 1)])

@@ -15,10 +15,11 @@ from p2c.connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
 from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
 from p2c.connectors.core.metrics import Reporter
 from p2c.connectors.core.sink_runner import SinkRunner
-from p2c.connectors.core.source_runner import SourceRunner
+from p2c.connectors.core.source_runner import SourceRunner, run_forever
 from p2c.connectors.dataverse.settings import CrmSourceSettings
 from p2c.connectors.finops.settings import ErpSinkSettings
 from p2c.errors import ConfigurationError, RecordError, RetriableError
+from p2c.failures import ErrorPolicy
 from p2c.metrics import Counters
 from p2c.settings import load
 
@@ -88,6 +89,35 @@ def test_source_runner_does_not_store_a_position_the_broker_did_not_ack() -> Non
     with pytest.raises(RetriableError, match="not stored"):
         SourceRunner(src, producer, JsonCodecs(), store).run()  # type: ignore[arg-type]
     assert store.saved == {}
+
+
+class RefusedOnceSource(ScriptedSource):
+    """Its first query is refused (a 4xx: the service rejects the query itself), the next one works."""
+
+    def __init__(self, items: list[SourceItem]) -> None:
+        super().__init__(items)
+        self.runs = 0
+
+    def changes(self, position: Position | None) -> Iterator[SourceItem]:
+        self.runs += 1
+        if self.runs == 1:
+            raise RecordError("HTTP 400: Could not find a property named 'nmae'")
+        yield from super().changes(position)
+
+
+def test_a_refused_source_query_is_retried_in_the_process_not_crash_looped() -> None:
+    producer, store = FakeProducer(), MemoryStore()
+    src = RefusedOnceSource([ev("a"), Checkpoint({"p": 1})])
+    run_forever(SourceRunner(src, producer, JsonCodecs(), store), max_backoff=0.01)  # type: ignore[arg-type]
+    assert src.runs == 2 and store.saved == {"crm": {"p": 1}}
+    with pytest.raises(ConfigurationError):  # a person's mistake still ends the process, with its message
+        run_forever(SourceRunner(MisconfiguredSource([]), producer, JsonCodecs(), store))  # type: ignore[arg-type]
+
+
+class MisconfiguredSource(ScriptedSource):
+    def changes(self, position: Position | None) -> Iterator[SourceItem]:
+        raise ConfigurationError("P2C_CRM_CLIENT_SECRET is wrong")
+        yield from ()
 
 
 def test_source_runner_resumes_from_the_stored_position() -> None:
@@ -207,6 +237,47 @@ def test_sink_runner_retries_the_same_batch_and_never_skips() -> None:
     assert snk.calls == [["a", "b"]] * 3 and snk.written == ["a", "b"]
     assert consumer.commits == [[("p2c.tgt.erp.customers", 0, 2)]]
     assert counters.get("accounts", "retried") == 2  # counted per flow, like every other counter
+
+
+class PoisonSink(RecordingSink):
+    """A target that answers 500 to any batch holding ``poison``, forever."""
+
+    def __init__(self, poison: str) -> None:
+        super().__init__()
+        self.poison = poison
+
+    def write(self, batch: Sequence[SinkRecord]) -> WriteResult:
+        if any(r.key == self.poison for r in batch):
+            self.calls.append([r.key for r in batch])
+            raise RetriableError("HTTP 500: internal error")
+        return super().write(batch)
+
+
+def test_a_record_the_target_fails_forever_is_dead_lettered_and_the_rest_written() -> None:
+    consumer = FakeConsumer([msg(0, 0, "a"), msg(0, 1, "poison"), msg(0, 2, "c")])
+    producer, counters = FakeProducer(), Counters()
+    snk = PoisonSink("poison")
+    r = SinkRunner(
+        snk,
+        consumer,  # type: ignore[arg-type]
+        producer,  # type: ignore[arg-type]
+        JsonCodecs(),  # type: ignore[arg-type]
+        batch_size=3,
+        batch_ms=10,
+        metrics=counters,
+        max_backoff=0.01,
+        policy=ErrorPolicy(retriable_budget=0.05),
+        split_budget=0.02,
+    )
+    r.subscribe()
+    assert r.step() == 3
+    assert sorted(str(k) for k in snk.written) == ["a", "c"]
+    [letter] = producer.acked
+    headers = dict(letter.headers() or [])
+    assert letter.key() == b"poison" and b"kept failing" in headers[deadletter.REASON]
+    assert headers[deadletter.ERROR_CLASS] == b"RecordError" and headers[deadletter.STAGE] == b"sink"
+    assert consumer.commits == [[("p2c.tgt.erp.customers", 0, 3)]]
+    assert counters.get("accounts", "written") == 2 and counters.get("accounts", "dead_lettered") == 1
 
 
 def test_configuration_error_stops_without_commit() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import warnings
 from datetime import UTC, datetime
@@ -12,8 +13,9 @@ from uuid import UUID
 import pytest
 
 from p2c import schemas
-from p2c.errors import RecordError
-from p2c.serde import Codecs, decode_key, encode_key
+from p2c.errors import RecordError, RetriableError
+from p2c.serde import Codecs, decode_key, deserialize_off_loop, encode_key
+from p2c.settings import RegistrySettings
 from p2c.topics import CRM_ACCOUNTS
 
 with warnings.catch_warnings(record=True):  # Authlib warns on import when httpx2 is missing
@@ -128,3 +130,29 @@ def test_keys_are_utf8_strings() -> None:
     assert encode_key("ACC-ä") == "ACC-ä".encode()
     assert decode_key(encode_key("ACC-ä")) == "ACC-ä"
     assert encode_key(None) is None and decode_key(None) is None
+
+
+def test_an_unknown_schema_id_and_a_truncated_value_are_record_errors(codecs: Codecs) -> None:
+    data = codecs[TOPIC].serialize(change_event(), "k")
+    unknown = b"\x00" + (999).to_bytes(4, "big") + data[5:]
+    with pytest.raises(RecordError, match="schema"):
+        codecs[TOPIC].deserialize(unknown, "k")
+    with pytest.raises(RecordError, match="cannot be decoded"):
+        codecs[TOPIC].deserialize(data[: len(data) // 2], "k")
+
+
+def test_a_registry_that_does_not_answer_is_retriable_and_requests_are_bounded() -> None:
+    settings = RegistrySettings(schema_registry_url="http://127.0.0.1:9", schema_registry_timeout=2.0)
+    assert settings.client_config()["timeout"] == 2.0
+    codec = Codecs.from_settings(settings)[TOPIC]
+    assert not codec.cached(b"\x00\x00\x00\x00\x01")
+    with pytest.raises(RetriableError, match="schema registry"):
+        codec.deserialize(b"\x00\x00\x00\x00\x01\x02", "k")
+
+
+def test_decoding_leaves_the_event_loop_only_until_the_schema_is_known(codecs: Codecs) -> None:
+    codec = codecs[TOPIC]
+    data = codec.serialize(change_event(), "k")
+    assert codec.cached() and not codec.cached(data)
+    assert asyncio.run(deserialize_off_loop(codec, data, "k"))["op"] == "u"
+    assert codec.cached(data)

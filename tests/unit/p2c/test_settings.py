@@ -97,7 +97,12 @@ def test_secrets_do_not_leak_in_repr_or_str() -> None:
     registry = RegistrySettings(schema_registry_basic_auth="user:s3cret")
     for text in (repr(kafka), str(kafka), repr(registry), str(registry)):
         assert "s3cret" not in text
-    assert registry.client_config() == {"url": "http://127.0.0.1:8081", "basic.auth.user.info": "user:s3cret"}
+    assert registry.client_config() == {
+        "url": "http://127.0.0.1:8081",
+        "basic.auth.user.info": "user:s3cret",
+        "timeout": 10.0,  # bounded: the client has no timeout by default
+        "max.retries": 1,
+    }
 
 
 def test_settings_are_frozen() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from p2c.connectors.core.batch import ChangeSet
+from p2c.connectors.core.versions import VersionStore
 from p2c.connectors.dataverse.pricing import Bindings
 from p2c.connectors.dataverse.sink import ProductSink
 from p2c.connectors.dataverse.streams import STREAMS
@@ -109,7 +110,9 @@ def test_every_column_the_crm_source_selects_is_real(entity_set: str) -> None:
 def test_every_column_the_crm_sink_writes_is_real(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     crm = sandboxes.crm(tmp_path)[0]
     client = crm.client()
-    sink = ProductSink(client, bindings=Bindings(client, min_reload=0.0))
+    sink = ProductSink(
+        client, VersionStore(tmp_path / "versions", "products"), bindings=Bindings(client, min_reload=0.0)
+    )
     sent: list[ChangeSet] = []
     original = sink.batch.send
 

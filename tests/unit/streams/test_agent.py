@@ -12,7 +12,8 @@ import pytest
 
 from p2c import flows
 from p2c.deadletter import DeadLetter
-from p2c.errors import RecordError
+from p2c.errors import RecordError, RetriableError
+from p2c.failures import ErrorPolicy
 from p2c.settings import KafkaSettings
 from p2c.streams import faust_adapter, samples
 from p2c.streams.agents import FlowAgent, load_templates, register
@@ -25,6 +26,9 @@ class FakeCodec:
 
     def __init__(self, topic: str) -> None:
         self.topic = topic
+
+    def cached(self, data: bytes | None = None) -> bool:
+        return True  # nothing to fetch: encoding and decoding stay on the event loop
 
     def serialize(self, value: dict[str, Any], key: str | None = None) -> bytes:
         return json.dumps(value, default=str).encode()
@@ -97,7 +101,9 @@ def test_create_then_delete(agent: FlowAgent) -> None:
     assert [json.loads(s["value"])["op"] for s in sends] == ["UPSERT", "DELETE"]
     assert json.loads(sends[1]["value"])["record"]["OnHoldStatus"] == "All"
     assert agent.counters.events_in == 2 and agent.counters.written == 2
-    assert row["accountid"].encode() not in agent.known
+    remembered = json.loads(agent.known[row["accountid"].encode()])  # a delete leaves a memory without a key
+    assert remembered["key"] is None and remembered["seen"] == 2
+    assert remembered["gone"] == {"dataAreaId": "usmf", "CustomerAccount": "ACC-00001-SAMPLE"}
 
 
 def test_unknown_country_goes_to_the_dead_letter_topic_with_the_original_bytes(agent: FlowAgent) -> None:
@@ -128,7 +134,7 @@ def test_undecodable_bytes_are_dead_lettered(agent: FlowAgent) -> None:
 
 
 def test_a_transient_error_is_retried_on_the_same_event(agent: FlowAgent, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("p2c.streams.handling.RETRY_FIRST_S", 0.01)
+    monkeypatch.setattr("p2c.streams.handling.POLICY", ErrorPolicy(first_delay=0.01))
     agent.target.send.side_effect = [ConnectionError("registry down"), None]  # type: ignore[attr-defined]
     row = samples.account_row(3)
 
@@ -143,3 +149,37 @@ def test_a_transient_error_is_retried_on_the_same_event(agent: FlowAgent, monkey
     run(scenario())
     assert agent.target.send.await_count == 2  # type: ignore[attr-defined]
     assert agent.counters.retries == 1 and agent.counters.written == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "policy", "kind"),
+    [
+        (KeyError("a bug"), ErrorPolicy(first_delay=0.01, unexpected_attempts=3), "KeyError"),
+        (RetriableError("registry down"), ErrorPolicy(first_delay=0.01, retriable_budget=0.05), "RetriableError"),
+    ],
+)
+def test_an_event_that_keeps_failing_is_dead_lettered_with_its_headers_and_the_next_one_goes(
+    agent: FlowAgent, monkeypatch: pytest.MonkeyPatch, error: Exception, policy: ErrorPolicy, kind: str
+) -> None:
+    monkeypatch.setattr("p2c.streams.handling.POLICY", policy)
+    poison, good = samples.account_row(4), samples.account_row(5)
+    original = encoded(samples.change("c", poison, 1))
+
+    async def send(key: bytes, value: bytes) -> None:
+        if poison["accountnumber"].encode() in key:
+            raise error
+
+    agent.target.send.side_effect = send  # type: ignore[attr-defined]
+
+    async def scenario() -> None:
+        async with agent.agent.test_context() as context:
+            await context.put(key=b"poison", value=original, headers={"trace": b"t-1"})
+            await context.put(key=good["accountid"].encode(), value=encoded(samples.change("c", good, 2)))
+
+    run(scenario())
+    [call] = agent.dlq.send.await_args_list  # type: ignore[attr-defined]
+    letter = DeadLetter.from_message("accounts", call.kwargs["key"], call.kwargs["value"], call.kwargs["headers"])
+    assert (letter.key, letter.value, letter.stage, letter.error_class) == (b"poison", original, "streams", kind)
+    assert "kept failing" in letter.reason and letter.origin_topic == "p2c.src.crm.accounts"
+    assert ("trace", b"t-1") in letter.original_headers and letter.component == "streams.accounts"
+    assert agent.counters.dead_lettered == 1 and agent.counters.written == 1  # the next event went through

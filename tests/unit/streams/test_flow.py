@@ -84,3 +84,19 @@ def test_a_change_without_after_is_a_record_error(flow: MappingFlow) -> None:
     change = samples.change("u", samples.account_row(1), 2) | {"after": None}
     with pytest.raises(RecordError, match="without 'after'"):
         flow.handle(change, None, message_key="k")
+
+
+def test_a_replayed_renumber_sends_the_old_customers_delete_again_and_an_older_change_nothing(
+    flow: MappingFlow,
+) -> None:
+    created = flow.handle(samples.change("c", samples.account_row(1), 10), None)
+    renumber = samples.change("u", samples.account_row(1, accountnumber="ACC-NEW"), 11)
+    renumbered = flow.handle(renumber, created.memory)
+    again = flow.handle(renumber, renumbered.memory)  # the worker died after storing the memory
+    assert [(w.key, w.value["op"], w.value["origin"]["version"]) for w in again.writes] == [
+        ("usmf|ACC-00001-SAMPLE", "DELETE", 11),
+        ("usmf|ACC-NEW", "UPSERT", 11),
+    ]
+    assert [w.value for w in again.writes] == [w.value for w in renumbered.writes]
+    older = flow.handle(samples.change("c", samples.account_row(1), 10), renumbered.memory)
+    assert older.writes == [] and older.memory == renumbered.memory  # the renumber comes after it, replayed too
