@@ -31,14 +31,18 @@ def topics_to_create(partitions: int) -> list[Topic]:
 
 
 def wait_for_kafka(kafka: KafkaSettings, timeout: float) -> None:
+    """Return once Kafka answers; after ``timeout`` seconds of asking, say so (in those seconds, not a probe's)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            wait_for_cluster(kafka, timeout=2.0)
+            wait_for_cluster(kafka, timeout=min(2.0, timeout))
             return
-        except RetriableError:
+        except RetriableError as exc:
             if time.monotonic() > deadline:
-                raise
+                raise RetriableError(
+                    f"Kafka at {kafka.bootstrap_servers} did not answer within {timeout:.0f} s. Is the broker "
+                    "running (p2c up, or p2c broker) and is --bootstrap-servers right?"
+                ) from exc
             log.info("waiting for Kafka at %s", kafka.bootstrap_servers)
 
 
@@ -86,8 +90,5 @@ def init(
     logs.configure()
     kafka = load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)
     registry = load(RegistrySettings, "registry", config_file, schema_registry_url=schema_registry_url)
-    try:
-        initialise(kafka, registry, partitions, wait)
-    except P2CError as exc:
-        raise click.ClickException(str(exc)) from exc
+    initialise(kafka, registry, partitions, wait)  # a P2CError ends the command with its exit code (p2c.cli)
     click.echo("ready")

@@ -66,3 +66,9 @@ def test_a_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPa
     code, output = run("status")
     assert code == EXIT_CONFIGURATION
     assert "P2C_SESSION_TIMEOUT_MS='six seconds'" in output and "Traceback" not in output
+
+
+def test_init_says_how_long_it_waited() -> None:
+    code, output = run("init", "--bootstrap-servers", f"127.0.0.1:{free_port()}", "--wait", "3")
+    assert code == EXIT_UNREACHABLE
+    assert "did not answer within 3 s" in output and "Traceback" not in output
