@@ -49,6 +49,7 @@ def open_letters(control_url: str, tag: str) -> list[dict[str, Any]]:
 
 def test_the_console_shows_flows_and_retries_a_fixed_dead_letter(p2c_up: Running, browser: Any) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
 
     browser.get(p2c_up.control_url + "/")
     assert browser.find_elements(By.ID, "flows"), browser.find_element(By.TAG_NAME, "body").text
@@ -93,7 +94,8 @@ def test_the_console_shows_flows_and_retries_a_fixed_dead_letter(p2c_up: Running
     time.sleep(1.1)  # the CRM sink re-reads price lists on a miss at most once a second
 
     browser.find_element(By.ID, f"retry-{letter['id']}").click()
-    message = browser.find_element(By.ID, "message").text
+    # click() returns before the form's POST and its redirect have loaded the next page: wait for that page
+    message = WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.ID, "message"))[0].text
     assert "sent back" in message, message
     link = f'a[href="/dead-letters/{letter["id"]}"]'
     assert not browser.find_elements(By.CSS_SELECTOR, link)  # gone from the open list
