@@ -38,6 +38,37 @@ class FlowCounters:
         return text + (f" retries {self.retries}" if self.retries else "")
 
 
+class ParkedGauge:
+    """The ``waiting``/``waiting_on`` gauges of one flow, kept by difference: each park or release costs the
+    size of that record's ``waiting_on``, never a walk over every parked record (20,000 parked quotes during
+    an initial load made the walk 37 ms per event). The totals are what a recount from scratch would give."""
+
+    def __init__(self, counters: FlowCounters) -> None:
+        self.counters = counters
+        self.parked: dict[bytes, dict[str, int]] = {}
+        self.clear()
+
+    def clear(self) -> None:
+        self.parked = {}
+        self.counters.waiting, self.counters.waiting_on = 0, {}
+
+    def set(self, key: bytes, waiting_on: dict[str, int] | None) -> None:
+        """The record ``key`` now waits on ``waiting_on`` (None or empty: it waits on nothing)."""
+        total = self.counters.waiting_on
+        old = self.parked.pop(key, None)
+        for what, n in (old or {}).items():
+            left = total.get(what, 0) - n
+            if left:
+                total[what] = left
+            else:
+                total.pop(what, None)
+        if waiting_on:
+            self.parked[key] = dict(waiting_on)
+            for what, n in waiting_on.items():
+                total[what] = total.get(what, 0) + n
+        self.counters.waiting = len(self.parked)
+
+
 class Snapshot:
     """What a worker's MetricsReporter publishes: its flows' counters and gauges."""
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -25,7 +24,7 @@ from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
 from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
-from p2c.streams.counters import FlowCounters
+from p2c.streams.counters import FlowCounters, ParkedGauge
 from p2c.streams.faust_adapter import started_consumer
 from p2c.streams.handling import handle_until_done
 from p2c.streams.join import codec
@@ -61,7 +60,7 @@ class RequesterAgent:
         self.targets = {name: app.topic(name) for name in flow.target_topics}
         self.dlq = app.topic(dead_letter(flow.name).name)
         self.state = app.Table(f"{flow.name}-state", partitions=partitions, key_type=bytes, value_type=bytes)
-        self.parked: dict[bytes, dict[str, int]] = {}
+        self.gauge = ParkedGauge(self.counters)
         self._assigned: frozenset[int] | None = None
         channel = app.topic(*flow.source_topics, self.answers, partitions=partitions, internal=True)
         self.agent = app.agent(channel, name=f"streams.{flow.name}", concurrency=1)(self.process)
@@ -118,18 +117,7 @@ class RequesterAgent:
                 self.state.pop(raw_key, None)
         elif state != before:
             self.state[raw_key] = codec.dumps(state)
-        if step.waiting_on:
-            self.parked[raw_key] = step.waiting_on
-        else:
-            self.parked.pop(raw_key, None)
-        self._publish()
-
-    def _publish(self) -> None:
-        total: Counter[str] = Counter()
-        for waiting_on in self.parked.values():
-            total.update(waiting_on)
-        self.counters.waiting = len(self.parked)
-        self.counters.waiting_on = dict(total)
+        self.gauge.set(raw_key, step.waiting_on)
 
     async def recount(self) -> None:
         """After a rebalance: count the parked records of the partitions this worker now owns."""
@@ -141,10 +129,7 @@ class RequesterAgent:
         if assigned == self._assigned:
             return
         self._assigned = assigned
-        self.parked = {}
+        self.gauge.clear()
         for raw_key, value in list(self.state.items()):
             if (murmur2(raw_key) & 0x7FFFFFFF) % self.partitions in assigned:
-                waiting_on = (codec.loads(value) or {}).get("waiting_on")
-                if waiting_on:
-                    self.parked[raw_key] = waiting_on
-        self._publish()
+                self.gauge.set(raw_key, (codec.loads(value) or {}).get("waiting_on"))
