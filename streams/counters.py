@@ -52,6 +52,49 @@ class FlowCounters:
         return text + (f" retries {self.retries}" if self.retries else "")
 
 
+class ParkedGauge:
+    """The ``waiting``/``waiting_on`` gauges of one flow, kept by difference: each park or release costs one
+    update, never a walk over every parked record (20,000 parked quotes during an initial load made the walk
+    37 ms per event). The totals are what a recount from scratch would give.
+
+    In change events: a parked record holds the events read since its last outcome, and counts them under one
+    label of what it waits on (``customer, product``), so the breakdown adds up to ``waiting``."""
+
+    def __init__(self, counters: FlowCounters) -> None:
+        self.counters = counters
+        self.parked: dict[bytes, tuple[str, int]] = {}  # key -> (label, change events it holds)
+        self.clear()
+
+    def clear(self) -> None:
+        self.parked = {}
+        self.counters.waiting, self.counters.waiting_on = 0, {}
+
+    def set(self, key: bytes, waiting_on: dict[str, int] | None, events: int = 1) -> None:
+        """The record ``key`` now waits on ``waiting_on`` with ``events`` change events (None or empty: it waits
+        on nothing)."""
+        total = self.counters.waiting_on
+        old = self.parked.pop(key, None)
+        if old is not None:
+            label, n = old
+            left = total.get(label, 0) - n
+            if left:
+                total[label] = left
+            else:
+                total.pop(label, None)
+            self.counters.waiting -= n
+        if waiting_on:
+            label = waiting_label(waiting_on)
+            self.parked[key] = (label, events)
+            if events:
+                total[label] = total.get(label, 0) + events
+            self.counters.waiting += events
+
+
+def waiting_label(waiting_on: dict[str, int]) -> str:
+    """What a parked record waits on, as one label (``customer, product``)."""
+    return ", ".join(sorted(waiting_on))
+
+
 class Snapshot:
     """What a worker's MetricsReporter publishes: its flows' counters and gauges."""
 
@@ -71,7 +114,7 @@ class Snapshot:
                 mine[metrics.skipped_by(rule)] = mine.get(metrics.skipped_by(rule), 0) + n
             gauge = gauges.setdefault(c.flow, {metrics.WAITING: 0, metrics.WAITING_ON: {}})
             gauge[metrics.WAITING] += c.waiting
-            for what, n in c.waiting_on.items():
+            for what, n in list(c.waiting_on.items()):
                 gauge[metrics.WAITING_ON][what] = gauge[metrics.WAITING_ON].get(what, 0) + n
         return {"counts": counts, "gauges": gauges}
 

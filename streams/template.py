@@ -159,6 +159,24 @@ def apply(template: Template, row: Row) -> dict[str, Any]:
     return {spec.target: _value(spec, row, record_key) for spec in template.fields}
 
 
+def cleared(template: Template, record: Row) -> list[str]:
+    """The target fields ``record`` clears: copied from a source field that is blank, with no default.
+
+    The sink sends these as cleared rather than leaving them out (a field p2c does not map is never named). A
+    value-mapped field (an enum or a code) is not named: its empty value is not a member the target accepts.
+    """
+    return [
+        spec.target
+        for spec in template.fields
+        if spec.source and spec.const is None and spec.value_map is None and record.get(spec.target) is None
+    ]
+
+
+def upsert(template: Template, record: dict[str, Any], origin: dict[str, Any]) -> dict[str, Any]:
+    """The value of an UPSERT of ``record``: the write envelope, naming the fields it clears."""
+    return {"op": "UPSERT", "record": record, "origin": origin, "cleared": cleared(template, record)}
+
+
 def matches(template: Template, row: Row) -> bool:
     """Whether ``row`` is routed to this template: each ``when`` field holds one of its accepted values."""
     return all(row.get(name) in accepted for name, accepted in template.when.items())

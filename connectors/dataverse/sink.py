@@ -41,7 +41,16 @@ from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pace import Pace
 from p2c.connectors.core.pagination import NextLinkPaginator
 from p2c.connectors.core.versions import VersionStore
-from p2c.connectors.core.writes import Write, dedupe, envelope, normalize, odata_literal, or_filters, origin_entity
+from p2c.connectors.core.writes import (
+    Write,
+    cleared,
+    dedupe,
+    envelope,
+    normalize,
+    odata_literal,
+    or_filters,
+    origin_entity,
+)
 from p2c.connectors.dataverse.pricing import (
     CURRENCIES,
     CURRENCY_FIELD,
@@ -147,6 +156,7 @@ class ProductSink(Sink):
         )
         price_list = self.bindings.price_list(rec.get(PRICE_LIST_FIELD), currency, currency_id, number)
         product: dict[str, Any] = {k: to_json(rec[k]) for k in t.plain if rec.get(k) is not None}
+        product |= {k: None for k in w.cleared if k in t.plain and rec.get(k) is None}  # Dataverse clears a null
         product |= {
             **t.constants,
             "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency_id})",
@@ -191,7 +201,7 @@ class ProductSink(Sink):
                 number = str(fields.get(self.target.key) or "")
                 if not number:
                     raise RecordError(f"{self.target.key} is empty", record_key=record.key, field=self.target.key)
-                writes.append(Write(record, (number,), fields, delete, version))
+                writes.append(Write(record, (number,), fields, delete, version, cleared(record)))
             except RecordError as exc:
                 result.rejected.append((record, exc))
         writes, superseded = dedupe(writes)

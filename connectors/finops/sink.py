@@ -33,7 +33,7 @@ from p2c.connectors.core.batch import ODATA_DEFAULT_PARTS, BatchWriter, ChangeSe
 from p2c.connectors.core.errors import error_message
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.versions import VersionStore
-from p2c.connectors.core.writes import Key, Write, dedupe, envelope, normalize, origin_entity
+from p2c.connectors.core.writes import Key, Write, cleared, dedupe, envelope, normalize, origin_entity
 from p2c.connectors.finops.holds import DependencyHold
 from p2c.connectors.finops.targets import Row, Target
 from p2c.errors import ConfigurationError, RecordError, RetriableError
@@ -43,7 +43,7 @@ log = logging.getLogger("p2c.connectors.finops")
 
 def parse_write(target: Target, record: SinkRecord, company: str) -> Write:
     fields, version, delete = envelope(record, target.entity_set)
-    fields = target.prepare(fields, company)
+    fields = target.clear(target.prepare(fields, company), cleared(record))
     key = target.key_of(fields)
     missing = [f for f, v in zip(target.key_fields, key, strict=True) if not v]
     if missing:

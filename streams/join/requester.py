@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -26,7 +25,7 @@ from faust.types import EventT
 
 from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.agents.base import NOTHING_NEW, TOMBSTONE
-from p2c.streams.counters import FlowCounters
+from p2c.streams.counters import FlowCounters, ParkedGauge
 from p2c.streams.faust_adapter import started_consumer
 from p2c.streams.handling import handle_until_done
 from p2c.streams.join import codec
@@ -62,8 +61,7 @@ class RequesterAgent:
         self.targets = {name: app.topic(name) for name in flow.target_topics}
         self.dlq = app.topic(dead_letter(flow.name).name)
         self.state = app.Table(f"{flow.name}-state", partitions=partitions, key_type=bytes, value_type=bytes)
-        #: parked records: key -> (what it waits on, how many change events it holds)
-        self.parked: dict[bytes, tuple[dict[str, int], int]] = {}
+        self.gauge = ParkedGauge(self.counters)
         self._assigned: frozenset[int] | None = None
         channel = app.topic(*flow.source_topics, self.answers, partitions=partitions, internal=True)
         self.agent = app.agent(channel, name=f"streams.{flow.name}", concurrency=1)(self.process)
@@ -121,7 +119,7 @@ class RequesterAgent:
         written, or all skipped, when it is released, so every change event ends counted exactly once.
         """
         held = int((before or {}).get("pending", 0))
-        if held and raw_key not in self.parked:  # parked by an earlier run or another worker
+        if held and raw_key not in self.gauge.parked:  # parked by an earlier run or another worker
             self.counters.carried_in += held
         pending = held + change_event
         if step.waiting_on:
@@ -145,18 +143,7 @@ class RequesterAgent:
                 self.state.pop(raw_key, None)
         elif state != before:
             self.state[raw_key] = codec.dumps(state)
-        if step.waiting_on:
-            self.parked[raw_key] = (step.waiting_on, pending)
-        else:
-            self.parked.pop(raw_key, None)
-        self._publish()
-
-    def _publish(self) -> None:
-        total: Counter[str] = Counter()
-        for waiting_on, events in self.parked.values():
-            total[waiting_label(waiting_on)] += events
-        self.counters.waiting = sum(total.values())
-        self.counters.waiting_on = dict(total)
+        self.gauge.set(raw_key, step.waiting_on, pending)
 
     async def recount(self) -> None:
         """After a rebalance: count the parked records of the partitions this worker now owns."""
@@ -168,19 +155,13 @@ class RequesterAgent:
         if assigned == self._assigned:
             return
         self._assigned = assigned
-        before, self.parked = self.parked, {}
+        before = dict(self.gauge.parked)
+        self.gauge.clear()
         for raw_key, value in list(self.state.items()):
             if (murmur2(raw_key) & 0x7FFFFFFF) % self.partitions in assigned:
                 state = codec.loads(value) or {}
-                if state.get("waiting_on"):
-                    self.parked[raw_key] = (state["waiting_on"], int(state.get("pending", 0)))
+                self.gauge.set(raw_key, state.get("waiting_on"), int(state.get("pending", 0)))
         # change events parked before this worker owned them come in; those of partitions it lost go out
-        self.counters.carried_in += sum(n for k, (_, n) in self.parked.items() if k not in before)
-        self.counters.carried_out += sum(n for k, (_, n) in before.items() if k not in self.parked)
-        self._publish()
-
-
-def waiting_label(waiting_on: dict[str, int]) -> str:
-    """What a parked record waits on, as one label (``customer, product``): each record counts under one label,
-    so the breakdown adds up to the waiting figure."""
-    return ", ".join(sorted(waiting_on))
+        parked = self.gauge.parked
+        self.counters.carried_in += sum(n for k, (_, n) in parked.items() if k not in before)
+        self.counters.carried_out += sum(n for k, (_, n) in before.items() if k not in parked)
