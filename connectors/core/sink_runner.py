@@ -173,6 +173,12 @@ class SinkRunner:
         for msg in messages:
             record = _record(msg, {})
             try:
+                if msg.value() is None:
+                    raise RecordError(
+                        f"a tombstone (no value) on {record.topic}, where a write is due: p2c never writes one "
+                        "there; find what else produces to the topic",
+                        record_key=record.key,
+                    )
                 value = self._decode(record, msg.value() or b"")
             except RecordError as exc:
                 rejected.append((record, exc))
