@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from p2c.connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
+from p2c.connectors.base.sink import NOT_NEWER, SUPERSEDED, HeldBack, Sink, SinkRecord, WriteResult
 from p2c.connectors.core.batch import ODATA_DEFAULT_PARTS, BatchWriter, ChangeSet, ChangeSetResult
 from p2c.connectors.core.errors import error_message
 from p2c.connectors.core.http import ODataClient
@@ -166,16 +166,15 @@ class FinOpsSink(Sink):
                 self.target.name,
                 self.target.entity_set,
             )
-        result.skipped.extend(
-            w.record for w in writes if w.version <= applied.get(normalize(w.key), -1) and id(w) not in lost
-        )
+        skipped = (w.record for w in writes if w.version <= applied.get(normalize(w.key), -1) and id(w) not in lost)
+        result.skip(skipped, NOT_NEWER)
         if held is not None and fresh:
             split = self.hold.split(self.target, fresh)
             fresh = split.ready
             held.extend(split.held)
             result.rejected.extend((w.record, err) for w, err in split.rejected)
         changesets, nothing = self.plan(fresh, rows) if fresh else ([], [])
-        result.skipped.extend(w.record for w in nothing)
+        result.skip((w.record for w in nothing), "nothing to change in the ERP")
         written, failed = self.send(changesets) if changesets else ([], [])
         result.written.extend(w.record for w in written)
         self.versions.put({normalize(w.key): w.version for w in [*written, *nothing]})
@@ -191,7 +190,7 @@ class FinOpsSink(Sink):
             except RecordError as exc:
                 result.rejected.append((record, exc))
         writes, superseded = dedupe(writes)
-        result.skipped.extend(w.record for w in superseded)
+        result.skip((w.record for w in superseded), SUPERSEDED)
         held: list[Write] = []
         if writes:
             failed = self._round(writes, result, held)
