@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "reconcile",
         "Compare the CRM and the ERP, per flow: what differs.",
     ),
+    "replay": ("p2c.control.replay.cli", "replay", "Replay a flow from a point in its topics while p2c runs."),
     "setup": ("p2c.connectors.setup_cli", "setup", "Check (and set up) what p2c needs of a Sales tenant."),
 }
 
