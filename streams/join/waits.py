@@ -19,12 +19,10 @@ from p2c.streams.join.specs import SPECS
 MAX_DEPENDENCIES = 500
 MAX_RECORDS = 20
 
-FLOW_OF_JOIN = {spec.name: flow_of_source(topic) for topic, spec in SPECS.items()}
-
-
 def dependency(join: str, dep: str) -> str:
     """``accounts:<accountid>``: the flow whose dead letters the dependency's key is looked up in, and the key."""
-    return f"{FLOW_OF_JOIN.get(join, join)}:{dep}"
+    topic = next((t for t, spec in SPECS.items() if spec.name == join), None)
+    return f"{join if topic is None else flow_of_source(topic)}:{dep}"
 
 
 def waited_on(state: State | None) -> list[str]:
