@@ -21,6 +21,10 @@
    it. Every table here is registered while the app is built (:class:`PromptTableManager`).
 5. Whether an app has made its consumer yet (``App._consumer``): ``App.consumer`` makes one when asked,
    which a timer that only reads the assignment must not do (:func:`started_consumer`).
+6. Which event a table write belongs to (``faust.streams._current_event``). A table sends its changelog record
+   to the partition of ``current_event()``; in a batch from ``Stream.take_events`` that is the batch's last
+   event, not the one being handled, so an agent that handles a batch sets it per event (:func:`handling`).
+   Faust has no public way to set it.
 
 Wiring: :func:`install_transport` sets the app's consumer transport before any topic or agent is declared::
 
@@ -32,14 +36,17 @@ Wiring: :func:`install_transport` sets the app's consumer transport before any t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, cast
 
 import faust
+import faust.streams as faust_streams
 from faust.tables import TableManager
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as driver
-from faust.types import TP, ConsumerT
+from faust.types import TP, ConsumerT, EventT
 
 from p2c.settings import KafkaSettings
 from p2c.streams import recovery
@@ -177,3 +184,16 @@ class PromptTableManager(TableManager):
         if not self.should_stop:
             await self._update_channels()
             await self.recovery.start()
+
+
+# ---- 6. the event a table write belongs to, inside a batch ---------------------------------------------
+
+
+@contextmanager
+def handling(event: EventT[Any]) -> Iterator[None]:
+    """Make ``event`` Faust's current event while it is handled (its table writes go to its partition)."""
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)

@@ -14,7 +14,6 @@ rebalance they are recounted from the table.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -26,7 +25,7 @@ from faust.types import EventT
 from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.counters import FlowCounters, ParkedGauge
 from p2c.streams.faust_adapter import started_consumer
-from p2c.streams.handling import handle_until_done
+from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
 from p2c.streams.join.core import Answer, State, Step, subscriptions
@@ -67,8 +66,7 @@ class RequesterAgent:
         app.timer(interval=2.0)(self.recount)
 
     async def process(self, stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            await self.handle(event)
+        await in_batches(stream, self.handle)
 
     async def handle(self, event: EventT[Any]) -> None:
         if event.message.topic != self.answers:
@@ -86,7 +84,6 @@ class RequesterAgent:
         msg = event.message
         if msg.value is None or msg.key is None:
             self.counters.skipped += msg.topic != self.answers
-            await asyncio.sleep(0)
             return
         key = decode_key(msg.key)
         assert key is not None
@@ -108,7 +105,6 @@ class RequesterAgent:
         if step.skipped and msg.topic != self.answers:
             self.counters.skipped += 1
         self._store(msg.key, before, step)
-        await asyncio.sleep(0)  # never starve the event loop (see FlowAgent)
 
     def _store(self, raw_key: bytes, before: State | None, step: Step) -> None:
         state = None if step.state is None else {**step.state, "waiting_on": step.waiting_on}
