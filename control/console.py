@@ -16,6 +16,7 @@ from aiohttp import web
 from p2c.control.api import OVERVIEW, blocking, error_status
 from p2c.control.lifecycle import OPEN, STATES, Entry
 from p2c.control.state import RETRIED
+from p2c.control.trace_web import trace_page
 from p2c.errors import P2CError
 from p2c.flows import NAMES
 
@@ -34,7 +35,7 @@ def page(title: str, body: str, refresh: int | None = None) -> web.Response:
     html = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · p2c</title>{meta}'
         f"<style>{STYLE}</style></head><body>"
-        '<nav><a href="/">Flows</a><a href="/dead-letters?state=open">Dead letters</a>'
+        '<nav><a href="/">Flows</a><a href="/dead-letters?state=open">Dead letters</a><a href="/trace">Trace</a>'
         '<a href="/api/openapi.json">API</a><a href="/metrics">Metrics</a></nav>'
         f"<h1>{escape(title)}</h1>{body}</body></html>"
     )
@@ -198,6 +199,7 @@ async def discard(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", home)
     app.router.add_get("/dead-letters", dead_letters)
+    app.router.add_get("/trace", trace_page)
     app.router.add_get("/dead-letters/{id}", dead_letter)
     app.router.add_post("/dead-letters/{id}/retry", retry)
     app.router.add_post("/dead-letters/{id}/discard", discard)

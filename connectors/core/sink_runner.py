@@ -15,6 +15,7 @@ left; the runner drops them from its buffer and the partition's next owner start
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -29,8 +30,10 @@ from p2c.connectors.core.metrics import DEAD_LETTERED, IN, METRICS, RETRIED, SKI
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError, RetriableError
 from p2c.failures import DEAD_LETTER, ErrorPolicy
+from p2c.metrics import HELD, LAST_WRITTEN_MS, READ, REQUEUED, skipped_by
 
 if TYPE_CHECKING:
+    from p2c.replays import Listener
     from p2c.serde import Codecs
 
 #: how long to wait for more records once a batch has some
@@ -57,6 +60,7 @@ class SinkRunner:
         max_backoff: float = 30.0,
         policy: ErrorPolicy = SINK_POLICY,
         split_budget: float = 5.0,
+        replays: Listener | None = None,
     ) -> None:
         self.sink = sink
         self.consumer = consumer
@@ -72,12 +76,14 @@ class SinkRunner:
         self._buffer: list[Message] = []
         #: records waiting for a dependency (HeldBack), offered again with the next batch
         self._parked: list[SinkRecord] = []
+        self._held_flows: set[str] = set()
         self._retry_at = 0.0
         #: per partition: the last offset whose outcome is final, and the offset committed last
         self._done: dict[tuple[str, int], int] = {}
         self._committed: dict[tuple[str, int], int] = {}
         self._stop = threading.Event()
         self._dlq_failures: list[KafkaError] = []
+        self.replays = replays
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -96,7 +102,11 @@ class SinkRunner:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         before = len(self._buffer)
         self._buffer = [m for m in self._buffer if (m.topic(), m.partition()) not in revoked]
+        given_back = [r for r in self._parked if (r.topic, r.partition) in revoked]
         self._parked = [r for r in self._parked if (r.topic, r.partition) not in revoked]
+        for record in given_back:  # the partition's next owner reads them again
+            self.metrics.incr(self.sink.flow_of(record), REQUEUED)
+        self._count_held()
         for tp in revoked:
             self._done.pop(tp, None)
             self._committed.pop(tp, None)
@@ -115,6 +125,8 @@ class SinkRunner:
         finally:
             self.consumer.close()  # leaves the group; everything written is committed already
             self.producer.flush(10)
+            if self.replays is not None:
+                self.replays.close()
 
     # ---- one batch -----------------------------------------------------------------------------
 
@@ -147,6 +159,11 @@ class SinkRunner:
 
     def step(self) -> int:
         """Fill a batch and process it (with the parked records, when they are due); returns its size."""
+        if self.replays is not None:
+            for request in self.replays.pending():
+                rewound = self.rewind(request.offsets)
+                if rewound:
+                    self.replays.rewound(request, rewound)
         wait = max(0.0, self._retry_at - time.monotonic()) if self._parked else None
         self._fill(wait)
         due = bool(self._parked) and time.monotonic() >= self._retry_at
@@ -167,12 +184,20 @@ class SinkRunner:
         for msg in messages:
             record = _record(msg, {})
             try:
+                if msg.value() is None:
+                    raise RecordError(
+                        f"a tombstone (no value) on {record.topic}, where a write is due: p2c never writes one "
+                        "there; find what else produces to the topic",
+                        record_key=record.key,
+                    )
                 value = self._decode(record, msg.value() or b"")
             except RecordError as exc:
                 rejected.append((record, exc))
+                self.metrics.incr(self.sink.flow_of(record), READ)  # the flow its dead letter goes to
                 continue
             records.append(_record(msg, value))
         for record in records:
+            self.metrics.incr(self.sink.flow_of(record), READ)
             self.metrics.incr(self.sink.flow_of(record), IN)
         pending, self._parked = self._parked + records, []
         result, retry_after = WriteResult(), None
@@ -183,10 +208,13 @@ class SinkRunner:
                 result, self._parked, retry_after = exc.done, list(exc.held), exc.retry_after
         self._retry_at = time.monotonic() + (0.5 if retry_after is None else retry_after)
         rejected.extend(result.rejected)
+        now_ms = int(time.time() * 1000)
         for record in result.written:
             self.metrics.incr(self.sink.flow_of(record), WRITTEN)
+            self.metrics.gauge(self.sink.flow_of(record), LAST_WRITTEN_MS, now_ms)
         for record in result.skipped:
             self.metrics.incr(self.sink.flow_of(record), SKIPPED)
+            self.metrics.incr(self.sink.flow_of(record), skipped_by(result.rule_of(record)))
         for record, error in rejected:
             self._dead_letter(record, error)
         self._await_dead_letters()
@@ -194,10 +222,20 @@ class SinkRunner:
             tp = (msg.topic() or "", msg.partition() or 0)
             self._done[tp] = max(self._done.get(tp, -1), msg.offset() or 0)
         self._commit()
+        self._count_held()
         if self._parked:
             log.debug("%s: %d records held back", self.component, len(self._parked))
         self.reporter.tick()
         return len(messages)
+
+    def _count_held(self) -> None:
+        held: dict[str, int] = dict.fromkeys(self._held_flows, 0)
+        for record in self._parked:
+            flow = self.sink.flow_of(record)
+            held[flow] = held.get(flow, 0) + 1
+        for flow, n in held.items():
+            self.metrics.gauge(flow, HELD, n)
+        self._held_flows = set(held)
 
     def _decode(self, record: SinkRecord, data: bytes) -> dict[str, object]:
         """The record's value; the registry out of reach is retried (policy), a bad value is a RecordError."""
@@ -265,9 +303,7 @@ class SinkRunner:
                 result = self._write_until_done(part, self.split_budget)
             except HeldBack as back:
                 result, held = back.done, [*held, *back.held]
-            done.written.extend(result.written)
-            done.skipped.extend(result.skipped)
-            done.rejected.extend(result.rejected)
+            done.merge(result)
         if held:
             raise HeldBack(f"{len(held)} records wait for a dependency", None, done, held)
         return done
@@ -307,6 +343,35 @@ class SinkRunner:
         if self.producer.flush(30) or self._dlq_failures:
             failures, self._dlq_failures = self._dlq_failures, []
             raise RetriableError(f"dead letters not acknowledged: {failures or 'timeout'}; offsets not committed")
+
+    def rewind(self, offsets: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        """Start the partitions this runner owns of ``offsets`` again there (a replay, ``p2c.replays``); returns
+        where each now starts. Never forward: the lower of the offset asked and the first record not final yet.
+        What was buffered or parked from there is dropped (it is read again) and the new position committed."""
+        owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        starts: dict[tuple[str, int], int] = {}
+        for tp, offset in offsets.items():
+            if tp not in owned:
+                continue
+            unfinished = [m.offset() or 0 for m in self._buffer if (m.topic(), m.partition()) == tp]
+            unfinished += [r.offset for r in self._parked if (r.topic, r.partition) == tp]
+            if tp in self._done:
+                unfinished.append(self._done[tp] + 1)
+            starts[tp] = min([offset, *unfinished])
+        if not starts:
+            return {}
+        self._buffer = [m for m in self._buffer if (m.topic(), m.partition()) not in starts]
+        self._parked = [r for r in self._parked if (r.topic, r.partition) not in starts]
+        positions = [TopicPartition(t, p, o) for (t, p), o in starts.items()]
+        for tp_ in positions:
+            with contextlib.suppress(KafkaException):  # not fetching it yet: it starts from the commit below
+                self.consumer.seek(tp_)
+        self.consumer.commit(offsets=positions, asynchronous=False)
+        for (t, p), o in starts.items():
+            self._done[(t, p)] = o - 1
+            self._committed[(t, p)] = o
+        log.info("%s: replay: rewound %s", self.component, ", ".join(f"{t}[{p}]@{o}" for (t, p), o in starts.items()))
+        return starts
 
     def _commit(self) -> None:
         """Commit each partition up to its first parked record, or past its last final one."""

@@ -5,7 +5,8 @@ Per batch:
 
     dedupe            keep the newest write per productnumber (origin.version, then offset)
     versions          a write not newer than the version applied for its productnumber is skipped (the
-                      applied versions live on p2c's side: ``connectors.core.versions``)
+                      applied versions live on p2c's side: ``connectors.core.versions``), unless it is at
+                      that version and Sales no longer has the product (deleted by hand: a replay restores it)
     read products     GET products?$filter=productnumber eq 'a' or ...&$select=productid,productnumber,
                       statecode (chunked)
     read items        GET productpricelevels?$filter=_productid_value eq <id> or ... for the existing products
@@ -35,7 +36,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from p2c.connectors.base.sink import Sink, SinkRecord, WriteResult
+from p2c.connectors.base.sink import NOT_NEWER, SUPERSEDED, Sink, SinkRecord, WriteResult
 from p2c.connectors.core.batch import BatchWriter, ChangeSet, Operation
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pace import Pace
@@ -205,10 +206,14 @@ class ProductSink(Sink):
             except RecordError as exc:
                 result.rejected.append((record, exc))
         writes, superseded = dedupe(writes)
-        result.skipped.extend(w.record for w in superseded)
+        result.skip((w.record for w in superseded), SUPERSEDED)
         applied = self.versions.get(normalize(w.key) for w in writes)
         stale = [w for w in writes if applied.get(normalize(w.key), -1) >= w.version]
-        result.skipped.extend(w.record for w in stale)
+        again = [w for w in stale if applied.get(normalize(w.key)) == w.version and not w.delete]
+        if again:  # a replay: what Sales no longer has (deleted by hand) is written again
+            present = self.current([w.key[0] for w in again])
+            stale = [w for w in stale if w not in again or w.key[0].lower() in present]
+        result.skip((w.record for w in stale), NOT_NEWER)
         writes = [w for w in writes if w not in stale]
         current = self.current([w.key[0] for w in writes]) if writes else {}
         changesets: list[ChangeSet] = []
@@ -222,7 +227,7 @@ class ProductSink(Sink):
             if ops:
                 changesets.append(ChangeSet(w.key[0], ops, tag=w))
             else:  # nothing to do (a delete of a product Sales has not, or has retired): applied all the same
-                result.skipped.append(w.record)
+                result.skip([w.record], "nothing to do in the CRM (a delete of a product it has not or has retired)")
                 done.append(w)
         failure: Exception | None = None
         for outcome in self.batch.send(changesets) if changesets else []:

@@ -35,6 +35,9 @@ from p2c.topics import dead_letter
 
 log = logging.getLogger("p2c.streams")
 
+TOMBSTONE = "a tombstone after a delete (the delete was handled)"
+NOTHING_NEW = "nothing new to write (a version already handled)"
+
 PartitionsOf = Callable[[str], int]  # topic name -> its partition count
 
 
@@ -71,7 +74,7 @@ class FlowAgent:
     async def _handle_once(self, event: EventT[Any]) -> None:
         raw_key: bytes | None = event.message.key
         if event.message.value is None:  # a tombstone after a delete: the delete itself was handled
-            self.counters.skipped += 1
+            self.counters.skip(TOMBSTONE)
             return
         key = decode_key(raw_key)
         change = await deserialize_off_loop(self.decoder, event.message.value, key)
@@ -81,7 +84,9 @@ class FlowAgent:
         for target_key, value in encoded:
             await self.target.send(key=target_key, value=value)
         self.counters.written += len(encoded)
-        if outcome.skipped:
-            self.counters.skipped += 1
+        if encoded:
+            self.counters.events_written += 1
+        else:
+            self.counters.skip(outcome.skipped or NOTHING_NEW)
         if raw_key is not None and outcome.memory is not None and outcome.memory != stored:
             self.known[raw_key] = codec.dumps(outcome.memory)

@@ -72,6 +72,7 @@ class ProviderAgent:
             dlq=self.dlq,
             counters=self.counters,
             component=f"streams.join.{self.spec.name}",
+            change_event=False,  # counted apart: the flow's agent counts the same change events
         )
 
     async def handle(self, event: EventT[Any]) -> None:
