@@ -21,6 +21,11 @@
    it. Every table here is registered while the app is built (:class:`PromptTableManager`).
 5. Whether an app has made its consumer yet (``App._consumer``): ``App.consumer`` makes one when asked,
    which a timer that only reads the assignment must not do (:func:`started_consumer`).
+6. Rewinding partitions for a replay (``Consumer._read_offset``, ``_committed_offset``, ``_acked``,
+   ``_acked_index``, ``_gap``, ``_commit``): Faust's public ``seek`` moves the read position only. Its acks and
+   committed offset stay ahead, so it would not track (nor ever commit) what it reads again below the old
+   committed offset, and a crash during the replay would lose the rest of it. :func:`rewind` also forgets the
+   acks and gaps of the partition and commits the new position, so the replay is tracked like any reading.
 
 Wiring: :func:`install_transport` sets the app's consumer transport before any topic or agent is declared::
 
@@ -177,3 +182,32 @@ class PromptTableManager(TableManager):
         if not self.should_stop:
             await self._update_channels()
             await self.recovery.start()
+
+
+# ---- 6. rewinding partitions for a replay --------------------------------------------------------------
+
+
+async def rewind(app: faust.App, offsets: Mapping[TP, int]) -> dict[TP, int]:
+    """Read the partitions this worker owns of ``offsets`` again from there (never forward: the lower of the
+    offset asked and the next one to read), and commit that; returns where each now starts."""
+    consumer = cast(Any, started_consumer(app))
+    if consumer is None:
+        return {}
+    owned = consumer.assignment()
+    starts: dict[TP, int] = {}
+    for tp, offset in offsets.items():
+        if tp not in owned:
+            continue
+        read, committed = consumer._read_offset[tp], consumer._committed_offset[tp]
+        current = read + 1 if read is not None else committed
+        starts[tp] = offset if current is None else min(offset, current)
+    for tp, start in starts.items():
+        await consumer.seek(tp, start)
+        consumer._acked[tp].clear()
+        consumer._acked_index[tp].clear()
+        consumer._gap[tp].clear()
+        consumer._committed_offset[tp] = start
+    if starts:
+        await consumer._commit(starts)
+        log.info("replay: rewound %s", ", ".join(f"{tp.topic}[{tp.partition}]@{o}" for tp, o in starts.items()))
+    return starts
