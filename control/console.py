@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from p2c.control.api import OVERVIEW, blocking, error_status
+from p2c.control.counts_view import counts_html
 from p2c.control.lifecycle import OPEN, STATES, Entry
 from p2c.control.state import RETRIED
 from p2c.control.trace_web import trace_page
@@ -95,7 +96,8 @@ async def home(request: web.Request) -> web.Response:
         id_="components",
     )
     note = "<p>Lag is what is still to process on the flow's topics: a load is done when it reaches 0.</p>"
-    return page("Flows", health + flows + note + "<h2>Components</h2>" + comps, refresh=5)
+    counts = counts_html(snapshot.flows())
+    return page("Flows", health + flows + note + "<h2>Components</h2>" + comps + counts, refresh=5)
 
 
 def _actions(entry: Entry) -> str:

@@ -139,6 +139,7 @@ def test_every_flow_s_counts_add_up_after_a_mixed_load(p2c_up: Running) -> None:
     # every account row the source published is a change event the streams read (more after a crash: read again)
     assert accounts["streams"]["read"] >= accounts["source"]["written"] > 0
     assert next(f for f in flows if f["flow"] == "accounts")["last_sync_ms"]
+    check_loads(p2c_up, flows)
     check_traces(p2c_up, made)
 
 
@@ -190,3 +191,18 @@ def check_traces(p2c_up: Running, made: dict[str, Any]) -> None:
         env=env,
     )
     assert missing.returncode == 1 and "no record" in missing.stderr, missing
+
+
+def check_loads(p2c_up: Running, flows: list[dict[str, Any]]) -> None:
+    """Each source's full load is done, with its total (the CRM's $count, the ERP's snapshot) and its last poll;
+    the console shows the counts per stage."""
+    for name, entity in (
+        ("accounts", "accounts"),
+        ("quotes", "quotedetails"),
+        ("products", "CDSReleasedDistinctProducts"),
+    ):
+        load = next(x for x in next(f for f in flows if f["flow"] == name)["loads"] if x["entity"] == entity)
+        assert load["state"] == "done" and load["total"] is not None and load["done"] >= 1, load
+        assert load["last_poll_ms"] and load["rate_per_s"] > 0, load
+    home = httpx.get(f"{p2c_up.control_url}/", timeout=60).text
+    assert 'id="stages-accounts"' in home and "change events" in home and "full load of accounts done" in home
