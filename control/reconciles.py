@@ -15,6 +15,7 @@ from aiohttp import web
 
 from p2c.control.jobs import JOBS, RUNNING, Job
 from p2c.control.reconcile.cli import systems
+from p2c.control.reconcile.compare import KINDS
 from p2c.control.reconcile.run import Reconcile
 from p2c.errors import ConfigurationError
 from p2c.flows import NAMES
@@ -114,12 +115,12 @@ async def page_show(request: web.Request) -> web.Response:
     if job.result is not None:
         flows = [
             [escape(f["flow"]), str(f["expected"])]
-            + [str(f["differences"][k]) for k in ("missing", "extra", "differs")]
+            + [str(f["differences"][k]) for k in KINDS]
             + [str(sum(f["skipped"].values())), str(sum(f["waiting"].values()))]
             for f in job.result["flows"]
         ]
-        heads = ("flow", "expected", "missing", "extra", "differs", "skipped", "waiting")
-        body += table(heads, flows, numeric=range(1, 7), id_="reconcile-flows")
+        heads = ("flow", "expected", *KINDS, "skipped", "waiting")
+        body += table(heads, flows, numeric=range(1, len(heads)), id_="reconcile-flows")
         diffs = [
             [escape(d["flow"]), escape(d["target"]), escape(d["key"]), escape(d["kind"]), escape(_fields(d["fields"]))]
             for d in job.result["differences"]
