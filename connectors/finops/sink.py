@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 
 from p2c.connectors.base.sink import NOT_NEWER, SUPERSEDED, HeldBack, Sink, SinkRecord, WriteResult
 from p2c.connectors.core.batch import ODATA_DEFAULT_PARTS, BatchWriter, ChangeSet, ChangeSetResult
-from p2c.connectors.core.errors import error_message
+from p2c.connectors.core.errors import error_message, field_named
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.versions import VersionStore
 from p2c.connectors.core.writes import Key, Write, cleared, dedupe, envelope, normalize, origin_entity
@@ -146,9 +146,11 @@ class FinOpsSink(Sink):
         failure = outcome.failure
         assert failure is not None
         w: Write = outcome.changeset.tag
+        detail = error_message(failure.body)
         return RecordError(
-            f"FinOps answered HTTP {failure.status} {attempts} times: {error_message(failure.body)}",
+            f"FinOps answered HTTP {failure.status} {attempts} times: {detail}",
             record_key=w.record.key,
+            field=field_named(detail),
         )
 
     def _round(
