@@ -1,20 +1,25 @@
-"""Streams benchmark: worker start-up time and accounts events/s, end to end through a real broker.
+"""Streams benchmark: the stream stage's events/s for accounts, p2c against a naive Faust baseline in one run.
 
-    python bench/bench_streams.py [--events 20000] [--workers 1] [--bootstrap-servers H:P --schema-registry-url URL]
+    python bench/bench_streams.py [--events 20000] [--workers 1] [--no-baseline] [--json]
+                                  [--bootstrap-servers H:P --schema-registry-url URL]
 
 Without addresses it starts the embedded broker and the registry on free ports. It registers the schemas,
-produces ``--events`` account creates, then starts ``p2c streams worker`` processes and prints:
+produces ``--events`` account creates, then:
 
-* start-up: from spawning the process to its ``ready`` log line (imports, topic checks, group join,
-  table recovery), and from ``starting`` to ``ready`` (group join and recovery alone);
-* throughput: events / (time of the last customer write - time the last worker got ready), counting the
-  writes on ``p2c.tgt.erp.customers`` whose keys belong to this run;
+* starts ``p2c streams worker`` process(es) and measures the stage's rate: the writes of this run on
+  ``p2c.tgt.erp.customers``, from the first one's timestamp to the last one's (start-up excluded);
+* stops them and starts the naive baseline (``bench/naive_faust.py``: confluent's Avro serializers, the same
+  pure mapping, one send per event) on the same events, measured the same way, and prints the ratio;
 * the pure per-event cost (decode, map, encode) in-process, for comparison.
+
+Each figure is printed with the machine's core count and load average: on a shared machine the absolute
+figures move with the load, the ratio much less.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -23,18 +28,20 @@ import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from p2c import schemas
+from p2c.admin import ensure_topics
 from p2c.broker import EmbeddedBroker
 from p2c.process import ManagedProcess, free_port, http_ok, p2c_command
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
 from p2c.streams import loader, samples
 from p2c.streams.flow import MappingFlow
-from p2c.topics import CRM_ACCOUNTS, ERP_CUSTOMERS
+from p2c.topics import CRM_ACCOUNTS, ERP_CUSTOMERS, Topic
 
 os.environ.setdefault("P2C_SESSION_TIMEOUT_MS", "2000")
 
@@ -51,19 +58,39 @@ def produce(kafka: KafkaSettings, codecs: Codecs, count: int, tag: str) -> None:
     producer.flush(30)
 
 
-def wait_for_writes(kafka: KafkaSettings, count: int, tag: str, timeout: float) -> float:
-    """Monotonic time at which the ``count``-th write of this run was read from the target topic."""
+def write_span(kafka: KafkaSettings, topic: str, count: int, tag: str, timeout: float) -> tuple[float, float]:
+    """(first, last) CreateTime in s of the ``count`` writes of this run on ``topic``: the stage's steady rate,
+    measured the same way for p2c and the baseline, start-up excluded."""
     consumer = Consumer(kafka.consumer(f"bench-{uuid.uuid4()}"))
-    consumer.subscribe([ERP_CUSTOMERS.name])
-    suffix, seen, deadline = f"-{tag}".encode(), 0, time.monotonic() + timeout
+    consumer.subscribe([topic])
+    suffix, seen, first, last = f"-{tag}".encode(), 0, float("inf"), 0.0
+    deadline = time.monotonic() + timeout
     try:
         while seen < count:
             if time.monotonic() > deadline:
-                raise SystemExit(f"only {seen} of {count} writes after {timeout:.0f} s")
-            seen += sum(1 for m in consumer.consume(1000, 0.2) if not m.error() and m.key().endswith(suffix))
-        return time.monotonic()
+                raise SystemExit(f"only {seen} of {count} writes on {topic} after {timeout:.0f} s")
+            for m in consumer.consume(1000, 0.2):
+                if not m.error() and m.key().endswith(suffix):
+                    seen += 1
+                    stamp = m.timestamp()[1] / 1000
+                    first, last = min(first, stamp), max(last, stamp)
+        return first, last
     finally:
         consumer.close()
+
+
+def conditions() -> dict[str, Any]:
+    """What the figures were taken on: a shared 2-core machine makes absolute figures move with the load."""
+    return {"cores": os.cpu_count(), "load": [round(x, 2) for x in os.getloadavg()]}
+
+
+def spawn(name: str, argv: list[str], log_path: Path, ready: str, stack: ExitStack) -> ManagedProcess:
+    process = ManagedProcess(
+        name, argv, ready=lambda: log_path.exists() and ready in log_path.read_text(), log_path=log_path
+    )
+    process.start(timeout=90)
+    stack.callback(process.stop)
+    return process
 
 
 def pure_cost(codecs: Codecs, count: int = 3000) -> float:
@@ -78,14 +105,23 @@ def pure_cost(codecs: Codecs, count: int = 3000) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
+def stage_rate(kafka: KafkaSettings, topic: str, events: int, tag: str) -> float:
+    first, last = write_span(kafka, topic, events, tag, timeout=600)
+    return (events - 1) / max(last - first, 1e-3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--no-baseline", action="store_true", help="measure p2c alone")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--bootstrap-servers")
     parser.add_argument("--schema-registry-url")
     args = parser.parse_args()
+    say = (lambda *a: None) if args.json else print
     logs = Path(tempfile.mkdtemp(prefix="bench-streams-"))
+    figures: dict[str, Any] = {"events": args.events, "workers": args.workers, "before": conditions()}
     with ExitStack() as stack:
         bootstrap, registry_url = args.bootstrap_servers, args.schema_registry_url
         if not bootstrap:
@@ -109,35 +145,39 @@ def main() -> None:
 
         started = time.monotonic()
         produce(kafka, codecs, args.events, tag)
-        print(f"produced {args.events} account changes in {time.monotonic() - started:.1f} s")
+        say(f"produced {args.events} account changes in {time.monotonic() - started:.1f} s")
 
-        ready_at = 0.0
-        for n in range(args.workers):
-            log_path = logs / f"worker-{n}.log"
-            worker = ManagedProcess(
-                f"worker-{n}",
-                p2c_command(
-                    "streams", "worker", "--bootstrap-servers", bootstrap, "--schema-registry-url", registry_url
-                ),
-                ready=lambda p=log_path: p.exists() and " ready: " in p.read_text(),
-                log_path=log_path,
-            )
-            spawned = time.monotonic()
-            worker.start(timeout=60)
-            ready_at = time.monotonic()
-            stack.callback(worker.stop)
-            inner = re.search(r"ready: ([\d.]+) s after start", log_path.read_text())
-            print(
-                f"worker {n}: consuming {ready_at - spawned:.2f} s after spawn "
-                f"({inner.group(1) if inner else '?'} s from 'starting' to 'ready')"
-            )
-        done = wait_for_writes(kafka, args.events, tag, timeout=300)
-        elapsed = done - ready_at
-        print(
-            f"throughput: {args.events} events in {elapsed:.2f} s = {args.events / elapsed:.0f} events/s "
-            f"with {args.workers} worker(s)"
-        )
-        print(f"pure decode+map+encode: {pure_cost(codecs):.0f} us/event in-process; logs in {logs}")
+        registry_args = ["--bootstrap-servers", bootstrap, "--schema-registry-url", registry_url]
+        with ExitStack() as workers:
+            for n in range(args.workers):
+                spawned = time.monotonic()
+                log_path = logs / f"worker-{n}.log"
+                spawn(f"worker-{n}", p2c_command("streams", "worker", *registry_args), log_path, " ready: ", workers)
+                inner = re.search(r"ready: ([\d.]+) s after start", log_path.read_text())
+                figures.setdefault("startup_s", []).append(round(time.monotonic() - spawned, 2))
+                say(
+                    f"worker {n}: consuming {time.monotonic() - spawned:.2f} s after spawn "
+                    f"({inner.group(1) if inner else '?'} s from 'starting' to 'ready')"
+                )
+            figures["p2c_events_per_s"] = round(stage_rate(kafka, ERP_CUSTOMERS.name, args.events, tag))
+        say(f"p2c: {figures['p2c_events_per_s']} events/s with {args.workers} worker(s)  {conditions()}")
+
+        if not args.no_baseline:
+            naive_topic = f"bench.naive.customers.{tag}"
+            with ExitStack() as naive:
+                argv = [sys.executable, str(Path(__file__).with_name("naive_faust.py")), *registry_args]
+                argv += ["--target", naive_topic, "--app-id", f"bench-naive-{tag}"]
+                ensure_topics(kafka, [Topic(naive_topic)])
+                spawn("naive", argv, logs / "naive.log", " ready: ", naive)
+                figures["naive_events_per_s"] = round(stage_rate(kafka, naive_topic, args.events, tag))
+            figures["ratio"] = round(figures["p2c_events_per_s"] / figures["naive_events_per_s"], 2)
+            say(f"naive Faust baseline: {figures['naive_events_per_s']} events/s  {conditions()}")
+            say(f"ratio p2c / naive: {figures['ratio']}")
+        figures["pure_us_per_event"] = round(pure_cost(codecs), 1)
+        figures["after"], figures["logs"] = conditions(), str(logs)
+        say(f"pure decode+map+encode: {figures['pure_us_per_event']} us/event in-process; logs in {logs}")
+        if args.json:
+            print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "streams": ("p2c.streams.cli", "streams", "Run the Faust stream processors that map, route and join."),
     "dlq": ("p2c.control.dlq_cli", "dlq", "Dead letters: list, show, retry, discard."),
     "control": ("p2c.control.cli", "control", "The control API, the console in the browser and /metrics."),
+    "reconcile": (
+        "p2c.control.reconcile.cli",
+        "reconcile",
+        "Compare the CRM and the ERP, per flow: what differs.",
+    ),
     "setup": ("p2c.connectors.setup_cli", "setup", "Check (and set up) what p2c needs of a Sales tenant."),
 }
 

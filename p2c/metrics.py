@@ -6,8 +6,14 @@ process starts a new key, so the sum over every instance ever seen is the cumula
 restore step. Gauges (current values such as ``waiting``) count only while their instance is live. Counting is
 at-least-once, like the pipeline: a crash between a write and the next snapshot can count a record twice.
 
-Counter names: sources count ``in``; streams count ``in``, ``routed`` (records sent to a target topic),
-``skipped`` and ``dead_lettered``; sinks count ``written``, ``skipped`` (older versions) and ``dead_lettered``.
+Counter names: sources count ``in`` (rows published) and ``dead_lettered``; streams count ``in`` (change
+events), ``routed`` (records sent to a target topic), ``written`` (change events that ended in a write),
+``skipped`` and ``dead_lettered`` of change events, and ``side_dead_lettered`` (join answers and subscriptions
+dead-lettered: not change events); sinks count ``read``, ``in`` (decoded), ``written``, ``skipped`` and
+``dead_lettered``. Every ``skipped`` is also counted under ``skipped:<rule>``, the rule that skipped it.
+Gauges: streams ``waiting`` (change events parked on a dependency) and ``waiting_on`` (the same events by
+what they wait for), sinks ``held`` (records held back) and ``last_written_ms`` (the last successful write).
+p2c.stages adds them up per stage.
 """
 
 from __future__ import annotations
@@ -35,6 +41,21 @@ WRITTEN = "written"
 DEAD_LETTERED = "dead_lettered"
 SKIPPED = "skipped"
 RETRIED = "retried"
+READ = "read"
+CARRIED_IN = "carried_in"  # streams: parked change events taken over from an earlier run or another worker
+CARRIED_OUT = "carried_out"  # streams: parked change events handed over at a rebalance
+SIDE_DEAD_LETTERED = "side_dead_lettered"  # join answers/subscriptions: not change events of the flow
+REQUEUED = "requeued"  # records a sink held back, given back at a rebalance: read again by the next owner
+HELD = "held"  # gauge: records a sink holds back until a dependency exists
+LAST_WRITTEN_MS = "last_written_ms"  # gauge: when the sink last wrote a record of the flow
+SKIPPED_BY = "skipped:"  # prefix: skipped:<rule>
+
+
+def skipped_by(rule: str) -> str:
+    """The counter of the records a rule skipped."""
+    return SKIPPED_BY + rule
+
+
 WAITING = "waiting"  # gauge: records parked on a dependency
 WAITING_ON = "waiting_on"  # gauge: {what: count}
 
@@ -86,12 +107,14 @@ class MetricsReporter:
     def start(self) -> None:
         self._thread.start()
 
-    def publish(self) -> None:
+    def publish(self, *, final: bool = False) -> None:
+        """Publish the counters now; ``final``: the process stops (its gauges no longer count)."""
         snapshot = self.counters.snapshot() | {
             "component": self.component,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "ts_ms": int(time.time() * 1000),
+            "stopped": final,
         }
         self._producer.produce(METRICS.name, key=self.instance.encode(), value=json.dumps(snapshot).encode())
         self._producer.poll(0)
@@ -108,7 +131,7 @@ class MetricsReporter:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         try:
-            self.publish()
+            self.publish(final=True)
             self._producer.flush(5)
         except Exception as exc:
             log.warning("%s: could not publish final metrics: %s", self.component, exc)

@@ -2,10 +2,13 @@
 
 events in      change events on the flow's source topics (their end offsets)
 written        records the sinks wrote to the target (sink counters in p2c.metrics)
-waiting        records parked on a missing dependency (streams gauge), with what they wait for
-skipped        records a routing rule leaves out (streams counters)
+waiting        change events parked on a missing dependency (streams gauge), by what they wait for: each
+               under one label (``customer, product``), so the breakdown adds up to the figure
+skipped        change events the streams wrote nothing for (streams counters)
 dead-lettered  records on p2c.dlq.<flow> (its end offsets)
 lag            records not yet processed on the flow's topics (end minus committed, streams and sinks)
+
+Below the table, each stage's counts in its own unit, that add up (p2c.stages), and when the flow last wrote.
 """
 
 from __future__ import annotations
@@ -24,8 +27,7 @@ from p2c.metrics import SKIPPED, WAITING, WAITING_ON, WRITTEN, read_snapshots
 from p2c.offsets import committed_offsets, end_offsets
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings, load
-
-STALE_AFTER_S = 15.0
+from p2c.stages import StageCounts, last_written_ms, live, stages
 
 
 @dataclass
@@ -39,6 +41,8 @@ class FlowStatus:
     dead_lettered: int = 0
     lag: int = 0
     waiting_on: dict[str, int] = field(default_factory=dict)
+    stages: list[StageCounts] = field(default_factory=list)
+    last_sync_ms: int | None = None  # when its sink last wrote a record
 
 
 @dataclass
@@ -91,18 +95,16 @@ def collect(kafka: KafkaSettings) -> Report:
             counts = snap.get("counts", {}).get(flow.name, {})
             status.written += int(counts.get(WRITTEN, 0)) if snap.get("component", "").startswith("sink") else 0
             status.skipped += int(counts.get(SKIPPED, 0)) if snap.get("component") == "streams" else 0
-            if _live(snap, now_ms):
+            if live(snap, now_ms):
                 gauges = snap.get("gauges", {}).get(flow.name, {})
                 status.waiting += int(gauges.get(WAITING, 0))
                 for what, n in gauges.get(WAITING_ON, {}).items():
                     status.waiting_on[what] = status.waiting_on.get(what, 0) + int(n)
         status.lag = _flow_lag(kafka, flow, ends)
+        status.stages = stages(flow.name, snapshots.values(), now_ms)
+        status.last_sync_ms = last_written_ms(flow.name, snapshots.values())
         flows.append(status)
     return Report(flows, _components(snapshots.values(), now_ms))
-
-
-def _live(snapshot: dict[str, Any], now_ms: float) -> bool:
-    return bool((now_ms - snapshot.get("ts_ms", 0)) / 1000 <= STALE_AFTER_S)
 
 
 def _components(snapshots: Iterable[dict[str, Any]], now_ms: float) -> list[ComponentStatus]:
@@ -110,7 +112,7 @@ def _components(snapshots: Iterable[dict[str, Any]], now_ms: float) -> list[Comp
     for snap in snapshots:
         name = snap.get("component", "?")
         entry = by_name.setdefault(name, ComponentStatus(name, 0, float("inf")))
-        entry.live += _live(snap, now_ms)
+        entry.live += live(snap, now_ms)
         entry.last_seen_s = min(entry.last_seen_s, (now_ms - snap.get("ts_ms", 0)) / 1000)
     return sorted(by_name.values(), key=lambda c: c.component)
 
@@ -133,6 +135,7 @@ def render(report: Report) -> str:
         if f.waiting_on:
             waits = ", ".join(f"{n} on {what}" for what, n in sorted(f.waiting_on.items()))
             lines.append(f"  {f.flow} waiting: {waits}")
+    lines.extend(stage_lines(report.flows))
     if report.components:
         parts = [
             f"{c.component} (not seen for {c.last_seen_s:.0f} s)" if c.stale else f"{c.component} ({c.live} live)"
@@ -142,9 +145,33 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
+def stage_lines(flows: Iterable[FlowStatus]) -> list[str]:
+    """Per flow and stage, since the flow began: read = each outcome, in the stage's unit."""
+    lines = []
+    for f in flows:
+        synced = "never" if f.last_sync_ms is None else time.strftime("%H:%M:%S", time.localtime(f.last_sync_ms / 1000))
+        lines.append(f"{f.flow} (last write {synced}):")
+        for s in f.stages:
+            t = s.total
+            parts = [f"written {t.written}"]
+            parts += [f"{name} {n}" for name, n in (("waiting", t.waiting), ("held", t.held)) if n]
+            parts += [f"skipped {t.skipped}"] if t.skipped else []
+            parts += [f"dead-lettered {t.dead_lettered}"] if t.dead_lettered else []
+            parts += [f"requeued {t.requeued}"] if t.requeued else []
+            parts += [f"in flight {t.in_flight}"] if t.in_flight else []
+            lines.append(f"  {s.stage:<8}{s.unit:<15} read {t.read} = " + " + ".join(parts))
+            for rule, n in sorted(t.skipped_by.items()):
+                lines.append(f"{'':<25}skipped {n}: {rule}")
+    return lines
+
+
 def as_json(report: Report) -> dict[str, Any]:
     return {
-        "flows": [asdict(f) for f in report.flows],
+        "flows": [
+            asdict(f)
+            | {"stages": [s.as_json() for s in f.stages], "adds_up": all(s.total.in_flight == 0 for s in f.stages)}
+            for f in report.flows
+        ],
         "components": [asdict(c) | {"stale": c.stale} for c in report.components],
     }
 

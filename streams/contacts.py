@@ -26,11 +26,11 @@ from typing import Any
 
 from p2c.errors import RecordError
 from p2c.streams import emission
-from p2c.streams.flow import DELETE, UPSERT, MappingFlow, Write
+from p2c.streams.flow import DELETE, MappingFlow, Write
 from p2c.streams.join import codec
 from p2c.streams.join.core import Answer, State, Step, accept, follows, is_replay, keep_followed, replay, value_of
 from p2c.streams.join.specs import ACCOUNTS
-from p2c.streams.template import Template, apply, matches, target_key
+from p2c.streams.template import Template, apply, matches, target_key, upsert
 
 PARENT = "_parentcustomerid_value"
 
@@ -138,9 +138,7 @@ class ContactsFlow:
         known = state.get("known")
         if known is not None and (known["topic"] != topic or known["key"] != key_fields):
             writes.append(self._delete(known, origin))
-        writes.append(
-            (topic, Write(target_key(flow.template, record), {"op": UPSERT, "record": record, "origin": origin}))
-        )
+        writes.append((topic, Write(target_key(flow.template, record), upsert(flow.template, record, origin))))
         if not needs:
             state = {**state, "follows": {}, "resolved": {}}
         state, stamped = emission.emit(

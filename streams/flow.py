@@ -29,7 +29,7 @@ from typing import Any
 from p2c.errors import RecordError
 from p2c.streams import emission
 from p2c.streams.emission import Write
-from p2c.streams.template import Template, apply, matches, target_key
+from p2c.streams.template import Template, apply, matches, target_key, upsert
 
 UPSERT = "UPSERT"
 DELETE = "DELETE"
@@ -165,7 +165,7 @@ class MappingFlow:
         new_key = self.key_fields(record)
         gone = known if known is not None and known != new_key else None
         writes = [self._delete(gone, origin)] if gone is not None else []
-        writes.append(Write(target_key(self.template, record), {"op": UPSERT, "record": record, "origin": origin}))
+        writes.append(Write(target_key(self.template, record), upsert(self.template, record, origin)))
         return self._emit(memory, writes, version, new_key, gone)
 
     def _again(self, change: Mapping[str, Any], memory: Memory, source_id: str) -> Outcome:
@@ -176,5 +176,5 @@ class MappingFlow:
         row = change.get("after")
         if change["op"] != "d" and key is not None and row is not None:
             record = apply(self.template, row)
-            writes.append(Write(target_key(self.template, record), {"op": UPSERT, "record": record, "origin": origin}))
+            writes.append(Write(target_key(self.template, record), upsert(self.template, record, origin)))
         return Outcome(writes if origin["version"] is not None else [], memory)

@@ -36,7 +36,10 @@ async def handle_until_done(
     counters: FlowCounters,
     component: str = "",
     policy: ErrorPolicy | None = None,
+    change_event: bool = True,
 ) -> None:
+    """Handle ``event`` until done or dead-lettered; ``change_event``: it counts as one of the flow's change
+    events (a join answer or subscription does not: its dead letter is counted apart)."""
     policy = policy or POLICY
     started, attempt = time.monotonic(), 0
     while True:
@@ -63,7 +66,8 @@ async def handle_until_done(
                     component=component,
                     headers=original_headers(msg.headers),
                 )
-                await dead_letter(dataclasses.replace(letter, error_class=type(exc).__name__), dlq, counters)
+                letter = dataclasses.replace(letter, error_class=type(exc).__name__)
+                await dead_letter(letter, dlq, counters, change_event=change_event)
                 return
             counters.retries += 1
             log.error(
@@ -86,10 +90,15 @@ def original_headers(headers: Any) -> list[tuple[str, bytes]]:
     return [(str(k), bytes(v)) for k, v in pairs if v is not None]
 
 
-async def dead_letter(letter: DeadLetter, dlq: faust.TopicT, counters: FlowCounters) -> None:
+async def dead_letter(
+    letter: DeadLetter, dlq: faust.TopicT, counters: FlowCounters, *, change_event: bool = True
+) -> None:
     """The event's original key, bytes and headers to ``p2c.dlq.<flow>``, the reason and origin in the headers."""
     await dlq.send(key=letter.key, value=letter.value, headers=letter.headers())
-    counters.dead_lettered += 1
+    if change_event:
+        counters.dead_lettered += 1
+    else:
+        counters.side_dead_lettered += 1
     log.warning(
         "%s: dead-lettered %s[%d]@%d to %s: %s",
         letter.flow,

@@ -36,6 +36,7 @@ schema lacks, a type that does not fit, an unknown transform, map or context val
 
 from __future__ import annotations
 
+import importlib
 import tomllib
 from collections.abc import Mapping
 from functools import cache
@@ -219,3 +220,15 @@ def load_declared(flow: Flow, stem: str, *, company: str = "usmf") -> Template:
     if template.target_topic not in writes:
         raise ConfigurationError(f"{where}: target {template.target_topic} is not a topic the flow writes: {writes}")
     return template
+
+
+def logic_of(flow: Flow) -> type:
+    """The class a flow's declaration names as its logic."""
+    module, _, name = flow.logic.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"flow {flow.name}: its logic {flow.logic!r} cannot be imported: {exc}") from exc
+    if not isinstance(found, type):
+        raise ConfigurationError(f"flow {flow.name}: its logic {flow.logic!r} is not a class")
+    return found

@@ -217,12 +217,12 @@ def readiness(state: State) -> str | dict[str, int]:
     for line in state["lines"].values():
         row = line["after"]
         if not row.get("_productid_value") or row.get("isproductoverridden"):
-            return f"line {row.get('sequencenumber')} has a write-in product"
+            return f"a line has a write-in product: line {row.get('sequencenumber')}"
         product = value_of(state.get("resolved", {}), PRODUCTS.name, str(row["_productid_value"]))
         if product is None or product.value is None or not product.value.get("number"):
             unknown.add(str(row["_productid_value"]))
         elif product.value.get("external") is not True:
-            return f"product {product.value['number']} is not externally maintained"
+            return f"a product is not externally maintained: {product.value['number']}"
     if customer_of(state) is None:
         waiting["customer"] = 1
     if unknown:

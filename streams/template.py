@@ -13,13 +13,17 @@ How one target field gets its value, in this order::
     default                     used when the result so far is blank (None, or a string of whitespace)
     required                    still blank -> RecordError naming the key and the (source) field
 
-Transforms are a small closed set, applied to strings only: ``trim``, ``upper``, ``lower``, ``truncate:N``.
+Transforms are a small closed set, applied to strings only: ``trim``, ``upper``, ``lower``, ``truncate:N``
+(a truncation that cuts text logs a WARNING naming the record and the field). A string holding a control
+character (C0 but tab, CR, LF; DEL) is a RecordError naming the field.
 Value-map lookups compare text without case and surrounding whitespace ("usa", " USA " and "USA" are one
 key; the option-set value 1 matches the TOML key "1").
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +31,8 @@ from typing import Any
 from p2c.errors import ConfigurationError, RecordError
 
 Row = Mapping[str, Any]
+
+log = logging.getLogger("p2c.streams.template")
 
 
 def _truncate(arg: str) -> Callable[[str], str]:
@@ -124,14 +130,43 @@ def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+#: C0 control characters and DEL, but tab, line feed and carriage return: no business text holds them, and
+#: the ERP's exports (XML, DMF) refuse them, so a value carrying one is refused naming the field
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _transformed(spec: FieldSpec, value: str, record_key: str | None) -> str:
+    """``value`` through the spec's transforms; a ``truncate`` that cuts text is logged (never silent)."""
+    if bad := _CONTROL.search(value):
+        raise RecordError(
+            f"holds the control character U+{ord(bad.group()):04X} at position {bad.start()} (for {spec.target}): "
+            "remove it in the source",
+            record_key=record_key,
+            field=spec.source,
+        )
+    for transform in spec.transforms:
+        before = len(value)
+        value = transform.fn(value)
+        if transform.spec.startswith("truncate") and len(value) < before:
+            log.warning(
+                "record %s: %s truncated from %d to %d characters for %s (%s in the template)",
+                record_key,
+                spec.source,
+                before,
+                len(value),
+                spec.target,
+                transform.spec,
+            )
+    return value
+
+
 def _value(spec: FieldSpec, row: Row, record_key: str | None) -> Any:
     if spec.const is not None:
         return spec.const
     value = row.get(spec.source) if spec.source else None
     if not blank(value):
         if isinstance(value, str):
-            for transform in spec.transforms:
-                value = transform.fn(value)
+            value = _transformed(spec, value, record_key)
         if spec.value_map is not None and not blank(value):
             try:
                 value = spec.value_map.lookup(value)
@@ -157,6 +192,24 @@ def apply(template: Template, row: Row) -> dict[str, Any]:
     raw_key = row.get(template.source_key)
     record_key = None if raw_key is None else str(raw_key)
     return {spec.target: _value(spec, row, record_key) for spec in template.fields}
+
+
+def cleared(template: Template, record: Row) -> list[str]:
+    """The target fields ``record`` clears: copied from a source field that is blank, with no default.
+
+    The sink sends these as cleared rather than leaving them out (a field p2c does not map is never named). A
+    value-mapped field (an enum or a code) is not named: its empty value is not a member the target accepts.
+    """
+    return [
+        spec.target
+        for spec in template.fields
+        if spec.source and spec.const is None and spec.value_map is None and record.get(spec.target) is None
+    ]
+
+
+def upsert(template: Template, record: dict[str, Any], origin: dict[str, Any]) -> dict[str, Any]:
+    """The value of an UPSERT of ``record``: the write envelope, naming the fields it clears."""
+    return {"op": "UPSERT", "record": record, "origin": origin, "cleared": cleared(template, record)}
 
 
 def matches(template: Template, row: Row) -> bool:

@@ -17,7 +17,7 @@ RecordError; the runner dead-letters it and commits the rest.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,12 +37,34 @@ class SinkRecord:
     raw_value: bytes | None = None
 
 
+#: the rules a sink skips a record by (``p2c status`` counts each skipped record under its rule)
+NOT_NEWER = "not newer than the version already applied"
+SUPERSEDED = "superseded by a newer record of the same key in the batch"
+
+
 @dataclass
 class WriteResult:
     written: list[SinkRecord] = field(default_factory=list)
     #: already in the target at this or a newer version, or superseded by a newer record of the batch
     skipped: list[SinkRecord] = field(default_factory=list)
     rejected: list[tuple[SinkRecord, RecordError]] = field(default_factory=list)
+    #: why each skipped record was skipped, by (topic, partition, offset)
+    rules: dict[tuple[str, int, int], str] = field(default_factory=dict)
+
+    def skip(self, records: Iterable[SinkRecord], rule: str) -> None:
+        """Skip ``records`` under ``rule`` (counted as ``skipped:<rule>``, shown by ``p2c status``)."""
+        for record in records:
+            self.skipped.append(record)
+            self.rules[(record.topic, record.partition, record.offset)] = rule
+
+    def rule_of(self, record: SinkRecord) -> str:
+        return self.rules.get((record.topic, record.partition, record.offset), "no rule recorded")
+
+    def merge(self, other: WriteResult) -> None:
+        self.written.extend(other.written)
+        self.skipped.extend(other.skipped)
+        self.rejected.extend(other.rejected)
+        self.rules.update(other.rules)
 
 
 class HeldBack(RetriableError):

@@ -248,7 +248,9 @@ class BatchWriter:
             )
         except RecordError as exc:
             if len(chunk) == 1:
-                return [ChangeSetResult(chunk[0], [], RecordError(exc.reason, record_key=chunk[0].key))]
+                return [
+                    ChangeSetResult(chunk[0], [], RecordError(exc.reason, record_key=chunk[0].key, field=exc.field))
+                ]
             mid = len(chunk) // 2
             log.warning("$batch of %d change sets rejected as a whole (%s); bisecting", len(chunk), exc.reason)
             return self._send_chunk(chunk[:mid]) + self._send_chunk(chunk[mid:])

@@ -81,8 +81,12 @@ def _float(value: Any) -> float:
 
 
 def _str(value: Any) -> str:
+    """Text as the service sent it; a number or a boolean where text is due means the column is not what the
+    contract says (a customised tenant, a proxy): refused, not turned into text that looks right."""
     if isinstance(value, dict | list):
         raise ValueError("not a scalar")
+    if isinstance(value, bool | int | float):
+        raise ValueError(f"a {type(value).__name__} where text is due")
     return str(value)
 
 

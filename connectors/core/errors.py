@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import enum
 import json
+import re
 import time
 from dataclasses import dataclass
 
@@ -110,7 +111,18 @@ def error_for(
         return RetriableError(message, retry_after=retry_after)
     if rule.action is Action.CONFIG:
         return ConfigurationError(message)
-    return RecordError(f"HTTP {status}: {detail or rule.hint}", record_key=record_key)
+    return RecordError(f"HTTP {status}: {detail or rule.hint}", record_key=record_key, field=field_named(detail))
+
+
+#: where a refusal names the field: FinOps's Infolog lines ``... (field 'CustomerGroupId').`` and Dataverse's
+#: ``The length of the 'name' attribute of the 'product' entity exceeded ...``
+_FIELD_NAMED = re.compile(r"\(field '(\w+)'\)|The length of the '(\w+)' attribute")
+
+
+def field_named(detail: str) -> str | None:
+    """The field a service's error message names, when it names one."""
+    match = _FIELD_NAMED.search(detail)
+    return None if match is None else next(g for g in match.groups() if g)
 
 
 def raise_for(response: httpx.Response, *, what: str = "request", record_key: str | None = None) -> None:

@@ -112,7 +112,20 @@ class ODataClient:
         )
 
     def get_json(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        doc: dict[str, Any] = self.request("GET", path, **kwargs).json()
+        """The JSON object ``path`` answers. A 200 whose body is no JSON object (a proxy's HTML error page, a
+        body cut short) is a RetriableError: the page is read again, never taken as empty."""
+        response = self.request("GET", path, **kwargs)
+        try:
+            doc = response.json()
+        except ValueError as exc:
+            kind = response.headers.get("content-type", "no content type")
+            raise RetriableError(
+                f"{self.name} GET {path.split('?')[0]}: a {response.status_code} answer that is not JSON ({kind}, "
+                f"{len(response.content)} bytes: {exc}); a proxy or gateway between p2c and the service may "
+                "be answering for it; reading the page again"
+            ) from exc
+        if not isinstance(doc, dict):
+            raise RetriableError(f"{self.name} GET {path.split('?')[0]}: the answer is JSON but not an object")
         return doc
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from p2c.connectors.core.metrics import DEAD_LETTERED, IN, METRICS, RETRIED, SKI
 from p2c.deadletter import DeadLetter
 from p2c.errors import RecordError, RetriableError
 from p2c.failures import DEAD_LETTER, ErrorPolicy
+from p2c.metrics import HELD, LAST_WRITTEN_MS, READ, REQUEUED, skipped_by
 
 if TYPE_CHECKING:
     from p2c.serde import Codecs
@@ -72,6 +73,7 @@ class SinkRunner:
         self._buffer: list[Message] = []
         #: records waiting for a dependency (HeldBack), offered again with the next batch
         self._parked: list[SinkRecord] = []
+        self._held_flows: set[str] = set()
         self._retry_at = 0.0
         #: per partition: the last offset whose outcome is final, and the offset committed last
         self._done: dict[tuple[str, int], int] = {}
@@ -96,7 +98,11 @@ class SinkRunner:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         before = len(self._buffer)
         self._buffer = [m for m in self._buffer if (m.topic(), m.partition()) not in revoked]
+        given_back = [r for r in self._parked if (r.topic, r.partition) in revoked]
         self._parked = [r for r in self._parked if (r.topic, r.partition) not in revoked]
+        for record in given_back:  # the partition's next owner reads them again
+            self.metrics.incr(self.sink.flow_of(record), REQUEUED)
+        self._count_held()
         for tp in revoked:
             self._done.pop(tp, None)
             self._committed.pop(tp, None)
@@ -167,12 +173,20 @@ class SinkRunner:
         for msg in messages:
             record = _record(msg, {})
             try:
+                if msg.value() is None:
+                    raise RecordError(
+                        f"a tombstone (no value) on {record.topic}, where a write is due: p2c never writes one "
+                        "there; find what else produces to the topic",
+                        record_key=record.key,
+                    )
                 value = self._decode(record, msg.value() or b"")
             except RecordError as exc:
                 rejected.append((record, exc))
+                self.metrics.incr(self.sink.flow_of(record), READ)  # the flow its dead letter goes to
                 continue
             records.append(_record(msg, value))
         for record in records:
+            self.metrics.incr(self.sink.flow_of(record), READ)
             self.metrics.incr(self.sink.flow_of(record), IN)
         pending, self._parked = self._parked + records, []
         result, retry_after = WriteResult(), None
@@ -183,10 +197,13 @@ class SinkRunner:
                 result, self._parked, retry_after = exc.done, list(exc.held), exc.retry_after
         self._retry_at = time.monotonic() + (0.5 if retry_after is None else retry_after)
         rejected.extend(result.rejected)
+        now_ms = int(time.time() * 1000)
         for record in result.written:
             self.metrics.incr(self.sink.flow_of(record), WRITTEN)
+            self.metrics.gauge(self.sink.flow_of(record), LAST_WRITTEN_MS, now_ms)
         for record in result.skipped:
             self.metrics.incr(self.sink.flow_of(record), SKIPPED)
+            self.metrics.incr(self.sink.flow_of(record), skipped_by(result.rule_of(record)))
         for record, error in rejected:
             self._dead_letter(record, error)
         self._await_dead_letters()
@@ -194,10 +211,20 @@ class SinkRunner:
             tp = (msg.topic() or "", msg.partition() or 0)
             self._done[tp] = max(self._done.get(tp, -1), msg.offset() or 0)
         self._commit()
+        self._count_held()
         if self._parked:
             log.debug("%s: %d records held back", self.component, len(self._parked))
         self.reporter.tick()
         return len(messages)
+
+    def _count_held(self) -> None:
+        held: dict[str, int] = dict.fromkeys(self._held_flows, 0)
+        for record in self._parked:
+            flow = self.sink.flow_of(record)
+            held[flow] = held.get(flow, 0) + 1
+        for flow, n in held.items():
+            self.metrics.gauge(flow, HELD, n)
+        self._held_flows = set(held)
 
     def _decode(self, record: SinkRecord, data: bytes) -> dict[str, object]:
         """The record's value; the registry out of reach is retried (policy), a bad value is a RecordError."""
@@ -265,9 +292,7 @@ class SinkRunner:
                 result = self._write_until_done(part, self.split_budget)
             except HeldBack as back:
                 result, held = back.done, [*held, *back.held]
-            done.written.extend(result.written)
-            done.skipped.extend(result.skipped)
-            done.rejected.extend(result.rejected)
+            done.merge(result)
         if held:
             raise HeldBack(f"{len(held)} records wait for a dependency", None, done, held)
         return done

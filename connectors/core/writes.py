@@ -1,5 +1,8 @@
 """Writes read from a target topic: ``{op UPSERT|DELETE, record, origin{system, entity, id, version, ts_ms}}``.
 
+A write may also name the fields it clears (``cleared``): a record field that is None is otherwise left
+out of a PATCH, so that fields p2c does not own keep their values in the target.
+
 Shared by every sink: parse the envelope, keep the newest write per key (origin.version, then offset). The
 flow a write belongs to follows from its target topic and origin entity (``p2c.flows.flow_of``).
 """
@@ -59,6 +62,8 @@ class Write:
     fields: dict[str, Any]
     delete: bool
     version: int
+    #: the fields this write clears (a sink sends them as cleared, not left out)
+    cleared: tuple[str, ...] = ()
 
 
 def envelope(record: SinkRecord, what: str) -> tuple[dict[str, Any], int, bool]:
@@ -71,6 +76,12 @@ def envelope(record: SinkRecord, what: str) -> tuple[dict[str, Any], int, bool]:
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordError(f"not a write for {what}: {exc}", record_key=record.key) from exc
     return fields, version, op == "DELETE"
+
+
+def cleared(record: SinkRecord) -> tuple[str, ...]:
+    """The fields a write clears (``cleared``: mapped fields the source emptied). Absent in older writes."""
+    value = record.value.get("cleared") if isinstance(record.value, dict) else None
+    return tuple(str(f) for f in value or ())
 
 
 def origin_entity(record: SinkRecord) -> str | None:

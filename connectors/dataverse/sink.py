@@ -35,13 +35,22 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from p2c.connectors.base.sink import Sink, SinkRecord, WriteResult
+from p2c.connectors.base.sink import NOT_NEWER, SUPERSEDED, Sink, SinkRecord, WriteResult
 from p2c.connectors.core.batch import BatchWriter, ChangeSet, Operation
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pace import Pace
 from p2c.connectors.core.pagination import NextLinkPaginator
 from p2c.connectors.core.versions import VersionStore
-from p2c.connectors.core.writes import Write, dedupe, envelope, normalize, odata_literal, or_filters, origin_entity
+from p2c.connectors.core.writes import (
+    Write,
+    cleared,
+    dedupe,
+    envelope,
+    normalize,
+    odata_literal,
+    or_filters,
+    origin_entity,
+)
 from p2c.connectors.dataverse.pricing import (
     CURRENCIES,
     CURRENCY_FIELD,
@@ -147,6 +156,7 @@ class ProductSink(Sink):
         )
         price_list = self.bindings.price_list(rec.get(PRICE_LIST_FIELD), currency, currency_id, number)
         product: dict[str, Any] = {k: to_json(rec[k]) for k in t.plain if rec.get(k) is not None}
+        product |= {k: None for k in w.cleared if k in t.plain and rec.get(k) is None}  # Dataverse clears a null
         product |= {
             **t.constants,
             "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency_id})",
@@ -191,14 +201,14 @@ class ProductSink(Sink):
                 number = str(fields.get(self.target.key) or "")
                 if not number:
                     raise RecordError(f"{self.target.key} is empty", record_key=record.key, field=self.target.key)
-                writes.append(Write(record, (number,), fields, delete, version))
+                writes.append(Write(record, (number,), fields, delete, version, cleared(record)))
             except RecordError as exc:
                 result.rejected.append((record, exc))
         writes, superseded = dedupe(writes)
-        result.skipped.extend(w.record for w in superseded)
+        result.skip((w.record for w in superseded), SUPERSEDED)
         applied = self.versions.get(normalize(w.key) for w in writes)
         stale = [w for w in writes if applied.get(normalize(w.key), -1) >= w.version]
-        result.skipped.extend(w.record for w in stale)
+        result.skip((w.record for w in stale), NOT_NEWER)
         writes = [w for w in writes if w not in stale]
         current = self.current([w.key[0] for w in writes]) if writes else {}
         changesets: list[ChangeSet] = []
@@ -212,7 +222,7 @@ class ProductSink(Sink):
             if ops:
                 changesets.append(ChangeSet(w.key[0], ops, tag=w))
             else:  # nothing to do (a delete of a product Sales has not, or has retired): applied all the same
-                result.skipped.append(w.record)
+                result.skip([w.record], "nothing to do in the CRM (a delete of a product it has not or has retired)")
                 done.append(w)
         failure: Exception | None = None
         for outcome in self.batch.send(changesets) if changesets else []:

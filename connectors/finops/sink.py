@@ -28,12 +28,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from p2c.connectors.base.sink import HeldBack, Sink, SinkRecord, WriteResult
+from p2c.connectors.base.sink import NOT_NEWER, SUPERSEDED, HeldBack, Sink, SinkRecord, WriteResult
 from p2c.connectors.core.batch import ODATA_DEFAULT_PARTS, BatchWriter, ChangeSet, ChangeSetResult
 from p2c.connectors.core.errors import error_message
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.versions import VersionStore
-from p2c.connectors.core.writes import Key, Write, dedupe, envelope, normalize, origin_entity
+from p2c.connectors.core.writes import Key, Write, cleared, dedupe, envelope, normalize, origin_entity
 from p2c.connectors.finops.holds import DependencyHold
 from p2c.connectors.finops.targets import Row, Target
 from p2c.errors import ConfigurationError, RecordError, RetriableError
@@ -43,7 +43,7 @@ log = logging.getLogger("p2c.connectors.finops")
 
 def parse_write(target: Target, record: SinkRecord, company: str) -> Write:
     fields, version, delete = envelope(record, target.entity_set)
-    fields = target.prepare(fields, company)
+    fields = target.clear(target.prepare(fields, company), cleared(record))
     key = target.key_of(fields)
     missing = [f for f, v in zip(target.key_fields, key, strict=True) if not v]
     if missing:
@@ -155,14 +155,14 @@ class FinOpsSink(Sink):
         rows = self.target.locate(self.client, [w.key for w in writes])
         applied = self.versions.get(normalize(w.key) for w in writes)
         fresh = [w for w in writes if w.version > applied.get(normalize(w.key), -1)]
-        result.skipped.extend(w.record for w in writes if w.version <= applied.get(normalize(w.key), -1))
+        result.skip((w.record for w in writes if w.version <= applied.get(normalize(w.key), -1)), NOT_NEWER)
         if held is not None and fresh:
             split = self.hold.split(self.target, fresh)
             fresh = split.ready
             held.extend(split.held)
             result.rejected.extend((w.record, err) for w, err in split.rejected)
         changesets, nothing = self.plan(fresh, rows) if fresh else ([], [])
-        result.skipped.extend(w.record for w in nothing)
+        result.skip((w.record for w in nothing), "nothing to change in the ERP")
         written, failed = self.send(changesets) if changesets else ([], [])
         result.written.extend(w.record for w in written)
         self.versions.put({normalize(w.key): w.version for w in [*written, *nothing]})
@@ -178,7 +178,7 @@ class FinOpsSink(Sink):
             except RecordError as exc:
                 result.rejected.append((record, exc))
         writes, superseded = dedupe(writes)
-        result.skipped.extend(w.record for w in superseded)
+        result.skip((w.record for w in superseded), SUPERSEDED)
         held: list[Write] = []
         if writes:
             failed = self._round(writes, result, held)

@@ -18,6 +18,12 @@ Deletes: FinOps rarely allows deleting a customer with history (transactions, qu
 customer blocks it instead: PATCH ``OnHoldStatus = 'All'`` (``delete_patch``). A target whose rows may be
 deleted outright (contact persons) sets ``delete_patch=None``.
 
+Cleared fields: a None is left out of a body, so that the fields p2c does not own keep their values (the
+envelope fills every schema field). A write names the fields its source emptied (``cleared``); ``clear``
+gives those FinOps's empty value for their type, as the real metadata types them: a string (nullable in the
+metadata, but X++ stores no null string) becomes "", an Edm.Decimal or Edm.Int32 (NOT NULL) becomes 0. Other
+types are not cleared (the streams name no value-mapped field, so no enum; dates are not mapped this way).
+
 A parent/child target (quotation header + lines, one change set per quotation) subclasses Target
 (``connectors.finops.quotations``); the sink's dedupe, version guard, holds and batching stay as they are.
 """
@@ -28,11 +34,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
 from p2c import flows, topics
 from p2c.connectors.core.batch import Operation
+from p2c.connectors.core.convert import record_schema
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pagination import NextLinkPaginator
 from p2c.connectors.core.writes import EnumLiteral, Key, normalize, odata_literal, or_filters
@@ -73,6 +81,27 @@ def to_json(value: Any) -> Any:
     return value
 
 
+_EMPTY = {"string": "", "int": 0, "long": 0, "double": 0.0, "float": 0.0}
+
+
+@cache
+def empty_values(topic: str) -> dict[str, Any]:
+    """Field -> the value that clears it in FinOps, for the fields of ``topic``'s record that can be cleared."""
+    out: dict[str, Any] = {}
+    for f in record_schema(topic, "record")["fields"]:
+        branches = [t for t in (f["type"] if isinstance(f["type"], list) else [f["type"]]) if t != "null"]
+        if len(branches) != 1:
+            continue
+        t = branches[0]
+        if isinstance(t, dict):
+            t = "decimal" if t.get("logicalType") == "decimal" else None
+        if t == "decimal":
+            out[f["name"]] = 0
+        elif t in _EMPTY:
+            out[f["name"]] = _EMPTY[str(t)]
+    return out
+
+
 @dataclass(frozen=True)
 class Reference:
     """``field`` of a record names a row of ``entity_set`` (``key_field``, in the record's company)."""
@@ -108,6 +137,12 @@ class Target:
         if COMPANY in self.key_fields and not record.get(COMPANY):
             record = {**record, COMPANY: company}
         return record
+
+    def clear(self, record: dict[str, Any], cleared: tuple[str, ...]) -> dict[str, Any]:
+        """``record`` with each cleared field that is None given its empty value (sent, not left out)."""
+        empty = empty_values(self.topic) if cleared else {}
+        wiped = {f: empty[f] for f in cleared if f in empty and record.get(f) is None and f not in self.key_fields}
+        return {**record, **wiped} if wiped else record
 
     def row_key(self, row: dict[str, Any]) -> Key:
         """The key of a row of ``entity_set`` as the ERP returns it."""

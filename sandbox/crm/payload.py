@@ -117,6 +117,13 @@ def to_columns(
         if name == entity.key[0] and (value is None or not creating):
             continue  # the key in an update body names the row the URL names (checked by the store)
         _check_writable(entity, field, creating)
+        if field.max_length is not None and isinstance(value, str) and len(value) > field.max_length:
+            raise ODataError(
+                400,
+                f"A validation error occurred. The length of the '{name}' attribute of the "
+                f"'{entity.logical_name}' entity exceeded the maximum allowed length of '{field.max_length}'.",
+                codes.STRING_TOO_LONG,
+            )
         try:
             out[name] = to_db(field, value)
         except ValueError_ as exc:

@@ -127,6 +127,7 @@ def _field(col: Column, table: str) -> Field | None:
         scale=scale,
         creatable=col.creatable,
         updatable=col.updatable,
+        max_length=col.max_length if col.attribute_type in ("String", "Memo") else None,
     )
 
 

@@ -55,6 +55,8 @@ class Field:
     #: an enum property: its qualified type name and its (member, value) pairs; values travel as member names
     enum: str = ""
     members: tuple[tuple[str, int], ...] = ()
+    #: Dataverse's MaxLength of a text column (FinOps's metadata has none)
+    max_length: int | None = None
 
     @property
     def edm_type(self) -> str:

@@ -35,6 +35,9 @@ from p2c.topics import dead_letter
 
 log = logging.getLogger("p2c.streams")
 
+TOMBSTONE = "a tombstone after a delete (the delete was handled)"
+NOTHING_NEW = "nothing new to write (a version already handled)"
+
 PartitionsOf = Callable[[str], int]  # topic name -> its partition count
 
 
@@ -72,7 +75,7 @@ class FlowAgent:
     async def _handle_once(self, event: EventT[Any]) -> None:
         raw_key: bytes | None = event.message.key
         if event.message.value is None:  # a tombstone after a delete: the delete itself was handled
-            self.counters.skipped += 1
+            self.counters.skip(TOMBSTONE)
             await asyncio.sleep(0)
             return
         key = decode_key(raw_key)
@@ -83,11 +86,13 @@ class FlowAgent:
         for target_key, value in encoded:
             await self.target.send(key=target_key, value=value)
         self.counters.written += len(encoded)
+        if encoded:
+            self.counters.events_written += 1
+        else:
+            self.counters.skip(outcome.skipped or NOTHING_NEW)
         if not encoded:
             # An agent that never awaits starves the event loop: Faust's fetcher and producer stop and the
             # worker stalls (measured: stuck after ~1,800 events). Yield once when nothing was sent.
             await asyncio.sleep(0)
-        if outcome.skipped:
-            self.counters.skipped += 1
         if raw_key is not None and outcome.memory is not None and outcome.memory != stored:
             self.known[raw_key] = codec.dumps(outcome.memory)

@@ -8,12 +8,10 @@ serves every flow of the app).
 
 from __future__ import annotations
 
-import importlib
 from typing import Protocol
 
 import faust
 
-from p2c.errors import ConfigurationError
 from p2c.flows import Flow
 from p2c.serde import Codecs
 from p2c.streams import loader
@@ -23,6 +21,7 @@ from p2c.streams.flow import MappingFlow
 from p2c.streams.join.agents import provider
 from p2c.streams.join.requester import RequesterAgent
 from p2c.streams.join.specs import spec_for
+from p2c.streams.loader import logic_of
 from p2c.streams.settings import StreamsSettings
 from p2c.streams.template import Template
 
@@ -36,18 +35,6 @@ class CountedAgent(Protocol):
 def load_templates(flow: Flow, settings: StreamsSettings) -> list[Template]:
     """The flow's templates, each checked against the contracts and against the declaration."""
     return [loader.load_declared(flow, name, company=settings.company) for name in flow.templates]
-
-
-def logic_of(flow: Flow) -> type:
-    """The class a flow's declaration names as its logic."""
-    module, _, name = flow.logic.partition(":")
-    try:
-        found = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigurationError(f"flow {flow.name}: its logic {flow.logic!r} cannot be imported: {exc}") from exc
-    if not isinstance(found, type):
-        raise ConfigurationError(f"flow {flow.name}: its logic {flow.logic!r} is not a class")
-    return found
 
 
 def register(

@@ -71,6 +71,7 @@ class ProviderAgent:
                 dlq=self.dlq,
                 counters=self.counters,
                 component=f"streams.join.{self.spec.name}",
+                change_event=False,  # counted apart: the flow's agent counts the same change events
             )
             await asyncio.sleep(0)  # never starve the event loop (see FlowAgent)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -25,7 +24,8 @@ from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
 from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
-from p2c.streams.counters import FlowCounters
+from p2c.streams.agents.base import NOTHING_NEW, TOMBSTONE
+from p2c.streams.counters import FlowCounters, ParkedGauge
 from p2c.streams.faust_adapter import started_consumer
 from p2c.streams.handling import handle_until_done
 from p2c.streams.join import codec
@@ -61,7 +61,7 @@ class RequesterAgent:
         self.targets = {name: app.topic(name) for name in flow.target_topics}
         self.dlq = app.topic(dead_letter(flow.name).name)
         self.state = app.Table(f"{flow.name}-state", partitions=partitions, key_type=bytes, value_type=bytes)
-        self.parked: dict[bytes, dict[str, int]] = {}
+        self.gauge = ParkedGauge(self.counters)
         self._assigned: frozenset[int] | None = None
         channel = app.topic(*flow.source_topics, self.answers, partitions=partitions, internal=True)
         self.agent = app.agent(channel, name=f"streams.{flow.name}", concurrency=1)(self.process)
@@ -72,7 +72,8 @@ class RequesterAgent:
             await self.handle(event)
 
     async def handle(self, event: EventT[Any]) -> None:
-        if event.message.topic != self.answers:
+        change_event = event.message.topic != self.answers
+        if change_event:
             self.counters.events_in += 1
         await handle_until_done(
             event,
@@ -81,12 +82,14 @@ class RequesterAgent:
             dlq=self.dlq,
             counters=self.counters,
             component=f"streams.{self.flow.name}",
+            change_event=change_event,
         )
 
     async def _handle_once(self, event: EventT[Any]) -> None:
         msg = event.message
         if msg.value is None or msg.key is None:
-            self.counters.skipped += msg.topic != self.answers
+            if msg.topic != self.answers:
+                self.counters.skip(TOMBSTONE)
             await asyncio.sleep(0)
             return
         key = decode_key(msg.key)
@@ -106,30 +109,41 @@ class RequesterAgent:
         for topic, target_key, value in encoded:
             await self.targets[topic].send(key=target_key, value=value)
         self.counters.written += len(encoded)
-        if step.skipped and msg.topic != self.answers:
-            self.counters.skipped += 1
-        self._store(msg.key, before, step)
+        self._store(msg.key, before, step, self._account(msg.key, before, step, msg.topic != self.answers))
         await asyncio.sleep(0)  # never starve the event loop (see FlowAgent)
 
-    def _store(self, raw_key: bytes, before: State | None, step: Step) -> None:
+    def _account(self, raw_key: bytes, before: State | None, step: Step, change_event: bool) -> int:
+        """Count the outcome of the change events the record holds; returns how many still wait.
+
+        A parked record holds the change events read since its last outcome (``pending``): they are all
+        written, or all skipped, when it is released, so every change event ends counted exactly once.
+        """
+        held = int((before or {}).get("pending", 0))
+        if held and raw_key not in self.gauge.parked:  # parked by an earlier run or another worker
+            self.counters.carried_in += held
+        pending = held + change_event
+        if step.waiting_on:
+            return pending
+        if pending:
+            if step.writes:
+                self.counters.events_written += pending
+            else:
+                self.counters.skip(step.skipped or NOTHING_NEW, pending)
+        return 0
+
+    def _store(self, raw_key: bytes, before: State | None, step: Step, pending: int = 0) -> None:
         state = None if step.state is None else {**step.state, "waiting_on": step.waiting_on}
+        if state is not None:
+            if pending:
+                state["pending"] = pending
+            else:
+                state.pop("pending", None)
         if state is None:
             if before is not None:
                 self.state.pop(raw_key, None)
         elif state != before:
             self.state[raw_key] = codec.dumps(state)
-        if step.waiting_on:
-            self.parked[raw_key] = step.waiting_on
-        else:
-            self.parked.pop(raw_key, None)
-        self._publish()
-
-    def _publish(self) -> None:
-        total: Counter[str] = Counter()
-        for waiting_on in self.parked.values():
-            total.update(waiting_on)
-        self.counters.waiting = len(self.parked)
-        self.counters.waiting_on = dict(total)
+        self.gauge.set(raw_key, step.waiting_on, pending)
 
     async def recount(self) -> None:
         """After a rebalance: count the parked records of the partitions this worker now owns."""
@@ -141,10 +155,13 @@ class RequesterAgent:
         if assigned == self._assigned:
             return
         self._assigned = assigned
-        self.parked = {}
+        before = dict(self.gauge.parked)
+        self.gauge.clear()
         for raw_key, value in list(self.state.items()):
             if (murmur2(raw_key) & 0x7FFFFFFF) % self.partitions in assigned:
-                waiting_on = (codec.loads(value) or {}).get("waiting_on")
-                if waiting_on:
-                    self.parked[raw_key] = waiting_on
-        self._publish()
+                state = codec.loads(value) or {}
+                self.gauge.set(raw_key, state.get("waiting_on"), int(state.get("pending", 0)))
+        # change events parked before this worker owned them come in; those of partitions it lost go out
+        parked = self.gauge.parked
+        self.counters.carried_in += sum(n for k, (_, n) in parked.items() if k not in before)
+        self.counters.carried_out += sum(n for k, (_, n) in before.items() if k not in parked)

@@ -60,13 +60,16 @@ def test_an_account_created_changed_and_deleted_in_the_crm(p2c_up: Running) -> N
     )
     assert row["IsExternallyMaintained"] == "Yes"
 
-    c.patch(f"accounts({created['accountid']})", {"name": "Fabrikam Renamed", "telephone1": "+1 555 0199"})
+    # renamed, a new phone, and the e-mail and city cleared: cleared in the ERP too (not left as they were)
+    change = {"name": "Fabrikam Renamed", "telephone1": "+1 555 0199", "emailaddress1": None, "address1_city": None}
+    c.patch(f"accounts({created['accountid']})", change)
     wait_for(
-        "the renamed customer",
+        "the renamed customer, its e-mail and city cleared",
         lambda: (
             (r := customer(e, number))
             and r["OrganizationName"] == "Fabrikam Renamed"
             and r["PrimaryContactPhone"] == "+1 555 0199"
+            and (r["PrimaryContactEmail"], r["DeliveryAddressCity"]) == ("", "")
         ),
         timeout=30,
     )

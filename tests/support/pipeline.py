@@ -74,7 +74,17 @@ class Sink:
         if held is not None and held.version >= version:
             self.skipped += 1
             return
-        self.rows[key.lower()] = Applied(value["op"], value["record"], version)
+        self.rows[key.lower()] = Applied(value["op"], self.patched(held, value), version)
+
+    @staticmethod
+    def patched(held: Applied | None, value: dict[str, Any]) -> dict[str, Any]:
+        """The record after the write, as a PATCH leaves it: a None is left out (the target keeps what it has)
+        unless the write names the field as cleared; a write over no live record creates it."""
+        record: dict[str, Any] = value["record"]
+        if held is None or held.op != "UPSERT" or value["op"] != "UPSERT":
+            return dict(record)
+        cleared = set(value.get("cleared") or ())
+        return {**held.record, **{k: v for k, v in record.items() if v is not None or k in cleared}}
 
     def live(self) -> dict[str, dict[str, Any]]:
         """Records that are there (an UPSERT last): a DELETE removes (or blocks) the record."""

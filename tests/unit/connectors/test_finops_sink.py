@@ -166,3 +166,16 @@ def test_the_lookup_filter_is_chunked_for_large_batches(tmp_path: Path) -> None:
 
 def test_key_path_escapes_quotes() -> None:
     assert CUSTOMERS.key_path(("usmf", "O'Neil/1")) == "CustomersV3(dataAreaId='usmf',CustomerAccount='O''Neil%2F1')"
+
+
+def test_a_cleared_field_is_sent_cleared_and_a_field_p2c_does_not_own_keeps_its_value(tmp_path: Path) -> None:
+    erp, store = sandboxes.erp(tmp_path)
+    s = sink(erp, tmp_path)
+    s.write([write("A", 1, PrimaryContactPhone="+1 555 0100", CreditLimit=500, SalesMemo="set by finance")])
+    cleared = write("A", 2, PrimaryContactPhone=None, CreditLimit=None, SalesMemo=None)
+    cleared.value["cleared"] = ["PrimaryContactPhone", "CreditLimit"]  # SalesMemo: None, but not cleared
+    result = s.write([cleared])
+    assert len(result.written) == 1 and not result.rejected
+    row = customer(store, "A")
+    assert row is not None
+    assert (row["PrimaryContactPhone"], row["CreditLimit"], row["SalesMemo"]) == ("", 0, "set by finance")

@@ -136,3 +136,13 @@ def test_throttling_is_retriable(crm: sandboxes.InProcess, tmp_path: Path) -> No
     crm.fail_next = [429] * 5
     with pytest.raises(RetriableError):
         s.write([write("P-1", 1)])
+
+
+def test_a_cleared_description_and_cost_are_written_as_null(crm: sandboxes.InProcess, tmp_path: Path) -> None:
+    s = sink(crm, tmp_path)
+    s.write([write("P-1", 1, description="Steel bolt", currentcost=Decimal("4"))])
+    cleared = write("P-1", 2, description=None, currentcost=None)
+    cleared.value["cleared"] = ["description", "currentcost"]
+    assert len(s.write([cleared]).written) == 1
+    (p1,) = rows(crm, "products", **{"$filter": "productnumber eq 'P-1'"})
+    assert (p1["description"], p1["currentcost"]) == (None, None)

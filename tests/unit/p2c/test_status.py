@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from p2c.flows import FLOWS, by_name, sink_group
-from p2c.status import ComponentStatus, FlowStatus, Report, _components, _lag, _live, as_json, render
+from p2c.stages import live
+from p2c.status import ComponentStatus, FlowStatus, Report, _components, _lag, as_json, render
 from p2c.topics import ERP_CUSTOMERS
 
 
@@ -45,4 +46,4 @@ def test_counts_add_up_over_every_instance_and_gauges_only_over_live_ones() -> N
     ]
     components = _components(snapshots, now)
     assert [(c.component, c.live) for c in components] == [("sink-erp", 1), ("streams", 1)]
-    assert [_live(s, now) for s in snapshots] == [False, True, False, True]
+    assert [live(s, now) for s in snapshots] == [False, True, False, True]

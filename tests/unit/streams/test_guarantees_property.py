@@ -100,6 +100,8 @@ class World:
                 "accountnumber": f"ACC-{n}",
                 "name": f"Account {n}",
                 "telephone1": "+1 555 0100",
+                "emailaddress1": f"acc{n}@example.com",
+                "address1_line1": f"{n} Harbour Rd",
                 "address1_country": "United States",
             }
         if entity == "contact":
@@ -145,6 +147,12 @@ class World:
                 "statecode": 0 if row.get("statecode") == 1 else 1,
             },
             "quantity": {"quantity": Decimal(n + 5)},  # never the quantity it was
+            # a phone, an e-mail and a street cleared, or set again: a cleared field must be cleared in the ERP
+            "clear": {
+                "telephone1": None if row.get("telephone1") else f"+1 555 {n:04}",
+                "emailaddress1": None if row.get("emailaddress1") else f"x{n}@example.com",
+                "address1_line1": None if row.get("address1_line1") else f"{n} Main St",
+            },
             "repoint": {
                 "_productid_value": f"p-{ref}",
                 "_parentcustomerid_value": f"a-{ref}",
@@ -152,7 +160,7 @@ class World:
             },
         }
         fields = changes.get(action, {})
-        return {k: v for k, v in fields.items() if k in row}
+        return {k: v for k, v in fields.items() if k in row or (action == "clear" and entity in ("account", "contact"))}
 
 
 ID = {
@@ -176,7 +184,7 @@ ENTITY = {
     "quote": "quotes",
     "line": "quotedetails",
 }
-ACTIONS = ("create", "rename", "same", "renumber", "toggle", "quantity", "repoint", "delete")
+ACTIONS = ("create", "rename", "same", "renumber", "toggle", "quantity", "repoint", "clear", "delete")
 
 TEMPLATES = {
     name: template(name)
