@@ -4,6 +4,7 @@ SIGTERM. One function per connector; the click layer (``connectors.cli``) only p
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from p2c.connectors.dataverse.settings import CrmSinkSettings, CrmSourceSettings
 from p2c.connectors.finops.settings import ErpSinkSettings, ErpSourceSettings
 from p2c.errors import ConfigurationError
 from p2c.metrics import MetricsReporter
+from p2c.replays import Listener
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
 
@@ -135,6 +137,7 @@ def run_sinks(
                 batch_size=batch_size,
                 batch_ms=batch_ms,
                 report_interval=report_interval,
+                replays=Listener(kafka, {group}, f"{component}-{group}-{os.getpid()}"),
             ),
             group,
         )

@@ -24,6 +24,7 @@ from p2c.control.deadletters import NotFound, Refused
 from p2c.control.lifecycle import STATES
 from p2c.control.overview import Overview
 from p2c.control.prometheus import CONTENT_TYPE, exposition
+from p2c.control.trace_web import trace_api
 from p2c.errors import P2CError, RetriableError
 from p2c.flows import NAMES
 
@@ -254,6 +255,23 @@ ROUTES: tuple[Route, ...] = (
         {"200": "the letter, discarded", "404": "no such letter", "409": "no note, or already discarded"},
         (ID_PATH,),
         {"note": {"type": "string", "description": "why (required)"}} | BY,
+    ),
+    Route(
+        "GET",
+        "/api/flows/{flow}/trace/{key}",
+        "A record's trace (`p2c trace`): its changes, writes, the sink, what it waits on, its dead letters.",
+        trace_api,
+        {"200": "the trace", "404": "no such flow, or no record with that key on its topics"},
+        (
+            FLOW_PATH,
+            {
+                "name": "key",
+                "in": "path",
+                "required": True,
+                "description": "an id or a value of the row",
+                "schema": {"type": "string"},
+            },
+        ),
     ),
     Route(
         "GET",

@@ -14,8 +14,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from p2c.control.api import OVERVIEW, blocking, error_status
+from p2c.control.counts_view import counts_html
 from p2c.control.lifecycle import OPEN, STATES, Entry
 from p2c.control.state import RETRIED
+from p2c.control.trace_web import trace_page
 from p2c.errors import P2CError
 from p2c.flows import NAMES
 
@@ -34,7 +36,7 @@ def page(title: str, body: str, refresh: int | None = None) -> web.Response:
     html = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · p2c</title>{meta}'
         f"<style>{STYLE}</style></head><body>"
-        '<nav><a href="/">Flows</a><a href="/dead-letters?state=open">Dead letters</a>'
+        '<nav><a href="/">Flows</a><a href="/dead-letters?state=open">Dead letters</a><a href="/trace">Trace</a>'
         '<a href="/api/openapi.json">API</a><a href="/metrics">Metrics</a></nav>'
         f"<h1>{escape(title)}</h1>{body}</body></html>"
     )
@@ -94,7 +96,8 @@ async def home(request: web.Request) -> web.Response:
         id_="components",
     )
     note = "<p>Lag is what is still to process on the flow's topics: a load is done when it reaches 0.</p>"
-    return page("Flows", health + flows + note + "<h2>Components</h2>" + comps, refresh=5)
+    counts = counts_html(snapshot.flows())
+    return page("Flows", health + flows + note + "<h2>Components</h2>" + comps + counts, refresh=5)
 
 
 def _actions(entry: Entry) -> str:
@@ -198,6 +201,7 @@ async def discard(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", home)
     app.router.add_get("/dead-letters", dead_letters)
+    app.router.add_get("/trace", trace_page)
     app.router.add_get("/dead-letters/{id}", dead_letter)
     app.router.add_post("/dead-letters/{id}/retry", retry)
     app.router.add_post("/dead-letters/{id}/discard", discard)

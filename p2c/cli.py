@@ -32,12 +32,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sink": ("p2c.connectors.cli", "sink", "Run a sink connector (Kafka to the CRM or the ERP)."),
     "streams": ("p2c.streams.cli", "streams", "Run the Faust stream processors that map, route and join."),
     "dlq": ("p2c.control.dlq_cli", "dlq", "Dead letters: list, show, retry, discard."),
+    "trace": ("p2c.control.trace_cli", "trace", "A record's way through a flow: changes, writes, waits, dead letters."),
     "control": ("p2c.control.cli", "control", "The control API, the console in the browser and /metrics."),
     "reconcile": (
         "p2c.control.reconcile.cli",
         "reconcile",
         "Compare the CRM and the ERP, per flow: what differs.",
     ),
+    "replay": ("p2c.control.replay.cli", "replay", "Replay a flow from a point in its topics while p2c runs."),
     "setup": ("p2c.connectors.setup_cli", "setup", "Check (and set up) what p2c needs of a Sales tenant."),
 }
 

@@ -48,6 +48,7 @@ SIDE_DEAD_LETTERED = "side_dead_lettered"  # join answers/subscriptions: not cha
 REQUEUED = "requeued"  # records a sink held back, given back at a rebalance: read again by the next owner
 HELD = "held"  # gauge: records a sink holds back until a dependency exists
 LAST_WRITTEN_MS = "last_written_ms"  # gauge: when the sink last wrote a record of the flow
+LOADS = "loads"  # gauge (sources): {entity set: {done, total, started_ms, finished_ms, last_poll_ms}}
 SKIPPED_BY = "skipped:"  # prefix: skipped:<rule>
 
 

@@ -39,6 +39,7 @@ from p2c.metrics import (
     HELD,
     IN,
     LAST_WRITTEN_MS,
+    LOADS,
     READ,
     REQUEUED,
     SKIPPED,
@@ -180,3 +181,30 @@ def last_written_ms(flow: str, snapshots: Iterable[dict[str, Any]]) -> int | Non
         if stage_of(str(snap.get("component", ""))) == "sink"
     ]
     return max(times, default=0) or None
+
+
+def progress(entry: dict[str, Any], now_ms: float) -> dict[str, Any]:
+    """A load's figures with its rate (rows/s) and time left (s) while it runs, when its total is known."""
+    started, finished = entry.get("started_ms"), entry.get("finished_ms")
+    done, total = int(entry.get("done", 0)), entry.get("total")
+    result = dict(entry) | {"state": "done" if finished else ("loading" if started else "polling")}
+    if started:
+        elapsed = max(((finished or now_ms) - started) / 1000, 1e-3)
+        result["rate_per_s"] = round(done / elapsed, 1)
+        if not finished and total is not None and done:
+            result["seconds_left"] = round(max(total - done, 0) / (done / elapsed), 1)
+    return result
+
+
+def loads(flow: str, snapshots: Iterable[dict[str, Any]], now_ms: float) -> list[dict[str, Any]]:
+    """The flow's sources' loads, per entity set (the newest report of each), with rate and time left."""
+    newest: dict[str, dict[str, Any]] = {}
+    for snap in snapshots:
+        if stage_of(str(snap.get("component", ""))) != "source":
+            continue
+        for entity, entry in (snap.get("gauges", {}).get(flow, {}).get(LOADS) or {}).items():
+            seen = max(entry.get("last_poll_ms") or 0, entry.get("started_ms") or 0)
+            mine = newest.get(entity)
+            if mine is None or seen >= max(mine.get("last_poll_ms") or 0, mine.get("started_ms") or 0):
+                newest[entity] = entry
+    return [{"entity": entity} | progress(entry, now_ms) for entity, entry in sorted(newest.items())]

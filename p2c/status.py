@@ -27,7 +27,7 @@ from p2c.metrics import SKIPPED, WAITING, WAITING_ON, WRITTEN, read_snapshots
 from p2c.offsets import committed_offsets, end_offsets
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings, load
-from p2c.stages import StageCounts, last_written_ms, live, stages
+from p2c.stages import StageCounts, last_written_ms, live, loads, stages
 
 
 @dataclass
@@ -43,6 +43,7 @@ class FlowStatus:
     waiting_on: dict[str, int] = field(default_factory=dict)
     stages: list[StageCounts] = field(default_factory=list)
     last_sync_ms: int | None = None  # when its sink last wrote a record
+    loads: list[dict[str, Any]] = field(default_factory=list)  # its sources' loads (p2c.stages.loads)
 
 
 @dataclass
@@ -103,6 +104,7 @@ def collect(kafka: KafkaSettings) -> Report:
         status.lag = _flow_lag(kafka, flow, ends)
         status.stages = stages(flow.name, snapshots.values(), now_ms)
         status.last_sync_ms = last_written_ms(flow.name, snapshots.values())
+        status.loads = loads(flow.name, snapshots.values(), now_ms)
         flows.append(status)
     return Report(flows, _components(snapshots.values(), now_ms))
 
@@ -149,8 +151,9 @@ def stage_lines(flows: Iterable[FlowStatus]) -> list[str]:
     """Per flow and stage, since the flow began: read = each outcome, in the stage's unit."""
     lines = []
     for f in flows:
-        synced = "never" if f.last_sync_ms is None else time.strftime("%H:%M:%S", time.localtime(f.last_sync_ms / 1000))
+        synced = clock(f.last_sync_ms)
         lines.append(f"{f.flow} (last write {synced}):")
+        lines.extend(f"  {load_line(load)}" for load in f.loads)
         for s in f.stages:
             t = s.total
             parts = [f"written {t.written}"]
@@ -163,6 +166,25 @@ def stage_lines(flows: Iterable[FlowStatus]) -> list[str]:
             for rule, n in sorted(t.skipped_by.items()):
                 lines.append(f"{'':<25}skipped {n}: {rule}")
     return lines
+
+
+def clock(ms: float | None) -> str:
+    return "never" if not ms else time.strftime("%H:%M:%S", time.localtime(ms / 1000))
+
+
+def load_line(load: dict[str, Any]) -> str:
+    """``full load of accounts: 1200 of 5000 rows (24%), 400/s, 10 s left; last poll 10:02:03``."""
+    total = load.get("total")
+    done = int(load.get("done", 0))
+    of = f"{done} of {total} rows ({100 * done // max(total, 1)}%)" if total is not None else f"{done} rows"
+    if load["state"] == "loading":
+        text = f"full load of {load['entity']}: {of}, {load.get('rate_per_s', 0):.0f}/s"
+        text += f", {load['seconds_left']:.0f} s left" if "seconds_left" in load else ", time left unknown (no total)"
+    elif load["state"] == "done":
+        text = f"full load of {load['entity']} done at {clock(load.get('finished_ms'))}: {of}"
+    else:
+        text = f"{load['entity']}"
+    return f"{text}; last poll {clock(load.get('last_poll_ms'))}"
 
 
 def as_json(report: Report) -> dict[str, Any]:

@@ -8,6 +8,8 @@ Convention (also in the README)::
     p2c.positions               where each source has got to (delta links, watermarks)
     p2c.metrics                 each component's counters, for `p2c status`
     p2c.dlq-state               what people did with each dead letter (control/state.py creates it, compacted)
+    p2c.replays                 replay requests and the processes' answers (p2c.replays creates it)
+    p2c.quotes.line-index       quote line id -> quote id, for line deletes the source could not place
     _schemas                    the schema registry's log
 
 ``src`` and ``tgt`` tell at a glance which side of the streams a topic is on. Which of them exist follows
@@ -79,3 +81,6 @@ CRM_PRODUCTS_TARGET = target("crm", "products")
 POSITIONS = Topic(POSITIONS_TOPIC, partitions=1, has_schema=False)
 METRICS = Topic(f"{PREFIX}.metrics", partitions=1, has_schema=False)
 DLQ_STATE = Topic(f"{PREFIX}.dlq-state", partitions=1, has_schema=False)
+REPLAYS = Topic(f"{PREFIX}.replays", partitions=1, has_schema=False)
+#: quote line id -> its quote, kept by the streams (``streams.line_index``; Faust creates it, compacted)
+QUOTE_LINE_INDEX = Topic(f"{PREFIX}.quotes.line-index", has_schema=False)

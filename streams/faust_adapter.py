@@ -21,7 +21,12 @@
    it. Every table here is registered while the app is built (:class:`PromptTableManager`).
 5. Whether an app has made its consumer yet (``App._consumer``): ``App.consumer`` makes one when asked,
    which a timer that only reads the assignment must not do (:func:`started_consumer`).
-6. Offsets Faust counts as done without processing them (``Consumer.getmany``, ``ack``, ``_read_offset``,
+6. Rewinding partitions for a replay (``Consumer._read_offset``, ``_committed_offset``, ``_acked``,
+   ``_acked_index``, ``_gap``, ``_commit``): Faust's public ``seek`` moves the read position only. Its acks and
+   committed offset stay ahead, so it would not track (nor ever commit) what it reads again below the old
+   committed offset, and a crash during the replay would lose the rest of it. :func:`rewind` also forgets the
+   acks and gaps of the partition and commits the new position, so the replay is tracked like any reading.
+7. Offsets Faust counts as done without processing them (``Consumer.getmany``, ``ack``, ``_read_offset``,
    ``seek_wait``, ``FlowControlEvent.clear``), all seen on Apache Kafka around rebalances (a broker killed, a
    worker added):
    a. Faust's fetch loop treats a jump in a partition's offsets as a "gap" that counts as acked: meant for
@@ -50,8 +55,8 @@ Wiring: :func:`install_transport` sets the app's consumer transport before any t
     FetchedHighwatersTransport  (faust.transport.drivers.aiokafka.Transport)
       .Consumer = FetchedHighwatersConsumer        (...aiokafka.Consumer)
         thread: FetchedHighwatersThread            (...aiokafka.AIOKafkaConsumerThread), overrides _highwaters
-        getmany, ack: no offset counted as done unless an agent processed it (6.)
-    app.flow_control.clear: releases the cleared copies of records (6c.)
+        getmany, ack: no offset counted as done unless an agent processed it (7.)
+    app.flow_control.clear: releases the cleared copies of records (7c.)
 """
 
 from __future__ import annotations
@@ -164,7 +169,7 @@ class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
 
 
 class FetchedHighwatersConsumer(driver.Consumer):
-    """Faust's aiokafka consumer: fetched highwaters, and no offset counted as done unless processed (6.)."""
+    """Faust's aiokafka consumer: fetched highwaters, and no offset counted as done unless processed (7.)."""
 
     logger = logging.getLogger("faust.transport.fetched")
     _thread: FetchedHighwatersThread
@@ -173,7 +178,7 @@ class FetchedHighwatersConsumer(driver.Consumer):
         super().__init__(*args, **kwargs)
         #: partitions sought back over a jump, with the offset they jumped to: the same jump again is real
         self._jumped_to: dict[TP, int] = {}
-        #: records a rebalance took from some agent's queue: not done, whoever else acks them (6c.)
+        #: records a rebalance took from some agent's queue: not done, whoever else acks them (7c.)
         self.cleared: weakref.WeakSet[Message] = weakref.WeakSet()
 
     def _new_consumer_thread(self) -> FetchedHighwatersThread:
@@ -222,7 +227,7 @@ class FetchedHighwatersConsumer(driver.Consumer):
         return True
 
     def ack(self, message: Message) -> bool:
-        """Faust's ack, except for a record a stream skipped without processing it (6b.)."""
+        """Faust's ack, except for a record a stream skipped without processing it (7b.)."""
         app = self.app
         if message in self.cleared or (
             not message.tracked
@@ -251,7 +256,7 @@ def install_transport(app: faust.App, kafka: KafkaSettings) -> None:
     clear = flow.clear
 
     def release_then_clear() -> None:
-        """Drop each queued record's reference as Faust clears the queue, so the record can be done (6c.)."""
+        """Drop each queued record's reference as Faust clears the queue, so the record can be done (7c.)."""
         consumer = started_consumer(app)
         for queue in list(flow._queues):
             for event in list(getattr(queue, "_queue", ())):
@@ -281,3 +286,33 @@ class PromptTableManager(TableManager):
         if not self.should_stop:
             await self._update_channels()
             await self.recovery.start()
+
+
+# ---- 6. rewinding partitions for a replay --------------------------------------------------------------
+
+
+async def rewind(app: faust.App, offsets: Mapping[TP, int]) -> dict[TP, int]:
+    """Read the partitions this worker owns of ``offsets`` again from there (never forward: the lower of the
+    offset asked and the next one to read), and commit that; returns where each now starts."""
+    consumer = cast(Any, started_consumer(app))
+    if consumer is None:
+        return {}
+    owned = consumer.assignment()
+    starts: dict[TP, int] = {}
+    for tp, offset in offsets.items():
+        if tp not in owned:
+            continue
+        read, committed = consumer._read_offset[tp], consumer._committed_offset[tp]
+        current = read + 1 if read is not None else committed
+        starts[tp] = offset if current is None else min(offset, current)
+    for tp, start in starts.items():
+        await consumer.seek(tp, start)
+        consumer._acked[tp].clear()
+        consumer._acked_index[tp].clear()
+        consumer._gap[tp].clear()
+        consumer._jumped_to.pop(tp, None)  # a jump seen before the rewind says nothing about the log (7a.)
+        consumer._committed_offset[tp] = start
+    if starts:
+        await consumer._commit(starts)
+        log.info("replay: rewound %s", ", ".join(f"{tp.topic}[{tp.partition}]@{o}" for tp, o in starts.items()))
+    return starts

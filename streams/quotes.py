@@ -37,6 +37,14 @@ from p2c.streams.template import Template, apply, target_key
 ACTIVE = 1
 REVISED = 7  # statuscode of a quote closed by ReviseQuote: a newer revision has its number
 CUSTOMER_JOINS = {"account": ACCOUNTS.name, "contact": CONTACTS.name}
+LINE, QUOTE = "quotedetailid", "_quoteid_value"
+
+
+def is_orphan_delete(change: dict[str, Any], key: str | None) -> bool:
+    """A line delete keyed by the line's own id: the source did not know its quote (it was deleted while the
+    source was down). :mod:`streams.line_index` sends it again keyed by its quote."""
+    before = change.get("before") or {}
+    return change.get("op") == "d" and not before.get(QUOTE) and key is not None and key == str(before.get(LINE))
 
 
 def _version(change: dict[str, Any]) -> int:
@@ -72,6 +80,8 @@ class QuotesFlow:
                 return replay(held, resubscribe=True)
             held = {**held, "header": {"after": row, "source": change["source"]}, "id": quote_id}
         else:
+            if state is None and is_orphan_delete(change, key):
+                return Step(None, skipped="a line delete keyed by the line: the line index sends it to its quote")
             line_id = str((change.get("after") or change.get("before") or {}).get("quotedetailid"))
             lines, gone = dict(held["lines"]), dict(held["gone"])
             seen = max([gone.get(line_id, -1)] + ([_version(lines[line_id])] if line_id in lines else []))

@@ -9,18 +9,23 @@ what was processed); after SIGKILL the uncommitted events are processed again (a
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from confluent_kafka.admin import AdminClient
+from faust.types import TP
 
 from p2c.admin import ensure_topics, wait_for_cluster
 from p2c.errors import ConfigurationError
 from p2c.flows import NAMES, by_name, topic
 from p2c.metrics import MetricsReporter
+from p2c.replays import Listener
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
 from p2c.streams import faust_adapter
@@ -120,12 +125,30 @@ def build(
             log.info("summary %s", runtime.summary())
 
     app.timer(interval=settings.summary_interval_s)(summary)
+    app.timer(interval=1.0)(replays_of(app, kafka, settings.app_id))
 
     @app.on_before_shutdown.connect
     async def on_stop(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         log.info("stopping: committing what was processed; %s", runtime.summary())
 
     return runtime
+
+
+def replays_of(app: faust.App, kafka: KafkaSettings, group: str) -> Callable[[], Awaitable[None]]:
+    """A timer that takes replay requests for this worker's group (``p2c.replays``) and rewinds its partitions."""
+    listener: list[Listener] = []
+
+    async def replays() -> None:
+        if not listener:
+            listener.append(await asyncio.to_thread(Listener, kafka, {group}, f"streams-{os.getpid()}"))
+        for request in await asyncio.to_thread(listener[0].pending):
+            asked = {TP(t, p): o for (t, p), o in request.offsets.items()}
+            rewound = await faust_adapter.rewind(app, asked)
+            if rewound:
+                done = {(tp.topic, tp.partition): o for tp, o in rewound.items()}
+                await asyncio.to_thread(listener[0].rewound, request, done)
+
+    return replays
 
 
 def prepare(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSettings) -> Runtime:

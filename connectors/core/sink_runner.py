@@ -15,6 +15,7 @@ left; the runner drops them from its buffer and the partition's next owner start
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -32,6 +33,7 @@ from p2c.failures import DEAD_LETTER, ErrorPolicy
 from p2c.metrics import HELD, LAST_WRITTEN_MS, READ, REQUEUED, skipped_by
 
 if TYPE_CHECKING:
+    from p2c.replays import Listener
     from p2c.serde import Codecs
 
 #: how long to wait for more records once a batch has some
@@ -58,6 +60,7 @@ class SinkRunner:
         max_backoff: float = 30.0,
         policy: ErrorPolicy = SINK_POLICY,
         split_budget: float = 5.0,
+        replays: Listener | None = None,
     ) -> None:
         self.sink = sink
         self.consumer = consumer
@@ -80,6 +83,7 @@ class SinkRunner:
         self._committed: dict[tuple[str, int], int] = {}
         self._stop = threading.Event()
         self._dlq_failures: list[KafkaError] = []
+        self.replays = replays
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -121,6 +125,8 @@ class SinkRunner:
         finally:
             self.consumer.close()  # leaves the group; everything written is committed already
             self.producer.flush(10)
+            if self.replays is not None:
+                self.replays.close()
 
     # ---- one batch -----------------------------------------------------------------------------
 
@@ -153,6 +159,11 @@ class SinkRunner:
 
     def step(self) -> int:
         """Fill a batch and process it (with the parked records, when they are due); returns its size."""
+        if self.replays is not None:
+            for request in self.replays.pending():
+                rewound = self.rewind(request.offsets)
+                if rewound:
+                    self.replays.rewound(request, rewound)
         wait = max(0.0, self._retry_at - time.monotonic()) if self._parked else None
         self._fill(wait)
         due = bool(self._parked) and time.monotonic() >= self._retry_at
@@ -332,6 +343,35 @@ class SinkRunner:
         if self.producer.flush(30) or self._dlq_failures:
             failures, self._dlq_failures = self._dlq_failures, []
             raise RetriableError(f"dead letters not acknowledged: {failures or 'timeout'}; offsets not committed")
+
+    def rewind(self, offsets: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        """Start the partitions this runner owns of ``offsets`` again there (a replay, ``p2c.replays``); returns
+        where each now starts. Never forward: the lower of the offset asked and the first record not final yet.
+        What was buffered or parked from there is dropped (it is read again) and the new position committed."""
+        owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        starts: dict[tuple[str, int], int] = {}
+        for tp, offset in offsets.items():
+            if tp not in owned:
+                continue
+            unfinished = [m.offset() or 0 for m in self._buffer if (m.topic(), m.partition()) == tp]
+            unfinished += [r.offset for r in self._parked if (r.topic, r.partition) == tp]
+            if tp in self._done:
+                unfinished.append(self._done[tp] + 1)
+            starts[tp] = min([offset, *unfinished])
+        if not starts:
+            return {}
+        self._buffer = [m for m in self._buffer if (m.topic(), m.partition()) not in starts]
+        self._parked = [r for r in self._parked if (r.topic, r.partition) not in starts]
+        positions = [TopicPartition(t, p, o) for (t, p), o in starts.items()]
+        for tp_ in positions:
+            with contextlib.suppress(KafkaException):  # not fetching it yet: it starts from the commit below
+                self.consumer.seek(tp_)
+        self.consumer.commit(offsets=positions, asynchronous=False)
+        for (t, p), o in starts.items():
+            self._done[(t, p)] = o - 1
+            self._committed[(t, p)] = o
+        log.info("%s: replay: rewound %s", self.component, ", ".join(f"{t}[{p}]@{o}" for (t, p), o in starts.items()))
+        return starts
 
     def _commit(self) -> None:
         """Commit each partition up to its first parked record, or past its last final one."""

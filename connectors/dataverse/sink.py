@@ -5,7 +5,8 @@ Per batch:
 
     dedupe            keep the newest write per productnumber (origin.version, then offset)
     versions          a write not newer than the version applied for its productnumber is skipped (the
-                      applied versions live on p2c's side: ``connectors.core.versions``)
+                      applied versions live on p2c's side: ``connectors.core.versions``), unless it is at
+                      that version and Sales no longer has the product (deleted by hand: a replay restores it)
     read products     GET products?$filter=productnumber eq 'a' or ...&$select=productid,productnumber,
                       statecode (chunked)
     read items        GET productpricelevels?$filter=_productid_value eq <id> or ... for the existing products
@@ -208,6 +209,10 @@ class ProductSink(Sink):
         result.skip((w.record for w in superseded), SUPERSEDED)
         applied = self.versions.get(normalize(w.key) for w in writes)
         stale = [w for w in writes if applied.get(normalize(w.key), -1) >= w.version]
+        again = [w for w in stale if applied.get(normalize(w.key)) == w.version and not w.delete]
+        if again:  # a replay: what Sales no longer has (deleted by hand) is written again
+            present = self.current([w.key[0] for w in again])
+            stale = [w for w in stale if w not in again or w.key[0].lower() in present]
         result.skip((w.record for w in stale), NOT_NEWER)
         writes = [w for w in writes if w not in stale]
         current = self.current([w.key[0] for w in writes]) if writes else {}

@@ -29,10 +29,12 @@ from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Reject
 from p2c.connectors.core.convert import to_millis
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pagination import NextLinkPaginator, Page
+from p2c.connectors.core.progress import LOAD_PROGRESS
 from p2c.connectors.dataverse.reference import ReferenceData
 from p2c.connectors.dataverse.streams import ANNOTATION, Stream
-from p2c.errors import RecordError
+from p2c.errors import P2CError, RecordError
 
+DATAVERSE_COUNT_LIMIT = 5000  # $count counts up to 5,000 rows: at the limit, the total is unknown
 log = logging.getLogger("p2c.connectors.dataverse")
 
 DELETED = "$deletedEntity"
@@ -187,6 +189,7 @@ class DataverseSource(Source):
         started = time.monotonic()
         count = rejected = 0
         log.info("%s: full load of %s %s", self.name, stream.entity_set, "resumed" if resume else "started")
+        LOAD_PROGRESS.started(stream.flow, stream.entity_set, self._count(stream))
         url = resume or stream.entity_set
         params = None if resume else {"$select": ",".join(stream.select)}
         try:
@@ -194,6 +197,7 @@ class DataverseSource(Source):
                 for row in page.rows:
                     item = self.row_item(stream, row, op="r")
                     if item is not None:
+                        LOAD_PROGRESS.advanced(stream.flow, stream.entity_set)
                         count += isinstance(item, ChangeEvent)
                         rejected += isinstance(item, Rejected)
                         yield item
@@ -206,6 +210,7 @@ class DataverseSource(Source):
                     else ""
                 )
                 if last:
+                    LOAD_PROGRESS.finished(stream.flow, stream.entity_set)
                     log.info(
                         "%s: full load of %s finished: %d rows, %d rejected",
                         self.name,
@@ -233,8 +238,19 @@ class DataverseSource(Source):
     def _delta_pages(self, link: str) -> Iterator[Page]:
         return self._paginator().pages(link)
 
+    def _count(self, stream: Stream) -> int | None:
+        """The rows of the entity set (``<set>/$count``), or None: Dataverse counts up to 5,000 only, and a
+        count that fails must not stop the load it only measures."""
+        try:
+            n = int(self.client.request("GET", f"{stream.entity_set}/$count").text.strip())
+        except (P2CError, ValueError) as exc:
+            log.info("%s: no row count of %s (%s): the load's progress has no total", self.name, stream.entity_set, exc)
+            return None
+        return n if n < DATAVERSE_COUNT_LIMIT else None
+
     def poll(self, stream: Stream) -> Iterator[SourceItem]:
         state = self.state.setdefault(stream.entity_set, {})
+        LOAD_PROGRESS.polled(stream.flow, stream.entity_set)
         link = self._position(state.get("delta"))
         if not link:
             yield from self.full_load(stream, resume=self._position(state.get("next")))

@@ -76,6 +76,17 @@ class QuotationTarget(Target):
                     found.setdefault(normalize(line_key[:2]), []).append(line_key)
         return found
 
+    def lost(self, client: ODataClient, writes: list[Any], rows: dict[Key, Row]) -> list[Any]:
+        """A quotation whose header or one of whose lines is gone."""
+        present = [w for w in writes if normalize(w.key) in rows]
+        children = self.read_children(client, [w.key for w in present]) if present else {}
+        gone = [w for w in writes if normalize(w.key) not in rows]
+        for w in present:
+            have = {int(c[2]) for c in children.get(normalize(w.key), [])}
+            if any(int(line[LINE]) not in have for line in self._parts(w.fields)[1]):
+                gone.append(w)
+        return gone
+
     def _line_path(self, company: str, number: str, line: Any) -> str:
         return key_path(self.lines_entity_set, LINE_KEY, (company, number, int(line)))
 

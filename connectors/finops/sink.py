@@ -5,7 +5,9 @@ for a reference, then ``$batch`` requests with one change set per record (one ba
     locate            GET <EntitySet>?cross-company=true&$filter=(k1 and k2) or ...&$select=<key fields>
                       (chunked to keep URLs short): which keys exist, and the row to address (contact persons)
     version guard     a write whose version is not newer than the one applied (the sink's version store,
-                      on p2c's side) is skipped: replays are no-ops, an older write never wins
+                      on p2c's side) is skipped: replays are no-ops, an older write never wins; but an upsert
+                      at the applied version whose row the ERP no longer has (removed by hand, a quotation
+                      line deleted) is written again (``Target.lost``): a replay restores it
     references        a record whose customer or product is not in the ERP yet is held back (``holds``)
     children          a parent/child target reads the children of the batch's keys (quotation lines)
     $batch            PATCH existing keys, POST new ones; at most ``max_operations`` parts a request
@@ -30,7 +32,7 @@ from collections.abc import Callable, Sequence
 
 from p2c.connectors.base.sink import NOT_NEWER, SUPERSEDED, HeldBack, Sink, SinkRecord, WriteResult
 from p2c.connectors.core.batch import ODATA_DEFAULT_PARTS, BatchWriter, ChangeSet, ChangeSetResult
-from p2c.connectors.core.errors import error_message
+from p2c.connectors.core.errors import error_message, field_named
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.versions import VersionStore
 from p2c.connectors.core.writes import Key, Write, cleared, dedupe, envelope, normalize, origin_entity
@@ -144,9 +146,11 @@ class FinOpsSink(Sink):
         failure = outcome.failure
         assert failure is not None
         w: Write = outcome.changeset.tag
+        detail = error_message(failure.body)
         return RecordError(
-            f"FinOps answered HTTP {failure.status} {attempts} times: {error_message(failure.body)}",
+            f"FinOps answered HTTP {failure.status} {attempts} times: {detail}",
             record_key=w.record.key,
+            field=field_named(detail),
         )
 
     def _round(
@@ -154,8 +158,18 @@ class FinOpsSink(Sink):
     ) -> list[tuple[Write, RecordError]]:
         rows = self.target.locate(self.client, [w.key for w in writes])
         applied = self.versions.get(normalize(w.key) for w in writes)
-        fresh = [w for w in writes if w.version > applied.get(normalize(w.key), -1)]
-        result.skip((w.record for w in writes if w.version <= applied.get(normalize(w.key), -1)), NOT_NEWER)
+        again = [w for w in writes if w.version == applied.get(normalize(w.key)) and not w.delete]
+        lost = {id(w) for w in self.target.lost(self.client, again, rows)} if again else set()
+        fresh = [w for w in writes if w.version > applied.get(normalize(w.key), -1) or id(w) in lost]
+        if lost:
+            log.info(
+                "%d %s written before are gone from %s: written again",
+                len(lost),
+                self.target.name,
+                self.target.entity_set,
+            )
+        skipped = (w.record for w in writes if w.version <= applied.get(normalize(w.key), -1) and id(w) not in lost)
+        result.skip(skipped, NOT_NEWER)
         if held is not None and fresh:
             split = self.hold.split(self.target, fresh)
             fresh = split.ready

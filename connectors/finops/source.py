@@ -32,6 +32,7 @@ from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Reject
 from p2c.connectors.core.convert import RowConverter, record_schema
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pagination import NextLinkPaginator
+from p2c.connectors.core.progress import LOAD_PROGRESS
 from p2c.connectors.finops.snapshot import Difference, SnapshotStore
 from p2c.connectors.finops.targets import odata_literal
 from p2c.errors import RecordError
@@ -210,13 +211,18 @@ class FinOpsSource(Source):
         started = time.monotonic()
         version = int(time.time() * 1000)
         first = not self.store.loaded
+        LOAD_PROGRESS.polled(stream.flow, stream.entity_set)
         count = self.read(stream, datetime.now(UTC).date())
+        if first:  # the snapshot, read, knows its size: the full load's total
+            LOAD_PROGRESS.started(stream.flow, stream.entity_set, count)
         self.cycles += 1
         sent = {"c": 0, "u": 0, "d": 0}
         for pages in (self.store.changed(self.page_size), self.store.deleted(self.page_size)):
             for page in pages:
                 for diff in page:
                     sent[diff.op] += 1
+                    if first:
+                        LOAD_PROGRESS.advanced(stream.flow, stream.entity_set)
                     yield self.item(stream, diff, "r" if first and diff.op == "c" else diff.op, version)
                 yield Checkpoint({"cycles": self.cycles, "version": version})
                 if self.stopped:
@@ -224,6 +230,7 @@ class FinOpsSource(Source):
                 self.store.apply(page)
         if first:
             self.store.mark_loaded()
+            LOAD_PROGRESS.finished(stream.flow, stream.entity_set)
             note = f"full snapshot of {stream.entity_set}: {count} products, {time.monotonic() - started:.1f} s"
             log.info("%s: %s", self.name, note)
             yield Checkpoint({"cycles": self.cycles, "version": version}, note)

@@ -193,6 +193,11 @@ class Target:
         """Child rows the target has for ``keys`` (normalized), for targets with children."""
         return {}
 
+    def lost(self, client: ODataClient, writes: list[Any], rows: dict[Key, Row]) -> list[Any]:
+        """Of upserts at the version already applied (a replay), those the ERP no longer has (``rows``: what
+        ``locate`` found): removed behind p2c's back, so the sink writes them again."""
+        return [w for w in writes if normalize(w.key) not in rows]
+
     def operations(
         self,
         record: dict[str, Any],

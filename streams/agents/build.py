@@ -12,6 +12,7 @@ from typing import Protocol
 
 import faust
 
+from p2c import topics
 from p2c.flows import Flow
 from p2c.serde import Codecs
 from p2c.streams import loader
@@ -21,6 +22,7 @@ from p2c.streams.flow import MappingFlow
 from p2c.streams.join.agents import provider
 from p2c.streams.join.requester import RequesterAgent
 from p2c.streams.join.specs import spec_for
+from p2c.streams.line_index import LineIndexAgents
 from p2c.streams.loader import logic_of
 from p2c.streams.settings import StreamsSettings
 from p2c.streams.template import Template
@@ -45,4 +47,6 @@ def register(
     if logic is MappingFlow:
         return [FlowAgent(app, MappingFlow(t), codecs, partitions_of(t.source_topic)) for t in loaded]
     providers = [provider(app, spec_for(t.name), codecs, partitions_of(t.name)) for t in flow.joins]
+    if topics.CRM_QUOTEDETAILS in flow.sources:  # line deletes the source could not place (streams.line_index)
+        LineIndexAgents(app, codecs, partitions_of(topics.CRM_QUOTEDETAILS.name), flow.name)
     return [RequesterAgent(app, logic(*loaded), codecs, partitions_of(flow.sources[0].name), providers)]

@@ -3,12 +3,15 @@ every flow's every stage, read through the control API, accounts for every recor
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from p2c.process import p2c_command
 from tests.support.odata import ODataClient, crm, wait_for
 from tests.support.up import Running
 
@@ -21,13 +24,13 @@ def ref_id(c: ODataClient, entity_set: str, field: str, value: str, key: str) ->
     return str(c.get_all(entity_set, {"$filter": f"{field} eq '{value}'", "$select": key})[0][key])
 
 
-def mixed_load(c: ODataClient, tag: str) -> None:
+def mixed_load(c: ODataClient, tag: str) -> dict[str, Any]:
     """A long name (truncated in the ERP), an unmappable account (dead-lettered) and its contact (held by the
     ERP sink: its company is not there), a contact of an account without a number (waiting on it), a draft
     quote (skipped), a quote on a contact, a quote on a product the CRM masters (skipped)."""
     usd = ref_id(c, "transactioncurrencies", "isocurrencycode", "USD", "transactioncurrencyid")
     each = ref_id(c, "uoms", "name", "Each", "uomid")
-    c.post("accounts", {"name": f"Long {tag} " + "x" * 140})
+    long = c.post("accounts", {"name": f"Long {tag} " + "x" * 140}).json()
     atlantis = c.post("accounts", {"name": f"Atlantis {tag}", "address1_country": "Atlantis"}).json()
     c.post(
         "contacts",
@@ -40,7 +43,7 @@ def mixed_load(c: ODataClient, tag: str) -> None:
     nameless = c.post("accounts", {"name": f"No number {tag}"}).json()
     c.patch(f"accounts({nameless['accountid']})", {"accountnumber": None})
     parent = {"parentcustomerid_account@odata.bind": f"/accounts({nameless['accountid']})"}
-    c.post("contacts", {"firstname": "Waits", "lastname": tag, **parent})
+    waits = c.post("contacts", {"firstname": "Waits", "lastname": tag, **parent}).json()
     account = c.post("accounts", {"name": f"Counted {tag}"}).json()
     prospect = c.post("contacts", {"firstname": "Not", "lastname": f"Customer {tag}"}).json()
     product = c.post(
@@ -69,6 +72,7 @@ def mixed_load(c: ODataClient, tag: str) -> None:
             "priceperunit": 10,
         },
     )
+    return {"long": long, "nameless": nameless, "waits": waits}
 
 
 def _customer(kind: str, row: dict[str, Any]) -> dict[str, str]:
@@ -97,7 +101,7 @@ def settled(control_url: str) -> list[dict[str, Any]] | None:
 def test_every_flow_s_counts_add_up_after_a_mixed_load(p2c_up: Running) -> None:
     c = crm(p2c_up.crm_url)
     tag = uuid.uuid4().hex[:6].upper()
-    mixed_load(c, tag)
+    made = mixed_load(c, tag)
 
     def seen() -> list[dict[str, Any]] | None:
         flows = settled(p2c_up.control_url)
@@ -135,9 +139,70 @@ def test_every_flow_s_counts_add_up_after_a_mixed_load(p2c_up: Running) -> None:
     # every account row the source published is a change event the streams read (more after a crash: read again)
     assert accounts["streams"]["read"] >= accounts["source"]["written"] > 0
     assert next(f for f in flows if f["flow"] == "accounts")["last_sync_ms"]
+    check_loads(p2c_up, flows)
+    check_traces(p2c_up, made)
 
 
 def _stage(flows: list[dict[str, Any]], flow: str, stage: str) -> dict[str, Any]:
     entry = next(f for f in flows if f["flow"] == flow)
     figures: dict[str, Any] = next(s for s in entry["stages"] if s["stage"] == stage)["total"]
     return figures
+
+
+def trace_api(control_url: str, flow: str, key: str) -> dict[str, Any]:
+    found: dict[str, Any] = httpx.get(f"{control_url}/api/flows/{flow}/trace/{key}", timeout=60).json()
+    return found
+
+
+def check_traces(p2c_up: Running, made: dict[str, Any]) -> None:
+    """The long name's truncation is reported; the contact waits on the account dead-lettered for its missing
+    number, and says so; the CLI prints the same trace."""
+    number = made["long"]["accountnumber"]
+    found = trace_api(p2c_up.control_url, "accounts", number)
+    assert found["ids"] == [made["long"]["accountid"]], found
+    stages = [s["stage"] for s in found["steps"]]
+    assert stages[0] == "source" and "streams" in stages, found
+    write = next(s for s in found["steps"] if s["stage"] == "streams")
+    assert any(n.startswith("OrganizationName truncated from") for n in write["changed"]), write
+    assert write["time"] and write["version"] > 0 and write["sink"].startswith("handled by p2c-sink-erp-customers")
+
+    contact = made["waits"]
+    found = trace_api(p2c_up.control_url, "contacts", contact["msdynce_contactnumber"])
+    waiting = found["waiting"]
+    assert waiting and waiting["waiting_on"] == {"account": 1} and waiting["events"] >= 1, found
+    dep = waiting["dependencies"][0]
+    assert dep["key"] == made["nameless"]["accountid"] and dep["dead_letter"]["state"] == "open", found
+
+    env = {**os.environ, "P2C_SCHEMA_REGISTRY_URL": p2c_up.registry_url}
+    cli = subprocess.run(
+        p2c_command("trace", "contacts", contact["contactid"], "--bootstrap-servers", p2c_up.bootstrap),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "waiting on account (1)" in cli.stdout and "dead-lettered (accounts." in cli.stdout, cli.stdout
+    missing = subprocess.run(
+        p2c_command("trace", "accounts", f"NOPE-{uuid.uuid4().hex}", "--bootstrap-servers", p2c_up.bootstrap),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert missing.returncode == 1 and "no record" in missing.stderr, missing
+
+
+def check_loads(p2c_up: Running, flows: list[dict[str, Any]]) -> None:
+    """Each source's full load is done, with its total (the CRM's $count, the ERP's snapshot) and its last poll;
+    the console shows the counts per stage."""
+    for name, entity in (
+        ("accounts", "accounts"),
+        ("quotes", "quotedetails"),
+        ("products", "CDSReleasedDistinctProducts"),
+    ):
+        load = next(x for x in next(f for f in flows if f["flow"] == name)["loads"] if x["entity"] == entity)
+        assert load["state"] == "done" and load["total"] is not None and load["done"] >= 1, load
+        assert load["last_poll_ms"] and load["rate_per_s"] > 0, load
+    home = httpx.get(f"{p2c_up.control_url}/", timeout=60).text
+    assert 'id="stages-accounts"' in home and "change events" in home and "full load of accounts done" in home

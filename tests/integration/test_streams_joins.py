@@ -292,3 +292,47 @@ def test_a_quote_with_a_product_not_maintained_externally_is_skipped_until_it_is
     pipe.send(CRM_PRODUCTS.name, "u", {**p, "msdynce_ismaintainedexternally": True})
     [written] = pipe.read(ERP_QUOTATIONS.name, {key}, lambda ws: len(ws) >= 1)
     assert lines_of(written) == [(1, f"PS-{t}", Decimal("2"))]
+
+
+@pytest.mark.timeout(40)
+def test_a_line_deleted_while_the_source_was_down_reaches_its_quote(pipe: Pipe, kafka: KafkaSettings) -> None:
+    """After a restart the source no longer knows a line deleted meanwhile: it keys the delete by the line's own
+    id (``_load_parents``). The streams' line index sends it to its quote; a line never seen is dead-lettered."""
+    t = tag()
+    acc, p = account(f"ACC-O-{t}"), product(f"PO-{t}")
+    q = quote(f"QUO-O-{t}", acc)
+    l1, l2 = line(q, 1, p), line(q, 2, p, "4")
+    for topic, row in ((CRM_ACCOUNTS.name, acc), (CRM_PRODUCTS.name, p), (CRM_QUOTES.name, q)):
+        pipe.send(topic, "c", row)
+    pipe.send(CRM_QUOTEDETAILS.name, "c", l1)
+    pipe.send(CRM_QUOTEDETAILS.name, "c", l2)
+    key = f"usmf|QUO-O-{t}"
+    pipe.read(ERP_QUOTATIONS.name, {key}, lambda ws: bool(ws) and len(ws[-1]["record"]["lines"]) == 2)
+
+    never_seen = str(uuid.uuid4())
+    for line_id in (l2["quotedetailid"], never_seen):  # as the source sends a delete it cannot place
+        pipe.version += 1
+        orphan = samples.change("d", {"quotedetailid": line_id}, pipe.version, entity="quotedetails")
+        pipe.producer.produce(
+            CRM_QUOTEDETAILS.name, key=line_id.encode(), value=pipe.codecs[CRM_QUOTEDETAILS.name].serialize(orphan)
+        )
+    assert pipe.producer.flush(10) == 0
+    writes = pipe.read(
+        ERP_QUOTATIONS.name, {key}, lambda ws: bool(ws) and lines_of(ws[-1]) == [(1, f"PO-{t}", Decimal(2))]
+    )
+    assert writes[-1]["op"] == "UPSERT"
+
+    dlq = Consumer(kafka.consumer(f"test-orphans-{uuid.uuid4()}"))
+    dlq.subscribe(["p2c.dlq.quotes"])
+    deadline, letters = time.monotonic() + 20, list[Any]()
+    try:
+        while not letters and time.monotonic() < deadline:
+            letters = [m for m in dlq.consume(100, 0.2) if not m.error() and m.key() == never_seen.encode()]
+    finally:
+        dlq.close()
+    assert letters, "the delete of a line never seen was not dead-lettered"
+    headers = dict(letters[0].headers() or [])
+    assert (
+        headers["p2c.error.field"] == b"_quoteid_value"
+        and b"never saw" in headers["__connect.errors.exception.message"]
+    )

@@ -85,7 +85,8 @@ def test_full_load_reads_every_row_as_r_pages_and_checkpoints() -> None:
         and not checkpoints[0].position["entities"]["accounts"]["delta"]
     )
     assert "$deltatoken=105" in checkpoints[-1].position["entities"]["accounts"]["delta"]
-    first_request = fake.requests[1]  # after WhoAmI
+    assert fake.requests[1].url.path.endswith("/accounts/$count")  # the full load's total, for its progress
+    first_request = fake.requests[2]  # after WhoAmI and the count
     assert "odata.track-changes" in first_request.headers["Prefer"]
     assert "odata.maxpagesize=2" in first_request.headers["Prefer"]
     assert 'odata.include-annotations="*"' in first_request.headers["Prefer"]

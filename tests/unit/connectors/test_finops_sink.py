@@ -82,6 +82,18 @@ def test_an_older_version_never_overwrites_a_newer_one_and_replays_are_noops(tmp
     assert erp.count("POST", "$batch") == 1
 
 
+def test_a_replay_writes_again_what_was_removed_from_the_erp_by_hand(tmp_path: Path) -> None:
+    erp, store = sandboxes.erp(tmp_path)
+    s = sink(erp, tmp_path)
+    s.write([write("A", 10), write("B", 10)])
+    store.delete(E.CUSTOMERS, {"dataAreaId": "usmf", "CustomerAccount": "A"})
+    result = s.write([write("A", 10), write("B", 10), write("A", 9)])  # the same writes again, and an older one
+    assert [r.key for r in result.written] == ["usmf|A"] and len(result.skipped) == 2
+    assert customer(store, "A")["OrganizationName"] == "A v10"  # type: ignore[index]
+    deleted = s.write([write("A", 11, op="DELETE")])
+    assert len(deleted.written) == 1 and len(s.write([write("A", 11, op="DELETE")]).skipped) == 1
+
+
 def test_delete_puts_the_customer_on_hold_and_skips_unknown_ones(tmp_path: Path) -> None:
     erp, store = sandboxes.erp(tmp_path)
     s = sink(erp, tmp_path)

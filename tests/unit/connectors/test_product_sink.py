@@ -91,6 +91,16 @@ def test_older_versions_and_replays_are_skipped(crm: sandboxes.InProcess, tmp_pa
     assert rows(crm, "products")[0]["name"] == "P-1 v9"
 
 
+def test_a_replay_writes_again_a_product_deleted_in_sales_by_hand(crm: sandboxes.InProcess, tmp_path: Path) -> None:
+    s = sink(crm, tmp_path)
+    s.write([write("P-1", 9), write("P-2", 9)])
+    gone = next(p for p in rows(crm, "products") if p["productnumber"] == "P-1")
+    crm.client().request("DELETE", f"products({gone['productid']})")
+    result = s.write([write("P-1", 9), write("P-2", 9)])
+    assert [r.key for r in result.written] == ["P-1"] and len(result.skipped) == 1
+    assert {p["productnumber"] for p in rows(crm, "products")} == {"P-1", "P-2"}
+
+
 def test_no_price_list_in_the_currency_rejects_that_product_alone(crm: sandboxes.InProcess, tmp_path: Path) -> None:
     s = sink(crm, tmp_path)
     result = s.write([write("P-JPY", 1, transactioncurrencyid_isocurrencycode="JPY"), write("P-OK", 1)])

@@ -12,7 +12,7 @@ from p2c.cli import main
 from p2c.errors import EXIT_CONFIGURATION, EXIT_UNREACHABLE
 from p2c.process import free_port
 
-NOT_RUNNING = ["status", "status --json", "dlq list", "dlq list --json", "dlq retry"]
+NOT_RUNNING = ["status", "status --json", "dlq list", "dlq list --json", "dlq retry", "trace accounts ACC-01000-X"]
 
 
 @pytest.fixture(autouse=True)
