@@ -26,7 +26,11 @@
    committed offset stay ahead, so it would not track (nor ever commit) what it reads again below the old
    committed offset, and a crash during the replay would lose the rest of it. :func:`rewind` also forgets the
    acks and gaps of the partition and commits the new position, so the replay is tracked like any reading.
-7. Offsets Faust counts as done without processing them (``Consumer.getmany``, ``ack``, ``_read_offset``,
+7. Which event a table write belongs to (``faust.streams._current_event``). A table sends its changelog record
+   to the partition of ``current_event()``; in a batch from ``Stream.take_events`` that is the batch's last
+   event, not the one being handled, so an agent that handles a batch sets it per event (:func:`handling`).
+   Faust has no public way to set it.
+8. Offsets Faust counts as done without processing them (``Consumer.getmany``, ``ack``, ``_read_offset``,
    ``seek_wait``, ``FlowControlEvent.clear``), all seen on Apache Kafka around rebalances (a broker killed, a
    worker added):
    a. Faust's fetch loop treats a jump in a partition's offsets as a "gap" that counts as acked: meant for
@@ -55,22 +59,24 @@ Wiring: :func:`install_transport` sets the app's consumer transport before any t
     FetchedHighwatersTransport  (faust.transport.drivers.aiokafka.Transport)
       .Consumer = FetchedHighwatersConsumer        (...aiokafka.Consumer)
         thread: FetchedHighwatersThread            (...aiokafka.AIOKafkaConsumerThread), overrides _highwaters
-        getmany, ack: no offset counted as done unless an agent processed it (7.)
-    app.flow_control.clear: releases the cleared copies of records (7c.)
+        getmany, ack: no offset counted as done unless an agent processed it (8.)
+    app.flow_control.clear: releases the cleared copies of records (8c.)
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, cast
 
 import faust
+import faust.streams as faust_streams
 from faust.tables import TableManager
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as driver
-from faust.types import TP, ConsumerT, Message
+from faust.types import TP, ConsumerT, EventT, Message
 
 from p2c.settings import KafkaSettings
 from p2c.streams import recovery
@@ -169,7 +175,7 @@ class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
 
 
 class FetchedHighwatersConsumer(driver.Consumer):
-    """Faust's aiokafka consumer: fetched highwaters, and no offset counted as done unless processed (7.)."""
+    """Faust's aiokafka consumer: fetched highwaters, and no offset counted as done unless processed (8.)."""
 
     logger = logging.getLogger("faust.transport.fetched")
     _thread: FetchedHighwatersThread
@@ -178,7 +184,7 @@ class FetchedHighwatersConsumer(driver.Consumer):
         super().__init__(*args, **kwargs)
         #: partitions sought back over a jump, with the offset they jumped to: the same jump again is real
         self._jumped_to: dict[TP, int] = {}
-        #: records a rebalance took from some agent's queue: not done, whoever else acks them (7c.)
+        #: records a rebalance took from some agent's queue: not done, whoever else acks them (8c.)
         self.cleared: weakref.WeakSet[Message] = weakref.WeakSet()
 
     def _new_consumer_thread(self) -> FetchedHighwatersThread:
@@ -227,7 +233,7 @@ class FetchedHighwatersConsumer(driver.Consumer):
         return True
 
     def ack(self, message: Message) -> bool:
-        """Faust's ack, except for a record a stream skipped without processing it (7b.)."""
+        """Faust's ack, except for a record a stream skipped without processing it (8b.)."""
         app = self.app
         if message in self.cleared or (
             not message.tracked
@@ -256,7 +262,7 @@ def install_transport(app: faust.App, kafka: KafkaSettings) -> None:
     clear = flow.clear
 
     def release_then_clear() -> None:
-        """Drop each queued record's reference as Faust clears the queue, so the record can be done (7c.)."""
+        """Drop each queued record's reference as Faust clears the queue, so the record can be done (8c.)."""
         consumer = started_consumer(app)
         for queue in list(flow._queues):
             for event in list(getattr(queue, "_queue", ())):
@@ -310,9 +316,22 @@ async def rewind(app: faust.App, offsets: Mapping[TP, int]) -> dict[TP, int]:
         consumer._acked[tp].clear()
         consumer._acked_index[tp].clear()
         consumer._gap[tp].clear()
-        consumer._jumped_to.pop(tp, None)  # a jump seen before the rewind says nothing about the log (7a.)
+        consumer._jumped_to.pop(tp, None)  # a jump seen before the rewind says nothing about the log (8a.)
         consumer._committed_offset[tp] = start
     if starts:
         await consumer._commit(starts)
         log.info("replay: rewound %s", ", ".join(f"{tp.topic}[{tp.partition}]@{o}" for tp, o in starts.items()))
     return starts
+
+
+# ---- 7. the event a table write belongs to, inside a batch ---------------------------------------------
+
+
+@contextmanager
+def handling(event: EventT[Any]) -> Iterator[None]:
+    """Make ``event`` Faust's current event while it is handled (its table writes go to its partition)."""
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)

@@ -14,7 +14,6 @@ rebalance they are recounted from the table.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -27,7 +26,7 @@ from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_lo
 from p2c.streams.agents.base import NOTHING_NEW, TOMBSTONE
 from p2c.streams.counters import FlowCounters, ParkedGauge
 from p2c.streams.faust_adapter import started_consumer
-from p2c.streams.handling import handle_until_done
+from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
 from p2c.streams.join.core import Answer, State, Step, subscriptions
@@ -68,8 +67,7 @@ class RequesterAgent:
         app.timer(interval=2.0)(self.recount)
 
     async def process(self, stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            await self.handle(event)
+        await in_batches(stream, self.handle)
 
     async def handle(self, event: EventT[Any]) -> None:
         change_event = event.message.topic != self.answers
@@ -90,7 +88,6 @@ class RequesterAgent:
         if msg.value is None or msg.key is None:
             if msg.topic != self.answers:
                 self.counters.skip(TOMBSTONE)
-            await asyncio.sleep(0)
             return
         key = decode_key(msg.key)
         assert key is not None
@@ -110,7 +107,6 @@ class RequesterAgent:
             await self.targets[topic].send(key=target_key, value=value)
         self.counters.written += len(encoded)
         self._store(msg.key, before, step, self._account(msg.key, before, step, msg.topic != self.answers))
-        await asyncio.sleep(0)  # never starve the event loop (see FlowAgent)
 
     def _account(self, raw_key: bytes, before: State | None, step: Step, change_event: bool) -> int:
         """Count the outcome of the change events the record holds; returns how many still wait.
