@@ -132,11 +132,28 @@ class TopicCodec:
         return value
 
 
+#: values the stream agents decoded lately, by their bytes (the schema id is in them, so the bytes alone decide
+#: the value): a change topic read by a flow's agent and by a join provider is decoded once, not twice
+_RECENT: dict[bytes, dict[str, Any]] = {}
+RECENT_SIZE = 2048
+
+
 async def deserialize_off_loop(codec: TopicCodec, data: bytes, key: str | None = None) -> dict[str, Any]:
-    """:meth:`TopicCodec.deserialize` for an event loop: in a thread when the registry may be asked."""
+    """:meth:`TopicCodec.deserialize` for an event loop: in a thread when the registry may be asked.
+
+    The value may be shared with another agent that read the same bytes: the streams' logic only reads it.
+    """
+    value = _RECENT.get(data)
+    if value is not None:
+        return value
     if codec.cached(data):
-        return codec.deserialize(data, key)
-    return await asyncio.to_thread(codec.deserialize, data, key)
+        value = codec.deserialize(data, key)
+    else:
+        value = await asyncio.to_thread(codec.deserialize, data, key)
+    _RECENT[data] = value
+    if len(_RECENT) > RECENT_SIZE:
+        del _RECENT[next(iter(_RECENT))]
+    return value
 
 
 async def serialize_off_loop(codec: TopicCodec, value: dict[str, Any], key: str | None = None) -> bytes:

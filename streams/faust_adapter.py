@@ -26,6 +26,10 @@
    committed offset stay ahead, so it would not track (nor ever commit) what it reads again below the old
    committed offset, and a crash during the replay would lose the rest of it. :func:`rewind` also forgets the
    acks and gaps of the partition and commits the new position, so the replay is tracked like any reading.
+7. Which event a table write belongs to (``faust.streams._current_event``). A table sends its changelog record
+   to the partition of ``current_event()``; in a batch from ``Stream.take_events`` that is the batch's last
+   event, not the one being handled, so an agent that handles a batch sets it per event (:func:`handling`).
+   Faust has no public way to set it.
 
 Wiring: :func:`install_transport` sets the app's consumer transport before any topic or agent is declared::
 
@@ -37,14 +41,17 @@ Wiring: :func:`install_transport` sets the app's consumer transport before any t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, cast
 
 import faust
+import faust.streams as faust_streams
 from faust.tables import TableManager
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as driver
-from faust.types import TP, ConsumerT
+from faust.types import TP, ConsumerT, EventT
 
 from p2c.settings import KafkaSettings
 from p2c.streams import recovery
@@ -211,3 +218,16 @@ async def rewind(app: faust.App, offsets: Mapping[TP, int]) -> dict[TP, int]:
         await consumer._commit(starts)
         log.info("replay: rewound %s", ", ".join(f"{tp.topic}[{tp.partition}]@{o}" for tp, o in starts.items()))
     return starts
+
+
+# ---- 7. the event a table write belongs to, inside a batch ---------------------------------------------
+
+
+@contextmanager
+def handling(event: EventT[Any]) -> Iterator[None]:
+    """Make ``event`` Faust's current event while it is handled (its table writes go to its partition)."""
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)

@@ -6,6 +6,11 @@ still failing then is dead-lettered with why ("kept failing ..."), so one poison
 partition (agents run with concurrency 1: a stuck event stops every key behind it). The waits are
 ``asyncio.sleep``: the worker keeps heart-beating and stops when asked. Never skipped, never acknowledged
 before it was handled: the agent's loop only moves on once this returns.
+
+Agents take their events in batches (:func:`in_batches`, Faust's ``take_events``): up to ``BATCH_SIZE`` events
+or what arrived within ``BATCH_WAIT_S``, handled one by one in order, each under the policy above (one bad
+record is dead-lettered, the rest of the batch goes on), then acknowledged together. The loop yields to the
+event loop once per batch instead of once per event.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.types import EventT
@@ -23,8 +28,26 @@ from faust.types import EventT
 from p2c.deadletter import DeadLetter
 from p2c.failures import DEAD_LETTER, POLICY, ErrorPolicy
 from p2c.streams.counters import FlowCounters
+from p2c.streams.faust_adapter import handling
 
 log = logging.getLogger("p2c.streams")
+
+BATCH_SIZE = 500
+#: how long a batch waits for more events: the latency it may add at a low rate, and how often an idle
+#: agent wakes up
+BATCH_WAIT_S = 0.05
+
+
+async def in_batches(stream: faust.StreamT[Any], handle: Callable[[EventT[Any]], Awaitable[None]]) -> None:
+    """Hand every event of ``stream`` to ``handle`` (which handles it until done), a batch at a time."""
+    batches = cast(faust.Stream[Any], stream).take_events(BATCH_SIZE, within=BATCH_WAIT_S)  # not on StreamT
+    async for events in batches:
+        for event in events:
+            with handling(event):
+                await handle(event)
+        # An agent that never awaits starves the event loop: Faust's fetcher and producer stop and the
+        # worker stalls (measured: stuck after ~1,800 events). Yield once per batch.
+        await asyncio.sleep(0)
 
 
 async def handle_until_done(

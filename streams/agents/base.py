@@ -1,6 +1,7 @@
 """The thin agent every mapping flow shares: decode, call the pure flow, encode, send.
 
-Per event, in order, one at a time per partition (agent concurrency 1), so the order per key is kept:
+Per event, in order, one at a time per partition (agent concurrency 1; events come in batches,
+:func:`streams.handling.in_batches`), so the order per key is kept:
 
 1. decode the change (p2c.serde, Avro through the registry);
 2. :meth:`MappingFlow.handle` with the row's memory (known target key, last version, last emission) from the
@@ -18,7 +19,6 @@ on the same event, and dead-lettered only once it kept failing past the policy's
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +29,7 @@ from faust.types import EventT
 from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.counters import FlowCounters
 from p2c.streams.flow import MappingFlow
-from p2c.streams.handling import handle_until_done
+from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.topics import dead_letter
 
@@ -58,8 +58,7 @@ class FlowAgent:
         self.agent = app.agent(self.source, name=f"streams.{flow.name}", concurrency=1)(self.process)
 
     async def process(self, stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            await self.handle(event)
+        await in_batches(stream, self.handle)
 
     async def handle(self, event: EventT[Any]) -> None:
         self.counters.events_in += 1
@@ -76,7 +75,6 @@ class FlowAgent:
         raw_key: bytes | None = event.message.key
         if event.message.value is None:  # a tombstone after a delete: the delete itself was handled
             self.counters.skip(TOMBSTONE)
-            await asyncio.sleep(0)
             return
         key = decode_key(raw_key)
         change = await deserialize_off_loop(self.decoder, event.message.value, key)
@@ -90,9 +88,5 @@ class FlowAgent:
             self.counters.events_written += 1
         else:
             self.counters.skip(outcome.skipped or NOTHING_NEW)
-        if not encoded:
-            # An agent that never awaits starves the event loop: Faust's fetcher and producer stop and the
-            # worker stalls (measured: stuck after ~1,800 events). Yield once when nothing was sent.
-            await asyncio.sleep(0)
         if raw_key is not None and outcome.memory is not None and outcome.memory != stored:
             self.known[raw_key] = codec.dumps(outcome.memory)

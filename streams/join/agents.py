@@ -19,7 +19,6 @@ must run the same flows, so that Faust's assignor gives partition N of all these
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -30,7 +29,7 @@ from p2c.errors import RecordError
 from p2c.flows import flow_of_source
 from p2c.serde import Codecs, decode_key, deserialize_off_loop
 from p2c.streams.counters import FlowCounters
-from p2c.streams.handling import handle_until_done
+from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.core import DependencySpec, ProviderStep, Subscription, Versioned, on_change, on_subscription
 from p2c.topics import dead_letter
@@ -63,17 +62,18 @@ class ProviderAgent:
         self.agent = app.agent(channel, name=f"streams.join.{spec.name}", concurrency=1)(self.process)
 
     async def process(self, stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            await handle_until_done(
-                event,
-                self.handle,
-                flow=self.flow,
-                dlq=self.dlq,
-                counters=self.counters,
-                component=f"streams.join.{self.spec.name}",
-                change_event=False,  # counted apart: the flow's agent counts the same change events
-            )
-            await asyncio.sleep(0)  # never starve the event loop (see FlowAgent)
+        await in_batches(stream, self.handle_until_done)
+
+    async def handle_until_done(self, event: EventT[Any]) -> None:
+        await handle_until_done(
+            event,
+            self.handle,
+            flow=self.flow,
+            dlq=self.dlq,
+            counters=self.counters,
+            component=f"streams.join.{self.spec.name}",
+            change_event=False,  # counted apart: the flow's agent counts the same change events
+        )
 
     async def handle(self, event: EventT[Any]) -> None:
         """One change or subscription. A malformed one raises RecordError: dead-lettered, never dropped."""

@@ -14,7 +14,6 @@ rebalance they are recounted from the table.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -27,10 +26,11 @@ from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_lo
 from p2c.streams.agents.base import NOTHING_NEW, TOMBSTONE
 from p2c.streams.counters import FlowCounters, ParkedGauge
 from p2c.streams.faust_adapter import started_consumer
-from p2c.streams.handling import handle_until_done
+from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
 from p2c.streams.join.core import Answer, State, Step, subscriptions
+from p2c.streams.join.waits import WaitingKeys, waited_on
 from p2c.topics import dead_letter
 
 log = logging.getLogger("p2c.streams")
@@ -62,14 +62,14 @@ class RequesterAgent:
         self.dlq = app.topic(dead_letter(flow.name).name)
         self.state = app.Table(f"{flow.name}-state", partitions=partitions, key_type=bytes, value_type=bytes)
         self.gauge = ParkedGauge(self.counters)
+        self.waits = self.counters.waits = WaitingKeys()
         self._assigned: frozenset[int] | None = None
         channel = app.topic(*flow.source_topics, self.answers, partitions=partitions, internal=True)
         self.agent = app.agent(channel, name=f"streams.{flow.name}", concurrency=1)(self.process)
         app.timer(interval=2.0)(self.recount)
 
     async def process(self, stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            await self.handle(event)
+        await in_batches(stream, self.handle)
 
     async def handle(self, event: EventT[Any]) -> None:
         change_event = event.message.topic != self.answers
@@ -90,7 +90,6 @@ class RequesterAgent:
         if msg.value is None or msg.key is None:
             if msg.topic != self.answers:
                 self.counters.skip(TOMBSTONE)
-            await asyncio.sleep(0)
             return
         key = decode_key(msg.key)
         assert key is not None
@@ -110,7 +109,6 @@ class RequesterAgent:
             await self.targets[topic].send(key=target_key, value=value)
         self.counters.written += len(encoded)
         self._store(msg.key, before, step, self._account(msg.key, before, step, msg.topic != self.answers))
-        await asyncio.sleep(0)  # never starve the event loop (see FlowAgent)
 
     def _account(self, raw_key: bytes, before: State | None, step: Step, change_event: bool) -> int:
         """Count the outcome of the change events the record holds; returns how many still wait.
@@ -144,6 +142,7 @@ class RequesterAgent:
         elif state != before:
             self.state[raw_key] = codec.dumps(state)
         self.gauge.set(raw_key, step.waiting_on, pending)
+        self.waits.set(raw_key, waited_on(state) if step.waiting_on else ())
 
     async def recount(self) -> None:
         """After a rebalance: count the parked records of the partitions this worker now owns."""
@@ -157,10 +156,12 @@ class RequesterAgent:
         self._assigned = assigned
         before = dict(self.gauge.parked)
         self.gauge.clear()
+        self.waits.clear()
         for raw_key, value in list(self.state.items()):
             if (murmur2(raw_key) & 0x7FFFFFFF) % self.partitions in assigned:
                 state = codec.loads(value) or {}
                 self.gauge.set(raw_key, state.get("waiting_on"), int(state.get("pending", 0)))
+                self.waits.set(raw_key, waited_on(state) if state.get("waiting_on") else ())
         # change events parked before this worker owned them come in; those of partitions it lost go out
         parked = self.gauge.parked
         self.counters.carried_in += sum(n for k, (_, n) in parked.items() if k not in before)

@@ -95,7 +95,9 @@ def customers(
     decoded: dict[int, dict[str, Any]] = {}
 
     def value(message: Message) -> dict[str, Any]:
-        return decoded.setdefault(id(message), codec.deserialize(message.value()))
+        if id(message) not in decoded:  # decoded once: setdefault would decode every kept record on every poll
+            decoded[id(message)] = codec.deserialize(message.value())
+        return decoded[id(message)]
 
     kept = read_until(
         kafka, ERP_CUSTOMERS.name, lambda ms: done([value(m) for m in ms]), lambda m: m.key().decode() in keys, timeout

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
-from unittest.mock import AsyncMock
+from unittest.mock import AsyncMock, MagicMock
 
 import pytest
 
@@ -175,6 +175,10 @@ def test_an_event_that_keeps_failing_is_dead_lettered_with_its_headers_and_the_n
         async with agent.agent.test_context() as context:
             await context.put(key=b"poison", value=original, headers={"trace": b"t-1"})
             await context.put(key=good["accountid"].encode(), value=encoded(samples.change("c", good, 2)))
+            for _ in range(500):  # the batch is handled after put returns: wait for both outcomes
+                if agent.counters.dead_lettered and agent.counters.written:
+                    break
+                await asyncio.sleep(0.01)
 
     run(scenario())
     [call] = agent.dlq.send.await_args_list  # type: ignore[attr-defined]
@@ -183,3 +187,27 @@ def test_an_event_that_keeps_failing_is_dead_lettered_with_its_headers_and_the_n
     assert "kept failing" in letter.reason and letter.origin_topic == "p2c.src.crm.accounts"
     assert ("trace", b"t-1") in letter.original_headers and letter.component == "streams.accounts"
     assert agent.counters.dead_lettered == 1 and agent.counters.written == 1  # the next event went through
+
+
+def test_each_event_of_a_batch_writes_its_table_record_to_its_own_partition(agent: FlowAgent) -> None:
+    rows = [samples.account_row(n) for n in (6, 7, 8)]
+    partitions: list[tuple[bytes, int]] = []
+
+    def send_changelog(partition: int, key: bytes, value: bytes, *args: Any) -> Any:
+        partitions.append((key, partition))
+        return MagicMock(message=MagicMock(partition=partition))
+
+    agent.known.send_changelog = send_changelog  # type: ignore[method-assign,assignment]
+
+    async def scenario() -> None:
+        async with agent.agent.test_context() as context:
+            for partition, row in zip((2, 0, 3), rows, strict=True):
+                key, value = row["accountid"].encode(), encoded(samples.change("c", row, 1))
+                await context.put(key=key, value=value, partition=partition, wait=False)
+            for _ in range(500):
+                if agent.counters.written == 3:
+                    break
+                await asyncio.sleep(0.01)
+
+    run(scenario())
+    assert partitions == [(row["accountid"].encode(), p) for p, row in zip((2, 0, 3), rows, strict=True)]
