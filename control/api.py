@@ -25,6 +25,7 @@ from p2c.control.lifecycle import STATES
 from p2c.control.overview import Overview
 from p2c.control.prometheus import CONTENT_TYPE, exposition
 from p2c.control.trace_web import trace_api
+from p2c.control.waits import read_waiting_for, waited_on_by
 from p2c.errors import P2CError, RetriableError
 from p2c.flows import NAMES
 
@@ -120,7 +121,8 @@ def _choices(request: web.Request, name: str, allowed: tuple[str, ...]) -> list[
 async def list_dead_letters(request: web.Request) -> web.Response:
     chosen, states = _choices(request, "flow", NAMES), _choices(request, "state", STATES)
     entries = await blocking(overview(request).dead_letters.entries, chosen or None, states or None)
-    return answer({"dead_letters": [e.as_json() for e in entries]})
+    waiting = waited_on_by(entries, await blocking(read_waiting_for, overview(request).kafka))
+    return answer({"dead_letters": [e.as_json() | {"waited_on_by": waiting.get(e.id, [])} for e in entries]})
 
 
 async def show_dead_letter(request: web.Request) -> web.Response:

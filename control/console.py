@@ -18,6 +18,7 @@ from p2c.control.counts_view import counts_html
 from p2c.control.lifecycle import OPEN, STATES, Entry
 from p2c.control.state import RETRIED
 from p2c.control.trace_web import trace_page
+from p2c.control.waits import read_waiting_for, waited_on_by
 from p2c.errors import P2CError
 from p2c.flows import NAMES
 
@@ -161,7 +162,11 @@ async def dead_letter(request: web.Request) -> web.Response:
         letter, entry = await blocking(request.app[OVERVIEW].dead_letters.get, request.match_info["id"])
     except P2CError as exc:
         return page("Dead letter", f'<p class="bad">{escape(str(exc))}</p>')
-    fields = entry.as_json() | {"original bytes": f"{len(letter.letter.value or b'')} bytes"}
+    waiting = await blocking(read_waiting_for, request.app[OVERVIEW].kafka)
+    fields = entry.as_json() | {
+        "waited on by": ", ".join(waited_on_by([entry], waiting).get(entry.id, [])),
+        "original bytes": f"{len(letter.letter.value or b'')} bytes",
+    }
     rows = [[escape(k), escape("" if v is None else str(v))] for k, v in fields.items()]
     return page(f"Dead letter {entry.id}", table(("", ""), rows, id_="letter") + _actions(entry))
 
