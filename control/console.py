@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from p2c.control import reconciles, replays
 from p2c.control.api import OVERVIEW, blocking, error_status
 from p2c.control.counts_view import counts_html
 from p2c.control.lifecycle import OPEN, STATES, Entry
@@ -38,6 +39,7 @@ def page(title: str, body: str, refresh: int | None = None) -> web.Response:
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · p2c</title>{meta}'
         f"<style>{STYLE}</style></head><body>"
         '<nav><a href="/">Flows</a><a href="/dead-letters?state=open">Dead letters</a><a href="/trace">Trace</a>'
+        '<a href="/replays">Replay</a><a href="/reconciles">Reconcile</a>'
         '<a href="/api/openapi.json">API</a><a href="/metrics">Metrics</a></nav>'
         f"<h1>{escape(title)}</h1>{body}</body></html>"
     )
@@ -210,3 +212,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/dead-letters/{id}", dead_letter)
     app.router.add_post("/dead-letters/{id}/retry", retry)
     app.router.add_post("/dead-letters/{id}/discard", discard)
+    reconciles.add_pages(app)
+    replays.add_pages(app)

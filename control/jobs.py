@@ -1,0 +1,83 @@
+"""Long runs the control starts (a reconcile, a replay): each in a thread, its progress and outcome kept in memory.
+
+The control process keeps the last ``KEEP`` runs of each kind; they are gone when it restarts (a reconcile
+is cheap to run again, and a replay's effect is in Kafka, not here).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from p2c.control.deadletters import NotFound
+
+log = logging.getLogger("p2c.control")
+
+KEEP = 20
+RUNNING, DONE, FAILED = "running", "done", "failed"
+#: a run: it gets a callback for its progress and returns its outcome (JSON-able)
+Work = Callable[[Callable[[dict[str, Any]], None]], dict[str, Any]]
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    params: dict[str, Any]
+    state: str = RUNNING
+    progress: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Jobs:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+
+    def start(self, kind: str, params: dict[str, Any], work: Work) -> Job:
+        job = Job(uuid.uuid4().hex[:12], kind, params)
+        with self._lock:
+            self._jobs[job.id] = job
+            mine = [j for j in self._jobs.values() if j.kind == kind]
+            for old in mine[:-KEEP]:
+                del self._jobs[old.id]
+
+        def progress(update: dict[str, Any]) -> None:
+            job.progress = dict(update)
+
+        def run() -> None:
+            try:
+                job.result = work(progress)
+                job.state = DONE
+            except Exception as exc:  # a run's failure is its outcome, shown to whoever asks
+                log.warning("%s %s failed: %s", kind, job.id, exc)
+                job.error, job.state = str(exc), FAILED
+            finally:
+                job.finished = time.time()
+
+        threading.Thread(target=run, name=f"{kind}-{job.id}", daemon=True).start()
+        return job
+
+    def get(self, kind: str, id_: str) -> Job:
+        job = self._jobs.get(id_)
+        if job is None or job.kind != kind:
+            raise NotFound(f"no {kind} {id_!r} (the control keeps the last {KEEP}, until it restarts)")
+        return job
+
+    def list(self, kind: str) -> list[Job]:
+        return [j for j in self._jobs.values() if j.kind == kind]
+
+
+#: one control process, one set of runs
+JOBS = Jobs()
