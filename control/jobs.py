@@ -6,15 +6,19 @@ is cheap to run again, and a replay's effect is in Kafka, not here).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
 from p2c.control.deadletters import NotFound
+from p2c.errors import ConfigurationError
 
 log = logging.getLogger("p2c.control")
 
@@ -81,3 +85,37 @@ class Jobs:
 
 #: one control process, one set of runs
 JOBS = Jobs()
+
+
+# ---- the API's side of the runs of a kind -----------------------------------------------------------------
+
+
+async def body_of(request: web.Request) -> dict[str, Any]:
+    """The JSON object a run is started with ({} without a body); a ConfigurationError (400) otherwise."""
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"the body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ConfigurationError("the body must be a JSON object")
+    return body
+
+
+def listing(kind: str, plural: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``GET /api/<plural>``: the last runs of ``kind``."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({plural: [j.as_json() for j in JOBS.list(kind)]})
+
+    return handler
+
+
+def showing(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``GET /api/<plural>/{id}``: one run of ``kind``, its progress and outcome."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(JOBS.get(kind, request.match_info["id"]).as_json())
+
+    return handler

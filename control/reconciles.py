@@ -7,13 +7,12 @@ them (``P2C_CRM_URL``, ``P2C_ERP_URL``: ``p2c up`` sets them for the control it 
 
 from __future__ import annotations
 
-import json
 from html import escape
 from typing import Any
 
 from aiohttp import web
 
-from p2c.control.jobs import JOBS, RUNNING, Job
+from p2c.control.jobs import JOBS, RUNNING, Job, body_of, listing, showing
 from p2c.control.reconcile.cli import systems
 from p2c.control.reconcile.compare import KINDS
 from p2c.control.reconcile.run import Reconcile
@@ -38,29 +37,13 @@ def start(flows: list[str]) -> Job:
     return JOBS.start(KIND, {"flows": flows or list(NAMES)}, work)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"the body is not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise ConfigurationError("the body must be a JSON object")
-    return body
-
-
 async def start_api(request: web.Request) -> web.Response:
-    job = start([str(f) for f in (await _body(request)).get("flows") or []])
+    job = start([str(f) for f in (await body_of(request)).get("flows") or []])
     return web.json_response(job.as_json(), status=202)
 
 
-async def list_api(request: web.Request) -> web.Response:
-    return web.json_response({"reconciles": [j.as_json() for j in JOBS.list(KIND)]})
-
-
-async def show_api(request: web.Request) -> web.Response:
-    return web.json_response(JOBS.get(KIND, request.match_info["id"]).as_json())
+list_api = listing(KIND, "reconciles")
+show_api = showing(KIND)
 
 
 # ---- the console -----------------------------------------------------------------------------------------

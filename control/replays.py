@@ -3,13 +3,12 @@ console's ``/replays`` page has the form and the progress. The same library as `
 
 from __future__ import annotations
 
-import json
 from html import escape
 from typing import Any
 
 from aiohttp import web
 
-from p2c.control.jobs import JOBS, RUNNING, Job
+from p2c.control.jobs import JOBS, RUNNING, Job, body_of, listing, showing
 from p2c.control.replay.run import STAGES, Progress, Replay, plan_groups
 from p2c.control.replay.seek import EARLIEST, Start
 from p2c.control.trace_web import KAFKA
@@ -42,24 +41,15 @@ def start(kafka: KafkaSettings, flow: str, start_at: str, stage: str) -> Job:
 
 
 async def start_api(request: web.Request) -> web.Response:
-    body: Any = {}
-    if request.can_read_body:
-        try:
-            body = await request.json()
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"the body is not JSON: {exc}") from exc
-    if not isinstance(body, dict) or not body.get("flow") or not body.get("from"):
+    body = await body_of(request)
+    if not body.get("flow") or not body.get("from"):
         raise ConfigurationError('give {"flow": ..., "from": "earliest" | offset | ISO time, "stage": ...}')
     job = start(request.app[KAFKA], str(body["flow"]), str(body["from"]), str(body.get("stage") or "streams"))
     return web.json_response(job.as_json(), status=202)
 
 
-async def list_api(request: web.Request) -> web.Response:
-    return web.json_response({"replays": [j.as_json() for j in JOBS.list(KIND)]})
-
-
-async def show_api(request: web.Request) -> web.Response:
-    return web.json_response(JOBS.get(KIND, request.match_info["id"]).as_json())
+list_api = listing(KIND, "replays")
+show_api = showing(KIND)
 
 
 # ---- the console -----------------------------------------------------------------------------------------
