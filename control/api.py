@@ -20,11 +20,13 @@ from typing import Any
 
 from aiohttp import web
 
+from p2c.control import reconciles, replays
 from p2c.control.deadletters import NotFound, Refused
 from p2c.control.lifecycle import STATES
 from p2c.control.overview import Overview
 from p2c.control.prometheus import CONTENT_TYPE, exposition
 from p2c.control.trace_web import trace_api
+from p2c.control.waits import read_waiting_for, waited_on_by
 from p2c.errors import P2CError, RetriableError
 from p2c.flows import NAMES
 
@@ -120,7 +122,8 @@ def _choices(request: web.Request, name: str, allowed: tuple[str, ...]) -> list[
 async def list_dead_letters(request: web.Request) -> web.Response:
     chosen, states = _choices(request, "flow", NAMES), _choices(request, "state", STATES)
     entries = await blocking(overview(request).dead_letters.entries, chosen or None, states or None)
-    return answer({"dead_letters": [e.as_json() for e in entries]})
+    waiting = waited_on_by(entries, await blocking(read_waiting_for, overview(request).kafka))
+    return answer({"dead_letters": [e.as_json() | {"waited_on_by": waiting.get(e.id, [])} for e in entries]})
 
 
 async def show_dead_letter(request: web.Request) -> web.Response:
@@ -188,6 +191,7 @@ ID_PATH = {
     "description": "<flow>.<partition>.<offset>",
     "schema": {"type": "string"},
 }
+RUN_PATH = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 BY = {"by": {"type": "string", "description": "who did it (default: X-P2C-User, else the caller's address)"}}
 
 ROUTES: tuple[Route, ...] = (
@@ -272,6 +276,44 @@ ROUTES: tuple[Route, ...] = (
                 "schema": {"type": "string"},
             },
         ),
+    ),
+    Route(
+        "POST",
+        "/api/reconciles",
+        "Start a reconcile (`p2c reconcile`): both systems read through their APIs, every difference listed.",
+        reconciles.start_api,
+        {"202": "the run, started: follow it at /api/reconciles/{id}", "400": "an unknown flow"},
+        body={"flows": {"type": "array", "items": {"type": "string", "enum": NAMES}, "description": "default: all"}},
+    ),
+    Route("GET", "/api/reconciles", "The last reconciles, with their outcome.", reconciles.list_api, {"200": "runs"}),
+    Route(
+        "GET",
+        "/api/reconciles/{id}",
+        "A reconcile: its progress (state, stage, done/total), then its report (per flow, the differences).",
+        reconciles.show_api,
+        {"200": "the run", "404": "no such run"},
+        (RUN_PATH,),
+    ),
+    Route(
+        "POST",
+        "/api/replays",
+        "Start a replay (`p2c replay`): one flow's consumer group rewound at one stage while p2c runs.",
+        replays.start_api,
+        {"202": "the run, started: follow it at /api/replays/{id}", "400": "a bad flow, from or stage"},
+        body={
+            "flow": {"type": "string", "enum": NAMES},
+            "from": {"type": "string", "description": "earliest, an offset, or an ISO 8601 time"},
+            "stage": {"type": "string", "enum": ["streams", "sink"], "description": "default: streams"},
+        },
+    ),
+    Route("GET", "/api/replays", "The last replays, with their progress.", replays.list_api, {"200": "runs"}),
+    Route(
+        "GET",
+        "/api/replays/{id}",
+        "A replay: its state (planning, rewinding, replaying, done, failed) and records read again of the total.",
+        replays.show_api,
+        {"200": "the run", "404": "no such run"},
+        (RUN_PATH,),
     ),
     Route(
         "GET",

@@ -13,11 +13,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from p2c.control import reconciles, replays
 from p2c.control.api import OVERVIEW, blocking, error_status
 from p2c.control.counts_view import counts_html
 from p2c.control.lifecycle import OPEN, STATES, Entry
 from p2c.control.state import RETRIED
 from p2c.control.trace_web import trace_page
+from p2c.control.waits import read_waiting_for, waited_on_by
 from p2c.errors import P2CError
 from p2c.flows import NAMES
 
@@ -37,6 +39,7 @@ def page(title: str, body: str, refresh: int | None = None) -> web.Response:
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · p2c</title>{meta}'
         f"<style>{STYLE}</style></head><body>"
         '<nav><a href="/">Flows</a><a href="/dead-letters?state=open">Dead letters</a><a href="/trace">Trace</a>'
+        '<a href="/replays">Replay</a><a href="/reconciles">Reconcile</a>'
         '<a href="/api/openapi.json">API</a><a href="/metrics">Metrics</a></nav>'
         f"<h1>{escape(title)}</h1>{body}</body></html>"
     )
@@ -161,7 +164,11 @@ async def dead_letter(request: web.Request) -> web.Response:
         letter, entry = await blocking(request.app[OVERVIEW].dead_letters.get, request.match_info["id"])
     except P2CError as exc:
         return page("Dead letter", f'<p class="bad">{escape(str(exc))}</p>')
-    fields = entry.as_json() | {"original bytes": f"{len(letter.letter.value or b'')} bytes"}
+    waiting = await blocking(read_waiting_for, request.app[OVERVIEW].kafka)
+    fields = entry.as_json() | {
+        "waited on by": ", ".join(waited_on_by([entry], waiting).get(entry.id, [])),
+        "original bytes": f"{len(letter.letter.value or b'')} bytes",
+    }
     rows = [[escape(k), escape("" if v is None else str(v))] for k, v in fields.items()]
     return page(f"Dead letter {entry.id}", table(("", ""), rows, id_="letter") + _actions(entry))
 
@@ -205,3 +212,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/dead-letters/{id}", dead_letter)
     app.router.add_post("/dead-letters/{id}/retry", retry)
     app.router.add_post("/dead-letters/{id}/discard", discard)
+    reconciles.add_pages(app)
+    replays.add_pages(app)

@@ -38,6 +38,12 @@ def counts_html(flows: list[dict[str, Any]]) -> str:
         name = escape(f["flow"])
         ok = '<span class="ok">adds up</span>' if f.get("adds_up") else '<span class="bad">in flight</span>'
         parts.append(f"<h3>{name}: last write {clock(f.get('last_sync_ms'))}, {ok}</h3>")
+        for link in f.get("waiting_on_dead_letters", []):
+            letter = escape(link["dead_letter"])
+            parts.append(
+                f'<p class="bad" id="waits-{letter}">{len(link["records"])} waiting on {escape(link["dependency"])}, '
+                f'dead-lettered: <a href="/dead-letters/{letter}">{letter}</a> ({escape(link["reason"])})</p>'
+            )
         if f.get("loads"):
             items = "".join(f"<li>{escape(load_line(load))}</li>" for load in f["loads"])
             parts.append(f'<ul class="loads" id="loads-{name}">{items}</ul>')

@@ -15,6 +15,7 @@ import click
 from p2c import logs, options
 from p2c.control.deadletters import DeadLetters
 from p2c.control.lifecycle import STATES
+from p2c.control.waits import read_waiting_for, waited_on_by
 from p2c.flows import NAMES
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings, load
@@ -42,15 +43,20 @@ def list_(
 ) -> None:
     """Every dead letter: when, flow, key, stage, state, and why."""
     logs.configure("WARNING")
-    entries = _letters(bootstrap_servers, config_file).entries(flow or None, state or None)
+    letters = _letters(bootstrap_servers, config_file)
+    entries = letters.entries(flow or None, state or None)
+    waiting = waited_on_by(entries, read_waiting_for(letters.kafka)) if entries else {}
     if as_json:
-        click.echo(json.dumps([e.as_json() for e in entries], indent=2))
+        click.echo(json.dumps([e.as_json() | {"waited_on_by": waiting.get(e.id, [])} for e in entries], indent=2))
         return
     if not entries:
         click.echo("no dead letters")
         return
     header = ("time", "id", "key", "stage", "state", "reason")
-    rows = [(e.time, e.id, e.key, e.stage, e.state, e.reason + (f" ({e.why})" if e.why else "")) for e in entries]
+    rows = [
+        (e.time, e.id, e.key, e.stage, e.state, e.reason + (f" ({e.why})" if e.why else "") + _waiting(waiting, e.id))
+        for e in entries
+    ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
@@ -63,9 +69,21 @@ def list_(
 def show(letter_id: str, bootstrap_servers: str | None, config_file: str | None) -> None:
     """One dead letter (LETTER_ID is <flow>.<partition>.<offset>, as `list` prints), as JSON."""
     logs.configure("WARNING")
-    letter, entry = _letters(bootstrap_servers, config_file).get(letter_id)
+    letters = _letters(bootstrap_servers, config_file)
+    letter, entry = letters.get(letter_id)
     value = letter.letter.value or b""
-    click.echo(json.dumps(entry.as_json() | {"value_base64": base64.b64encode(value).decode()}, indent=2))
+    waiting = waited_on_by([entry], read_waiting_for(letters.kafka)).get(entry.id, [])
+    doc = entry.as_json() | {"waited_on_by": waiting, "value_base64": base64.b64encode(value).decode()}
+    click.echo(json.dumps(doc, indent=2))
+
+
+def _waiting(waiting: dict[str, list[str]], letter_id: str) -> str:
+    records = waiting.get(letter_id, [])
+    return (
+        f"; waited on by {len(records)}: {', '.join(records[:3])}{' ...' if len(records) > 3 else ''}"
+        if records
+        else ""
+    )
 
 
 @dlq.command()

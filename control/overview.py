@@ -14,6 +14,7 @@ from typing import Any
 
 from p2c.control.deadletters import DeadLetters
 from p2c.control.lifecycle import STATES, Entry
+from p2c.control.waits import links, read_waiting_for
 from p2c.errors import P2CError
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings
@@ -26,6 +27,7 @@ class Snapshot:
 
     report: Report
     letters: list[Entry]
+    waits: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # control.waits.waiting_for
     taken_at: float = field(default_factory=time.time)
 
     def dead_letters(self, flow: str) -> dict[str, int]:
@@ -33,7 +35,14 @@ class Snapshot:
         return {s: counts.get(s, 0) for s in STATES}
 
     def flows(self) -> list[dict[str, Any]]:
-        return [f | {"dead_letters": self.dead_letters(f["flow"])} for f in as_json(self.report)["flows"]]
+        return [
+            f
+            | {
+                "dead_letters": self.dead_letters(f["flow"]),
+                "waiting_on_dead_letters": links(f["flow"], self.waits, self.letters),
+            }
+            for f in as_json(self.report)["flows"]
+        ]
 
     def components(self) -> list[dict[str, Any]]:
         components: list[dict[str, Any]] = as_json(self.report)["components"]
@@ -52,7 +61,7 @@ class Overview:
         with self._lock:
             if self._cached is None or time.time() - self._cached.taken_at > self.ttl:
                 require_kafka(self.kafka)
-                self._cached = Snapshot(collect(self.kafka), self.dead_letters.entries())
+                self._cached = Snapshot(collect(self.kafka), self.dead_letters.entries(), read_waiting_for(self.kafka))
             return self._cached
 
     def forget(self) -> None:

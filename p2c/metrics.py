@@ -59,6 +59,7 @@ def skipped_by(rule: str) -> str:
 
 WAITING = "waiting"  # gauge: records parked on a dependency
 WAITING_ON = "waiting_on"  # gauge: {what: count}
+WAITING_KEYS = "waiting_keys"  # gauge (streams): {"<flow>:<dependency key>": [record keys waiting on it]}
 
 
 class Counters:

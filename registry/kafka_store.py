@@ -155,8 +155,14 @@ class KafkaStore(Store):
                 low, high = await asyncio.to_thread(query)
                 return int(low), int(high)
             except KafkaException as exc:
-                # A partition the client's metadata does not know yet (new topic, moved leader) is as passing.
-                stale = exc.args[0].code() in (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART)
+                # A partition the client's metadata does not know yet (new topic, moved leader) is as passing;
+                # librdkafka does not flag NOT_LEADER_FOR_PARTITION as retriable here (seen on a new _schemas).
+                stale = exc.args[0].code() in (
+                    KafkaError._UNKNOWN_PARTITION,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART,
+                    KafkaError.NOT_LEADER_FOR_PARTITION,
+                    KafkaError.LEADER_NOT_AVAILABLE,
+                )
                 if not (exc.args[0].retriable() or stale) or time.monotonic() > deadline:
                     raise StoreError(f"cannot read the end offset of {self.topic}: {exc}") from exc
                 log.info("end offset of %s not available yet (%s); retrying", self.topic, exc.args[0].str())

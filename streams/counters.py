@@ -6,9 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from p2c import metrics
+
+
+class SupportsPublished(Protocol):
+    def published(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -27,6 +31,8 @@ class FlowCounters:
     #: change events parked by an earlier run or another worker that this one took over, and handed over
     carried_in: int = 0
     carried_out: int = 0
+    #: a joining flow's parked records by the dependency they wait for (streams.join.waits.WaitingKeys)
+    waits: SupportsPublished | None = None
     retries: int = 0  # transient failures retried (registry unreachable, ...)
     waiting: int = 0  # gauge: change events parked until a dependency arrives (in records still parked)
     waiting_on: dict[str, int] = field(default_factory=dict)  # gauge: what they wait for -> how many events
@@ -116,6 +122,10 @@ class Snapshot:
             gauge[metrics.WAITING] += c.waiting
             for what, n in list(c.waiting_on.items()):
                 gauge[metrics.WAITING_ON][what] = gauge[metrics.WAITING_ON].get(what, 0) + n
+            if c.waits is not None:
+                keys = gauge.setdefault(metrics.WAITING_KEYS, {})
+                for dep, records in c.waits.published().items():
+                    keys[dep] = sorted({*keys.get(dep, []), *records})
         return {"counts": counts, "gauges": gauges}
 
 

@@ -30,19 +30,44 @@
    to the partition of ``current_event()``; in a batch from ``Stream.take_events`` that is the batch's last
    event, not the one being handled, so an agent that handles a batch sets it per event (:func:`handling`).
    Faust has no public way to set it.
+8. Offsets Faust counts as done without processing them (``Consumer.getmany``, ``ack``, ``_read_offset``,
+   ``seek_wait``, ``FlowControlEvent.clear``), all seen on Apache Kafka around rebalances (a broker killed, a
+   worker added):
+   a. Faust's fetch loop treats a jump in a partition's offsets as a "gap" that counts as acked: meant for
+      compacted topics and transaction markers. Here a jump means records no agent saw. Measured on the
+      three-node cluster (a worker added): Faust seeks to the committed offsets twice in one generation (on
+      the assignment, and again when table recovery resumes the streams); the records read between the two
+      seeks are cleared from the agents' queues on resume, and records fetched before the second seek took
+      effect arrive after it, past Faust's read offset: a jump of 16 offsets, committed without being
+      processed. :meth:`FetchedHighwatersConsumer.getmany` seeks back to Faust's read offset instead and
+      drops the rest of that partition's batch; only the same jump seen again after that re-read is a real
+      gap in the log, handed on to Faust as before.
+   b. A stream skips a record fetched before a rebalance (its generation is over, or the flow is stopped)
+      and *acks* it (faust-streaming #221/#223): the commit then passes a record no agent processed, and
+      the next owner of the partition starts after it. :meth:`FetchedHighwatersConsumer.ack` does not
+      count such an ack, so the record is read again from the committed offset.
+   c. A record two agents read (an accounts change feeds the accounts flow and the accounts join) is done
+      when both have acked it. A rebalance clears the agents' queues (``FlowControlEvent.clear``): when one
+      agent had taken the record and the other's copy was cleared, the record was never done, and Faust's
+      ``wait_empty`` waited for it forever, holding the rebalance (the worker hung, its partitions with it).
+      :func:`install_transport` makes clearing release the cleared copies; such a record does not count
+      as done (the agent whose copy was cleared never saw it): it is read again after the rebalance.
+   Faust has no hook for any of these; upstream: faust-streaming #216, #221, #606.
 
 Wiring: :func:`install_transport` sets the app's consumer transport before any topic or agent is declared::
 
     FetchedHighwatersTransport  (faust.transport.drivers.aiokafka.Transport)
       .Consumer = FetchedHighwatersConsumer        (...aiokafka.Consumer)
         thread: FetchedHighwatersThread            (...aiokafka.AIOKafkaConsumerThread), overrides _highwaters
+        getmany, ack: no offset counted as done unless an agent processed it (8.)
+    app.flow_control.clear: releases the cleared copies of records (8c.)
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, cast
 
@@ -51,7 +76,7 @@ import faust.streams as faust_streams
 from faust.tables import TableManager
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as driver
-from faust.types import TP, ConsumerT, EventT
+from faust.types import TP, ConsumerT, EventT, Message
 
 from p2c.settings import KafkaSettings
 from p2c.streams import recovery
@@ -150,11 +175,74 @@ class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
 
 
 class FetchedHighwatersConsumer(driver.Consumer):
+    """Faust's aiokafka consumer: fetched highwaters, and no offset counted as done unless processed (8.)."""
+
     logger = logging.getLogger("faust.transport.fetched")
     _thread: FetchedHighwatersThread
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: partitions sought back over a jump, with the offset they jumped to: the same jump again is real
+        self._jumped_to: dict[TP, int] = {}
+        #: records a rebalance took from some agent's queue: not done, whoever else acks them (8c.)
+        self.cleared: weakref.WeakSet[Message] = weakref.WeakSet()
+
     def _new_consumer_thread(self) -> FetchedHighwatersThread:
         return FetchedHighwatersThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets (each rebalance); jumps seen before it are forgotten."""
+        self._jumped_to.clear()
+        await super().perform_seek()
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        """Faust's batch, except records after an offset jump on an acked topic: those are read again."""
+        cut: set[TP] = set()  # partitions whose rest of this batch is stale: sought back
+        async for tp, message in super().getmany(timeout):
+            if tp in cut:
+                continue
+            if await self._sought_back(tp, message):
+                cut.add(tp)
+                continue
+            yield tp, message
+
+    async def _sought_back(self, tp: TP, message: Message) -> bool:
+        """Whether ``message`` comes after offsets no agent saw; if so, seek back to read them.
+
+        Faust's read offset is the last offset handed on, or the offset last sought: which one is unknown,
+        so the seek goes to it, not past it (at worst one record is processed twice, which is allowed).
+        """
+        if not self.app.topics.acks_enabled_for(message.topic):
+            return False  # table changelogs (compacted) and other unacked topics: gaps are Faust's business
+        read, offset = self._read_offset[tp], message.offset
+        if read is None or offset - read <= 1:
+            if offset >= self._jumped_to.get(tp, offset + 1):
+                del self._jumped_to[tp]  # read again up to where it jumped: nothing was missing
+            return False
+        if self._jumped_to.get(tp) == offset:
+            del self._jumped_to[tp]
+            log.info("%s has no records %d-%d (read twice to make sure): a gap in the log", tp, read + 1, offset - 1)
+            return False
+        log.warning("%s jumped from offset %d to %d over records never processed: reading them again", tp, read, offset)
+        try:
+            await self.seek_wait({tp: read})
+        except Exception as exc:  # a rebalance took the partition meanwhile: it restarts from the commit
+            log.info("%s not sought back (%r): it restarts from its committed offset", tp, exc)
+            return True
+        self._jumped_to[tp] = offset
+        return True
+
+    def ack(self, message: Message) -> bool:
+        """Faust's ack, except for a record a stream skipped without processing it (8b.)."""
+        app = self.app
+        if message in self.cleared or (
+            not message.tracked
+            and (message.generation_id != app.consumer_generation_id or not app.flow_control.is_active())
+        ):
+            message.acked = True  # done with here; read again from the committed offset after the rebalance
+            log.debug("%s offset %d not processed (a rebalance): not counted as done", message.tp, message.offset)
+            return False
+        return super().ack(message)
 
 
 class FetchedHighwatersTransport(driver.Transport):
@@ -170,6 +258,21 @@ class FetchedHighwatersTransport(driver.Transport):
 def install_transport(app: faust.App, kafka: KafkaSettings) -> None:
     """Make ``app``'s consumer use fetched highwaters; call it before declaring topics, tables or agents."""
     app.transport = FetchedHighwatersTransport(app.conf.broker_consumer, app, kafka=kafka)
+    flow = app.flow_control
+    clear = flow.clear
+
+    def release_then_clear() -> None:
+        """Drop each queued record's reference as Faust clears the queue, so the record can be done (8c.)."""
+        consumer = started_consumer(app)
+        for queue in list(flow._queues):
+            for event in list(getattr(queue, "_queue", ())):
+                message = getattr(event, "message", None)
+                if message is not None and not message.acked and isinstance(consumer, FetchedHighwatersConsumer):
+                    consumer.cleared.add(message)  # first: the ack below, if it is the last, is not counted
+                    message.ack(consumer)
+        clear()
+
+    flow.clear = release_then_clear  # type: ignore[method-assign]
 
 
 # ---- 4. no fixed sleep before table recovery -----------------------------------------------------------
@@ -213,6 +316,7 @@ async def rewind(app: faust.App, offsets: Mapping[TP, int]) -> dict[TP, int]:
         consumer._acked[tp].clear()
         consumer._acked_index[tp].clear()
         consumer._gap[tp].clear()
+        consumer._jumped_to.pop(tp, None)  # a jump seen before the rewind says nothing about the log (8a.)
         consumer._committed_offset[tp] = start
     if starts:
         await consumer._commit(starts)

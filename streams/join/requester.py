@@ -30,6 +30,7 @@ from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
 from p2c.streams.join.core import Answer, State, Step, subscriptions
+from p2c.streams.join.waits import WaitingKeys, waited_on
 from p2c.topics import dead_letter
 
 log = logging.getLogger("p2c.streams")
@@ -61,6 +62,7 @@ class RequesterAgent:
         self.dlq = app.topic(dead_letter(flow.name).name)
         self.state = app.Table(f"{flow.name}-state", partitions=partitions, key_type=bytes, value_type=bytes)
         self.gauge = ParkedGauge(self.counters)
+        self.waits = self.counters.waits = WaitingKeys()
         self._assigned: frozenset[int] | None = None
         channel = app.topic(*flow.source_topics, self.answers, partitions=partitions, internal=True)
         self.agent = app.agent(channel, name=f"streams.{flow.name}", concurrency=1)(self.process)
@@ -140,6 +142,7 @@ class RequesterAgent:
         elif state != before:
             self.state[raw_key] = codec.dumps(state)
         self.gauge.set(raw_key, step.waiting_on, pending)
+        self.waits.set(raw_key, waited_on(state) if step.waiting_on else ())
 
     async def recount(self) -> None:
         """After a rebalance: count the parked records of the partitions this worker now owns."""
@@ -153,10 +156,12 @@ class RequesterAgent:
         self._assigned = assigned
         before = dict(self.gauge.parked)
         self.gauge.clear()
+        self.waits.clear()
         for raw_key, value in list(self.state.items()):
             if (murmur2(raw_key) & 0x7FFFFFFF) % self.partitions in assigned:
                 state = codec.loads(value) or {}
                 self.gauge.set(raw_key, state.get("waiting_on"), int(state.get("pending", 0)))
+                self.waits.set(raw_key, waited_on(state) if state.get("waiting_on") else ())
         # change events parked before this worker owned them come in; those of partitions it lost go out
         parked = self.gauge.parked
         self.counters.carried_in += sum(n for k, (_, n) in parked.items() if k not in before)

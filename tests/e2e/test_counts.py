@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from p2c.process import p2c_command
+from tests.support.cli import run_p2c
 from tests.support.odata import ODataClient, crm, wait_for
 from tests.support.up import Running
 
@@ -140,6 +141,7 @@ def test_every_flow_s_counts_add_up_after_a_mixed_load(p2c_up: Running) -> None:
     assert accounts["streams"]["read"] >= accounts["source"]["written"] > 0
     assert next(f for f in flows if f["flow"] == "accounts")["last_sync_ms"]
     check_loads(p2c_up, flows)
+    check_waiting_link(p2c_up, made)
     check_traces(p2c_up, made)
 
 
@@ -206,3 +208,22 @@ def check_loads(p2c_up: Running, flows: list[dict[str, Any]]) -> None:
         assert load["last_poll_ms"] and load["rate_per_s"] > 0, load
     home = httpx.get(f"{p2c_up.control_url}/", timeout=60).text
     assert 'id="stages-accounts"' in home and "change events" in home and "full load of accounts done" in home
+
+
+def check_waiting_link(p2c_up: Running, made: dict[str, Any]) -> None:
+    """The contact waiting on the dead-lettered account is linked to its letter: in the flows, the letters and
+    `p2c dlq list`."""
+    account, contact = made["nameless"]["accountid"], made["waits"]["contactid"]
+
+    def linked() -> dict[str, Any] | None:
+        flows = httpx.get(f"{p2c_up.control_url}/api/flows", timeout=60).json()["flows"]
+        contacts = next(f for f in flows if f["flow"] == "contacts")
+        return next((x for x in contacts["waiting_on_dead_letters"] if x["dependency"] == f"accounts:{account}"), None)
+
+    link = wait_for("the waiting contact linked to the account's dead letter", linked, timeout=30, every=1)
+    assert contact in link["records"], link
+    letters = httpx.get(f"{p2c_up.control_url}/api/dead-letters", params={"flow": "accounts"}, timeout=60).json()
+    letter = next(x for x in letters["dead_letters"] if x["id"] == link["dead_letter"])
+    assert letter["key"] == account and f"contacts {contact}" in letter["waited_on_by"], letter
+    listed = run_p2c("dlq", "list", "--flow", "accounts", "--bootstrap-servers", p2c_up.bootstrap)
+    assert f"waited on by 1: contacts {contact}" in listed, listed

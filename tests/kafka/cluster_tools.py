@@ -37,4 +37,6 @@ def elect_preferred_leaders(kafka: KafkaSettings, partitions: list[tuple[str, in
     """Move leadership back to each partition's preferred replica (the first of its replica list)."""
     admin = AdminClient(kafka.librdkafka())
     tps = [TopicPartition(t, p) for t, p in partitions]
-    admin.elect_leaders(ElectionType.PREFERRED, tps, request_timeout=timeout).result(timeout)
+    # No request_timeout: confluent-kafka 2.16.0's C binding refuses any keyword here (SystemError "more
+    # argument specifiers than keyword list entries"); the future's own timeout bounds the wait.
+    admin.elect_leaders(ElectionType.PREFERRED, tps).result(timeout)

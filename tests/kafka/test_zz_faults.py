@@ -27,15 +27,6 @@ from tests.support.odata import ODataClient, crm, erp, wait_for
 
 pytestmark = [pytest.mark.timeout(420), pytest.mark.slow]
 
-# Known, not fixed (docs/decisions.md, "A known loss"): around the rebalances these faults cause, Faust's fetch
-# loop skips offsets of the change topic and its commit passes them. Measured here: 5 of 2,000 and 2 of 1,200
-# accounts never written after a broker kill. Kept running so that a fix shows as XPASS.
-FAUST_SKIPS = pytest.mark.xfail(
-    reason="Faust skips and commits past change events around a rebalance (faust-streaming #216/#221 family); "
-    "some accounts never reach the ERP",
-    strict=False,
-)
-
 TOTAL, BATCH = 1200, 300
 BUSY = topics.CRM_ACCOUNTS.name
 
@@ -153,7 +144,6 @@ def load_with(pipeline: Pipeline, fault_at: dict[int, Callable[[], None]]) -> No
     wait_for(f"all {TOTAL} customers with their latest names", final, timeout=180, every=1.0)
 
 
-@FAUST_SKIPS
 def test_a_broker_killed_during_a_load_and_restarted_loses_nothing(
     pipeline: Pipeline, kafka_cluster: KafkaCluster
 ) -> None:
@@ -171,7 +161,6 @@ def test_a_broker_killed_during_a_load_and_restarted_loses_nothing(
     assert leader(pipeline.kafka, BUSY, 0) != -1
 
 
-@FAUST_SKIPS
 def test_the_leader_of_the_busy_topic_moved_during_a_load_loses_nothing(
     pipeline: Pipeline, kafka_cluster: KafkaCluster
 ) -> None:
@@ -193,7 +182,6 @@ def test_the_leader_of_the_busy_topic_moved_during_a_load_loses_nothing(
     assert moved == [preferred]
 
 
-@FAUST_SKIPS
 def test_a_worker_and_a_sink_added_and_one_of_each_removed_during_a_load_lose_nothing(pipeline: Pipeline) -> None:
     def add() -> None:
         pipeline.add("streams", "streams-2")

@@ -202,6 +202,17 @@ def test_quotation_header_and_lines_are_written_together_and_removed_lines_delet
     assert rows(erp, "CDSSalesQuotationHeaders") == [] and lines_of(erp, "Q-1") == {}
 
 
+def test_a_replay_writes_again_a_quotation_line_deleted_by_hand(erp: sandboxes.InProcess) -> None:
+    s = sink(erp, QUOTATIONS)
+    s.write([quotation("Q-1", 1, {1: "P-1", 2: "P-2"}), quotation("Q-2", 1, {1: "P-1"})])
+    erp.client().request(
+        "DELETE", "CDSSalesQuotationLines(dataAreaId='usmf',SalesQuotationNumber='Q-1',LineCreationSequenceNumber=2)"
+    )
+    again = s.write([quotation("Q-1", 1, {1: "P-1", 2: "P-2"}), quotation("Q-2", 1, {1: "P-1"})])
+    assert [r.key for r in again.written] == ["usmf|Q-1"] and [r.key for r in again.skipped] == ["usmf|Q-2"]
+    assert lines_of(erp, "Q-1") == {1: ("P-1", 1), 2: ("P-2", 2)}
+
+
 def test_a_bad_line_rejects_the_whole_quotation_atomically(erp: sandboxes.InProcess) -> None:
     s = sink(erp, QUOTATIONS)
     s.write([quotation("Q-1", 1, {1: "P-1"})])

@@ -1,0 +1,158 @@
+"""No offset counts as done unless an agent processed it: the two ways Faust lost records around rebalances."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import pytest
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+from mode.utils.queues import FlowControlQueue
+
+from p2c.settings import KafkaSettings
+from p2c.streams import faust_adapter
+from p2c.streams.app import create_app
+from p2c.streams.faust_adapter import FetchedHighwatersConsumer
+from p2c.streams.settings import StreamsSettings
+
+CHANGES = TP("p2c.src.crm.accounts", 1)
+CHANGELOG = TP("p2c-streams-accounts-changelog", 1)
+
+
+class Consumer(SimpleNamespace):
+    """The state the adapter reads, with Faust's read offset at ``read`` and a recorded ``seek_wait``."""
+
+    def __init__(self, read: int | None) -> None:
+        super().__init__(
+            app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: topic == CHANGES.topic)),
+            _read_offset=defaultdict(lambda: None, {CHANGES: read, CHANGELOG: read}),
+            _jumped_to={},
+            sought=[],
+        )
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.sought.append(dict(partitions))
+        self._read_offset.update(partitions)  # what Faust's seek_wait does
+
+
+def message(tp: TP, offset: int) -> Any:
+    return SimpleNamespace(tp=tp, topic=tp.topic, offset=offset)
+
+
+def handed_on(consumer: Consumer, tp: TP, offset: int) -> bool:
+    """Whether the adapter hands the record on; if so, Faust's fetch loop reads it (its read offset moves)."""
+    sought_back = asyncio.run(FetchedHighwatersConsumer._sought_back(consumer, tp, message(tp, offset)))  # type: ignore[arg-type]
+    if not sought_back:
+        consumer._read_offset[tp] = offset
+    return not sought_back
+
+
+def test_records_in_order_are_handed_on() -> None:
+    state = Consumer(read=22)
+    assert all(handed_on(state, CHANGES, offset) for offset in (23, 24, 25))
+    assert state.sought == []
+
+
+def test_a_jump_is_read_again_instead_of_counting_as_acked() -> None:
+    """Faust would record 23-27 as a gap that counts as acked, and commit past them."""
+    state = Consumer(read=22)
+    assert not handed_on(state, CHANGES, 28)
+    assert state.sought == [{CHANGES: 22}]  # Faust's read offset may be the last read or the next: both re-read
+    assert [o for o in range(22, 30) if handed_on(state, CHANGES, o)] == list(range(22, 30))
+    assert state._jumped_to == {}  # read again past the jump: nothing remembered
+
+
+def test_the_same_jump_after_reading_again_is_a_real_gap_in_the_log() -> None:
+    """A compacted or transactional topic has gaps: read once more, then handed on (no endless seeking)."""
+    state = Consumer(read=22)
+    assert not handed_on(state, CHANGES, 28)
+    assert handed_on(state, CHANGES, 22)
+    assert handed_on(state, CHANGES, 28)
+    assert state.sought == [{CHANGES: 22}]
+
+
+def test_topics_without_acks_keep_faust_gaps() -> None:
+    """Table changelogs are compacted and not acked: their gaps stay Faust's business."""
+    state = Consumer(read=22)
+    assert handed_on(state, CHANGELOG, 28)
+    assert state.sought == []
+
+
+@pytest.fixture
+def app() -> Iterator[faust.App]:
+    """A worker's Faust app (transport installed), on its own event loop; closed afterwards."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app = create_app(KafkaSettings(), StreamsSettings())
+    yield app
+    thread_loop = faust_adapter.consumer_thread_loop(app)
+    if thread_loop is not None:
+        thread_loop.close()
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def queued(app: faust.App, *events: Any) -> FlowControlQueue[Any]:
+    queue: FlowControlQueue[Any] = FlowControlQueue(maxsize=10, flow_control=app.flow_control, clear_on_resume=True)
+    for event in events:
+        queue.put_nowait(event)
+    return queue
+
+
+def test_a_record_one_agent_took_and_another_had_queued_is_released_when_a_rebalance_clears_the_queues(
+    app: faust.App,
+) -> None:
+    """Two agents read the accounts topic; Faust's wait_empty waited forever for the copy it had cleared."""
+    consumer = app.consumer
+    assert isinstance(consumer, FetchedHighwatersConsumer)
+    taken = record(23)
+    taken.incref(2)  # the conductor hands it to both agents
+    taken.tracked = True  # the flow agent took its copy: it is processing it
+    queue = queued(app, SimpleNamespace(message=taken))  # the join agent's copy still waits in its queue
+    app.flow_control.clear()  # a rebalance
+    assert queue.empty() and taken.refcount == 1 and not taken.acked
+    assert taken.ack(consumer) is False  # the flow agent is done: the record is done, but not counted
+    assert taken.acked and consumer._acked[CHANGES] == []  # read again from the committed offset
+
+
+def test_a_record_no_agent_took_is_released_without_counting(app: faust.App) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, FetchedHighwatersConsumer)
+    untaken = record(24)
+    untaken.incref(2)
+    queues = [queued(app, SimpleNamespace(message=untaken)) for _agent in range(2)]  # Faust keeps them weakly
+    app.flow_control.clear()
+    assert all(queue.empty() for queue in queues)
+    assert untaken.acked and consumer._acked[CHANGES] == []
+
+
+def record(offset: int, generation_id: int = 0) -> ConsumerMessage:
+    return ConsumerMessage(
+        CHANGES.topic, CHANGES.partition, offset, 0.0, 0, [], b"k", b"v", None, tp=CHANGES, generation_id=generation_id
+    )
+
+
+def test_a_record_a_stream_skipped_across_a_rebalance_does_not_count_as_acked(app: faust.App) -> None:
+    """Faust's streams skip and ack a record fetched in an older generation (faust-streaming #221)."""
+    consumer = app.consumer
+    app.flow_control.resume()
+    app.consumer_generation_id = 5
+    assert isinstance(consumer, FetchedHighwatersConsumer)
+    stale = record(23, generation_id=4)
+    stale.incref()
+    assert stale.ack(consumer) is False  # what a stream does with a record it skips
+    assert stale.acked and consumer._acked[CHANGES] == []  # done with here, read again from the committed offset
+
+
+def test_a_record_skipped_while_the_flow_is_stopped_does_not_count_as_acked(app: faust.App) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, FetchedHighwatersConsumer)
+    app.flow_control.suspend()
+    skipped = record(23)
+    skipped.incref()
+    assert skipped.ack(consumer) is False and consumer._acked[CHANGES] == []
