@@ -24,6 +24,9 @@ from p2c.control import reconciles, replays
 from p2c.control.deadletters import NotFound, Refused
 from p2c.control.lifecycle import STATES
 from p2c.control.overview import Overview
+from p2c.control.processes import exposition as process_exposition
+from p2c.control.processes import read_processes
+from p2c.control.processes_api import list_processes, process_health
 from p2c.control.prometheus import CONTENT_TYPE, exposition
 from p2c.control.trace_web import trace_api
 from p2c.control.waits import read_waiting_for, waited_on_by
@@ -162,7 +165,9 @@ async def discard_dead_letter(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     ready, _ = await blocking(overview(request).health)
     snapshot = await blocking(overview(request).snapshot)
-    return web.Response(body=exposition(snapshot, ready).encode(), headers={"Content-Type": CONTENT_TYPE})
+    procs = await blocking(read_processes, overview(request).kafka)
+    text = exposition(snapshot, ready) + process_exposition(procs)
+    return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -314,6 +319,22 @@ ROUTES: tuple[Route, ...] = (
         replays.show_api,
         {"200": "the run", "404": "no such run"},
         (RUN_PATH,),
+    ),
+    Route(
+        "GET",
+        "/api/processes",
+        "Every running process (`?all=1`: also stopped ones): ready or why not, API calls and throttling per "
+        "system, records per second, its sources' last polls.",
+        list_processes,
+        {"200": "the processes", "503": "Kafka not reachable"},
+    ),
+    Route(
+        "GET",
+        "/api/processes/{instance}/health",
+        "One process's health: 200 ready, 503 not, with why (instance: <component>@<host>:<pid>).",
+        process_health,
+        {"200": "ready", "503": "not ready, and why", "404": "no such process"},
+        ({"name": "instance", "in": "path", "required": True, "schema": {"type": "string"}},),
     ),
     Route(
         "GET",

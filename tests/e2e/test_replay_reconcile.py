@@ -18,7 +18,7 @@ import pytest
 from p2c.flows import NAMES
 from p2c.process import p2c_command
 from tests.e2e.conftest import Running, start_up
-from tests.support.cli import flow_statuses, run_p2c
+from tests.support.cli import run_p2c
 from tests.support.odata import erp, wait_for
 
 pytestmark = pytest.mark.timeout(300)
@@ -31,13 +31,18 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     running.process.stop(timeout=30)
 
 
+def flows(up: Running) -> dict[str, dict[str, Any]]:
+    """The flows' figures from the control API (what `p2c status` prints, without starting a process)."""
+    return {f["flow"]: f for f in httpx.get(f"{up.control_url}/api/flows", timeout=30).json()["flows"]}
+
+
 def settled(up: Running) -> dict[str, Any] | None:
     """The flows' figures once nothing is left to process or waits (twice in a row: nothing arrived between)."""
-    first = flow_statuses(up.bootstrap)
+    first = flows(up)
     if any(f["lag"] or f["waiting"] for f in first.values()):
         return None
-    time.sleep(0.5)
-    second = flow_statuses(up.bootstrap)
+    time.sleep(1.1)  # the control caches its figures for a second
+    second = flows(up)
     same = all(second[n]["events_in"] == first[n]["events_in"] and not second[n]["lag"] for n in NAMES)
     return second if same else None
 
