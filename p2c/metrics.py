@@ -70,6 +70,7 @@ class Counters:
         self._counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._gauges: dict[str, dict[str, Any]] = defaultdict(dict)
         self._systems: dict[str, dict[str, Any]] = {}
+        self._past_commit: dict[str, dict[str, int]] = {}
 
     def incr(self, flow: str, name: str, n: int = 1) -> None:
         with self._lock:
@@ -97,6 +98,12 @@ class Counters:
             else:
                 mine["last_ok_ms"] = now_ms
 
+    def past_commit(self, topic: str, partition: int, records: int) -> None:
+        """A sink read ``records`` of the partition past its committed offset (held back, or handled after one
+        held back): not lag, though the committed offset says so (p2c.status subtracts them)."""
+        with self._lock:
+            self._past_commit.setdefault(topic, {})[str(partition)] = records
+
     def get(self, flow: str, name: str) -> int:
         with self._lock:
             return self._counts.get(flow, {}).get(name, 0)
@@ -107,6 +114,7 @@ class Counters:
                 "counts": {f: dict(c) for f, c in self._counts.items()},
                 "gauges": {f: dict(g) for f, g in self._gauges.items()},
                 "systems": {name: dict(s) for name, s in self._systems.items()},
+                "past_commit": {topic: dict(p) for topic, p in self._past_commit.items()},
             }
 
 
