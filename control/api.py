@@ -25,7 +25,7 @@ from p2c.control.deadletters import NotFound, Refused
 from p2c.control.lifecycle import STATES
 from p2c.control.overview import Overview
 from p2c.control.processes import exposition as process_exposition
-from p2c.control.processes import read_processes
+from p2c.control.processes import processes
 from p2c.control.processes_api import list_processes, process_health
 from p2c.control.prometheus import CONTENT_TYPE, exposition
 from p2c.control.trace_web import trace_api
@@ -165,7 +165,7 @@ async def discard_dead_letter(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     ready, _ = await blocking(overview(request).health)
     snapshot = await blocking(overview(request).snapshot)
-    procs = await blocking(read_processes, overview(request).kafka)
+    procs = processes(snapshot.report.snapshots)
     text = exposition(snapshot, ready) + process_exposition(procs)
     return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 

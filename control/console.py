@@ -17,7 +17,7 @@ from p2c.control import reconciles, replays
 from p2c.control.api import OVERVIEW, blocking, error_status
 from p2c.control.counts_view import counts_html, processes_html
 from p2c.control.lifecycle import OPEN, STATES, Entry
-from p2c.control.processes import read_processes
+from p2c.control.processes import processes
 from p2c.control.state import RETRIED
 from p2c.control.trace_web import trace_page
 from p2c.control.waits import read_waiting_for, waited_on_by
@@ -100,7 +100,7 @@ async def home(request: web.Request) -> web.Response:
         id_="components",
     )
     note = "<p>Lag is what is still to process on the flow's topics: a load is done when it reaches 0.</p>"
-    counts = counts_html(snapshot.flows()) + processes_html(await blocking(read_processes, overview.kafka))
+    counts = counts_html(snapshot.flows()) + processes_html(processes(snapshot.report.snapshots))
     return page("Flows", health + flows + note + "<h2>Components</h2>" + comps + counts, refresh=5)
 
 
