@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--no-baseline", action="store_true", help="measure p2c alone")
+    parser.add_argument("--probe", action="store_true", help="also measure bench/batch_probe.py (librdkafka)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--bootstrap-servers")
     parser.add_argument("--schema-registry-url")
@@ -187,6 +188,16 @@ def main() -> None:
             figures["ratio_per_cpu"] = round(per_cpu / naive_per_cpu, 2)
             say(f"naive Faust baseline: {naive_rate} events/s, {naive_per_cpu} events per CPU second  {conditions()}")
             say(f"ratio p2c / naive: {figures['ratio']} in events/s, {figures['ratio_per_cpu']} per CPU second")
+        if args.probe:
+            probe_topic = f"bench.probe.customers.{tag}"
+            with ExitStack() as probe:
+                argv = [sys.executable, str(Path(__file__).with_name("batch_probe.py")), *registry_args]
+                argv += ["--target", probe_topic, "--group", f"bench-probe-{tag}"]
+                ensure_topics(kafka, [Topic(probe_topic)])
+                pid = spawn("probe", argv, logs / "probe.log", " ready: ", probe).pid
+                probe_rate, probe_per_cpu = stage_rate(kafka, probe_topic, args.events, tag, [pid])
+            figures["probe_events_per_s"], figures["probe_events_per_cpu_s"] = probe_rate, probe_per_cpu
+            say(f"librdkafka batch probe: {probe_rate} events/s, {probe_per_cpu} events per CPU second  {conditions()}")
         figures["pure_us_per_event"] = round(pure_cost(codecs), 1)
         figures["after"], figures["logs"] = conditions(), str(logs)
         say(f"pure decode+map+encode: {figures['pure_us_per_event']} us/event in-process; logs in {logs}")

@@ -20,9 +20,13 @@ from typing import Any
 
 from aiohttp import web
 
+from p2c.control import reconciles, replays
 from p2c.control.deadletters import NotFound, Refused
 from p2c.control.lifecycle import STATES
 from p2c.control.overview import Overview
+from p2c.control.processes import exposition as process_exposition
+from p2c.control.processes import processes
+from p2c.control.processes_api import list_processes, process_health
 from p2c.control.prometheus import CONTENT_TYPE, exposition
 from p2c.control.trace_web import trace_api
 from p2c.control.waits import read_waiting_for, waited_on_by
@@ -161,7 +165,9 @@ async def discard_dead_letter(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     ready, _ = await blocking(overview(request).health)
     snapshot = await blocking(overview(request).snapshot)
-    return web.Response(body=exposition(snapshot, ready).encode(), headers={"Content-Type": CONTENT_TYPE})
+    procs = processes(snapshot.report.snapshots)
+    text = exposition(snapshot, ready) + process_exposition(procs)
+    return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -190,6 +196,7 @@ ID_PATH = {
     "description": "<flow>.<partition>.<offset>",
     "schema": {"type": "string"},
 }
+RUN_PATH = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 BY = {"by": {"type": "string", "description": "who did it (default: X-P2C-User, else the caller's address)"}}
 
 ROUTES: tuple[Route, ...] = (
@@ -274,6 +281,60 @@ ROUTES: tuple[Route, ...] = (
                 "schema": {"type": "string"},
             },
         ),
+    ),
+    Route(
+        "POST",
+        "/api/reconciles",
+        "Start a reconcile (`p2c reconcile`): both systems read through their APIs, every difference listed.",
+        reconciles.start_api,
+        {"202": "the run, started: follow it at /api/reconciles/{id}", "400": "an unknown flow"},
+        body={"flows": {"type": "array", "items": {"type": "string", "enum": NAMES}, "description": "default: all"}},
+    ),
+    Route("GET", "/api/reconciles", "The last reconciles, with their outcome.", reconciles.list_api, {"200": "runs"}),
+    Route(
+        "GET",
+        "/api/reconciles/{id}",
+        "A reconcile: its progress (state, stage, done/total), then its report (per flow, the differences).",
+        reconciles.show_api,
+        {"200": "the run", "404": "no such run"},
+        (RUN_PATH,),
+    ),
+    Route(
+        "POST",
+        "/api/replays",
+        "Start a replay (`p2c replay`): one flow's consumer group rewound at one stage while p2c runs.",
+        replays.start_api,
+        {"202": "the run, started: follow it at /api/replays/{id}", "400": "a bad flow, from or stage"},
+        body={
+            "flow": {"type": "string", "enum": NAMES},
+            "from": {"type": "string", "description": "earliest, an offset, or an ISO 8601 time"},
+            "stage": {"type": "string", "enum": ["streams", "sink"], "description": "default: streams"},
+        },
+    ),
+    Route("GET", "/api/replays", "The last replays, with their progress.", replays.list_api, {"200": "runs"}),
+    Route(
+        "GET",
+        "/api/replays/{id}",
+        "A replay: its state (planning, rewinding, replaying, done, failed) and records read again of the total.",
+        replays.show_api,
+        {"200": "the run", "404": "no such run"},
+        (RUN_PATH,),
+    ),
+    Route(
+        "GET",
+        "/api/processes",
+        "Every running process (`?all=1`: also stopped ones): ready or why not, API calls and throttling per "
+        "system, records per second, its sources' last polls.",
+        list_processes,
+        {"200": "the processes", "503": "Kafka not reachable"},
+    ),
+    Route(
+        "GET",
+        "/api/processes/{instance}/health",
+        "One process's health: 200 ready, 503 not, with why (instance: <component>@<host>:<pid>).",
+        process_health,
+        {"200": "ready", "503": "not ready, and why", "404": "no such process"},
+        ({"name": "instance", "in": "path", "required": True, "schema": {"type": "string"}},),
     ),
     Route(
         "GET",

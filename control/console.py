@@ -13,9 +13,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from p2c.control import reconciles, replays
 from p2c.control.api import OVERVIEW, blocking, error_status
-from p2c.control.counts_view import counts_html
+from p2c.control.counts_view import counts_html, processes_html
 from p2c.control.lifecycle import OPEN, STATES, Entry
+from p2c.control.processes import processes
 from p2c.control.state import RETRIED
 from p2c.control.trace_web import trace_page
 from p2c.control.waits import read_waiting_for, waited_on_by
@@ -38,6 +40,7 @@ def page(title: str, body: str, refresh: int | None = None) -> web.Response:
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} · p2c</title>{meta}'
         f"<style>{STYLE}</style></head><body>"
         '<nav><a href="/">Flows</a><a href="/dead-letters?state=open">Dead letters</a><a href="/trace">Trace</a>'
+        '<a href="/replays">Replay</a><a href="/reconciles">Reconcile</a>'
         '<a href="/api/openapi.json">API</a><a href="/metrics">Metrics</a></nav>'
         f"<h1>{escape(title)}</h1>{body}</body></html>"
     )
@@ -97,7 +100,7 @@ async def home(request: web.Request) -> web.Response:
         id_="components",
     )
     note = "<p>Lag is what is still to process on the flow's topics: a load is done when it reaches 0.</p>"
-    counts = counts_html(snapshot.flows())
+    counts = counts_html(snapshot.flows()) + processes_html(processes(snapshot.report.snapshots))
     return page("Flows", health + flows + note + "<h2>Components</h2>" + comps + counts, refresh=5)
 
 
@@ -210,3 +213,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/dead-letters/{id}", dead_letter)
     app.router.add_post("/dead-letters/{id}/retry", retry)
     app.router.add_post("/dead-letters/{id}/discard", discard)
+    reconciles.add_pages(app)
+    replays.add_pages(app)

@@ -66,3 +66,21 @@ def counts_html(flows: list[dict[str, Any]]) -> str:
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         parts.append(f'<table id="stages-{name}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
     return "".join(parts)
+
+
+def processes_html(procs: list[dict[str, Any]]) -> str:
+    """The running processes: ready or why not, API calls and 429s per system, records per second."""
+    rows = []
+    for p in procs:
+        why = escape("; ".join(p["why_not"]))
+        ready = '<span class="ok">ready</span>' if p["ready"] else f'<span class="bad">{why}</span>'
+        calls = "; ".join(
+            f"{escape(system)}: {c.get('calls', 0)} calls, {c.get('throttled', 0)} throttled, "
+            f"{c.get('failed', 0)} failed"
+            for system, c in sorted(p["systems"].items())
+        )
+        polls = ", ".join(f"{escape(where)} {clock(ms)}" for where, ms in sorted(p["last_polls_ms"].items()))
+        rows.append([escape(p["instance"]), ready, f"{p['records_per_s']:g}", calls, polls])
+    head = "".join(f"<th>{c}</th>" for c in ("process", "health", "records/s", "API calls", "last polls"))
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f'<h2>Processes</h2><table id="processes"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

@@ -14,7 +14,7 @@ from typing import Any
 
 from p2c.control.deadletters import DeadLetters
 from p2c.control.lifecycle import STATES, Entry
-from p2c.control.waits import links, read_waiting_for
+from p2c.control.waits import links, waiting_for
 from p2c.errors import P2CError
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings
@@ -61,7 +61,9 @@ class Overview:
         with self._lock:
             if self._cached is None or time.time() - self._cached.taken_at > self.ttl:
                 require_kafka(self.kafka)
-                self._cached = Snapshot(collect(self.kafka), self.dead_letters.entries(), read_waiting_for(self.kafka))
+                report = collect(self.kafka)
+                waits = waiting_for(report.snapshots.values(), time.time() * 1000)
+                self._cached = Snapshot(report, self.dead_letters.entries(), waits)
             return self._cached
 
     def forget(self) -> None:

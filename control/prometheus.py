@@ -2,8 +2,8 @@
 
 Per flow: events in, written, skipped, waiting (and on what), lag, dead letters by state; per component:
 live instances and seconds since it last reported. These are the pipeline's figures as Kafka holds them, so
-one scrape of the control covers every process. Per-process figures (API calls and throttling per system,
-rates, last poll) are not here yet: they need each component to serve or publish them.
+one scrape of the control covers every process. The per-process families (API calls and throttling per
+system, rates, last polls, readiness) follow them, from control/processes.py.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Topics are created with the durability of :class:`p2c.settings.KafkaSettings` (replication factor and
 ``min.insync.replicas``, capped at the broker count); the topics that hold state, where only the last value
-per key matters (source positions, metrics, dead-letter states, the registry's log), are compacted. Change,
-target and dead-letter topics are streams of events and keep the cluster's delete retention.
+per key matters (source positions, metrics, dead-letter states, the registry's log), are compacted, their
+segments rolled hourly (``state_topic_segment_ms``) so that compaction can clean them. Dead-letter topics keep
+their letters ``dead_letter_retention_ms`` (30 days). Change and target topics are streams of events and keep
+the cluster's delete retention.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from confluent_kafka.cimpl import NewTopic
 from p2c.errors import ConfigurationError, RetriableError
 from p2c.flows import ALL_TOPICS
 from p2c.settings import KafkaSettings
-from p2c.topics import DLQ_STATE, METRICS, POSITIONS, SCHEMAS_TOPIC, Topic
+from p2c.topics import DLQ_STATE, METRICS, POSITIONS, SCHEMAS_TOPIC, Topic, dead_letter
 
 log = logging.getLogger("p2c.admin")
 
@@ -44,6 +46,7 @@ def wait_for_cluster(kafka: KafkaSettings, timeout: float = 10.0) -> int:
 
 
 STATE_TOPICS = frozenset({POSITIONS.name, METRICS.name, DLQ_STATE.name, SCHEMAS_TOPIC})
+DEAD_LETTER_PREFIX = dead_letter("").name
 
 
 def new_topic(kafka: KafkaSettings, name: str, partitions: int, brokers: int, state: bool | None = None) -> NewTopic:
@@ -54,7 +57,9 @@ def new_topic(kafka: KafkaSettings, name: str, partitions: int, brokers: int, st
     factor, min_insync = kafka.replication(brokers)
     config = {"min.insync.replicas": str(min_insync)}
     if kafka.compact_state_topics and (name in STATE_TOPICS if state is None else state):
-        config["cleanup.policy"] = "compact"
+        config |= {"cleanup.policy": "compact", "segment.ms": str(kafka.state_topic_segment_ms)}
+    elif name.startswith(DEAD_LETTER_PREFIX):
+        config["retention.ms"] = str(kafka.dead_letter_retention_ms)
     return NewTopic(name, num_partitions=partitions, replication_factor=factor, config=config)
 
 

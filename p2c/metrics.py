@@ -69,6 +69,7 @@ class Counters:
         self._lock = threading.Lock()
         self._counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._gauges: dict[str, dict[str, Any]] = defaultdict(dict)
+        self._systems: dict[str, dict[str, Any]] = {}
 
     def incr(self, flow: str, name: str, n: int = 1) -> None:
         with self._lock:
@@ -77,6 +78,24 @@ class Counters:
     def gauge(self, flow: str, name: str, value: Any) -> None:
         with self._lock:
             self._gauges[flow][name] = value
+
+    def call(self, system: str, status: int, retry_after: float | None = None) -> None:
+        """One API call to ``system`` answered ``status`` (0: no answer); a 429's ``Retry-After`` is kept."""
+        now_ms = int(time.time() * 1000)
+        with self._lock:
+            mine = self._systems.setdefault(system, {"calls": 0, "throttled": 0, "failed": 0})
+            mine["calls"] += 1
+            mine["last_call_ms"] = now_ms
+            if status == 429:
+                mine["throttled"] += 1
+                mine["last_retry_after_s"] = retry_after
+                mine["throttled_until_ms"] = now_ms + int((retry_after or 0) * 1000)
+            elif status == 0 or status >= 500:
+                mine["failed"] += 1
+                mine["last_failed_ms"] = now_ms
+                mine["last_failure"] = f"HTTP {status}" if status else "no answer"
+            else:
+                mine["last_ok_ms"] = now_ms
 
     def get(self, flow: str, name: str) -> int:
         with self._lock:
@@ -87,6 +106,7 @@ class Counters:
             return {
                 "counts": {f: dict(c) for f, c in self._counts.items()},
                 "gauges": {f: dict(g) for f, g in self._gauges.items()},
+                "systems": {name: dict(s) for name, s in self._systems.items()},
             }
 
 
@@ -103,6 +123,7 @@ class MetricsReporter:
         self.counters = counters
         self.interval = interval
         self._producer = Producer(kafka.librdkafka() | {"linger.ms": 0})
+        self.started_ms = int(time.time() * 1000)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"metrics-{component}", daemon=True)
 
@@ -116,6 +137,7 @@ class MetricsReporter:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "ts_ms": int(time.time() * 1000),
+            "started_ms": self.started_ms,
             "stopped": final,
         }
         self._producer.produce(METRICS.name, key=self.instance.encode(), value=json.dumps(snapshot).encode())

@@ -43,6 +43,11 @@ class KafkaSettings(BaseSettings):
     topic_replication_factor: int = 3
     topic_min_insync_replicas: int = 2
     compact_state_topics: bool = True
+    #: a compacted topic's active segment is never compacted: roll it hourly so that the positions and metrics
+    #: p2c publishes every few seconds are cleaned within the hour, not after the broker's default week
+    state_topic_segment_ms: int = 3_600_000
+    #: how long a dead letter stays (30 days: time to see, fix and retry it); -1 keeps letters for ever
+    dead_letter_retention_ms: int = 30 * 24 * 3_600_000
     producer_acks: Literal["all", "1", "0"] = "all"
     producer_idempotence: bool = True
     isolation_level: Literal["read_committed", "read_uncommitted"] = "read_committed"

@@ -63,6 +63,8 @@ class ComponentStatus:
 class Report:
     flows: list[FlowStatus]
     components: list[ComponentStatus]
+    #: what every process instance last published (p2c.metrics), for views that need more of it
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _lag(ends: dict[tuple[str, int], int], committed: dict[tuple[str, int], int]) -> int:
@@ -106,7 +108,7 @@ def collect(kafka: KafkaSettings) -> Report:
         status.last_sync_ms = last_written_ms(flow.name, snapshots.values())
         status.loads = loads(flow.name, snapshots.values(), now_ms)
         flows.append(status)
-    return Report(flows, _components(snapshots.values(), now_ms))
+    return Report(flows, _components(snapshots.values(), now_ms), snapshots)
 
 
 def _components(snapshots: Iterable[dict[str, Any]], now_ms: float) -> list[ComponentStatus]:

@@ -32,12 +32,13 @@ from p2c.streams.flow import DELETE, UPSERT, Write
 from p2c.streams.join import codec
 from p2c.streams.join.core import Answer, State, Step, accept, follows, is_replay, keep_followed, replay, value_of
 from p2c.streams.join.specs import ACCOUNTS, CONTACTS, PRODUCTS
-from p2c.streams.template import Template, apply, target_key
+from p2c.streams.template import Template, apply, cleared, target_key
 
 ACTIVE = 1
 REVISED = 7  # statuscode of a quote closed by ReviseQuote: a newer revision has its number
 CUSTOMER_JOINS = {"account": ACCOUNTS.name, "contact": CONTACTS.name}
 LINE, QUOTE = "quotedetailid", "_quoteid_value"
+LINE_NUMBER = "LineCreationSequenceNumber"  # a quotation line's number in the ERP (from the line's sequence)
 
 
 def is_orphan_delete(change: dict[str, Any], key: str | None) -> bool:
@@ -173,12 +174,10 @@ class QuotesFlow:
                     ),
                 )
             )
-        writes.append(
-            (
-                self.header.target_topic,
-                Write(target_key(self.header, header), {"op": UPSERT, "record": record, "origin": origin}),
-            )
-        )
+        emptied = [f"header.{f}" for f in cleared(self.header, header)]
+        emptied += [f"lines.{ln[LINE_NUMBER]}.{f}" for ln in lines for f in cleared(self.lines, ln)]
+        value = {"op": UPSERT, "record": record, "origin": origin, "cleared": emptied}
+        writes.append((self.header.target_topic, Write(target_key(self.header, header), value)))
         state, stamped = emission.emit({**state, "known": key_fields}, writes, origin["version"])
         return Step(state, stamped)
 

@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from p2c.connectors.core.errors import raise_for, transport_error
+from p2c.connectors.core.metrics import METRICS
 from p2c.connectors.core.pace import Throttle
 from p2c.connectors.core.retry import RetryPolicy, call_with_retry
-from p2c.errors import RetriableError
+from p2c.errors import P2CError, RetriableError
+from p2c.metrics import Counters
 
 log = logging.getLogger("p2c.connectors.http")
 
@@ -36,10 +38,13 @@ class ODataClient:
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
         name: str = "odata",
+        metrics: Counters = METRICS,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.retry = retry or RetryPolicy()
         self.name = name
+        self.system = name.split()[0] if name.strip() else "odata"  # "crm source-crm" -> crm
+        self.metrics = metrics
         self.throttle = Throttle()
         self.http = httpx.Client(
             base_url=self.base_url,
@@ -81,13 +86,19 @@ class ODataClient:
         try:
             response = self.http.request(method, path, params=params, headers=headers, content=content, json=json)
         except httpx.TransportError as exc:
+            self.metrics.call(self.system, 0)
             raise transport_error(exc, what) from exc
         try:
             raise_for(response, what=what)
         except RetriableError as exc:
+            self.metrics.call(self.system, response.status_code, exc.retry_after)
             if response.status_code == 429:  # nothing more from this client before Retry-After
                 self.throttle.block(exc.retry_after if exc.retry_after is not None else 1.0)
             raise
+        except P2CError:
+            self.metrics.call(self.system, response.status_code)
+            raise
+        self.metrics.call(self.system, response.status_code)
         return response
 
     def request(

@@ -28,6 +28,7 @@ from p2c.connectors.finops.targets import (
     Reference,
     Row,
     Target,
+    empty_values,
     key_filter,
     key_path,
 )
@@ -52,6 +53,23 @@ class QuotationTarget(Target):
         for line in lines:
             line[COMPANY] = line.get(COMPANY) or header[COMPANY]
             line[NUMBER] = line.get(NUMBER) or header.get(NUMBER)
+        return {"header": header, "lines": lines}
+
+    def clear(self, record: dict[str, Any], cleared: tuple[str, ...]) -> dict[str, Any]:
+        """The header's and lines' cleared fields (``header.<field>``, ``lines.<line number>.<field>``) given
+        their empty value."""
+        if not cleared:
+            return record
+        header, lines = self._parts(record)
+        wipe = [c.split(".") for c in cleared]
+        empty, line_empty = empty_values(self.topic, "header"), empty_values(self.topic, "lines")
+        for f in (p[1] for p in wipe if p[0] == "header" and len(p) == 2):
+            if f in empty and header.get(f) is None and f not in self.key_fields:
+                header[f] = empty[f]
+        for line in lines:
+            for f in (p[2] for p in wipe if p[0] == "lines" and len(p) == 3 and p[1] == str(line.get(LINE))):
+                if f in line_empty and line.get(f) is None and f not in LINE_KEY:
+                    line[f] = line_empty[f]
         return {"header": header, "lines": lines}
 
     def key_of(self, record: dict[str, Any]) -> Key:

@@ -85,10 +85,15 @@ _EMPTY = {"string": "", "int": 0, "long": 0, "double": 0.0, "float": 0.0}
 
 
 @cache
-def empty_values(topic: str) -> dict[str, Any]:
-    """Field -> the value that clears it in FinOps, for the fields of ``topic``'s record that can be cleared."""
+def empty_values(topic: str, part: str | None = None) -> dict[str, Any]:
+    """Field -> the value that clears it in FinOps, for the fields of ``topic``'s record (or of its ``part``,
+    a record or an array of records inside it: a quotation's ``header``, ``lines``) that can be cleared."""
     out: dict[str, Any] = {}
-    for f in record_schema(topic, "record")["fields"]:
+    schema = record_schema(topic, "record")
+    if part is not None:
+        (inner,) = [f["type"] for f in schema["fields"] if f["name"] == part]
+        schema = inner.get("items", inner) if isinstance(inner, dict) else inner
+    for f in schema["fields"]:
         branches = [t for t in (f["type"] if isinstance(f["type"], list) else [f["type"]]) if t != "null"]
         if len(branches) != 1:
             continue

@@ -8,6 +8,7 @@ did not answer.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -28,7 +29,8 @@ def systems(crm_url: str | None, erp_url: str | None, company: str | None, confi
 
     crm = load(CrmSourceSettings, "source.crm", config_file, url=crm_url)
     erp = load(ErpSinkSettings, "sink.erp", config_file, url=erp_url)
-    streams = load(StreamsSettings, "streams", config_file, company=company)
+    # p2c up hands its --company to the processes it starts as P2C_COMPANY
+    streams = load(StreamsSettings, "streams", config_file, company=company or os.environ.get("P2C_COMPANY"))
     return Systems(lambda: crm.client("crm reconcile"), lambda: erp.client("erp reconcile"), streams.company)
 
 

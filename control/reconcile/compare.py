@@ -28,7 +28,8 @@ from p2c.connectors.finops.targets import to_json
 MISSING = "missing"  # the flow would write it; the target has no such row
 EXTRA = "extra"  # the target has a row the flow owns; the flow would write none (and it is not deleted)
 DIFFERS = "differs"  # both have it; fields differ
-KINDS = (MISSING, EXTRA, DIFFERS)
+DUPLICATE = "duplicate"  # the target has several rows for one key of the flow's
+KINDS = (MISSING, EXTRA, DIFFERS, DUPLICATE)
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,10 @@ class Reconcile:
             fields = compare.field_differences(shown, row, skip=skip)
             if fields:
                 yield Difference(flow.name, table.entity_set, label, compare.DIFFERS, source_id, fields)
+        for _key, copies, row in self.spill.duplicates(table.entity_set):
+            if self.spill.expected(flow.name, table.entity_set, table.key(row)):
+                found = compare.FieldDifference("rows", 1, copies)
+                yield Difference(flow.name, table.entity_set, table.label(row), compare.DUPLICATE, None, (found,))
         constants = targets.constants(template) if template else {}
         if not constants and not table.parent_fields:
             return  # nothing tells this flow's rows from rows written by others: no extras (docs/decisions.md)

@@ -28,7 +28,7 @@ from p2c.connectors.core.http import ODataClient
 from p2c.connectors.dataverse import streams as crm_streams
 from p2c.connectors.dataverse.source import DataverseSource
 from p2c.connectors.finops.snapshot import SnapshotStore
-from p2c.connectors.finops.source import FinOpsSource
+from p2c.connectors.finops.source import ErpStream, FinOpsSource
 from p2c.connectors.finops.source import streams_for as erp_streams_for
 from p2c.control.reconcile.spill import Spill
 
@@ -98,11 +98,14 @@ class SourceReader:
         if self.spill.loaded(topic):
             return
         crm = [s for s in crm_streams.STREAMS.values() if s.topic == topic]
-        items = self._crm(crm[0]) if crm else self._erp(topic)
-        self._store(topic, items)
+        if crm:
+            self._store(topic, f"CRM {crm[0].entity_set}", self._crm(crm[0]))
+        else:
+            [stream] = [s for s in erp_streams_for([]) if s.topic == topic]
+            self._store(topic, f"ERP {stream.entity_set}", self._erp(stream))
         self.spill.mark_loaded(topic)
 
-    def _store(self, topic: str, items: Iterator[SourceItem]) -> None:
+    def _store(self, topic: str, what: str, items: Iterator[SourceItem]) -> None:
         batch: list[tuple[str, str, bytes]] = []
         done = 0
         for item in items:
@@ -114,11 +117,11 @@ class SourceReader:
                     self.spill.add_events(batch)
                     done += len(batch)
                     batch = []
-                    self.progress(f"reading {topic}", done, None)
+                    self.progress(f"reading {what}", done, None)
         self.spill.add_events(batch)
         done += len(batch)
-        self.progress(f"reading {topic}", done, done)
-        log.info("reconcile: read %d rows of %s", done, topic)
+        self.progress(f"reading {what}", done, done)
+        log.info("reconcile: read %d rows of %s for %s", done, what, topic)
 
     def _crm(self, stream: crm_streams.Stream) -> Iterator[SourceItem]:
         client = self.crm()
@@ -131,8 +134,7 @@ class SourceReader:
         finally:
             client.close()
 
-    def _erp(self, topic: str) -> Iterator[SourceItem]:
-        [stream] = [s for s in erp_streams_for([]) if s.topic == topic]
+    def _erp(self, stream: ErpStream) -> Iterator[SourceItem]:
         client = self.erp()
         store = SnapshotStore(Path(self.spill.path).parent, "reconcile")
         try:

@@ -26,7 +26,7 @@ CREATE TABLE expected (flow TEXT NOT NULL, target TEXT NOT NULL, key TEXT NOT NU
                        source_id TEXT, version INTEGER NOT NULL, record BLOB NOT NULL,
                        PRIMARY KEY (flow, target, key));
 CREATE TABLE actual (target TEXT NOT NULL, key TEXT NOT NULL, parent TEXT, row BLOB NOT NULL,
-                     PRIMARY KEY (target, key));
+                     copies INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (target, key));
 CREATE TABLE loaded (what TEXT PRIMARY KEY);
 """
 
@@ -103,10 +103,17 @@ class Spill:
         )
 
     def add_actual(self, target: str, rows: Iterable[tuple[str, str | None, dict[str, Any]]]) -> None:
+        """A second row with the same key (p2c's key: a contact person is FinOps's by another) is counted."""
         self._many(
-            "INSERT OR REPLACE INTO actual VALUES (?, ?, ?, ?)",
+            "INSERT INTO actual VALUES (?, ?, ?, ?, 1) ON CONFLICT (target, key) DO UPDATE SET copies = copies + 1",
             ((target, key, parent, codec.dumps(row)) for key, parent, row in rows),
         )
+
+    def duplicates(self, target: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
+        """(key, copies, one row) of the keys ``target`` has more than one row for."""
+        sql = "SELECT key, copies, row FROM actual WHERE target = ? AND copies > 1 ORDER BY key"
+        for key, copies, row in self.conn.execute(sql, (target,)).fetchall():
+            yield key, int(copies), codec.loads(row)
 
     def pairs(
         self, flow: str, target: str, page: int = 1000
@@ -137,6 +144,10 @@ class Spill:
             for key, row in rows:
                 yield key, codec.loads(row)
             after = rows[-1][0]
+
+    def expected(self, flow: str, target: str, key: str) -> bool:
+        sql = "SELECT 1 FROM expected WHERE flow = ? AND target = ? AND key = ?"
+        return self.conn.execute(sql, (flow, target, key)).fetchone() is not None
 
     def count_expected(self, flow: str) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM expected WHERE flow = ?", (flow,)).fetchone()[0])

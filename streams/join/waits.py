@@ -19,6 +19,7 @@ from p2c.streams.join.specs import SPECS
 MAX_DEPENDENCIES = 500
 MAX_RECORDS = 20
 
+
 def dependency(join: str, dep: str) -> str:
     """``accounts:<accountid>``: the flow whose dead letters the dependency's key is looked up in, and the key."""
     topic = next((t for t, spec in SPECS.items() if spec.name == join), None)

@@ -2,7 +2,8 @@
 
 A product in a currency with no price list in the CRM is dead-lettered; the price list is created in the
 sandbox; the letter is retried from the page, leaves the open list, the product reaches the CRM, and the letter
-ends resolved.
+ends resolved. A replay of the products is started from its page and finishes; a reconcile of the products,
+started from its page, shows no difference.
 """
 
 from __future__ import annotations
@@ -115,3 +116,38 @@ def test_the_console_shows_flows_and_retries_a_fixed_dead_letter(p2c_up: Running
     except AssertionError as exc:
         shown = httpx.get(f"{p2c_up.control_url}/api/dead-letters/{letter['id']}", timeout=30).text
         raise AssertionError(f"{exc}; the API says: {shown}") from exc
+
+
+def test_a_replay_started_from_the_console_finishes_and_a_reconcile_shows_no_difference(
+    p2c_up: Running, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def state(element_id: str, running: str | tuple[str, ...]) -> str | None:
+        """The run's state once it is over (the page reloads itself while it runs)."""
+        found = browser.find_elements(By.ID, element_id)
+        text = found[0].text if found else ""
+        return None if not text or text.startswith(running) else text
+
+    browser.get(p2c_up.control_url + "/replays")
+    Select(browser.find_element(By.ID, "replay-flow")).select_by_value("products")
+    browser.find_element(By.ID, "replay-from").clear()
+    browser.find_element(By.ID, "replay-from").send_keys("earliest")
+    Select(browser.find_element(By.ID, "replay-stage")).select_by_value("streams")
+    browser.find_element(By.ID, "replay").click()
+    replayed = WebDriverWait(browser, 90, poll_frequency=0.5).until(
+        lambda _b: state("replay-state", ("planning", "rewinding", "replaying", "starting"))
+    )
+    assert replayed is not None and replayed.startswith("done"), browser.find_element(By.TAG_NAME, "body").text
+    assert "/replays/" in browser.current_url
+
+    browser.get(p2c_up.control_url + "/reconciles")
+    Select(browser.find_element(By.ID, "reconcile-flow")).select_by_value("products")
+    browser.find_element(By.ID, "reconcile").click()
+    verdict = WebDriverWait(browser, 90, poll_frequency=0.5).until(lambda _b: state("reconcile-state", "running"))
+    assert verdict == "in sync", browser.find_element(By.TAG_NAME, "body").text
+    flows = browser.find_element(By.ID, "reconcile-flows").find_elements(By.CSS_SELECTOR, "tbody tr")
+    cells = [c.text for c in flows[0].find_elements(By.TAG_NAME, "td")]
+    assert cells[0] == "products" and int(cells[1]) > 0 and cells[2:6] == ["0", "0", "0", "0"], cells

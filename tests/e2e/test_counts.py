@@ -142,6 +142,7 @@ def test_every_flow_s_counts_add_up_after_a_mixed_load(p2c_up: Running) -> None:
     assert next(f for f in flows if f["flow"] == "accounts")["last_sync_ms"]
     check_loads(p2c_up, flows)
     check_waiting_link(p2c_up, made)
+    check_processes(p2c_up)
     check_traces(p2c_up, made)
 
 
@@ -227,3 +228,20 @@ def check_waiting_link(p2c_up: Running, made: dict[str, Any]) -> None:
     assert letter["key"] == account and f"contacts {contact}" in letter["waited_on_by"], letter
     listed = run_p2c("dlq", "list", "--flow", "accounts", "--bootstrap-servers", p2c_up.bootstrap)
     assert f"waited on by 1: contacts {contact}" in listed, listed
+
+
+def check_processes(p2c_up: Running) -> None:
+    """Each process: ready, its API calls per system, its last polls; its own health route; /metrics has them."""
+    procs = httpx.get(f"{p2c_up.control_url}/api/processes", timeout=60).json()["processes"]
+    by_component = {p["component"]: p for p in procs}
+    assert {"source-crm", "source-erp", "streams", "sink-erp", "sink-crm"} <= set(by_component), procs
+    crm = by_component["source-crm"]
+    assert crm["systems"]["crm"]["calls"] > 0 and crm["last_polls_ms"], crm
+    assert by_component["sink-erp"]["systems"]["erp"]["calls"] > 0
+    health = httpx.get(f"{p2c_up.control_url}/api/processes/{crm['instance']}/health", timeout=60)
+    assert health.status_code == (200 if crm["ready"] else 503) and health.json()["ready"] == crm["ready"]
+    assert httpx.get(f"{p2c_up.control_url}/api/processes/nobody@x:1/health", timeout=60).status_code == 404
+    metrics = httpx.get(f"{p2c_up.control_url}/metrics", timeout=60).text
+    assert (
+        'p2c_api_calls_total{component="source-crm"' in metrics and "p2c_source_last_poll_timestamp_seconds" in metrics
+    )

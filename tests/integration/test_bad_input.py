@@ -91,7 +91,7 @@ def erp_url(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterato
 
 @dataclass
 class Proxy:
-    """Forwards to the CRM; ``spoil`` (once) changes the next answer to an accounts query."""
+    """Forwards to the CRM; ``spoil`` (once) changes the next page of accounts it answers."""
 
     upstream: str
     spoil: Callable[[httpx.Response], tuple[int, str, bytes]] | None = None
@@ -100,7 +100,7 @@ class Proxy:
     def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes]:
         upstream = httpx.request(method, self.upstream + path, headers=headers, content=body, timeout=30)
         spoil = self.spoil
-        if spoil is not None and method == "GET" and path.startswith("/api/data/v9.2/accounts"):
+        if spoil is not None and method == "GET" and path.startswith("/api/data/v9.2/accounts?"):  # a page
             self.spoil = None
             self.spoiled.append(path)
             return spoil(upstream)

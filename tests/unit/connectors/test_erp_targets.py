@@ -202,6 +202,17 @@ def test_quotation_header_and_lines_are_written_together_and_removed_lines_delet
     assert rows(erp, "CDSSalesQuotationHeaders") == [] and lines_of(erp, "Q-1") == {}
 
 
+def test_a_replay_writes_again_a_quotation_line_deleted_by_hand(erp: sandboxes.InProcess) -> None:
+    s = sink(erp, QUOTATIONS)
+    s.write([quotation("Q-1", 1, {1: "P-1", 2: "P-2"}), quotation("Q-2", 1, {1: "P-1"})])
+    erp.client().request(
+        "DELETE", "CDSSalesQuotationLines(dataAreaId='usmf',SalesQuotationNumber='Q-1',LineCreationSequenceNumber=2)"
+    )
+    again = s.write([quotation("Q-1", 1, {1: "P-1", 2: "P-2"}), quotation("Q-2", 1, {1: "P-1"})])
+    assert [r.key for r in again.written] == ["usmf|Q-1"] and [r.key for r in again.skipped] == ["usmf|Q-2"]
+    assert lines_of(erp, "Q-1") == {1: ("P-1", 1), 2: ("P-2", 2)}
+
+
 def test_a_bad_line_rejects_the_whole_quotation_atomically(erp: sandboxes.InProcess) -> None:
     s = sink(erp, QUOTATIONS)
     s.write([quotation("Q-1", 1, {1: "P-1"})])
@@ -234,3 +245,18 @@ def test_a_quotation_waits_for_its_customer_and_a_missing_product_is_dead_letter
     assert [r.key for r in done.written] == ["usmf|Q-1"] and waiting == []
     ((record, error),) = done.rejected
     assert record.key == "usmf|Q-2" and "released product 'P-404'" in str(error) and error.field == "ProductNumber"
+
+
+def test_a_quotations_cleared_header_and_line_fields_get_their_empty_values() -> None:
+    record = {
+        "header": {"dataAreaId": "usmf", "SalesQuotationNumber": "Q-1", "DeliveryAddressStreet": None, "Email": None},
+        "lines": [
+            {"LineCreationSequenceNumber": 1, "LineDescription": None, "LineDiscountAmount": None},
+            {"LineCreationSequenceNumber": 2, "LineDescription": None},
+        ],
+    }
+    cleared = ("header.DeliveryAddressStreet", "lines.1.LineDescription", "lines.1.LineDiscountAmount")
+    header, lines = QUOTATIONS.clear(record, cleared).values()
+    assert (header["DeliveryAddressStreet"], header["Email"]) == ("", None)  # Email: None, not cleared
+    assert (lines[0]["LineDescription"], lines[0]["LineDiscountAmount"]) == ("", 0)
+    assert lines[1]["LineDescription"] is None

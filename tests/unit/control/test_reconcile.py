@@ -13,7 +13,7 @@ import pytest
 from p2c import flows, topics
 from p2c.connectors.core.http import ODataClient
 from p2c.control.reconcile import compare
-from p2c.control.reconcile.compare import DIFFERS, EXTRA, MISSING
+from p2c.control.reconcile.compare import DIFFERS, DUPLICATE, EXTRA, MISSING
 from p2c.control.reconcile.expected import Expectations, load_templates
 from p2c.control.reconcile.run import Reconcile, Systems
 from p2c.control.reconcile.sources import Rejects, encode
@@ -97,10 +97,16 @@ def test_missing_extra_and_differing_rows_are_named_by_key(reconcile: Reconcile)
         _customer("ACC-5", **{**base, "OnHoldStatus": "All"}),  # deleted in the CRM: blocked, as it should be
         _customer("ACC-6", **{**base, "IsExternallyMaintained": "No"}),  # FinOps's own customer
         _customer("CON-1", **{**base, "PartyType": "Person"}),  # the contacts flow's
+        _customer("ACC-1", OrganizationName="Same", **base),  # twice: a duplicate
     ]
     reconcile.spill.add_actual(table.entity_set, ((table.key(r), None, r) for r in actual))
     found = {(d.key, d.kind): d for d in reconcile._compare(accounts, table, template, None)}
-    assert set(found) == {("usmf|ACC-2", DIFFERS), ("usmf|ACC-3", MISSING), ("usmf|ACC-4", EXTRA)}
+    assert set(found) == {
+        ("usmf|ACC-2", DIFFERS),
+        ("usmf|ACC-3", MISSING),
+        ("usmf|ACC-4", EXTRA),
+        ("usmf|acc-1", DUPLICATE),  # named as the first row read names it
+    }
     renamed = compare.FieldDifference("OrganizationName", "Renamed", "Old name")
     assert found[("usmf|ACC-2", DIFFERS)].fields == (renamed,)
     assert found[("usmf|ACC-3", MISSING)].source_id == "src-ACC-3"

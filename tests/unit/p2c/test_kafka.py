@@ -72,8 +72,10 @@ def test_state_topics_are_compacted_and_every_topic_gets_min_insync() -> None:
     kafka = KafkaSettings()
     positions = new_topic(kafka, "p2c.positions", 1, brokers=3)
     changes = new_topic(kafka, "p2c.src.crm.accounts", 4, brokers=3)
-    assert positions.config == {"min.insync.replicas": "2", "cleanup.policy": "compact"}
+    assert positions.config == {"min.insync.replicas": "2", "cleanup.policy": "compact", "segment.ms": "3600000"}
     assert changes.config == {"min.insync.replicas": "2"}
+    letters = new_topic(kafka, "p2c.dlq.accounts", 4, brokers=3)
+    assert letters.config == {"min.insync.replicas": "2", "retention.ms": str(30 * 24 * 3_600_000)}
     assert (positions.replication_factor, changes.num_partitions) == (3, 4)
     assert new_topic(KafkaSettings(compact_state_topics=False), "p2c.metrics", 1, 3).config == {
         "min.insync.replicas": "2"

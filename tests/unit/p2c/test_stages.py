@@ -64,3 +64,23 @@ def test_a_source_reads_what_it_publishes_or_dead_letters() -> None:
 def test_a_batch_being_written_shows_in_flight() -> None:
     s = by_stage([snap("sink-erp", 1, {"read": 5, "written": 3})])["sink"]
     assert s.total.in_flight == 2
+
+
+def test_status_prints_each_stage_in_its_unit_with_its_rules_and_a_load_s_progress() -> None:
+    from p2c.status import FlowStatus, load_line, stage_lines
+
+    flow = FlowStatus("quotes", "CRM → ERP", last_sync_ms=None)
+    flow.stages = list(
+        by_stage(
+            [snap("streams", 1, {"in": 7, "written": 4, "skipped": 1, "skipped:not active": 1}, {"waiting": 2})]
+        ).values()
+    )
+    text = "\n".join(stage_lines([flow]))
+    assert "quotes (last write never):" in text
+    assert "streams change events   read 7 = written 4 + waiting 2 + skipped 1" in text
+    assert "skipped 1: not active" in text
+    loading = {"entity": "accounts", "state": "loading", "done": 250, "total": 1000, "rate_per_s": 25.0}
+    assert load_line(loading | {"seconds_left": 30.0}).startswith(
+        "full load of accounts: 250 of 1000 rows (25%), 25/s, 30 s left; last poll"
+    )
+    assert "time left unknown" in load_line(loading | {"total": None})
