@@ -128,13 +128,19 @@ HEARTBEAT_S = 10.0
 
 
 def what_changed(snapshot: dict[str, Any]) -> Any:
-    """The part of a snapshot worth publishing again: everything but the loads (their last poll times) and the
-    API calls that were answered, which move with every poll of an idle source. Publishing those every 2 s made
-    an idle ``p2c up`` fill ``p2c.metrics`` (which the embedded broker keeps in memory, uncompacted, and every
+    """The part of a snapshot worth publishing again: everything but the loads' last poll times and the API
+    calls that were answered, which move with every poll of an idle source. Publishing those every 2 s made an
+    idle ``p2c up`` fill ``p2c.metrics`` (which the embedded broker keeps in memory, uncompacted, and every
     ``p2c status`` reads whole); they go out with the next change or heartbeat. Throttling and failures do count
     as a change."""
+
+    def without_polls(name: str, value: Any) -> Any:
+        if name != LOADS:
+            return value
+        return {entity: {k: v for k, v in load.items() if k != "last_poll_ms"} for entity, load in value.items()}
+
     gauges = {
-        flow: {name: value for name, value in flow_gauges.items() if name != LOADS}
+        flow: {name: without_polls(name, value) for name, value in flow_gauges.items()}
         for flow, flow_gauges in snapshot.get("gauges", {}).items()
     }
     trouble = {name: (s.get("throttled"), s.get("failed")) for name, s in snapshot.get("systems", {}).items()}

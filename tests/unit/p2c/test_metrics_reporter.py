@@ -43,7 +43,7 @@ def test_the_first_look_publishes_then_only_a_change_does(reporter: tuple[Metric
     assert len(recorded.sent) == 2
 
 
-def test_an_idle_poll_is_no_change_but_goes_out_with_the_heartbeat(
+def test_an_idle_poll_is_no_change_a_finished_load_is_and_the_heartbeat_sends_both(
     reporter: tuple[MetricsReporter, Counters, Recorded],
 ) -> None:
     publisher, counters, recorded = reporter
@@ -51,9 +51,13 @@ def test_an_idle_poll_is_no_change_but_goes_out_with_the_heartbeat(
     publisher.publish_if_due()
     counters.gauge("accounts", LOADS, {"accounts": {"done": 10, "last_poll_ms": 2}})
     assert not publisher.publish_if_due()
+    counters.gauge("accounts", LOADS, {"accounts": {"done": 10, "last_poll_ms": 3, "finished_ms": 3}})
+    assert publisher.publish_if_due()
+    counters.gauge("accounts", LOADS, {"accounts": {"done": 10, "last_poll_ms": 4, "finished_ms": 3}})
+    assert not publisher.publish_if_due()
     publisher.heartbeat = 0
     assert publisher.publish_if_due()
-    assert recorded.sent[-1]["gauges"]["accounts"][LOADS]["accounts"]["last_poll_ms"] == 2
+    assert recorded.sent[-1]["gauges"]["accounts"][LOADS]["accounts"]["last_poll_ms"] == 4
 
 
 def test_a_throttled_call_is_a_change_an_answered_one_is_not(
