@@ -41,7 +41,9 @@
       effect arrive after it, past Faust's read offset: a jump of 16 offsets, committed without being
       processed. :meth:`FetchedHighwatersConsumer.getmany` seeks back to Faust's read offset instead and
       drops the rest of that partition's batch; only the same jump seen again after that re-read is a real
-      gap in the log, handed on to Faust as before.
+      gap in the log, handed on to Faust as before. The other way round, the fetch loop, back from a record
+      of before a seek, sets its read offset past the seek's, and then drops the records read again as read
+      already: a record below Faust's read offset is handed on (at worst processed twice).
    b. A stream skips a record fetched before a rebalance (its generation is over, or the flow is stopped)
       and *acks* it (faust-streaming #221/#223): the commit then passes a record no agent processed, and
       the next owner of the partition starts after it. :meth:`FetchedHighwatersConsumer.ack` does not
@@ -215,6 +217,13 @@ class FetchedHighwatersConsumer(driver.Consumer):
         if not self.app.topics.acks_enabled_for(message.topic):
             return False  # table changelogs (compacted) and other unacked topics: gaps are Faust's business
         read, offset = self._read_offset[tp], message.offset
+        if read is not None and offset < read:
+            # Faust would drop it as read already. After a seek that happens when the fetch loop, back from a
+            # record of before the seek, set its read offset past the seek's (measured: 13 records of a
+            # partition dropped after a worker was removed, and its commit stuck below them): hand it on.
+            log.info("%s offset %d is below Faust's read offset %d: handed on, not dropped", tp, offset, read)
+            self._read_offset[tp] = offset
+            return False
         if read is None or offset - read <= 1:
             if offset >= self._jumped_to.get(tp, offset + 1):
                 del self._jumped_to[tp]  # read again up to where it jumped: nothing was missing

@@ -67,18 +67,17 @@ class ClusterStart:
 
 STARTING: list[ClusterStart] = []
 
-#: Modules of the tier that the plain `pytest` leaves out until they pass reliably on Apache Kafka: in the
-#: last full run on the 3-node cluster (shared with another suite, load 8-10) the Faust joins, products,
-#: table recovery and the e2e flows on Kafka failed where they pass on the embedded broker, and the faults
-#: show Faust losing events around rebalances (issue 11's note). `P2C_TEST_KAFKA_ALL=1 pytest tests/kafka`
-#: runs them.
+
+#: Tests of the tier that the plain `pytest` leaves out until they pass reliably on Apache Kafka (issue 11's
+#: note says what each showed): the worker added and removed lost records of one partition (its commit stayed
+#: below records no agent processed: Faust's pause/seek around two rebalances in a row, not found), the broker
+#: kill lost 2 of 600 in one run of three, and the e2e flows and table recovery missed their bounds on this
+#: loaded 2-core machine. `P2C_TEST_KAFKA_ALL=1 pytest tests/kafka` runs them.
 UNSETTLED = (
-    "tests/kafka/test_on_kafka_e2e.py",
-    "tests/kafka/test_on_kafka_streams_joins.py",
-    "tests/kafka/test_on_kafka_streams_products.py",
+    "tests/kafka/test_y_on_kafka_e2e.py",
     "tests/kafka/test_on_kafka_streams_recovery.py",
-    "tests/kafka/test_up_restart.py",
-    "tests/kafka/test_zz_faults.py",
+    "tests/kafka/test_zz_faults.py::test_a_broker_killed_during_a_load_and_restarted_loses_nothing",
+    "tests/kafka/test_zz_faults.py::test_a_worker_and_a_sink_added_and_one_of_each_removed_during_a_load_lose_nothing",
 )
 
 

@@ -27,7 +27,7 @@ from tests.support.odata import ODataClient, crm, erp, wait_for
 
 pytestmark = [pytest.mark.timeout(420), pytest.mark.slow]
 
-TOTAL, BATCH = 1200, 300
+TOTAL, BATCH = 600, 150  # four batches: the faults happen after the first, second or third
 BUSY = topics.CRM_ACCOUNTS.name
 
 

@@ -156,3 +156,10 @@ def test_a_record_skipped_while_the_flow_is_stopped_does_not_count_as_acked(app:
     skipped = record(23)
     skipped.incref()
     assert skipped.ack(consumer) is False and consumer._acked[CHANGES] == []
+
+
+def test_a_record_below_faust_read_offset_is_handed_on_not_dropped() -> None:
+    """After a seek the fetch loop can set its read offset past the seek's; Faust then drops what it reads."""
+    state = Consumer(read=89)  # sought to 74, then overwritten by a record of before the seek
+    assert [o for o in range(74, 92) if handed_on(state, CHANGES, o)] == list(range(74, 92))
+    assert state.sought == []

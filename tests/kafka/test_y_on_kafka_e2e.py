@@ -1,4 +1,5 @@
-"""tests/e2e (every flow end to end through `p2c up`), on the three-node Apache Kafka cluster.
+"""tests/e2e (every flow end to end through `p2c up`), on the three-node Apache Kafka cluster; after the streams
+modules (its seeded load would be their backlog), before the faults.
 
 One module, so one `p2c up` (module-scoped ``p2c_up`` of this tier's conftest) serves every test here. The
 e2e kill test (5,000 accounts, sink and worker SIGKILLed) is left to the embedded tier: on this cluster,
