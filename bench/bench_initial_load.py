@@ -10,8 +10,10 @@ source's full loads finished, when the streams had read every change event and s
 had nothing left to read (lag 0, nothing in flight or held; the time of its last write). Once every flow is
 settled it runs ``p2c reconcile --json``; exit 0 ends the run, else it polls on and tries again.
 
-Records/s = source rows (the sources' count) / seconds from the first load's start to the flow's settle time;
-the overall figure takes every flow's rows and the last settle time. Printed with the core count and load.
+Each stage's time is when it last moved, from the first load's start: ``source`` the loads' finish, ``streams``
+the read at which the streams' figures last changed (up to a second late), ``sink`` its last write. Records/s =
+source rows (the sources' count) / seconds from the first load's start to the flow's last stage; the overall
+figure takes every flow's rows and the last flow's end. Printed with the core count and load.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from p2c.settings import KafkaSettings
 from p2c.status import as_json, collect
 from tests.support.up import start_p2c_up
 
+QUIET_S = 5.0
 TENANT = {"accounts": 20_000, "contacts": 20_000, "products": 2_000, "quotes": 4_000}
 
 
@@ -43,24 +46,20 @@ def stage(flow: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def progress(flow: dict[str, Any], before: dict[str, Any] | None, now: float, marks: dict[str, float]) -> bool:
-    """Note the times a flow's stages finish (in ``marks``); True once the flow is settled end to end and its
-    figures did not move since the read ``before``."""
+    """Note in ``marks`` when each stage of a flow last moved; True once the flow looks settled end to end: loads
+    done, every event read and handled, nothing to read or held in the sink, no change for ``QUIET_S``."""
     loads = flow["loads"]
     if loads and all(load["state"] == "done" for load in loads):
-        marks.setdefault("source_done", max(load["finished_ms"] for load in loads) / 1000)
-    else:
-        return False
+        marks["source_done"] = max(load["finished_ms"] for load in loads) / 1000
     streams, sink = stage(flow, "streams"), stage(flow, "sink")
-    if streams["read"] >= flow["events_in"] and streams["in_flight"] == 0:
-        marks.setdefault("streams_done", now)
-    else:
-        marks.pop("streams_done", None)
-        return False
-    idle = flow["lag"] == 0 and sink["in_flight"] == 0 and sink["held"] == 0
-    if idle and before is not None and (stage(before, "streams"), stage(before, "sink")) == (streams, sink):
-        marks.setdefault("sink_done", (flow["last_sync_ms"] or now * 1000) / 1000)  # its sink's last write
-        return True
-    return False
+    if before is None or stage(before, "streams") != streams:
+        marks["streams_done"] = now  # the streams' figures moved since the last read
+    if flow["last_sync_ms"]:
+        marks["sink_done"] = flow["last_sync_ms"] / 1000  # its sink's last write
+    idle = streams["read"] >= flow["events_in"] and streams["in_flight"] == 0
+    idle = idle and flow["lag"] == 0 and sink["in_flight"] == 0 and sink["held"] == 0
+    quiet = now - max(marks.get("streams_done", now), marks.get("sink_done", 0)) >= QUIET_S
+    return "source_done" in marks and idle and quiet
 
 
 class Watch(threading.Thread):
@@ -86,12 +85,12 @@ class Watch(threading.Thread):
                 [progress(f, before.get(f["flow"]), now, self.marks.setdefault(f["flow"], {})) for f in flows]
             )
             self.flows = flows
-            done = sum("sink_done" in m for m in self.marks.values())
-            print(f"\r{done}/{len(flows)} flows settled", end="", file=sys.stderr)
+            rows = sum(stage(f, "sink")["written"] for f in flows)
+            print(f"\r{rows} records written to the targets", end="", file=sys.stderr)
 
     def again(self) -> None:
         """Not in sync yet: what settled was not the end."""
-        self.settled, self.marks = False, {}
+        self.settled = False
 
 
 def reconcile(up: Any) -> tuple[int, dict[str, Any], float]:
@@ -134,7 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         while time.time() - started < args.timeout:
             time.sleep(1)
             if watch.settled:
-                settled_at = max(m["sink_done"] for m in watch.marks.values())
+                settled_at = max(max(m.values()) for m in watch.marks.values())
                 verdict = reconcile(up)
                 print(f"\nreconcile exit {verdict[0]} in {verdict[2]:.0f} s", file=sys.stderr)
                 if verdict[0] == 0:
@@ -155,7 +154,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "target_records": stage(f, "sink")["written"],
             "dead_lettered": f["dead_lettered"],
             **{f"{k}_s": round(v - begun, 1) for k, v in sorted(m.items(), key=lambda kv: kv[1])},
-            "records_per_s": round(rows / max(m["sink_done"] - begun, 1e-3)) if "sink_done" in m else None,
+            "records_per_s": round(rows / max(max(m.values()) - begun, 1e-3)) if m and settled_at else None,
         }
     rows = sum(p["source_rows"] for p in per_flow.values())
     return {
