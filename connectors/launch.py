@@ -18,6 +18,7 @@ from p2c.connectors.base.sink import Sink
 from p2c.connectors.base.source import Source
 from p2c.connectors.core.metrics import METRICS
 from p2c.connectors.core.positions import KafkaPositionStore
+from p2c.connectors.core.resync import ResyncListener
 from p2c.connectors.core.sink_runner import SinkRunner
 from p2c.connectors.core.source_runner import SourceRunner, run_forever
 from p2c.connectors.dataverse.settings import CrmSinkSettings, CrmSourceSettings
@@ -64,9 +65,12 @@ def run_source(
     )
     reporter = MetricsReporter(component, kafka, METRICS)
     reporter.start()
+    resyncs = ResyncListener(kafka, src, reporter.instance)
+    resyncs.start()
     try:
         run_forever(runner)
     finally:
+        resyncs.stop()
         reporter.stop()
         src.close()
     log.info("%s: stopped", src.name)

@@ -18,9 +18,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FLOW_METRICS = {
     "p2c_flow_events_in_total": ("counter", "Change events on the flow's source topics.", "events_in"),
     "p2c_flow_written_total": ("counter", "Records the sinks wrote to the target.", "written"),
-    "p2c_flow_skipped_total": ("counter", "Records a routing rule left out.", "skipped"),
-    "p2c_flow_waiting": ("gauge", "Records parked on a missing dependency.", "waiting"),
-    "p2c_flow_lag": ("gauge", "Records not yet processed on the flow's topics.", "lag"),
+    "p2c_flow_skipped_total": ("counter", "Change events the streams wrote nothing for.", "skipped"),
+    "p2c_flow_waiting": ("gauge", "Change events parked on a missing dependency.", "waiting"),
+    "p2c_flow_lag": ("gauge", "Records not yet read on the flow's topics (held ones are not lag).", "lag"),
 }
 
 
@@ -44,7 +44,7 @@ def exposition(snapshot: Snapshot, ready: bool) -> str:
     lines += _family(
         "p2c_flow_waiting_on",
         "gauge",
-        "Records parked, by what they wait for.",
+        "Change events parked, by what they wait for (one label per record).",
         [({"flow": f["flow"], "on": what}, float(n)) for f in flows for what, n in sorted(f["waiting_on"].items())],
     )
     lines += _family(

@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Compare the CRM and the ERP, per flow: what differs.",
     ),
     "replay": ("p2c.control.replay.cli", "replay", "Replay a flow from a point in its topics while p2c runs."),
+    "resync": ("p2c.control.resync_cli", "resync", "Have the running sources read a flow in full again."),
     "setup": ("p2c.connectors.setup_cli", "setup", "Check (and set up) what p2c needs of a Sales tenant."),
 }
 

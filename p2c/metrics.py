@@ -1,6 +1,7 @@
 """Counters each component keeps per flow, published to ``p2c.metrics`` for ``p2c status`` and ``p2c up``.
 
-Every process publishes a JSON snapshot of its counters every few seconds, keyed by its instance id
+Every process publishes a JSON snapshot of its counters when they changed (looked at every 2 s), and at least every
+``HEARTBEAT_S`` seconds so that readers know it lives, keyed by its instance id
 ``<component>@<host>:<pid>``: two processes of one component never overwrite each other, and a restarted
 process starts a new key, so the sum over every instance ever seen is the cumulative count without any
 restore step. Gauges (current values such as ``waiting``) count only while their instance is live. Counting is
@@ -70,6 +71,7 @@ class Counters:
         self._counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._gauges: dict[str, dict[str, Any]] = defaultdict(dict)
         self._systems: dict[str, dict[str, Any]] = {}
+        self._past_commit: dict[str, dict[str, int]] = {}
 
     def incr(self, flow: str, name: str, n: int = 1) -> None:
         with self._lock:
@@ -97,6 +99,12 @@ class Counters:
             else:
                 mine["last_ok_ms"] = now_ms
 
+    def past_commit(self, topic: str, partition: int, records: int) -> None:
+        """A sink read ``records`` of the partition past its committed offset (held back, or handled after one
+        held back): not lag, though the committed offset says so (p2c.status subtracts them)."""
+        with self._lock:
+            self._past_commit.setdefault(topic, {})[str(partition)] = records
+
     def get(self, flow: str, name: str) -> int:
         with self._lock:
             return self._counts.get(flow, {}).get(name, 0)
@@ -107,6 +115,7 @@ class Counters:
                 "counts": {f: dict(c) for f, c in self._counts.items()},
                 "gauges": {f: dict(g) for f, g in self._gauges.items()},
                 "systems": {name: dict(s) for name, s in self._systems.items()},
+                "past_commit": {topic: dict(p) for topic, p in self._past_commit.items()},
             }
 
 
@@ -114,25 +123,71 @@ class SupportsSnapshot(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
 
 
-class MetricsReporter:
-    """Publishes a component's counters every ``interval`` seconds on a daemon thread."""
+#: the longest a live process stays silent: under ``p2c.stages.STALE_AFTER_S``, after which it counts as gone
+HEARTBEAT_S = 10.0
 
-    def __init__(self, component: str, kafka: KafkaSettings, counters: SupportsSnapshot, interval: float = 2.0) -> None:
+
+def what_changed(snapshot: dict[str, Any]) -> Any:
+    """The part of a snapshot worth publishing again: everything but the loads' last poll times and the API
+    calls that were answered, which move with every poll of an idle source. Publishing those every 2 s made an
+    idle ``p2c up`` fill ``p2c.metrics`` (which the embedded broker keeps in memory, uncompacted, and every
+    ``p2c status`` reads whole); they go out with the next change or heartbeat. Throttling and failures do count
+    as a change."""
+
+    def without_polls(name: str, value: Any) -> Any:
+        if name != LOADS:
+            return value
+        return {entity: {k: v for k, v in load.items() if k != "last_poll_ms"} for entity, load in value.items()}
+
+    gauges = {
+        flow: {name: without_polls(name, value) for name, value in flow_gauges.items()}
+        for flow, flow_gauges in snapshot.get("gauges", {}).items()
+    }
+    trouble = {name: (s.get("throttled"), s.get("failed")) for name, s in snapshot.get("systems", {}).items()}
+    return {"counts": snapshot.get("counts"), "gauges": gauges, "systems": trouble, "past": snapshot.get("past_commit")}
+
+
+class MetricsReporter:
+    """Publishes a component's counters on a daemon thread: within ``interval`` seconds of a change, and at least
+    every ``heartbeat`` seconds."""
+
+    def __init__(
+        self,
+        component: str,
+        kafka: KafkaSettings,
+        counters: SupportsSnapshot,
+        interval: float = 2.0,
+        heartbeat: float = HEARTBEAT_S,
+    ) -> None:
         self.component = component
         self.instance = f"{component}@{socket.gethostname()}:{os.getpid()}"
         self.counters = counters
         self.interval = interval
+        self.heartbeat = heartbeat
         self._producer = Producer(kafka.librdkafka() | {"linger.ms": 0})
         self.started_ms = int(time.time() * 1000)
+        self._published: Any = None
+        self._published_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"metrics-{component}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def publish(self, *, final: bool = False) -> None:
+    def publish_if_due(self) -> bool:
+        """Publish when something worth knowing changed or the heartbeat is due; whether it published."""
+        snapshot = self.counters.snapshot()
+        due = time.monotonic() - self._published_at >= self.heartbeat
+        if not due and what_changed(snapshot) == self._published:
+            return False
+        self.publish(snapshot=snapshot)
+        return True
+
+    def publish(self, *, final: bool = False, snapshot: dict[str, Any] | None = None) -> None:
         """Publish the counters now; ``final``: the process stops (its gauges no longer count)."""
-        snapshot = self.counters.snapshot() | {
+        counted = self.counters.snapshot() if snapshot is None else snapshot
+        self._published, self._published_at = what_changed(counted), time.monotonic()
+        snapshot = counted | {
             "component": self.component,
             "host": socket.gethostname(),
             "pid": os.getpid(),
@@ -146,7 +201,7 @@ class MetricsReporter:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.publish()
+                self.publish_if_due()
             except Exception as exc:  # metrics must never take a component down
                 log.warning("%s: could not publish metrics: %s", self.component, exc)
 

@@ -75,14 +75,47 @@ class Rewound:
         return json.dumps(doc).encode()
 
 
-def decode(data: bytes | None) -> Request | Rewound | None:
+@dataclass(frozen=True)
+class Resync:
+    """Read these entity sets of ``flow`` in full again from the source system (``p2c resync``)."""
+
+    id: str
+    flow: str
+    entity_sets: tuple[str, ...]
+    at_ms: int
+
+    def encode(self) -> bytes:
+        return json.dumps({"kind": "resync", **self.__dict__, "entity_sets": list(self.entity_sets)}).encode()
+
+
+@dataclass(frozen=True)
+class Resyncing:
+    """A source process (``member``: its metrics instance) took these entity sets of a :class:`Resync`."""
+
+    id: str
+    member: str
+    entity_sets: tuple[str, ...]
+
+    def encode(self) -> bytes:
+        return json.dumps({"kind": "resyncing", **self.__dict__, "entity_sets": list(self.entity_sets)}).encode()
+
+
+Record = Request | Rewound | Resync | Resyncing
+
+
+def decode(data: bytes | None) -> Record | None:
     """A record of ``p2c.replays``; None for anything else (a record of a newer kind is not this one's)."""
     try:
         doc = json.loads(data or b"")
+        kind = doc.get("kind")
+        if kind == "resync":
+            return Resync(doc["id"], doc["flow"], tuple(doc["entity_sets"]), int(doc["at_ms"]))
+        if kind == "resyncing":
+            return Resyncing(doc["id"], doc["member"], tuple(doc["entity_sets"]))
         offsets = _offsets_of(doc["offsets"])
-        if doc.get("kind") == "request":
+        if kind == "request":
             return Request(doc["id"], doc["flow"], doc["stage"], doc["group"], offsets, int(doc["at_ms"]))
-        if doc.get("kind") == "rewound":
+        if kind == "rewound":
             return Rewound(doc["id"], doc["group"], doc["member"], offsets)
     except (ValueError, KeyError, TypeError):
         log.warning("p2c.replays: a record that is not a replay request or answer, ignored")

@@ -6,7 +6,8 @@ waiting        change events parked on a missing dependency (streams gauge), by 
                under one label (``customer, product``), so the breakdown adds up to the figure
 skipped        change events the streams wrote nothing for (streams counters)
 dead-lettered  records on p2c.dlq.<flow> (its end offsets)
-lag            records not yet processed on the flow's topics (end minus committed, streams and sinks)
+lag            records not yet read on the flow's topics (end minus committed, streams and sinks; what a sink
+               read past its commit, held back or after one held back, is not lag: `held` in the sink stage)
 
 Below the table, each stage's counts in its own unit, that add up (p2c.stages), and when the flow last wrote.
 """
@@ -75,13 +76,34 @@ def _lag(ends: dict[tuple[str, int], int], committed: dict[tuple[str, int], int]
     return max(total, 0)
 
 
-def _flow_lag(kafka: KafkaSettings, flow: Flow, ends: dict[tuple[str, int], int]) -> int:
+def _flow_lag(
+    kafka: KafkaSettings, flow: Flow, ends: dict[tuple[str, int], int], past_commit: dict[tuple[str, int], int]
+) -> int:
+    """Records not read yet: by the streams on the source topics, by the sinks on the target topics (what a sink
+    read past its committed offset, held back or after one held back, is read: not lag)."""
     src = {tp: e for tp, e in ends.items() if tp[0] in {t.name for t in flow.sources}}
     lag = _lag(src, committed_offsets(kafka, STREAMS_GROUP, list(src)))
     for target, group in zip(flow.targets, flow.sink_groups, strict=True):
         tgt = {tp: e for tp, e in ends.items() if tp[0] == target.name}
-        lag += _lag(tgt, committed_offsets(kafka, group, list(tgt)))
+        committed = committed_offsets(kafka, group, list(tgt))
+        lag += _lag(tgt, {tp: _read_up_to(c, past_commit.get(tp, 0)) for tp, c in committed.items()})
     return lag
+
+
+def _read_up_to(committed: int, past: int) -> int:
+    """The offset a sink has read up to: its committed offset (from the start when none) and past it."""
+    return committed if past <= 0 else max(committed, 0) + past
+
+
+def _past_commit(snapshots: Iterable[dict[str, Any]], now_ms: float) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> records the running sinks read past their committed offset."""
+    found: dict[tuple[str, int], int] = {}
+    for snap in snapshots:
+        if live(snap, now_ms):
+            for topic, parts in (snap.get("past_commit") or {}).items():
+                for partition, n in parts.items():
+                    found[(topic, int(partition))] = found.get((topic, int(partition)), 0) + int(n)
+    return found
 
 
 def collect(kafka: KafkaSettings) -> Report:
@@ -89,6 +111,7 @@ def collect(kafka: KafkaSettings) -> Report:
     ends = end_offsets(kafka, names)
     snapshots = read_snapshots(kafka)
     now_ms = time.time() * 1000
+    past = _past_commit(snapshots.values(), now_ms)
     flows = []
     for flow in FLOWS:
         status = FlowStatus(flow.name, flow.direction)
@@ -103,7 +126,7 @@ def collect(kafka: KafkaSettings) -> Report:
                 status.waiting += int(gauges.get(WAITING, 0))
                 for what, n in gauges.get(WAITING_ON, {}).items():
                     status.waiting_on[what] = status.waiting_on.get(what, 0) + int(n)
-        status.lag = _flow_lag(kafka, flow, ends)
+        status.lag = _flow_lag(kafka, flow, ends, past)
         status.stages = stages(flow.name, snapshots.values(), now_ms)
         status.last_sync_ms = last_written_ms(flow.name, snapshots.values())
         status.loads = loads(flow.name, snapshots.values(), now_ms)

@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import faust
@@ -38,10 +38,17 @@ BATCH_SIZE = 500
 BATCH_WAIT_S = 0.05
 
 
-async def in_batches(stream: faust.StreamT[Any], handle: Callable[[EventT[Any]], Awaitable[None]]) -> None:
-    """Hand every event of ``stream`` to ``handle`` (which handles it until done), a batch at a time."""
+async def in_batches(
+    stream: faust.StreamT[Any],
+    handle: Callable[[EventT[Any]], Awaitable[None]],
+    plan: Callable[[Sequence[EventT[Any]]], None] | None = None,
+) -> None:
+    """Hand every event of ``stream`` to ``handle`` (which handles it until done), a batch at a time;
+    ``plan`` sees each batch before its events are handled."""
     batches = cast(faust.Stream[Any], stream).take_events(BATCH_SIZE, within=BATCH_WAIT_S)  # not on StreamT
     async for events in batches:
+        if plan is not None:
+            plan(events)
         for event in events:
             with handling(event):
                 await handle(event)

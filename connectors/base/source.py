@@ -60,6 +60,8 @@ class Source(ABC):
 
     def __init__(self) -> None:
         self._stop = threading.Event()
+        self._resyncs: set[str] = set()
+        self._resyncs_lock = threading.Lock()
 
     @abstractmethod
     def changes(self, position: Position | None) -> Iterator[SourceItem]:
@@ -68,6 +70,25 @@ class Source(ABC):
     def topics(self) -> list[str]:
         """Topics this source produces to (checked/created at start)."""
         return []
+
+    def entity_sets(self) -> list[str]:
+        """The entity sets this source reads (what a resync can ask of it)."""
+        return []
+
+    def resync(self, entity_sets: Iterable[str]) -> list[str]:
+        """Read these entity sets in full again, from the next poll on (``p2c resync``); called from another
+        thread. Returns those this source reads: the others are another source's."""
+        mine = [e for e in entity_sets if e in self.entity_sets()]
+        with self._resyncs_lock:
+            self._resyncs.update(mine)
+        return mine
+
+    def take_resync(self, entity_set: str) -> bool:
+        """Whether a resync of ``entity_set`` was asked since the last look (the poll then reads it in full)."""
+        with self._resyncs_lock:
+            asked = entity_set in self._resyncs
+            self._resyncs.discard(entity_set)
+        return asked
 
     def stop(self) -> None:
         self._stop.set()

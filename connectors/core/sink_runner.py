@@ -108,6 +108,7 @@ class SinkRunner:
             self.metrics.incr(self.sink.flow_of(record), REQUEUED)
         self._count_held()
         for tp in revoked:
+            self.metrics.past_commit(tp[0], tp[1], 0)
             self._done.pop(tp, None)
             self._committed.pop(tp, None)
         log.info(
@@ -382,6 +383,7 @@ class SinkRunner:
         offsets = []
         for tp, last in self._done.items():
             target = first.get(tp, last + 1)
+            self.metrics.past_commit(tp[0], tp[1], last + 1 - target)
             if target > self._committed.get(tp, -1):
                 offsets.append(TopicPartition(tp[0], tp[1], target))
         if not offsets:

@@ -248,8 +248,14 @@ class DataverseSource(Source):
             return None
         return n if n < DATAVERSE_COUNT_LIMIT else None
 
+    def entity_sets(self) -> list[str]:
+        return [s.entity_set for s in self.streams]
+
     def poll(self, stream: Stream) -> Iterator[SourceItem]:
         state = self.state.setdefault(stream.entity_set, {})
+        if self.take_resync(stream.entity_set):
+            log.info("%s: resync of %s asked: a full load", self.name, stream.entity_set)
+            state.update(delta=None, next=None)
         LOAD_PROGRESS.polled(stream.flow, stream.entity_set)
         link = self._position(state.get("delta"))
         if not link:

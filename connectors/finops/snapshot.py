@@ -129,6 +129,10 @@ class SnapshotStore:
         """True once a full snapshot was published and applied."""
         return self.conn.execute("SELECT 1 FROM meta WHERE name = 'loaded'").fetchone() is not None
 
+    def forget(self) -> None:
+        """Forget what was published: the next cycle publishes every row as a full snapshot (a resync)."""
+        self.conn.executescript("BEGIN; DELETE FROM last; DELETE FROM meta WHERE name = 'loaded'; COMMIT;")
+
     def mark_loaded(self) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('loaded', '1')")
 

@@ -138,6 +138,9 @@ class FinOpsSource(Source):
     def topics(self) -> list[str]:
         return [s.topic for s in self.streams]
 
+    def entity_sets(self) -> list[str]:
+        return [s.entity_set for s in self.streams]
+
     # ---- reading ------------------------------------------------------------------------------------
 
     def pages(self, entity_set: str, select: list[str]) -> Iterator[list[dict[str, Any]]]:
@@ -210,6 +213,9 @@ class FinOpsSource(Source):
         """One snapshot: read, diff, publish page by page, each page applied once acknowledged."""
         started = time.monotonic()
         version = int(time.time() * 1000)
+        if self.take_resync(stream.entity_set):
+            log.info("%s: resync of %s asked: every row is published again", self.name, stream.entity_set)
+            self.store.forget()
         first = not self.store.loaded
         LOAD_PROGRESS.polled(stream.flow, stream.entity_set)
         count = self.read(stream, datetime.now(UTC).date())

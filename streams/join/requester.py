@@ -14,6 +14,7 @@ rebalance they are recounted from the table.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ import faust
 from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
+from p2c.failures import POLICY
 from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.agents.base import NOTHING_NEW, TOMBSTONE
 from p2c.streams.counters import FlowCounters, ParkedGauge
@@ -30,6 +32,7 @@ from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
 from p2c.streams.join.core import Answer, State, Step, subscriptions
+from p2c.streams.join.held import HeldWrites
 from p2c.streams.join.waits import WaitingKeys, waited_on
 from p2c.topics import dead_letter
 
@@ -62,6 +65,7 @@ class RequesterAgent:
         self.dlq = app.topic(dead_letter(flow.name).name)
         self.state = app.Table(f"{flow.name}-state", partitions=partitions, key_type=bytes, value_type=bytes)
         self.gauge = ParkedGauge(self.counters)
+        self.held = HeldWrites()
         self.waits = self.counters.waits = WaitingKeys()
         self._assigned: frozenset[int] | None = None
         channel = app.topic(*flow.source_topics, self.answers, partitions=partitions, internal=True)
@@ -69,7 +73,7 @@ class RequesterAgent:
         app.timer(interval=2.0)(self.recount)
 
     async def process(self, stream: faust.StreamT[Any]) -> None:
-        await in_batches(stream, self.handle)
+        await in_batches(stream, self.handle, self.held.plan)
 
     async def handle(self, event: EventT[Any]) -> None:
         change_event = event.message.topic != self.answers
@@ -84,6 +88,33 @@ class RequesterAgent:
             component=f"streams.{self.flow.name}",
             change_event=change_event,
         )
+        key = event.message.key
+        if key is not None and self.held.last_of_its_record(event):
+            await self._send_held_until_sent(key)  # what earlier events held, if this one was dead-lettered
+
+    async def _send_held(self, raw_key: bytes) -> None:
+        for write in self.held.held(raw_key):
+            topic, target_key, value = write
+            await self.targets[topic].send(key=target_key, value=value)
+            self.held.sent(raw_key, write)
+            self.counters.written += 1
+
+    async def _send_held_until_sent(self, raw_key: bytes) -> None:
+        """Held writes are never dropped: a send that fails is tried again, with a doubling delay."""
+        delay = POLICY.first_delay
+        while True:
+            try:
+                await self._send_held(raw_key)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.counters.retries += 1
+                log.error(
+                    "%s: sending the writes of %r failed, retrying in %.1f s: %s", self.flow.name, raw_key, delay, exc
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, POLICY.max_delay)
 
     async def _handle_once(self, event: EventT[Any]) -> None:
         msg = event.message
@@ -105,9 +136,9 @@ class RequesterAgent:
         ]
         for sub in subscriptions(before, step, self.answers, key):
             await self.providers[sub.join].subscriptions.send(key=sub.dep.encode(), value=sub.encode())
-        for topic, target_key, value in encoded:
-            await self.targets[topic].send(key=target_key, value=value)
-        self.counters.written += len(encoded)
+        self.held.hold(msg.key, encoded)
+        if self.held.last_of_its_record(event):
+            await self._send_held(msg.key)
         self._store(msg.key, before, step, self._account(msg.key, before, step, msg.topic != self.answers))
 
     def _account(self, raw_key: bytes, before: State | None, step: Step, change_event: bool) -> int:

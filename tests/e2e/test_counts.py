@@ -91,12 +91,15 @@ def summary(flows: list[dict[str, Any]]) -> str:
 
 
 def settled(control_url: str) -> list[dict[str, Any]] | None:
-    """The flows once every stage is idle (nothing in flight, the same figures as the last poll), else None."""
+    """The flows once every stage is idle (nothing in flight, no lag, the same figures as the last poll), else
+    None."""
     flows: list[dict[str, Any]] = httpx.get(f"{control_url}/api/flows", timeout=60).json()["flows"]
     figures = [s["total"] for f in flows for s in f["stages"]]
     same = figures == [s["total"] for f in LAST for s in f["stages"]]
     LAST[:] = flows
-    return flows if same and all(n["in_flight"] == 0 for n in figures) else None
+    # no lag either: what a sink holds back is held, not lag
+    idle = all(n["in_flight"] == 0 for n in figures) and all(f["lag"] == 0 for f in flows)
+    return flows if same and idle else None
 
 
 def test_every_flow_s_counts_add_up_after_a_mixed_load(p2c_up: Running) -> None:

@@ -20,6 +20,7 @@ from p2c.admin import ensure_topics
 from p2c.process import ManagedProcess, free_port, http_ok, log_says, p2c_command
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
+from tests.support.cli import run_p2c
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 
@@ -212,6 +213,15 @@ def test_source_full_load_changes_deletes_and_restart_without_resending(
         assert sorted(v["op"] for _, v, _ in final) == ["d", "r", "r", "r", "r", "r", "u", "u"]
         last = [v for k, v, _ in final if k == later][-1]  # one key, one partition: in order
         assert (last["op"], last["after"]["telephone1"]) == ("u", "+1 555 0100")
+
+        # `p2c resync`: the running source reads the accounts in full again, each at its own version
+        said = run_p2c("resync", "accounts", "--bootstrap-servers", kafka.bootstrap_servers, timeout=90)
+        assert said.startswith("resynced accounts: 4 rows of accounts"), said
+        again = events()
+        assert sorted(v["op"] for _, v, _ in again) == ["d", *["r"] * 9, "u", "u"], [(k, v["op"]) for k, v, _ in again]
+        resent = [v for k, v, _ in again if k == later][-1]
+        assert (resent["op"], resent["after"]["telephone1"]) == ("r", "+1 555 0100")
+        assert resent["source"]["version"] == last["source"]["version"]
     finally:
         source.stop()
 

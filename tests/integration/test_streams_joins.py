@@ -260,14 +260,15 @@ def test_a_quote_waits_for_its_account_and_products_then_goes_whole_and_follows_
     assert lines_of(first) == [(1, f"P1-{t}", Decimal("2")), (2, f"P2-{t}", Decimal("3"))]
     assert first["record"]["lines"][0]["SalesUnitSymbol"] == "ea"
 
-    # A quantity change, a new line, a removed line: each re-emits the quotation with all current lines.
+    # A quantity change, a new line, a removed line: the quotation is re-emitted with all current lines, once
+    # per batch of the agent that holds changes of it (issue 12: not once per line), so 1 to 3 more writes.
     pipe.send(CRM_QUOTEDETAILS.name, "u", {**l1, "quantity": Decimal("5.00000")})
     pipe.send(CRM_QUOTEDETAILS.name, "c", line(q, 3, p1, "1"))
     pipe.send(CRM_QUOTEDETAILS.name, "d", {"quotedetailid": l2["quotedetailid"], "_quoteid_value": q["quoteid"]})
     final = [(1, f"P1-{t}", Decimal("5")), (3, f"P1-{t}", Decimal("1"))]
     writes = pipe.read(ERP_QUOTATIONS.name, {key}, lambda ws: bool(ws) and lines_of(ws[-1]) == final)
     versions = [w["origin"]["version"] for w in writes]
-    assert len(writes) == 4 and versions == sorted(versions)
+    assert 2 <= len(writes) <= 4 and versions == sorted(versions) and len(set(versions)) == len(versions)
 
     # Deleted: the quotation is deleted.
     pipe.send(CRM_QUOTES.name, "d", {"quoteid": q["quoteid"]})

@@ -47,3 +47,18 @@ def test_counts_add_up_over_every_instance_and_gauges_only_over_live_ones() -> N
     components = _components(snapshots, now)
     assert [(c.component, c.live) for c in components] == [("sink-erp", 1), ("streams", 1)]
     assert [live(s, now) for s in snapshots] == [False, True, False, True]
+
+
+def test_what_a_sink_read_past_its_commit_is_not_lag() -> None:
+    from p2c.status import _past_commit, _read_up_to
+
+    assert _read_up_to(10, 0) == 10 and _read_up_to(-1, 0) == -1
+    assert _read_up_to(10, 6) == 16 and _read_up_to(-1, 4) == 4
+    ends = {("t", 0): 16}
+    assert _lag(ends, {("t", 0): _read_up_to(10, 6)}) == 0 and _lag(ends, {("t", 0): 10}) == 6
+    now = 1_000_000.0
+    snaps = [
+        {"component": "sink-erp", "ts_ms": now - 1_000, "past_commit": {"t": {"0": 6}}},
+        {"component": "sink-erp", "ts_ms": now - 1_000, "stopped": True, "past_commit": {"t": {"0": 9}}},
+    ]
+    assert _past_commit(snaps, now) == {("t", 0): 6}

@@ -211,3 +211,78 @@ def test_each_event_of_a_batch_writes_its_table_record_to_its_own_partition(agen
 
     run(scenario())
     assert partitions == [(row["accountid"].encode(), p) for p, row in zip((2, 0, 3), rows, strict=True)]
+
+
+def test_a_joining_records_writes_in_one_batch_are_sent_once_the_last_per_target(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    from faust.events import Event
+    from faust.types import Message
+
+    from p2c.streams.join.core import Answer, Versioned
+    from p2c.streams.join.requester import RequesterAgent
+
+    app = create_app(KafkaSettings(), StreamsSettings())
+    contacts = flows.by_name("contacts")
+    [requester] = register(app, contacts, FakeCodecs(), load_templates(contacts, StreamsSettings()), lambda _t: 4)  # type: ignore[arg-type]
+    assert isinstance(requester, RequesterAgent)
+    for target in requester.targets.values():
+        target.send = AsyncMock()  # type: ignore[method-assign]
+    for join in requester.providers.values():
+        join.subscriptions.send = AsyncMock()  # type: ignore[method-assign]
+    row = {
+        "contactid": "c-1",
+        "msdynce_contactnumber": "CON-1",
+        "firstname": "Ada",
+        "lastname": "Lovelace",
+        "msdynce_isactivecustomer": False,
+        "_parentcustomerid_value": "a-1",
+        "parentcustomerid_type": "account",
+    }
+    answer = Answer("accounts", "a-1", Versioned(40, {"number": "ACC-1"})).encode()
+    inputs = [
+        ("p2c.src.crm.contacts", encoded(samples.change("c", row, 1, entity="contacts"))),
+        (requester.answers, answer),  # the account number: the contact person can be written (v1)
+        ("p2c.src.crm.contacts", encoded(samples.change("u", {**row, "firstname": "Augusta"}, 50, entity="contacts"))),
+    ]
+
+    requester.state.send_changelog = lambda partition, key, value, *a: MagicMock(  # type: ignore[method-assign]
+        message=MagicMock(partition=partition)
+    )
+    # one batch, handled as in_batches does (Faust's test context does not feed an agent of several topics)
+    batch = [
+        Event(app, b"c-1", value, {}, Message(topic, 0, offset, 0.0, 0, None, b"c-1", value, b""))
+        for offset, (topic, value) in enumerate(inputs)
+    ]
+
+    async def scenario() -> None:
+        requester.held.plan(batch)
+        for event in list(batch):
+            with faust_adapter.handling(event):
+                await requester.handle(event)
+
+    loop.run_until_complete(scenario())
+    sends = [c.kwargs for t in requester.targets.values() for c in t.send.await_args_list]  # type: ignore[attr-defined]
+    assert [s["key"] for s in sends] == [b"usmf|CON-1"]  # one write, not one per event
+    assert json.loads(sends[0]["value"])["record"]["FirstName"] == "Augusta"
+    assert requester.counters.written == 1
+
+    # a record whose last event of the batch is dead-lettered still sends what its earlier events held
+    requester.dlq.send = AsyncMock()  # type: ignore[method-assign]
+    row2 = {**row, "contactid": "c-2", "msdynce_contactnumber": "CON-2"}
+    inputs2 = [
+        ("p2c.src.crm.contacts", encoded(samples.change("c", row2, 60, entity="contacts"))),
+        (requester.answers, answer),
+        ("p2c.src.crm.contacts", b"not json"),
+    ]
+    batch = [
+        Event(app, b"c-2", value, {}, Message(topic, 0, 10 + offset, 0.0, 0, None, b"c-2", value, b""))
+        for offset, (topic, value) in enumerate(inputs2)
+    ]
+    loop.run_until_complete(scenario())
+    sends = [c.kwargs for t in requester.targets.values() for c in t.send.await_args_list]  # type: ignore[attr-defined]
+    assert [s["key"] for s in sends] == [b"usmf|CON-1", b"usmf|CON-2"]
+    assert requester.counters.dead_lettered == 1 and requester.counters.written == 2
+    thread_loop = faust_adapter.consumer_thread_loop(app)
+    if thread_loop is not None:
+        thread_loop.close()

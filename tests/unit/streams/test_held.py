@@ -1,0 +1,31 @@
+"""A joining record's writes in one batch: held until its last event, the last write per target key sent."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from p2c.streams.join.held import HeldWrites
+
+
+def event(key: bytes | None) -> Any:
+    return SimpleNamespace(message=SimpleNamespace(key=key))
+
+
+def test_only_each_records_last_event_of_the_batch_sends() -> None:
+    held = HeldWrites()
+    batch = [event(b"q-1"), event(b"q-2"), event(b"q-1"), event(None)]
+    held.plan(batch)
+    assert [held.last_of_its_record(e) for e in batch] == [False, True, True, True]
+    assert held.last_of_its_record(event(b"q-9"))  # not in the batch: nothing to wait for
+
+
+def test_a_later_write_to_a_target_key_replaces_the_held_one_and_others_are_kept_in_order() -> None:
+    held = HeldWrites()
+    held.hold(b"q-1", [("quotations", b"usmf|OLD", b"delete"), ("quotations", b"usmf|Q1", b"v5")])
+    held.hold(b"q-1", [("quotations", b"usmf|Q1", b"v6")])
+    held.hold(b"q-2", [("quotations", b"usmf|Q2", b"v1")])
+    assert held.held(b"q-1") == [("quotations", b"usmf|OLD", b"delete"), ("quotations", b"usmf|Q1", b"v6")]
+    for write in held.held(b"q-1"):
+        held.sent(b"q-1", write)
+    assert held.held(b"q-1") == [] and held.held(b"q-2") == [("quotations", b"usmf|Q2", b"v1")]
