@@ -163,3 +163,16 @@ def test_a_record_below_faust_read_offset_is_handed_on_not_dropped() -> None:
     state = Consumer(read=89)  # sought to 74, then overwritten by a record of before the seek
     assert [o for o in range(74, 92) if handed_on(state, CHANGES, o)] == list(range(74, 92))
     assert state.sought == []
+
+
+def test_records_a_rebalance_cleared_are_read_again(app: faust.App) -> None:
+    """Faust's read offset had passed them (they were handed to the agents): it goes back below them."""
+    consumer = app.consumer
+    assert isinstance(consumer, FetchedHighwatersConsumer)
+    cleared = [record(offset) for offset in (40, 41, 42)]
+    for r in cleared:
+        r.incref()
+    consumer._read_offset[CHANGES] = 42
+    queue = queued(app, *[SimpleNamespace(message=r) for r in cleared])
+    app.flow_control.clear()
+    assert queue.empty() and consumer._read_offset[CHANGES] == 39  # the next record, 43, is a jump: read again
