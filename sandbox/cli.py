@@ -254,13 +254,16 @@ def erp(
 @click.option("--contacts", default=300, type=click.IntRange(min=0), help="CRM contacts.")
 @click.option("--products", default=200, type=click.IntRange(min=0), help="ERP released products.")
 @click.option("--quotes", default=200, type=click.IntRange(min=0), help="CRM quotes (1-5 lines each).")
+@click.option("--lines", type=click.IntRange(min=1), help="Lines per quote [default: 1-5 at random].")
 @click.option("--seed", "seed_value", default=42, type=int, help="Random seed: the same seed, the same data.")
-def seed(data_dir: Path, accounts: int, contacts: int, products: int, quotes: int, seed_value: int) -> None:
+def seed(
+    data_dir: Path, accounts: int, contacts: int, products: int, quotes: int, lines: int | None, seed_value: int
+) -> None:
     """Write sample business data into both stores (idempotent; safe while the servers run)."""
     from p2c.sandbox.seed import SeedCounts
     from p2c.sandbox.seed import seed as run_seed
 
     logs.configure()
-    added = run_seed(data_dir, SeedCounts(accounts, contacts, products, quotes), seed_value)
+    added = run_seed(data_dir, SeedCounts(accounts, contacts, products, quotes, lines), seed_value)
     summary = ", ".join(f"{n} {name}" for name, n in sorted(added.items())) or "nothing new"
     log.info("seeded %s: %s", data_dir.resolve(), summary)

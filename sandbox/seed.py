@@ -51,6 +51,7 @@ class SeedCounts:
     contacts: int = 300
     products: int = 200
     quotes: int = 200
+    lines: int | None = None  # lines per quote; None: 1-5 at random
 
 
 class _Seeder:
@@ -273,7 +274,7 @@ class _Seeder:
                     "statuscode": 2 if active else 1,
                 },
             )
-            for n in range(self.rng.randint(1, 5)):
+            for n in range(self.counts.lines or self.rng.randint(1, 5)):
                 r = self.rng.random()
                 line: dict[str, Any] = {
                     "quotedetailid": self.gid(f"quotedetail:{i}", n),

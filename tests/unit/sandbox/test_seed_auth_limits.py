@@ -38,6 +38,11 @@ def test_seed_is_deterministic_and_idempotent(tmp_path: Path) -> None:
     assert states <= {0, 1}
 
 
+def test_seed_lines_per_quote_can_be_fixed(tmp_path: Path) -> None:
+    added = seed(tmp_path, SeedCounts(accounts=5, contacts=5, products=5, quotes=4, lines=5), seed=7)
+    assert added["quotes"] == 4 and added["quotedetails"] == 20
+
+
 def test_tokens(tmp_path: Path) -> None:
     authority = Authority({"p2c": "s3cret"}, tmp_path / "key", audience="crm")
     form = b"grant_type=client_credentials&client_id=p2c&client_secret=s3cret&scope=https%3A%2F%2Fx%2F.default"

@@ -1,0 +1,212 @@
+"""Live sync at a steady rate: CRM account writes until the ERP customer shows them, per stage, and whether lag
+stays flat.
+
+    python bench/bench_live.py [--rate 100 [--rate 300 ...]] [--duration 30] [--json]
+
+Starts ``p2c up --no-seed`` on free ports and a temporary data directory. For each ``--rate`` in turn it creates
+that many accounts a second in the CRM through its Web API for ``--duration`` seconds (a pool of threads keeps
+the pace; each account gets its own ``accountnumber``), then waits for the rest to arrive. Per change:
+
+source   CRM write (its POST answered) -> its event on p2c.src.crm.accounts (the record's Kafka timestamp)
+streams  -> its write on p2c.tgt.erp.customers (Kafka timestamp)
+sink     -> the customer row in the ERP (seen by polling CustomersV3 every 0.2 s: up to ~0.3 s late)
+total    CRM write -> ERP row
+
+p50/p99 per stage; the backlog (changes written to the CRM and not yet in the ERP) sampled every second, and its
+slope by least squares after the first third of the run (at most 10 s), in which it grows to rate x latency.
+Flat: the backlog grows by less than 5 % of the rate a second (p2c keeps at least 95 % of the pace), and every
+change arrived. The slope of the total latency over the run is printed too. With several rates, the highest
+one that stayed flat. Printed with the core count and load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from p2c.offsets import partitions
+from p2c.serde import Codecs
+from p2c.settings import KafkaSettings, RegistrySettings
+from tests.support.odata import ODataClient, crm, erp
+from tests.support.up import Running, start_p2c_up
+
+SOURCE, TARGET = "p2c.src.crm.accounts", "p2c.tgt.erp.customers"
+
+
+class Taps(threading.Thread):
+    """The Kafka timestamp at which each bench account's event reached the source and the target topic."""
+
+    def __init__(self, up: Running, prefix: str) -> None:
+        super().__init__(daemon=True)
+        self.prefix, self.stop = prefix, threading.Event()
+        self.seen: dict[str, dict[str, float]] = {SOURCE: {}, TARGET: {}}
+        self.codecs = Codecs.from_settings(RegistrySettings(schema_registry_url=up.registry_url))
+        kafka = KafkaSettings(bootstrap_servers=up.bootstrap)
+        self.consumer = Consumer(kafka.librdkafka() | {"group.id": f"bench-live-{prefix}", "enable.auto.commit": False})
+        tps = [TopicPartition(t, p, OFFSET_END) for t in (SOURCE, TARGET) for p in partitions(self.consumer, t)]
+        self.consumer.assign(tps)
+
+    def number(self, topic: str, data: bytes) -> str | None:
+        value = self.codecs[topic].deserialize(data)
+        row = value.get("after") if topic == SOURCE else value.get("record")
+        found = (row or {}).get("accountnumber" if topic == SOURCE else "CustomerAccount")
+        return found if isinstance(found, str) and found.startswith(self.prefix) else None
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for msg in self.consumer.consume(500, 0.2):
+                topic, data = msg.topic(), msg.value()
+                if msg.error() is None and topic and data and (number := self.number(topic, data)):
+                    self.seen[topic].setdefault(number, msg.timestamp()[1] / 1000)
+        self.consumer.close()
+
+
+def least_squares_slope(points: list[tuple[float, float]]) -> float:
+    if len(points) < 2:
+        return 0.0
+    mx, my = statistics.fmean(p[0] for p in points), statistics.fmean(p[1] for p in points)
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
+
+
+def percentiles(samples: list[float]) -> dict[str, float | None]:
+    if not samples:
+        return {"p50": None, "p99": None}
+    ordered = sorted(samples)
+    return {"p50": round(statistics.median(ordered), 3), "p99": round(ordered[int(0.99 * (len(ordered) - 1))], 3)}
+
+
+def one_rate(up: Running, c: ODataClient, e: ODataClient, rate: float, duration: float) -> dict[str, Any]:
+    prefix = f"L{uuid.uuid4().hex[:5].upper()}"
+    taps = Taps(up, prefix)
+    taps.start()
+    written: dict[str, float] = {}  # account number -> when its POST was answered
+    in_erp: dict[str, float] = {}
+    backlog: list[tuple[float, float]] = []
+
+    failed: list[str] = []
+
+    def write(number: str) -> None:
+        try:
+            c.post("accounts", {"name": f"Live {number}", "accountnumber": number, "telephone1": "+1 555 0100"})
+        except httpx.HTTPError as exc:
+            failed.append(f"{number}: {exc}")
+            return
+        written[number] = time.time()
+
+    polling = threading.Event()
+
+    def arrivals() -> None:
+        wanted = f"CustomerAccount ge '{prefix}' and CustomerAccount le '{prefix}~'"
+        query = {"cross-company": "true", "$filter": wanted, "$select": "CustomerAccount"}
+        while not polling.wait(0.2):
+            for row in e.get_all("CustomersV3", query):
+                in_erp.setdefault(row["CustomerAccount"], time.time())
+
+    poller = threading.Thread(target=arrivals, daemon=True)
+    poller.start()
+    total = int(rate * duration)
+    start = time.time()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        next_sample = start
+        for i in range(total):
+            time.sleep(max(0.0, start + i / rate - time.time()))
+            pool.submit(write, f"{prefix}{i:07d}")
+            if time.time() >= next_sample:
+                backlog.append((time.time() - start, len(written) - len(in_erp)))
+                next_sample += 1.0
+        sent_s = time.time() - start
+    deadline = time.time() + max(60.0, duration)
+    while len(in_erp) < len(written) and time.time() < deadline:
+        time.sleep(0.2)
+    polling.set()
+    poller.join()
+    taps.stop.set()
+    taps.join()
+    src, tgt = taps.seen[SOURCE], taps.seen[TARGET]
+    stages: dict[str, list[float]] = {"source": [], "streams": [], "sink": [], "total": []}
+    drift = []
+    for number, at in written.items():
+        if number in in_erp:
+            stages["total"].append(in_erp[number] - at)
+            drift.append((at - start, in_erp[number] - at))
+        if number in src:
+            stages["source"].append(src[number] - at)
+            if number in tgt:
+                stages["streams"].append(tgt[number] - src[number])
+                if number in in_erp:
+                    stages["sink"].append(in_erp[number] - tgt[number])
+    warm = min(10.0, duration / 3)  # the backlog first grows to rate x latency: not a trend
+    slope = least_squares_slope([(t, n) for t, n in backlog if t >= warm])
+    return {
+        "rate": rate,
+        "achieved_rate": round(len(written) / sent_s, 1),
+        "changes": len(written),
+        "failed_writes": len(failed),
+        "first_failure": failed[0] if failed else None,
+        "arrived": len(in_erp),
+        "seconds": {name: percentiles(s) for name, s in stages.items()},
+        "backlog_slope_per_s": round(slope, 1),
+        "latency_slope_s_per_s": round(least_squares_slope(drift), 4),
+        "flat": slope < 0.05 * rate and len(in_erp) == len(written) and len(written) >= 0.95 * total,
+        "backlog": [(round(t, 1), n) for t, n in backlog],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, action="append", help="changes/s; repeat for several [default: 100]")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load per rate")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    env = {"P2C_SESSION_TIMEOUT_MS": str(KafkaSettings().session_timeout_ms)}  # the default (tests shorten it)
+    up = start_p2c_up(data_dir, "--no-seed", timeout=240, env=env)
+    runs = []
+    try:
+        c, e = crm(up.crm_url), erp(up.erp_url)
+        time.sleep(5)  # the first sync of the reference data
+        for rate in args.rate or [100.0]:
+            runs.append(one_rate(up, c, e, rate, args.duration))
+            print(f"{rate:.0f}/s done", file=sys.stderr)
+    finally:
+        up.process.stop()
+    flat = [r["rate"] for r in runs if r["flat"]]
+    figures = {
+        "runs": runs,
+        "highest_flat_rate": max(flat, default=None),
+        "duration_s": args.duration,
+        "cores": os.cpu_count(),
+        "load": [round(x, 2) for x in os.getloadavg()],
+        "data_dir": str(data_dir),
+    }
+    if args.json:
+        print(json.dumps(figures))
+        return
+    for r in runs:
+        print(
+            f"rate {r['rate']:.0f}/s (achieved {r['achieved_rate']}/s): {r['arrived']}/{r['changes']} in the ERP; "
+            f"backlog slope {r['backlog_slope_per_s']}/s, latency slope {r['latency_slope_s_per_s']} s/s: "
+            f"{'FLAT' if r['flat'] else 'FALLS BEHIND'}"
+        )
+        for name, p in r["seconds"].items():
+            print(f"  {name:<8} p50 {p['p50']} s  p99 {p['p99']} s")
+    print(f"highest flat rate: {figures['highest_flat_rate']}; cores {figures['cores']}, load {figures['load']}")
+
+
+if __name__ == "__main__":
+    main()
