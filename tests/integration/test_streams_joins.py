@@ -33,6 +33,7 @@ from p2c.topics import (
     ERP_CUSTOMERS,
     ERP_QUOTATIONS,
 )
+from tests.support.workers import start_at_the_end
 
 TOPICS = (
     CRM_ACCOUNTS,
@@ -74,6 +75,7 @@ def workers(kafka_bootstrap: str, registry_url: str, logs_dir: Path, codecs: Cod
     started = []
     # An app (consumer group, changelogs, join topics) of its own: nothing left by another test's workers.
     env = {"P2C_STREAMS_SUMMARY_INTERVAL_S": "2", "P2C_STREAMS_APP_ID": f"p2c-streams-joins-{uuid.uuid4().hex[:6]}"}
+    start_at_the_end(kafka_bootstrap, env["P2C_STREAMS_APP_ID"])
     try:
         for name in ("joins-1", "joins-2"):
             log_path = logs_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"

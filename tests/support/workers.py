@@ -7,11 +7,34 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from confluent_kafka import Consumer, TopicPartition
+
+from p2c import flows
+from p2c.offsets import end_offsets
 from p2c.process import ManagedProcess, p2c_command
+from p2c.settings import KafkaSettings
 
 
 def log_has(path: Path, text: str, times: int = 1) -> Callable[[], bool]:
     return lambda: path.exists() and path.read_text(errors="replace").count(text) >= times
+
+
+def start_at_the_end(kafka_bootstrap: str, app_id: str) -> None:
+    """Commit, for a new streams app's consumer group, the ends of the topics it reads.
+
+    Its workers then read what the test sends, not every record earlier tests left on the session broker: a new
+    group starts at the earliest offset, and that backlog grew with the suite (6,000 accounts of the killed-worker
+    test alone) until the streams tests after it timed out while their workers worked through it.
+    """
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    ends = end_offsets(kafka, [t.name for t in flows.SOURCE_TOPICS])
+    if not ends:
+        return
+    consumer = Consumer(kafka.librdkafka() | {"group.id": app_id, "enable.auto.commit": False})
+    try:
+        consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()], asynchronous=False)
+    finally:
+        consumer.close()
 
 
 class Workers:
@@ -25,6 +48,7 @@ class Workers:
         self.started: list[ManagedProcess] = []
         # An app (consumer group, changelogs, join topics) of its own: nothing left by another test's workers.
         self.env = {"P2C_STREAMS_SUMMARY_INTERVAL_S": "2", "P2C_STREAMS_APP_ID": f"p2c-streams-{uuid.uuid4().hex[:6]}"}
+        start_at_the_end(kafka_bootstrap, self.env["P2C_STREAMS_APP_ID"])
 
     def start(self, name: str) -> ManagedProcess:
         log_path = self.logs_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
