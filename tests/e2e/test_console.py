@@ -121,9 +121,15 @@ def test_the_console_shows_flows_and_retries_a_fixed_dead_letter(p2c_up: Running
 def test_a_replay_started_from_the_console_finishes_and_a_reconcile_shows_no_difference(
     p2c_up: Running, browser: Any
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
     from selenium.webdriver.support.wait import WebDriverWait
+
+    def until_over(look: Any) -> Any:
+        # the page reloads itself while the run goes on: an element found just before a reload is stale
+        wait = WebDriverWait(browser, 90, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,))
+        return wait.until(look)
 
     def state(element_id: str, running: str | tuple[str, ...]) -> str | None:
         """The run's state once it is over (the page reloads itself while it runs)."""
@@ -137,16 +143,14 @@ def test_a_replay_started_from_the_console_finishes_and_a_reconcile_shows_no_dif
     browser.find_element(By.ID, "replay-from").send_keys("earliest")
     Select(browser.find_element(By.ID, "replay-stage")).select_by_value("streams")
     browser.find_element(By.ID, "replay").click()
-    replayed = WebDriverWait(browser, 90, poll_frequency=0.5).until(
-        lambda _b: state("replay-state", ("planning", "rewinding", "replaying", "starting"))
-    )
+    replayed = until_over(lambda _b: state("replay-state", ("planning", "rewinding", "replaying", "starting")))
     assert replayed is not None and replayed.startswith("done"), browser.find_element(By.TAG_NAME, "body").text
     assert "/replays/" in browser.current_url
 
     browser.get(p2c_up.control_url + "/reconciles")
     Select(browser.find_element(By.ID, "reconcile-flow")).select_by_value("products")
     browser.find_element(By.ID, "reconcile").click()
-    verdict = WebDriverWait(browser, 90, poll_frequency=0.5).until(lambda _b: state("reconcile-state", "running"))
+    verdict = until_over(lambda _b: state("reconcile-state", "running"))
     assert verdict == "in sync", browser.find_element(By.TAG_NAME, "body").text
     flows = browser.find_element(By.ID, "reconcile-flows").find_elements(By.CSS_SELECTOR, "tbody tr")
     cells = [c.text for c in flows[0].find_elements(By.TAG_NAME, "td")]
