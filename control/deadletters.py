@@ -179,8 +179,8 @@ class DeadLetters:
     def _retryable(x: Letter, entry: Entry) -> Letter:
         if entry.stage not in RETRYABLE_STAGES:
             raise Refused(
-                f"{x.id} was dead-lettered by its source: fix the row in the source system, "
-                "and its next change is read again"
+                f"{x.id} was dead-lettered by its source: fix the row in the source system, and its next "
+                f"change is read again (or `p2c resync {x.flow}` reads the flow in full now)"
             )
         if entry.state != OPEN:
             raise Refused(f"{x.id} is {entry.state}, not open ({entry.why}); nothing to retry")
