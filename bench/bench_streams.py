@@ -175,27 +175,25 @@ def main() -> None:
             figures["p2c_events_per_s"], figures["p2c_events_per_cpu_s"] = rate, per_cpu
         say(f"p2c: {rate} events/s, {per_cpu} events per CPU second, {args.workers} worker(s)  {conditions()}")
 
+        def compared(name: str, script: str, group_option: str) -> tuple[int, int]:
+            """Events/s and events per CPU second of another stage doing the same work on the same events."""
+            topic = f"bench.{name}.customers.{tag}"
+            with ExitStack() as stack:
+                argv = [sys.executable, str(Path(__file__).with_name(script)), *registry_args]
+                argv += ["--target", topic, group_option, f"bench-{name}-{tag}"]
+                ensure_topics(kafka, [Topic(topic)])
+                pid = spawn(name, argv, logs / f"{name}.log", " ready: ", stack).pid
+                return stage_rate(kafka, topic, args.events, tag, [pid])
+
         if not args.no_baseline:
-            naive_topic = f"bench.naive.customers.{tag}"
-            with ExitStack() as naive:
-                argv = [sys.executable, str(Path(__file__).with_name("naive_faust.py")), *registry_args]
-                argv += ["--target", naive_topic, "--app-id", f"bench-naive-{tag}"]
-                ensure_topics(kafka, [Topic(naive_topic)])
-                pid = spawn("naive", argv, logs / "naive.log", " ready: ", naive).pid
-                naive_rate, naive_per_cpu = stage_rate(kafka, naive_topic, args.events, tag, [pid])
+            naive_rate, naive_per_cpu = compared("naive", "naive_faust.py", "--app-id")
             figures["naive_events_per_s"], figures["naive_events_per_cpu_s"] = naive_rate, naive_per_cpu
             figures["ratio"] = round(rate / naive_rate, 2)
             figures["ratio_per_cpu"] = round(per_cpu / naive_per_cpu, 2)
             say(f"naive Faust baseline: {naive_rate} events/s, {naive_per_cpu} events per CPU second  {conditions()}")
             say(f"ratio p2c / naive: {figures['ratio']} in events/s, {figures['ratio_per_cpu']} per CPU second")
         if args.probe:
-            probe_topic = f"bench.probe.customers.{tag}"
-            with ExitStack() as probe:
-                argv = [sys.executable, str(Path(__file__).with_name("batch_probe.py")), *registry_args]
-                argv += ["--target", probe_topic, "--group", f"bench-probe-{tag}"]
-                ensure_topics(kafka, [Topic(probe_topic)])
-                pid = spawn("probe", argv, logs / "probe.log", " ready: ", probe).pid
-                probe_rate, probe_per_cpu = stage_rate(kafka, probe_topic, args.events, tag, [pid])
+            probe_rate, probe_per_cpu = compared("probe", "batch_probe.py", "--group")
             figures["probe_events_per_s"], figures["probe_events_per_cpu_s"] = probe_rate, probe_per_cpu
             say(f"librdkafka batch probe: {probe_rate} events/s, {probe_per_cpu} events per CPU second  {conditions()}")
         figures["pure_us_per_event"] = round(pure_cost(codecs), 1)
