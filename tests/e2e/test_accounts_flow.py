@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.cli import dead_letters, flow_statuses
+from tests.support.load import load_batch, load_customers, rename_every_tenth, with_latest_names
 from tests.support.odata import ODataClient, crm, erp, wait_for
 from tests.support.up import Running
 
@@ -117,50 +118,14 @@ def test_killing_the_sink_and_the_streams_worker_mid_load_loses_nothing(p2c_up: 
     c, e = crm(p2c_up.crm_url), erp(p2c_up.erp_url)
     total, batch = 5000, 1000
     for start in range(0, total, batch):
-        statuses = c.batch(
-            "POST",
-            [
-                ("accounts", {"name": f"Load {i:05d}", "accountnumber": f"LOAD-{i:05d}"})
-                for i in range(start, start + batch)
-            ],
-        )
-        assert statuses == [204] * batch
+        assert c.batch("POST", load_batch(start, batch)) == [204] * batch
         if start == 0:
-            wait_for("the load to reach the ERP", lambda: loaded(e) > 0, timeout=30, every=0.05)
+            wait_for("the load to reach the ERP", lambda: load_customers(e) or None, timeout=30, every=0.05)
             os.kill(p2c_up.pid("sink-erp"), signal.SIGKILL)
         if start == 2 * batch:
             os.kill(p2c_up.pid("streams"), signal.SIGKILL)
-    renamed = c.batch(
-        "PATCH",
-        [(f"accounts(accountnumber='LOAD-{i:05d}')", {"name": f"Load {i:05d} v2"}) for i in range(0, total, 10)],
-    )
-    assert set(renamed) == {204}
-
-    def final() -> dict[str, str] | None:
-        rows = e.get_all(
-            "CustomersV3",
-            {
-                "cross-company": "true",
-                "$filter": "CustomerAccount eq 'LOAD-*'",
-                "$select": "CustomerAccount,OrganizationName",
-            },
-        )
-        if len(rows) < total:
-            return None
-        names = {r["CustomerAccount"]: r["OrganizationName"] for r in rows}
-        expected = {f"LOAD-{i:05d}": f"Load {i:05d}" + (" v2" if i % 10 == 0 else "") for i in range(total)}
-        return names if names == expected else None
-
-    names = wait_for("all 5,000 customers with their latest names", final, timeout=180, every=1.0)
+    rename_every_tenth(c, total)
+    names = wait_for("all 5,000 customers with their latest names", with_latest_names(e, total), timeout=180, every=1.0)
     assert len(names) == total
     out = (p2c_up.data_dir / "p2c-up.out").read_text()
     assert "sink-erp restarted" in out and "streams restarted" in out
-
-
-def loaded(e: ODataClient) -> int:
-    return len(
-        e.get_all(
-            "CustomersV3",
-            {"cross-company": "true", "$filter": "CustomerAccount eq 'LOAD-*'", "$select": "CustomerAccount"},
-        )
-    )

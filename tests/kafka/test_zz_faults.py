@@ -23,7 +23,8 @@ from p2c.settings import KafkaSettings, RegistrySettings
 from p2c.supervisor import Supervisor
 from p2c.up import Plan
 from tests.kafka.cluster_tools import elect_preferred_leaders, leader, reset
-from tests.support.odata import ODataClient, crm, erp, wait_for
+from tests.support.load import load_batch, load_customers, rename_every_tenth, with_latest_names
+from tests.support.odata import crm, erp, wait_for
 
 pytestmark = [pytest.mark.timeout(420), pytest.mark.slow]
 
@@ -99,49 +100,18 @@ def pipeline(tmp_path: Path, kafka_cluster: KafkaCluster, registry_url: str) -> 
     kafka_cluster.wait_ready(120)
 
 
-def loaded(e: ODataClient) -> int:
-    rows = e.get_all(
-        "CustomersV3", {"cross-company": "true", "$filter": "CustomerAccount eq 'LOAD-*'", "$select": "CustomerAccount"}
-    )
-    return len(rows)
-
-
 def load_with(pipeline: Pipeline, fault_at: dict[int, Callable[[], None]]) -> None:
     """Write TOTAL accounts in batches, call ``fault_at[batch number]`` after that batch, rename every
     tenth account, then wait until the ERP holds each one exactly once with its latest name."""
     c, e = crm(pipeline.plan.crm_url), erp(pipeline.plan.erp_url)
     for number, start in enumerate(range(0, TOTAL, BATCH)):
-        batch = [
-            ("accounts", {"name": f"Load {i:05d}", "accountnumber": f"LOAD-{i:05d}"})
-            for i in range(start, start + BATCH)
-        ]
-        assert c.batch("POST", batch) == [204] * BATCH
+        assert c.batch("POST", load_batch(start, BATCH)) == [204] * BATCH
         if number == 0:
-            wait_for("the load to reach the ERP", lambda: loaded(e) > 0, timeout=120, every=0.1)
+            wait_for("the load to reach the ERP", lambda: load_customers(e) or None, timeout=120, every=0.1)
         if number in fault_at:
             fault_at[number]()
-    renamed = c.batch(
-        "PATCH",
-        [(f"accounts(accountnumber='LOAD-{i:05d}')", {"name": f"Load {i:05d} v2"}) for i in range(0, TOTAL, 10)],
-    )
-    assert set(renamed) == {204}
-    expected = {f"LOAD-{i:05d}": f"Load {i:05d}" + (" v2" if i % 10 == 0 else "") for i in range(TOTAL)}
-
-    def final() -> dict[str, str] | None:
-        rows = e.get_all(
-            "CustomersV3",
-            {
-                "cross-company": "true",
-                "$filter": "CustomerAccount eq 'LOAD-*'",
-                "$select": "CustomerAccount,OrganizationName",
-            },
-        )
-        accounts = [r["CustomerAccount"] for r in rows]
-        assert len(accounts) == len(set(accounts)), "a customer is in the ERP twice"
-        names = {r["CustomerAccount"]: r["OrganizationName"] for r in rows}
-        return names if names == expected else None
-
-    wait_for(f"all {TOTAL} customers with their latest names", final, timeout=180, every=1.0)
+    rename_every_tenth(c, TOTAL)
+    wait_for(f"all {TOTAL} customers with their latest names", with_latest_names(e, TOTAL), timeout=180, every=1.0)
 
 
 def test_a_broker_killed_during_a_load_and_restarted_loses_nothing(
