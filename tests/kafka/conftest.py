@@ -76,6 +76,9 @@ UNSETTLED = (
     "tests/kafka/test_y_on_kafka_e2e.py",
     "tests/kafka/test_on_kafka_streams_recovery.py",
     "tests/kafka/test_zz_faults.py::test_a_broker_killed_during_a_load_and_restarted_loses_nothing",
+    # timed out once in a clean .ci/run (07:37, not all 600 customers in 180 s) after passing in two: H11 saw one
+    # partition never fetched again after a second rebalance, cause not found (issue 11)
+    "tests/kafka/test_zz_faults.py::test_a_worker_and_a_sink_added_and_one_of_each_removed_during_a_load_lose_nothing",
 )
 
 
