@@ -56,14 +56,15 @@ def run_source(
 ) -> None:
     ensure_topics(kafka, [flows.topic(t) for t in src.topics()] + [*flows.DEAD_LETTER_TOPICS, topics.POSITIONS])
     on_signals(src.stop)
+    reporter = MetricsReporter(component, kafka, METRICS)
     runner = SourceRunner(
         src,
         Producer(kafka.producer()),
         Codecs.from_settings(registry),
         KafkaPositionStore(kafka),
         report_interval=report_interval,
+        publish_counts=reporter.publish_before_commit,
     )
-    reporter = MetricsReporter(component, kafka, METRICS)
     reporter.start()
     resyncs = ResyncListener(kafka, src, reporter.instance)
     resyncs.start()
@@ -131,6 +132,7 @@ def run_sinks(
     wanted = {t for s, _ in sinks for t in s.topics()}
     ensure_topics(kafka, [flows.topic(t) for t in sorted(wanted)] + list(flows.DEAD_LETTER_TOPICS))
     codecs = Codecs.from_settings(registry)
+    reporter = MetricsReporter(component, kafka, METRICS)
     runners = [
         (
             SinkRunner(
@@ -142,6 +144,7 @@ def run_sinks(
                 batch_ms=batch_ms,
                 report_interval=report_interval,
                 replays=Listener(kafka, {group}, f"{component}-{group}-{os.getpid()}"),
+                publish_counts=reporter.publish_before_commit,
             ),
             group,
         )
@@ -165,7 +168,6 @@ def run_sinks(
         finally:
             runner.sink.close()
 
-    reporter = MetricsReporter(component, kafka, METRICS)
     reporter.start()
     threads = [threading.Thread(target=run, args=rg, name=rg[0].component) for rg in runners]
     for t in threads:

@@ -34,7 +34,7 @@ def health(snap: dict[str, Any], now_ms: float) -> list[str]:
         until = calls.get("throttled_until_ms") or 0
         if until > now_ms:
             why.append(f"{system} throttles it until {_clock(until)} (Retry-After {calls.get('last_retry_after_s')} s)")
-        if (calls.get("last_failed_ms") or 0) > (calls.get("last_ok_ms") or 0):
+        if calls.get("failing"):
             why.append(
                 f"its last call to {system} failed ({calls.get('last_failure')}) at {_clock(calls['last_failed_ms'])}"
             )

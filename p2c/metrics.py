@@ -5,7 +5,9 @@ Every process publishes a JSON snapshot of its counters when they changed (looke
 ``<component>@<host>:<pid>``: two processes of one component never overwrite each other, and a restarted
 process starts a new key, so the sum over every instance ever seen is the cumulative count without any
 restore step. Gauges (current values such as ``waiting``) count only while their instance is live. Counting is
-at-least-once, like the pipeline: a crash between a write and the next snapshot can count a record twice.
+at-least-once, like the pipeline: every stage publishes its counts before it commits the offsets (or stores the
+position) they cover (``MetricsReporter.publish_before_commit``), so a crash can count a record twice (the next run
+reads it again) but never not at all (the next run would start past it).
 
 Counter names: sources count ``in`` (rows published) and ``dead_lettered``; streams count ``in`` (change
 events), ``routed`` (records sent to a target topic), ``written`` (change events that ended in a write),
@@ -94,9 +96,11 @@ class Counters:
                 mine["throttled_until_ms"] = now_ms + int((retry_after or 0) * 1000)
             elif status == 0 or status >= 500:
                 mine["failed"] += 1
+                mine["failing"] = True  # a flag, not a time compared: an answer and a failure can share a millisecond
                 mine["last_failed_ms"] = now_ms
                 mine["last_failure"] = f"HTTP {status}" if status else "no answer"
             else:
+                mine["failing"] = False
                 mine["last_ok_ms"] = now_ms
 
     def past_commit(self, topic: str, partition: int, records: int) -> None:
@@ -168,6 +172,7 @@ class MetricsReporter:
         self.started_ms = int(time.time() * 1000)
         self._published: Any = None
         self._published_at = 0.0
+        self._publishing = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"metrics-{component}", daemon=True)
 
@@ -176,16 +181,33 @@ class MetricsReporter:
 
     def publish_if_due(self) -> bool:
         """Publish when something worth knowing changed or the heartbeat is due; whether it published."""
-        snapshot = self.counters.snapshot()
-        due = time.monotonic() - self._published_at >= self.heartbeat
-        if not due and what_changed(snapshot) == self._published:
-            return False
-        self.publish(snapshot=snapshot)
+        with self._publishing:
+            snapshot = self.counters.snapshot()
+            due = time.monotonic() - self._published_at >= self.heartbeat
+            if not due and what_changed(snapshot) == self._published:
+                return False
+            self._produce(snapshot)
         return True
 
-    def publish(self, *, final: bool = False, snapshot: dict[str, Any] | None = None) -> None:
+    def publish_before_commit(self, timeout: float = 10.0) -> None:
+        """Publish the counters if they changed, and wait until the broker has them: called before a stage commits
+        the offsets (or stores the position) its counts cover; raises ``RuntimeError`` if the broker did not
+        acknowledge them (the caller does not commit: the records are read, and counted, again)."""
+        with self._publishing:
+            snapshot = self.counters.snapshot()
+            if what_changed(snapshot) != self._published:
+                self._produce(snapshot)
+        if self._producer.flush(timeout):
+            raise RuntimeError(f"{self.component}: the broker did not acknowledge its counts in {timeout:.0f} s")
+
+    def publish(self, *, final: bool = False) -> None:
         """Publish the counters now; ``final``: the process stops (its gauges no longer count)."""
-        counted = self.counters.snapshot() if snapshot is None else snapshot
+        with self._publishing:
+            self._produce(self.counters.snapshot(), final=final)
+
+    def _produce(self, counted: dict[str, Any], *, final: bool = False) -> None:
+        """Snapshots are taken and produced under ``_publishing``: the reporter's thread and a committing stage
+        both publish, and a later snapshot must never be overtaken by an earlier one."""
         self._published, self._published_at = what_changed(counted), time.monotonic()
         snapshot = counted | {
             "component": self.component,

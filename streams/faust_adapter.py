@@ -58,6 +58,10 @@
       happens on resume, after the seek to the committed offsets: without this, records fetched between
       that seek and the resume were cleared and never read again (one account in 600 missing).
    Faust has no hook for any of these; upstream: faust-streaming #216, #221, #606.
+9. Counts before offsets (``Consumer._commit_offsets``): the worker publishes its counts (p2c.metrics) before
+   each commit, so a SIGKILL after a commit cannot lose the counts of records the next run will not read
+   again (measured: 195 of 5,712 account events read and never counted after the worker was killed mid-load).
+   Faust's ``on_tp_commit`` monitor hook runs after the commit, too late.
 
 Wiring: :func:`install_transport` sets the app's consumer transport before any topic or agent is declared::
 
@@ -65,6 +69,7 @@ Wiring: :func:`install_transport` sets the app's consumer transport before any t
       .Consumer = FetchedHighwatersConsumer        (...aiokafka.Consumer)
         thread: FetchedHighwatersThread            (...aiokafka.AIOKafkaConsumerThread), overrides _highwaters
         getmany, ack: no offset counted as done unless an agent processed it (8.)
+        _commit_offsets: the counts published first (9.), set by :func:`publish_counts_before_commits`
     app.flow_control.clear: releases the cleared copies of records (8c.)
 """
 
@@ -72,7 +77,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, cast
 
@@ -256,6 +261,17 @@ class FetchedHighwatersConsumer(driver.Consumer):
             return False
         return super().ack(message)
 
+    async def _commit_offsets(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
+        """Faust's commit, once the worker's counts are published (9.); put off if they could not be."""
+        publish = cast(FetchedHighwatersTransport, self.transport).publish_counts
+        if publish is not None:
+            try:
+                publish()
+            except RuntimeError as exc:
+                log.warning("%s: commit put off (its records are read again after a crash)", exc)
+                return False
+        return await super()._commit_offsets(offsets, start_new_transaction)
+
 
 class FetchedHighwatersTransport(driver.Transport):
     """Faust's aiokafka transport with :class:`FetchedHighwatersConsumer`; knows p2c's Kafka settings."""
@@ -265,6 +281,12 @@ class FetchedHighwatersTransport(driver.Transport):
     def __init__(self, *args: Any, kafka: KafkaSettings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.kafka = kafka
+        self.publish_counts: Callable[[], None] | None = None
+
+
+def publish_counts_before_commits(app: faust.App, publish: Callable[[], None]) -> None:
+    """Make ``app``'s consumer call ``publish`` (which raises ``RuntimeError`` if it could not) before each commit."""
+    cast(FetchedHighwatersTransport, app.transport).publish_counts = publish
 
 
 def install_transport(app: faust.App, kafka: KafkaSettings) -> None:

@@ -173,6 +173,7 @@ def run(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSetti
     )
     counted = [*runtime.agents, *providers_of(runtime.app)]  # providers count what they dead-letter and retry
     reporter = MetricsReporter("streams", kafka, Snapshot(a.counters for a in counted))
+    faust_adapter.publish_counts_before_commits(runtime.app, reporter.publish_before_commit)
     reporter.start()
     worker = faust.Worker(runtime.app, loglevel=loglevel, quiet=True, override_logging=False, redirect_stdouts=False)
     worker.spinner = None  # its terminal escape codes end up in the log files

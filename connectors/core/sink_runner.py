@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -61,7 +61,10 @@ class SinkRunner:
         policy: ErrorPolicy = SINK_POLICY,
         split_budget: float = 5.0,
         replays: Listener | None = None,
+        publish_counts: Callable[[], None] | None = None,
     ) -> None:
+        """``publish_counts`` (``MetricsReporter.publish_before_commit``) is called before each commit: it raises
+        ``RuntimeError`` when the counts could not be published, and then nothing is committed (p2c.metrics)."""
         self.sink = sink
         self.consumer = consumer
         self.producer = producer
@@ -84,6 +87,7 @@ class SinkRunner:
         self._stop = threading.Event()
         self._dlq_failures: list[KafkaError] = []
         self.replays = replays
+        self.publish_counts = publish_counts
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -387,6 +391,12 @@ class SinkRunner:
             if target > self._committed.get(tp, -1):
                 offsets.append(TopicPartition(tp[0], tp[1], target))
         if not offsets:
+            return
+        try:
+            if self.publish_counts is not None:
+                self.publish_counts()
+        except RuntimeError as exc:
+            log.warning("%s: %s; commit put off (its records are read again after a crash)", self.component, exc)
             return
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -34,7 +35,10 @@ class SourceRunner:
         metrics: Counters = METRICS,
         report_interval: float = 30.0,
         flush_timeout: float = 30.0,
+        publish_counts: Callable[[], None] | None = None,
     ) -> None:
+        """``publish_counts`` (``MetricsReporter.publish_before_commit``) is called before each position is stored:
+        it raises ``RuntimeError`` when the counts could not be published, and the position is not stored."""
         self.source = source
         self.producer = producer
         self.codecs = codecs
@@ -43,6 +47,7 @@ class SourceRunner:
         self.component = f"source.{source.name}"
         self.reporter = Reporter(self.component, metrics, report_interval)
         self.flush_timeout = flush_timeout
+        self.publish_counts = publish_counts
         self._failures: list[KafkaError] = []
         self._pending = 0
 
@@ -99,6 +104,11 @@ class SourceRunner:
                 f"{self.source.name}: broker did not acknowledge {remaining or len(failures)} events "
                 f"({failures[:1] or 'timeout'}); position not stored, resuming from the previous one"
             )
+        if self.publish_counts is not None:
+            try:
+                self.publish_counts()
+            except RuntimeError as exc:
+                raise RetriableError(f"{exc}; position not stored, resuming from the previous one") from exc
         self.store.save(self.producer, self.source.name, checkpoint.position)
         if self._pending or checkpoint.note:
             log.info(

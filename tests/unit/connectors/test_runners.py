@@ -367,3 +367,29 @@ def test_held_records_are_parked_newer_ones_flow_and_commits_stop_at_the_first_h
         r.step()
     assert snk.written[-1] == "held" and counters.get("accounts", "written") == 5
     assert counters.get("accounts", "in") == 5
+
+
+def test_every_commit_and_position_waits_for_the_counts_it_covers() -> None:
+    """The counts are published before the offsets (or the position) they cover: a crash right after the commit
+    cannot lose them, since the next run starts past those records and never counts them again."""
+    consumer, producer, counters = FakeConsumer([msg(0, 0, "a"), msg(0, 1, "b")]), FakeProducer(), Counters()
+    seen: list[tuple[int, int]] = []  # (records written, commits made) as each publish saw them
+    r = runner(RecordingSink(), consumer, producer, counters)
+    r.publish_counts = lambda: seen.append((counters.get("accounts", "written"), len(consumer.commits)))
+    r.subscribe()
+    r.step()
+    assert seen == [(2, 0)] and consumer.commits == [[("p2c.tgt.erp.customers", 0, 2)]]
+
+    def unpublished() -> None:
+        raise RuntimeError("sink-erp: the broker did not acknowledge its counts in 10 s")
+
+    consumer, store = FakeConsumer([msg(0, 0, "c")]), MemoryStore()
+    r = runner(RecordingSink(), consumer, FakeProducer(), Counters())
+    r.publish_counts = unpublished
+    r.subscribe()
+    r.step()
+    assert consumer.commits == []  # put off: read (and counted) again after a crash
+    src = ScriptedSource([ev("a"), Checkpoint({"p": 1})])
+    with pytest.raises(RetriableError, match=r"did not acknowledge its counts.*position not stored"):
+        SourceRunner(src, FakeProducer(), JsonCodecs(), store, publish_counts=unpublished).run()  # type: ignore[arg-type]
+    assert store.saved == {}

@@ -23,6 +23,11 @@ class Recorded:
     def poll(self, timeout: float) -> int:
         return 0
 
+    def flush(self, timeout: float) -> int:
+        """What the broker has not acknowledged: ``unacknowledged`` is set by a test."""
+        self.flushed = getattr(self, "flushed", 0) + 1
+        return getattr(self, "unacknowledged", 0)
+
 
 @pytest.fixture
 def reporter() -> tuple[MetricsReporter, Counters, Recorded]:
@@ -71,3 +76,18 @@ def test_a_throttled_call_is_a_change_an_answered_one_is_not(
     counters.call("crm", 429, retry_after=2.0)
     assert publisher.publish_if_due()
     assert recorded.sent[-1]["systems"]["crm"] | {"calls": 3, "throttled": 1} == recorded.sent[-1]["systems"]["crm"]
+
+
+def test_counts_are_published_and_acknowledged_before_a_commit_or_the_commit_is_put_off(
+    reporter: tuple[MetricsReporter, Counters, Recorded],
+) -> None:
+    publisher, counters, recorded = reporter
+    publisher.publish_if_due()
+    counters.incr("accounts", IN, 5)
+    publisher.publish_before_commit()
+    assert recorded.sent[-1]["counts"]["accounts"][IN] == 5 and recorded.flushed == 1
+    publisher.publish_before_commit()  # nothing changed: nothing sent again, still waited for
+    assert len(recorded.sent) == 2 and recorded.flushed == 2
+    recorded.unacknowledged = 1
+    with pytest.raises(RuntimeError, match="did not acknowledge its counts"):
+        publisher.publish_before_commit(timeout=0)
