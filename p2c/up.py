@@ -270,11 +270,14 @@ class StatusScreen:
         return True
 
     def show(self, header: str) -> None:
+        """Redraw the table on a terminal; off one, print a line when it is due, and read Kafka only then."""
+        if not self.tty and not self._plain_due():
+            return
         try:
             report = collect(self.kafka)
         except Exception as exc:  # the broker may be restarting: say so, never go quiet
             self.event(f"status unavailable: {exc}")
-            if not self.tty and self._plain_due():
+            if not self.tty:
                 click.echo(self.events[-1])
             return
         if self.tty:
@@ -283,7 +286,7 @@ class StatusScreen:
             click.echo(render(report))
             click.echo("\n".join(self.events))
             click.echo("Ctrl-C stops everything.")
-        elif self._plain_due():
+        else:
             click.echo(
                 " | ".join(
                     f"{f.flow}: in {f.events_in} written {f.written} waiting {f.waiting} dlq {f.dead_lettered} "

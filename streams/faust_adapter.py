@@ -15,7 +15,10 @@
    Faust passes a fixed ``fetch_max_wait_ms=1500`` to aiokafka and has no setting for it (none in
    faust-streaming 0.15.3; no upstream issue found when this was written: a ``consumer_fetch_max_wait``
    setting would be the fix). Measured on the embedded broker: a hop through a topic 0.26-0.76 s with 1.5 s,
-   16-63 ms with 100 ms.
+   16-63 ms with 100 ms. The wait adapts (:mod:`p2c.streams.fetch_wait`: short while records flow, long when
+   idle): aiokafka has no setting for that either, so :func:`adapt_fetch_wait` wraps its fetcher's
+   ``_proc_fetch_request`` (True when a fetch brought records) and sets ``Fetcher._fetch_max_wait_ms``, which
+   it reads for every request it builds.
 4. Faust's table manager starts with a fixed 1 s sleep (``TableManager.on_start``, then the private
    ``_update_channels``) so that agents started late can still register tables; there is no setting for
    it. Every table here is registered while the app is built (:class:`PromptTableManager`).
@@ -67,7 +70,8 @@ Wiring: :func:`install_transport` sets the app's consumer transport before any t
 
     FetchedHighwatersTransport  (faust.transport.drivers.aiokafka.Transport)
       .Consumer = FetchedHighwatersConsumer        (...aiokafka.Consumer)
-        thread: FetchedHighwatersThread            (...aiokafka.AIOKafkaConsumerThread), overrides _highwaters
+        thread: FetchedHighwatersThread            (...aiokafka.AIOKafkaConsumerThread), overrides _highwaters,
+                                                   on_start (the adaptive fetch wait, 3.)
         getmany, ack: no offset counted as done unless an agent processed it (8.)
         _commit_offsets: the counts published first (9.), set by :func:`publish_counts_before_commits`
     app.flow_control.clear: releases the cleared copies of records (8c.)
@@ -89,7 +93,7 @@ from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, ConsumerT, EventT, Message
 
 from p2c.settings import KafkaSettings
-from p2c.streams import recovery
+from p2c.streams import fetch_wait, recovery
 
 log = logging.getLogger("p2c.streams")
 
@@ -162,15 +166,20 @@ class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
     logger = logging.getLogger("faust.transport.fetched")  # under "faust": as quiet as the rest of Faust
 
     def _create_worker_consumer(self, transport: Any) -> Any:
-        """Faust's consumer, with fetches held at most ``FETCH_MAX_WAIT_MS`` instead of Faust's fixed 1.5 s.
+        """Faust's consumer, with fetches held at most ``fetch_wait.BUSY_WAIT_MS`` instead of Faust's fixed 1.5 s
+        (longer once idle: :meth:`on_start`).
 
         aiokafka keeps one fetch in flight per broker, and on the embedded broker new records did not end it
         early: measured, a hop through a topic took 0.26-0.76 s with 1.5 s, 16-63 ms with 100 ms, and a quote
         left 1.0 s (p50) after its last dependency instead of 2.2 s.
         """
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = recovery.FETCH_MAX_WAIT_MS
+        consumer._fetch_max_wait_ms = fetch_wait.BUSY_WAIT_MS
         return consumer
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        adapt_fetch_wait(self._consumer._fetcher, fetch_wait.FetchWait())
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         transport = cast(FetchedHighwatersTransport, self.transport)
@@ -182,6 +191,19 @@ class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
             log.warning("no fetched end offset for %s: using the broker's reported end", missing)
             found.update(await super()._highwaters(missing))
         return found
+
+
+def adapt_fetch_wait(fetcher: Any, wait: fetch_wait.FetchWait) -> None:
+    """After each fetch of aiokafka's ``fetcher``, set the wait of the next from whether it brought records."""
+    fetch = fetcher._proc_fetch_request
+
+    async def _proc_fetch_request(assignment: Any, node_id: int, request: Any) -> bool:
+        records = bool(await fetch(assignment, node_id, request))
+        fetcher._fetch_max_wait_ms = wait.fetched(records)
+        return records
+
+    fetcher._fetch_max_wait_ms = wait.ms
+    fetcher._proc_fetch_request = _proc_fetch_request
 
 
 class FetchedHighwatersConsumer(driver.Consumer):

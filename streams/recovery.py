@@ -36,7 +36,6 @@ log = logging.getLogger("p2c.streams")
 
 EndOffsets = Callable[[KafkaSettings, list[str]], dict[tuple[str, int], int]]
 FETCH_WAIT_MS = 10
-FETCH_MAX_WAIT_MS = 100
 
 
 class _PromptFetch(KafkaSettings):
