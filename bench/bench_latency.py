@@ -8,7 +8,9 @@ change until the customer shows them; a quote whose product is not yet maintaine
 the product is created in FinOps until the quotation (header and lines) is in the ERP; and ERP -> CRM through
 the ERP source's snapshot mode (the only change detection a standard FinOps environment allows over OData): a
 product created, renamed, made unsellable (sales stopped) and deleted in FinOps until Sales shows it.
-``--what erp-to-crm`` runs only the last.
+``--what erp-to-crm`` runs only the last, ``--what accounts`` only the first two. ``--idle S`` waits S seconds
+before each account, so that every change comes after a quiet spell: the streams worker's fetches wait longer
+after 10 s without a record (``p2c.streams.fetch_wait``), and this measures what that costs the first change.
 """
 
 from __future__ import annotations
@@ -147,7 +149,8 @@ def main() -> None:
     parser.add_argument("--crm-url", default="http://127.0.0.1:8701")
     parser.add_argument("--erp-url", default="http://127.0.0.1:8702")
     parser.add_argument("--n", type=int, default=20, help="samples per measure")
-    parser.add_argument("--what", choices=["all", "erp-to-crm"], default="all")
+    parser.add_argument("--what", choices=["all", "accounts", "erp-to-crm"], default="all")
+    parser.add_argument("--idle", type=float, default=0.0, help="seconds of quiet before each account")
     args = parser.parse_args()
     c, e = crm(args.crm_url), erp(args.erp_url)
     if args.what == "erp-to-crm":
@@ -155,7 +158,7 @@ def main() -> None:
         return
     created, changed = [], []
     for i in range(args.n):
-        time.sleep(0.137 * (i % 7))  # spread the starts over the source's poll cycle
+        time.sleep(args.idle + 0.137 * (i % 7))  # spread the starts over the source's poll cycle
         start = time.monotonic()
         account = c.post("accounts", {"name": f"Latency {i}"}).json()
         number = account["accountnumber"]
@@ -174,6 +177,8 @@ def main() -> None:
     print(file=sys.stderr)
     report("account created -> customer in ERP", created)
     report("account changed -> customer changed", changed)
+    if args.what == "accounts":
+        return
     each = c.get_all("uoms", {"$filter": "name eq 'Each'", "$select": "uomid"})[0]["uomid"]
     usd = c.get_all(
         "transactioncurrencies", {"$filter": "isocurrencycode eq 'USD'", "$select": "transactioncurrencyid"}
