@@ -10,6 +10,7 @@ from typing import Any
 
 import faust
 import pytest
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from intervaltree import IntervalTree
@@ -227,3 +228,27 @@ def test_records_the_commit_waits_for_that_no_agent_has_are_read_again(app: faus
     assert sought == []
     asyncio.run(consumer.reread_holes())  # seen again
     assert sought == [{CHANGES: 33}]
+
+
+def test_a_commit_waits_for_the_counts_and_is_put_off_when_they_could_not_be_published(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counts before offsets (9.): a crash after the commit must not lose the counts of what it covers."""
+    calls: list[str] = []
+
+    async def faust_commit(self: Any, offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        calls.append("commit")
+        return True
+
+    monkeypatch.setattr(aiokafka_driver.Consumer, "_commit_offsets", faust_commit)
+    consumer = object.__new__(FetchedHighwatersConsumer)
+    consumer.transport = SimpleNamespace(publish_counts=lambda: calls.append("counts"))  # type: ignore[assignment]
+    assert asyncio.run(consumer._commit_offsets({CHANGES: 5}))
+    assert calls == ["counts", "commit"]
+
+    def unpublished() -> None:
+        raise RuntimeError("streams: the broker did not acknowledge its counts in 10 s")
+
+    consumer.transport = SimpleNamespace(publish_counts=unpublished)  # type: ignore[assignment]
+    assert not asyncio.run(consumer._commit_offsets({CHANGES: 6}))
+    assert calls == ["counts", "commit"]
