@@ -37,12 +37,12 @@ def records_naming(kafka: KafkaSettings, topic: str, needles: list[str], timeout
                 break
             if message.error() is not None:
                 continue
-            value = message.value() or b""
+            value, partition, offset = message.value() or b"", message.partition() or 0, message.offset() or 0
             for needle in needles:
                 if needle.encode() in value:
-                    found[needle].append(f"{message.partition()}@{message.offset()}")
-            if message.offset() + 1 >= ends[(topic, message.partition())]:
-                pending.discard(message.partition())
+                    found[needle].append(f"{partition}@{offset}")
+            if offset + 1 >= ends[(topic, partition)]:
+                pending.discard(partition)
     finally:
         consumer.close()
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -213,7 +213,7 @@ def test_records_the_commit_waits_for_that_no_agent_has_are_read_again(app: faus
     app.flow_control.resume()
     sought: list[dict[TP, int]] = []
 
-    async def seek_wait(partitions: dict[TP, int]) -> None:
+    async def seek_wait(partitions: Mapping[TP, int]) -> None:
         sought.append(dict(partitions))
 
     consumer.seek_wait = seek_wait  # type: ignore[method-assign]
