@@ -6,7 +6,8 @@
    flight at exactly the committed offset is then committed over, and lost if the worker is killed before it
    finishes. Upstream: faust-streaming issue #606. p2c measured the loss: one account in 5,000 went missing
    after a SIGKILL of the stream worker. The guard caps every commit at the lowest offset still in flight on
-   that partition, and logs when it held a commit back. Faust has no hook for what it commits.
+   that partition, and logs when it held a commit back; it commits nothing while the committed offset itself
+   was never done (8d.). Faust has no hook for what it commits.
 2. Where table recovery's highwaters come from (``AIOKafkaConsumerThread._highwaters``, through
    ``Consumer._new_consumer_thread``). The embedded broker (Tansu) answers ListOffsets too low after a
    multi-record batch (:mod:`p2c.streams.recovery` has the measurements); Faust has no setting or hook for the
@@ -46,7 +47,10 @@
       drops the rest of that partition's batch; only the same jump seen again after that re-read is a real
       gap in the log, handed on to Faust as before. The other way round, the fetch loop, back from a record
       of before a seek, sets its read offset past the seek's, and then drops the records read again as read
-      already: a record below Faust's read offset is handed on (at worst processed twice).
+      already: a record below Faust's read offset is handed on (at worst processed twice). Right after a
+      seek Faust's read offset is the offset sought, not the last one handed on, so the first record after
+      it was let through when it was one past it: every seek (``seek_to_committed``, ``seek``) records the
+      offset that must come next, and anything else first is a jump.
    b. A stream skips a record fetched before a rebalance (its generation is over, or the flow is stopped)
       and *acks* it (faust-streaming #221/#223): the commit then passes a record no agent processed, and
       the next owner of the partition starts after it. :meth:`FetchedHighwatersConsumer.ack` does not
@@ -60,6 +64,15 @@
       it, so that the next record fetched is a jump and the cleared ones are read again (a.). Clearing also
       happens on resume, after the seek to the committed offsets: without this, records fetched between
       that seek and the resume were cleared and never read again (one account in 600 missing).
+   d. Whatever else drops a record (in ways a. to c. do not see), its partition's commit must not pass it,
+      and it must be read again. Faust's ``_new_offset`` commits over one missing offset right at the
+      committed one (it refuses ``min(acked) - committed > 1`` only; faust-streaming #606): the commit guard
+      (1.) holds any commit whose committed offset was neither acked nor a gap in the log. And a worker
+      looks every ``HOLE_CHECK_S`` for a hole at the head of a partition's acks that no agent has in hand or
+      in its queue; seen twice in a row, it seeks the partition back to the committed offset
+      (:meth:`FetchedHighwatersConsumer.reread_holes`). Measured on the three-node cluster (a worker added,
+      then one removed): a partition's commit stayed at 33 for minutes with its 131 later records read,
+      and the accounts at offsets 33, 34, 35 ... never reached the ERP; no jump was logged.
    Faust has no hook for any of these; upstream: faust-streaming #216, #221, #606.
 9. Counts before offsets (``Consumer._commit_offsets``): the worker publishes its counts (p2c.metrics) before
    each commit, so a SIGKILL after a commit cannot lose the counts of records the next run will not read
@@ -72,7 +85,8 @@ Wiring: :func:`install_transport` sets the app's consumer transport before any t
       .Consumer = FetchedHighwatersConsumer        (...aiokafka.Consumer)
         thread: FetchedHighwatersThread            (...aiokafka.AIOKafkaConsumerThread), overrides _highwaters,
                                                    on_start (the adaptive fetch wait, 3.)
-        getmany, ack: no offset counted as done unless an agent processed it (8.)
+        getmany, ack, seek_to_committed, seek: no offset counted as done unless an agent processed it (8.)
+        timer reread_holes: records the commit waits for and nobody has are read again (8d.)
         _commit_offsets: the counts published first (9.), set by :func:`publish_counts_before_commits`
     app.flow_control.clear: releases the cleared copies of records (8c.)
 """
@@ -96,6 +110,9 @@ from p2c.settings import KafkaSettings
 from p2c.streams import fetch_wait, recovery
 
 log = logging.getLogger("p2c.streams")
+
+#: how often a worker looks for records its commit waits for that no agent has any more (8d.)
+HOLE_CHECK_S = 2.0
 
 
 def started_consumer(app: faust.App) -> ConsumerT | None:
@@ -124,6 +141,22 @@ def _in_flight(consumer: Any, tp: Any) -> int | None:
     return min(offsets) if offsets else None
 
 
+def _head_hole(consumer: Any, tp: TP) -> tuple[int, int] | None:
+    """``(committed, first acked)`` when records from the committed offset on were never done (8d.).
+
+    Faust's ``_new_offset`` refuses a gap at the head of the acks only when it is two offsets or more
+    (``min(acked) - committed > 1``): one record missing right at the committed offset is committed over.
+    """
+    acked, committed = consumer._acked.get(tp), consumer._committed_offset.get(tp)
+    if not acked or committed is None:  # only acked topics have acks
+        return None
+    head = min(acked)
+    gaps = consumer._gap.get(tp)
+    if head <= committed or (gaps and gaps.at(committed)):
+        return None
+    return committed, head
+
+
 def install_commit_guard() -> None:
     """Wrap ``Consumer._new_offset`` once per process (faust-streaming #606)."""
     global _installed
@@ -132,6 +165,8 @@ def install_commit_guard() -> None:
     original = Consumer._new_offset
 
     def _new_offset(self: Any, tp: Any) -> int | None:
+        if _head_hole(self, tp) is not None:
+            return None  # the committed offset itself was never processed: no commit past it (8d.)
         limit = _in_flight(self, tp)
         if limit is None:
             return original(self, tp)
@@ -211,11 +246,16 @@ class FetchedHighwatersConsumer(driver.Consumer):
 
     logger = logging.getLogger("faust.transport.fetched")
     _thread: FetchedHighwatersThread
+    _committing = 0  #: commits under way (8d.)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: partitions sought back over a jump, with the offset they jumped to: the same jump again is real
         self._jumped_to: dict[TP, int] = {}
+        #: partitions just sought, with the offset sought: the next record must be that one
+        self._expected: dict[TP, int] = {}
+        #: a hole seen at the head of a partition's acks: (committed, first acked), re-read if seen again
+        self._holes: dict[TP, tuple[int, int]] = {}
         #: records a rebalance took from some agent's queue: not done, whoever else acks them (8c.)
         self.cleared: weakref.WeakSet[Message] = weakref.WeakSet()
 
@@ -223,9 +263,37 @@ class FetchedHighwatersConsumer(driver.Consumer):
         return FetchedHighwatersThread(self, loop=self.loop, beacon=self.beacon)
 
     async def perform_seek(self) -> None:
-        """Faust's seek to the committed offsets (each rebalance); jumps seen before it are forgotten."""
+        """Faust's seek to the committed offsets (each rebalance); jumps and holes seen before it are forgotten."""
         self._jumped_to.clear()
+        self._holes.clear()
         await super().perform_seek()
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Faust's seek to the committed offsets; each partition's next record is then the committed one."""
+        offsets: Mapping[TP, int] = await super().seek_to_committed()
+        for tp, offset in offsets.items():
+            if offset is not None and offset >= 0:
+                self._expect(tp, offset)
+        return offsets
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        """Faust's seek; the partition's next record is then ``offset``."""
+        self._expect(partition, offset)
+        await super().seek(partition, offset)
+
+    def _expect(self, tp: TP, offset: int) -> None:
+        if self.app.topics.acks_enabled_for(tp.topic):
+            self._expected[tp] = offset
+
+    async def _seek_to(self, tp: TP, offset: int) -> bool:
+        """Seek ``tp`` to ``offset`` (its next record is then that one); false if a rebalance took it."""
+        self._expect(tp, offset)
+        try:
+            await self.seek_wait({tp: offset})
+        except Exception as exc:  # a rebalance took the partition meanwhile: it restarts from the commit
+            log.info("%s not sought back (%r): it restarts from its committed offset", tp, exc)
+            return False
+        return True
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         """Faust's batch, except records after an offset jump on an acked topic: those are read again."""
@@ -241,35 +309,85 @@ class FetchedHighwatersConsumer(driver.Consumer):
     async def _sought_back(self, tp: TP, message: Message) -> bool:
         """Whether ``message`` comes after offsets no agent saw; if so, seek back to read them.
 
-        Faust's read offset is the last offset handed on, or the offset last sought: which one is unknown,
-        so the seek goes to it, not past it (at worst one record is processed twice, which is allowed).
+        After a seek the next record must be the one sought (Faust's read offset is then the offset sought,
+        and it would let the first record after it be skipped); otherwise it must follow the last one handed
+        on. Without a seek since, Faust's read offset is the last one handed on, or the one last sought by a
+        path that did not say so: the seek goes to it, not past it (at worst one record processed twice).
         """
         if not self.app.topics.acks_enabled_for(message.topic):
             return False  # table changelogs (compacted) and other unacked topics: gaps are Faust's business
-        read, offset = self._read_offset[tp], message.offset
-        if read is not None and offset < read:
+        offset, faust_read = message.offset, self._read_offset[tp]
+        expected = self._expected.pop(tp, None)
+        last = faust_read if expected is None else expected - 1  # the offset handed on last
+        if last is not None and offset > last + 1:
+            if self._jumped_to.get(tp) != offset:
+                log.warning(
+                    "%s jumped from offset %d to %d over records never processed: reading them again", tp, last, offset
+                )
+                target = last + 1 if expected is not None else last
+                if await self._seek_to(tp, max(target, 0)):
+                    self._jumped_to[tp] = offset
+                return True
+            del self._jumped_to[tp]
+            log.info("%s has no records %d-%d (read twice to make sure): a gap in the log", tp, last + 1, offset - 1)
+            self._gap[tp].addi(last + 1, offset)  # Faust's own gap starts after its read offset, one too late
+        elif offset >= self._jumped_to.get(tp, offset + 1):
+            del self._jumped_to[tp]  # read again up to where it jumped: nothing was missing
+        if faust_read is not None and offset < faust_read:
             # Faust would drop it as read already. After a seek that happens when the fetch loop, back from a
             # record of before the seek, set its read offset past the seek's (measured: 13 records of a
             # partition dropped after a worker was removed, and its commit stuck below them): hand it on.
-            log.info("%s offset %d is below Faust's read offset %d: handed on, not dropped", tp, offset, read)
+            log.info("%s offset %d is below Faust's read offset %d: handed on, not dropped", tp, offset, faust_read)
             self._read_offset[tp] = offset
-            return False
-        if read is None or offset - read <= 1:
-            if offset >= self._jumped_to.get(tp, offset + 1):
-                del self._jumped_to[tp]  # read again up to where it jumped: nothing was missing
-            return False
-        if self._jumped_to.get(tp) == offset:
-            del self._jumped_to[tp]
-            log.info("%s has no records %d-%d (read twice to make sure): a gap in the log", tp, read + 1, offset - 1)
-            return False
-        log.warning("%s jumped from offset %d to %d over records never processed: reading them again", tp, read, offset)
-        try:
-            await self.seek_wait({tp: read})
-        except Exception as exc:  # a rebalance took the partition meanwhile: it restarts from the commit
-            log.info("%s not sought back (%r): it restarts from its committed offset", tp, exc)
+        return False
+
+    @faust.Service.timer(HOLE_CHECK_S)
+    async def _reread_holes_now_and_then(self) -> None:
+        await self.reread_holes()
+
+    async def reread_holes(self) -> None:
+        """Read again what a partition's commit waits for when nobody has it any more (8d.).
+
+        A hole at the head of the acks (records from the committed offset on that no agent has, in its queue
+        or in hand, while later ones were done) holds the commit forever, and the records in it never reach
+        their target. Seen twice in a row with nothing of it in flight, the partition is sought back to it.
+        """
+        app = self.app
+        if self._committing:
+            return  # the acks being committed are out of _acked until the committed offset moves: no hole
+        if app.rebalancing or not self.flow_active or not app.flow_control.is_active():
+            self._holes.clear()
+            return
+        for tp in list(self._acked):
+            hole = _head_hole(self, tp)
+            if hole is None or self._in_progress(tp, hole[1]):
+                self._holes.pop(tp, None)
+                continue
+            if self._holes.get(tp) != hole:
+                self._holes[tp] = hole  # look again next time: it may be a record between two steps
+                continue
+            del self._holes[tp]
+            committed, head = hole
+            log.warning(
+                "%s offsets %d-%d were never processed (its commit waits at %d): reading them again",
+                tp,
+                committed,
+                head - 1,
+                committed,
+            )
+            self._jumped_to.pop(tp, None)
+            await self._seek_to(tp, committed)
+
+    def _in_progress(self, tp: TP, below: int) -> bool:
+        """Whether a record of ``tp`` below offset ``below`` is in an agent's hands or queue."""
+        if (limit := _in_flight(self, tp)) is not None and limit < below:
             return True
-        self._jumped_to[tp] = offset
-        return True
+        for queue in list(self.app.flow_control._queues):
+            for event in list(getattr(queue, "_queue", ())):
+                message = getattr(event, "message", None)
+                if message is not None and message.tp == tp and message.offset < below:
+                    return True
+        return False
 
     def ack(self, message: Message) -> bool:
         """Faust's ack, except for a record a stream skipped without processing it (8b.)."""
@@ -292,7 +410,11 @@ class FetchedHighwatersConsumer(driver.Consumer):
             except RuntimeError as exc:
                 log.warning("%s: commit put off (its records are read again after a crash)", exc)
                 return False
-        return await super()._commit_offsets(offsets, start_new_transaction)
+        self._committing += 1  # the acks it commits are gone from _acked, the committed offset not yet moved
+        try:
+            return await super()._commit_offsets(offsets, start_new_transaction)
+        finally:
+            self._committing -= 1
 
 
 class FetchedHighwatersTransport(driver.Transport):
@@ -380,6 +502,7 @@ async def rewind(app: faust.App, offsets: Mapping[TP, int]) -> dict[TP, int]:
         consumer._acked_index[tp].clear()
         consumer._gap[tp].clear()
         consumer._jumped_to.pop(tp, None)  # a jump seen before the rewind says nothing about the log (8a.)
+        consumer._holes.pop(tp, None)
         consumer._committed_offset[tp] = start
     if starts:
         await consumer._commit(starts)

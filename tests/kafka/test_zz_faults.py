@@ -23,6 +23,7 @@ from p2c.settings import KafkaSettings, RegistrySettings
 from p2c.supervisor import Supervisor
 from p2c.up import Plan
 from tests.kafka.cluster_tools import elect_preferred_leaders, leader, reset
+from tests.kafka.diagnosis import diagnosis, missing_accounts
 from tests.support.load import load_batch, load_customers, rename_every_tenth, with_latest_names
 from tests.support.odata import crm, erp, wait_for
 
@@ -111,7 +112,10 @@ def load_with(pipeline: Pipeline, fault_at: dict[int, Callable[[], None]]) -> No
         if number in fault_at:
             fault_at[number]()
     rename_every_tenth(c, TOTAL)
-    wait_for(f"all {TOTAL} customers with their latest names", with_latest_names(e, TOTAL), timeout=180, every=1.0)
+    try:
+        wait_for(f"all {TOTAL} customers with their latest names", with_latest_names(e, TOTAL), timeout=180, every=1.0)
+    except AssertionError as exc:  # say where the missing ones stopped while the cluster is still up
+        raise AssertionError(f"{exc}\n{diagnosis(pipeline.kafka, missing_accounts(e, TOTAL))}") from None
 
 
 def test_a_broker_killed_during_a_load_and_restarted_loses_nothing(

@@ -16,6 +16,8 @@ class Recorded:
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.flushed = 0
+        self.unacknowledged = 0  # what the broker will not acknowledge, set by a test
 
     def produce(self, topic: str, key: bytes, value: bytes) -> None:
         self.sent.append(json.loads(value))
@@ -24,9 +26,8 @@ class Recorded:
         return 0
 
     def flush(self, timeout: float) -> int:
-        """What the broker has not acknowledged: ``unacknowledged`` is set by a test."""
-        self.flushed = getattr(self, "flushed", 0) + 1
-        return getattr(self, "unacknowledged", 0)
+        self.flushed += 1
+        return self.unacknowledged
 
 
 @pytest.fixture

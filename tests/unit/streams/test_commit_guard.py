@@ -8,6 +8,7 @@ from typing import Any
 
 from faust.transport.consumer import Consumer
 from faust.types import TP
+from intervaltree import Interval, IntervalTree
 
 from p2c.streams import faust_adapter
 
@@ -48,6 +49,23 @@ def test_acks_before_the_message_in_flight_are_committed() -> None:
     faust_adapter.install_commit_guard()
     state = consumer(committed=10, acked=[10, 11, 12], in_flight=[13, 14])
     assert Consumer._new_offset(state, TOPIC) == 13
+
+
+def test_a_record_missing_at_the_committed_offset_holds_the_commit() -> None:
+    """Faust commits over one missing offset at the head (``min(acked) - committed > 1``): 10, never done, lost."""
+    faust_new_offset = getattr(Consumer._new_offset, "__wrapped__", Consumer._new_offset)
+    assert faust_new_offset(consumer(committed=10, acked=[11, 12, 13], in_flight=[]), TOPIC) == 14
+    faust_adapter.install_commit_guard()
+    state = consumer(committed=10, acked=[11, 12, 13], in_flight=[])
+    assert Consumer._new_offset(state, TOPIC) is None  # the worker reads 10 again (test_faust_skips)
+    assert state._acked[TOPIC] == [11, 12, 13]
+
+
+def test_a_gap_in_the_log_at_the_committed_offset_is_committed_over() -> None:
+    faust_adapter.install_commit_guard()
+    state = consumer(committed=10, acked=[11, 12, 13], in_flight=[])
+    state._gap[TOPIC] = IntervalTree([Interval(10, 11)])  # read twice: no record 10 in the log
+    assert Consumer._new_offset(state, TOPIC) == 14
 
 
 def test_without_messages_in_flight_faust_decides_as_before() -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import SimpleNamespace
 from typing import Any
 
 import faust
 import pytest
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
+from intervaltree import IntervalTree
 from mode.utils.queues import FlowControlQueue
 
 from p2c.settings import KafkaSettings
@@ -32,12 +34,20 @@ class Consumer(SimpleNamespace):
             app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: topic == CHANGES.topic)),
             _read_offset=defaultdict(lambda: None, {CHANGES: read, CHANGELOG: read}),
             _jumped_to={},
+            _expected={},
+            _gap=defaultdict(IntervalTree),
             sought=[],
         )
 
     async def seek_wait(self, partitions: dict[TP, int]) -> None:
         self.sought.append(dict(partitions))
         self._read_offset.update(partitions)  # what Faust's seek_wait does
+
+    def _expect(self, tp: TP, offset: int) -> None:
+        FetchedHighwatersConsumer._expect(self, tp, offset)  # type: ignore[arg-type]
+
+    async def _seek_to(self, tp: TP, offset: int) -> bool:
+        return await FetchedHighwatersConsumer._seek_to(self, tp, offset)  # type: ignore[arg-type]
 
 
 def message(tp: TP, offset: int) -> Any:
@@ -74,6 +84,24 @@ def test_the_same_jump_after_reading_again_is_a_real_gap_in_the_log() -> None:
     assert handed_on(state, CHANGES, 22)
     assert handed_on(state, CHANGES, 28)
     assert state.sought == [{CHANGES: 22}]
+
+
+def test_after_a_seek_the_record_sought_comes_first() -> None:
+    """Faust's read offset is then the offset sought: it let the next one through, and the one sought was lost."""
+    state = Consumer(read=33)
+    state._expected[CHANGES] = 33  # sought to the committed offset, 33
+    assert not handed_on(state, CHANGES, 34)
+    assert state.sought == [{CHANGES: 33}]
+    assert [o for o in (33, 34, 35) if handed_on(state, CHANGES, o)] == [33, 34, 35]
+
+
+def test_a_gap_in_the_log_right_after_a_seek_is_marked_as_one_for_the_commit() -> None:
+    state = Consumer(read=33)
+    state._expected[CHANGES] = 33
+    assert not handed_on(state, CHANGES, 35)
+    assert handed_on(state, CHANGES, 35)  # the same jump again: 33 and 34 are not in the log
+    assert state.sought == [{CHANGES: 33}]
+    assert state._gap[CHANGES].at(33) and state._gap[CHANGES].at(34) and not state._gap[CHANGES].at(35)
 
 
 def test_topics_without_acks_keep_faust_gaps() -> None:
@@ -176,3 +204,51 @@ def test_records_a_rebalance_cleared_are_read_again(app: faust.App) -> None:
     queue = queued(app, *[SimpleNamespace(message=r) for r in cleared])
     app.flow_control.clear()
     assert queue.empty() and consumer._read_offset[CHANGES] == 39  # the next record, 43, is a jump: read again
+
+
+def test_records_the_commit_waits_for_that_no_agent_has_are_read_again(app: faust.App) -> None:
+    """Committed at 33, 35-36 done, 33-34 nowhere (dropped around a rebalance): seen twice, sought back to 33."""
+    consumer = app.consumer
+    assert isinstance(consumer, FetchedHighwatersConsumer)
+    app.flow_control.resume()
+    sought: list[dict[TP, int]] = []
+
+    async def seek_wait(partitions: Mapping[TP, int]) -> None:
+        sought.append(dict(partitions))
+
+    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
+    consumer._committed_offset[CHANGES] = 33
+    consumer._acked[CHANGES] = [35, 36]
+    queue = queued(app, SimpleNamespace(message=record(34)))  # 34 still waits in a queue: in progress
+    asyncio.run(consumer.reread_holes())
+    asyncio.run(consumer.reread_holes())
+    assert sought == []
+    queue.clear()
+    asyncio.run(consumer.reread_holes())  # first seen
+    assert sought == []
+    asyncio.run(consumer.reread_holes())  # seen again
+    assert sought == [{CHANGES: 33}]
+
+
+def test_a_commit_waits_for_the_counts_and_is_put_off_when_they_could_not_be_published(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counts before offsets (9.): a crash after the commit must not lose the counts of what it covers."""
+    calls: list[str] = []
+
+    async def faust_commit(self: Any, offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        calls.append("commit")
+        return True
+
+    monkeypatch.setattr(aiokafka_driver.Consumer, "_commit_offsets", faust_commit)
+    consumer = object.__new__(FetchedHighwatersConsumer)
+    consumer.transport = SimpleNamespace(publish_counts=lambda: calls.append("counts"))  # type: ignore[assignment]
+    assert asyncio.run(consumer._commit_offsets({CHANGES: 5}))
+    assert calls == ["counts", "commit"]
+
+    def unpublished() -> None:
+        raise RuntimeError("streams: the broker did not acknowledge its counts in 10 s")
+
+    consumer.transport = SimpleNamespace(publish_counts=unpublished)  # type: ignore[assignment]
+    assert not asyncio.run(consumer._commit_offsets({CHANGES: 6}))
+    assert calls == ["counts", "commit"]
