@@ -17,9 +17,9 @@
    faust-streaming 0.15.3; no upstream issue found when this was written: a ``consumer_fetch_max_wait``
    setting would be the fix). Measured on the embedded broker: a hop through a topic 0.26-0.76 s with 1.5 s,
    16-63 ms with 100 ms. The wait adapts (:mod:`p2c.streams.fetch_wait`: short while records flow, long when
-   idle): aiokafka has no setting for that either, so :func:`adapt_fetch_wait` wraps its fetcher's
+   idle): aiokafka has no setting for that either, so :func:`p2c.streams.fetch_wait.adapt` wraps its fetcher's
    ``_proc_fetch_request`` (True when a fetch brought records) and sets ``Fetcher._fetch_max_wait_ms``, which
-   it reads for every request it builds.
+   it reads for every request it builds (kept beside the policy: this module is long enough).
 4. Faust's table manager starts with a fixed 1 s sleep (``TableManager.on_start``, then the private
    ``_update_channels``) so that agents started late can still register tables; there is no setting for
    it. Every table here is registered while the app is built (:class:`PromptTableManager`).
@@ -214,7 +214,8 @@ class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
 
     async def on_start(self) -> None:
         await super().on_start()
-        adapt_fetch_wait(self._consumer._fetcher, fetch_wait.FetchWait())
+        assert self._consumer is not None  # made by Faust's on_start
+        fetch_wait.adapt(self._consumer._fetcher, fetch_wait.FetchWait())
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         transport = cast(FetchedHighwatersTransport, self.transport)
@@ -226,19 +227,6 @@ class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
             log.warning("no fetched end offset for %s: using the broker's reported end", missing)
             found.update(await super()._highwaters(missing))
         return found
-
-
-def adapt_fetch_wait(fetcher: Any, wait: fetch_wait.FetchWait) -> None:
-    """After each fetch of aiokafka's ``fetcher``, set the wait of the next from whether it brought records."""
-    fetch = fetcher._proc_fetch_request
-
-    async def _proc_fetch_request(assignment: Any, node_id: int, request: Any) -> bool:
-        records = bool(await fetch(assignment, node_id, request))
-        fetcher._fetch_max_wait_ms = wait.fetched(records)
-        return records
-
-    fetcher._fetch_max_wait_ms = wait.ms
-    fetcher._proc_fetch_request = _proc_fetch_request
 
 
 class FetchedHighwatersConsumer(driver.Consumer):

@@ -10,14 +10,16 @@ with a 100 ms wait, 1.1 % with 1 s. While records flow the wait is :data:`BUSY_W
 once (the next fetch waits :data:`BUSY_WAIT_MS` again). On Apache Kafka a fetch returns as soon as data arrives,
 so the long wait costs nothing there.
 
-aiokafka reads the wait from its fetcher for every request it builds; the hook that sets it lives in
-:mod:`p2c.streams.faust_adapter` (item 3), with the other uses of aiokafka's private parts.
+aiokafka reads the wait from its fetcher for every request it builds, and has no setting for a changing one:
+:func:`adapt` sets the fetcher's private ``_fetch_max_wait_ms`` after each fetch (item 3 of
+:mod:`p2c.streams.faust_adapter`, which lists every use of Faust's and aiokafka's private parts).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 #: the wait while records flow: a hop through a topic took 16-63 ms with it on the embedded broker
 BUSY_WAIT_MS = 100
@@ -50,3 +52,19 @@ class FetchWait:
         elif now - self._last_records >= self.idle_after_s:
             self.ms = self.idle_ms
         return self.ms
+
+
+def adapt(fetcher: Any, wait: FetchWait) -> None:
+    """After each fetch of aiokafka's ``fetcher``, set the wait of the next from whether it brought records.
+
+    ``Fetcher._proc_fetch_request`` answers True when the fetch added records; its result is handed on as is.
+    """
+    fetch = fetcher._proc_fetch_request
+
+    async def _proc_fetch_request(assignment: Any, node_id: int, request: Any) -> bool:
+        records = bool(await fetch(assignment, node_id, request))
+        fetcher._fetch_max_wait_ms = wait.fetched(records)
+        return records
+
+    fetcher._fetch_max_wait_ms = wait.ms
+    fetcher._proc_fetch_request = _proc_fetch_request

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from p2c.streams.faust_adapter import adapt_fetch_wait
-from p2c.streams.fetch_wait import FetchWait
+from p2c.streams.fetch_wait import FetchWait, adapt
 
 
 class Clock:
@@ -47,7 +46,7 @@ class Fetcher:
 def test_the_hook_sets_the_fetchers_wait_after_each_fetch_and_hands_on_its_result() -> None:
     clock = Clock()
     fetcher = Fetcher([False, True, False])
-    adapt_fetch_wait(fetcher, FetchWait(busy_ms=100, idle_ms=1000, idle_after_s=10, clock=clock))
+    adapt(fetcher, FetchWait(busy_ms=100, idle_ms=1000, idle_after_s=10, clock=clock))
     assert fetcher._fetch_max_wait_ms == 100  # the busy wait from the start, not aiokafka's
 
     async def fetch() -> bool:
