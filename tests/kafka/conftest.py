@@ -68,16 +68,28 @@ class ClusterStart:
 STARTING: list[ClusterStart] = []
 
 
-#: Modules of the tier that the plain `pytest` leaves out until they pass reliably on Apache Kafka (issue 11's
-#: note): the e2e flows and table recovery on Kafka missed their bounds on this loaded 2-core machine (60-70
-#: events/s) and were not run again after the Faust fixes. `P2C_TEST_KAFKA_ALL=1 pytest tests/kafka` runs them.
-UNSETTLED = (
-    "tests/kafka/test_y_on_kafka_e2e.py",
-    "tests/kafka/test_on_kafka_streams_recovery.py",
-)
+#: Tests of the tier that the plain `pytest` leaves out, each with why, until they pass reliably on Apache Kafka
+#: (`P2C_TEST_KAFKA_ALL=1 pytest tests/kafka` runs them). None now: issue 11's note has the runs that settled
+#: the last ones (the broker kill, the worker/sink rebalance, e2e and table recovery on Kafka).
+UNSETTLED: tuple[str, ...] = ()
+
+
+#: Modules made of tests imported from other modules: they run in their source's order, not the imports'
+#: (alphabetical) one: the e2e accounts module checks every seeded account before a later test leaves a
+#: dead-lettered account in the CRM that never becomes a customer.
+IN_SOURCE_ORDER = ("tests/kafka/test_y_on_kafka_e2e.py",)
+
+
+def _source_order(item: pytest.Item) -> tuple[str, int]:
+    function = getattr(item, "function", None)
+    return (function.__module__, function.__code__.co_firstlineno) if function is not None else ("", 0)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for module in IN_SOURCE_ORDER:
+        where = [i for i, item in enumerate(items) if item.nodeid.startswith(module)]
+        if where:
+            items[where[0] : where[-1] + 1] = sorted(items[where[0] : where[-1] + 1], key=_source_order)
     tier = [item for item in items if item.nodeid.startswith("tests/kafka/")]
     if not os.environ.get("P2C_TEST_KAFKA_ALL"):
         unsettled = pytest.mark.skip(
