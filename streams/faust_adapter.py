@@ -104,7 +104,7 @@ import faust.streams as faust_streams
 from faust.tables import TableManager
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as driver
-from faust.types import TP, ConsumerT, EventT, Message
+from faust.types import TP, AppT, ConsumerT, EventT, Message
 
 from p2c.settings import KafkaSettings
 from p2c.streams import fetch_wait, recovery
@@ -370,12 +370,7 @@ class FetchedHighwatersConsumer(driver.Consumer):
         """Whether a record of ``tp`` below offset ``below`` is in an agent's hands or queue."""
         if (limit := _in_flight(self, tp)) is not None and limit < below:
             return True
-        for queue in list(self.app.flow_control._queues):
-            for event in list(getattr(queue, "_queue", ())):
-                message = getattr(event, "message", None)
-                if message is not None and message.tp == tp and message.offset < below:
-                    return True
-        return False
+        return any(m.tp == tp and m.offset < below for m in queued_messages(self.app))
 
     def ack(self, message: Message) -> bool:
         """Faust's ack, except for a record a stream skipped without processing it (8b.)."""
@@ -421,6 +416,15 @@ def publish_counts_before_commits(app: faust.App, publish: Callable[[], None]) -
     cast(FetchedHighwatersTransport, app.transport).publish_counts = publish
 
 
+def queued_messages(app: AppT) -> Iterator[Message]:
+    """The records in the agents' queues (``FlowControlEvent._queues``), taken by no agent yet."""
+    for queue in list(app.flow_control._queues):
+        for event in list(getattr(queue, "_queue", ())):
+            message = getattr(event, "message", None)
+            if message is not None:
+                yield message
+
+
 def install_transport(app: faust.App, kafka: KafkaSettings) -> None:
     """Make ``app``'s consumer use fetched highwaters; call it before declaring topics, tables or agents."""
     app.transport = FetchedHighwatersTransport(app.conf.broker_consumer, app, kafka=kafka)
@@ -431,13 +435,11 @@ def install_transport(app: faust.App, kafka: KafkaSettings) -> None:
         """Drop each queued record's reference as Faust clears the queue, so the record can be done (8c.)."""
         consumer = started_consumer(app)
         lowest: dict[TP, int] = {}
-        for queue in list(flow._queues):
-            for event in list(getattr(queue, "_queue", ())):
-                message = getattr(event, "message", None)
-                if message is not None and not message.acked and isinstance(consumer, FetchedHighwatersConsumer):
-                    consumer.cleared.add(message)  # first: the ack below, if it is the last, is not counted
-                    message.ack(consumer)
-                    lowest[message.tp] = min(lowest.get(message.tp, message.offset), message.offset)
+        for message in queued_messages(app):
+            if not message.acked and isinstance(consumer, FetchedHighwatersConsumer):
+                consumer.cleared.add(message)  # first: the ack below, if it is the last, is not counted
+                message.ack(consumer)
+                lowest[message.tp] = min(lowest.get(message.tp, message.offset), message.offset)
         if isinstance(consumer, FetchedHighwatersConsumer):
             for tp, offset in lowest.items():  # read them again: the next record fetched is then a jump (8a.)
                 read = consumer._read_offset[tp]
