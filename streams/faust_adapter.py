@@ -79,6 +79,11 @@
    again (measured: 195 of 5,712 account events read and never counted after the worker was killed mid-load).
    Faust's ``on_tp_commit`` monitor hook runs after the commit, too late.
 
+10. An agent's batch wait (``Stream.wait_for_stopped`` as ``take_events`` calls it, ``Stream._processors``):
+   ``take_events`` wakes every ``within`` seconds even with nothing buffered (~1.7 % of a core for an idle
+   worker); :class:`p2c.streams.batch_wait.QuietWait` makes it sleep until an event arrives. Faust has no
+   setting for it; kept in its own module, beside :func:`p2c.streams.handling.in_batches` that installs it.
+
 Wiring: :func:`install_transport` sets the app's consumer transport before any topic or agent is declared::
 
     FetchedHighwatersTransport  (faust.transport.drivers.aiokafka.Transport)
