@@ -111,6 +111,11 @@ class ManagedProcess:
         return self.process is not None and self.process.poll() is None
 
     def start(self, timeout: float = 30.0) -> None:
+        self.spawn()
+        self.wait_ready(timeout)
+
+    def spawn(self) -> None:
+        """Start the process and return at once; ``wait_ready`` waits for it."""
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -127,7 +132,6 @@ class ManagedProcess:
         if self.pid_path is not None:
             self.pid_path.parent.mkdir(parents=True, exist_ok=True)
             self.pid_path.write_text(f"{self.process.pid}\n")
-        self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> None:
         if self.ready is None:
@@ -159,10 +163,19 @@ class ManagedProcess:
             self.process.wait()
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.terminate()
+        self.wait_stopped(timeout)
+
+    def terminate(self) -> None:
+        """SIGTERM, and return at once; ``wait_stopped`` waits for the process to go (or kills it)."""
+        if self.alive():
+            assert self.process is not None
+            self.process.terminate()
+
+    def wait_stopped(self, timeout: float = 10.0) -> None:
         if not self.alive():
             return
         assert self.process is not None
-        self.process.terminate()
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:

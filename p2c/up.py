@@ -411,14 +411,11 @@ def up(
             RegistrySettings(schema_registry_url=plan.registry_url),
             partitions=4,
         )
-        for proc in plan.sandboxes():
-            supervisor.start(proc)
+        supervisor.start_together(plan.sandboxes())
         if not no_seed:
             run_once(plan, "seed", "sandbox", "seed", "--data-dir", str(plan.data_dir))
             log.info("sandboxes seeded with sample data")
-        for proc in plan.pipeline():
-            supervisor.start(proc, ready_timeout=90)
-        supervisor.start(plan.control())
+        supervisor.start_together([*plan.pipeline(), plan.control()], ready_timeout=90)
     except (P2CError, RuntimeError, TimeoutError, click.ClickException) as exc:
         supervisor.stop_all()
         raise click.ClickException(f"p2c up could not start: {exc}") from exc

@@ -38,6 +38,26 @@ def test_a_killed_child_is_restarted_and_reported(tmp_path: Path) -> None:
     assert not first.alive() and not second.alive()
 
 
+def test_children_started_together_run_side_by_side_before_either_is_ready(tmp_path: Path) -> None:
+    # "waits" is ready only once "marks" runs: started one after the other, "waits" would never be ready
+    marker = tmp_path / "marks-ran"
+    waits_for_marker = f"import pathlib, time\nwhile not pathlib.Path({str(marker)!r}).exists(): time.sleep(0.05)\n"
+    waits = ManagedProcess("waits", [sys.executable, "-c", waits_for_marker + SERVE], log_path=tmp_path / "waits.log")
+    marks = ManagedProcess(
+        "marks",
+        [sys.executable, "-c", f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n" + SERVE],
+        log_path=tmp_path / "marks.log",
+    )
+    waits.ready, marks.ready = log_says(waits), log_says(marks)
+    supervisor = Supervisor()
+    try:
+        supervisor.start_together([waits, marks], ready_timeout=30)
+        assert waits.alive() and marks.alive()
+    finally:
+        supervisor.stop_all()
+    assert not waits.alive() and not marks.alive()
+
+
 def test_a_child_that_never_gets_ready_fails_with_its_log(tmp_path: Path) -> None:
     proc = ManagedProcess(
         "broken", [sys.executable, "-c", "raise SystemExit('no config here')"], log_path=tmp_path / "broken.log"
