@@ -20,45 +20,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.procs import cpu_and_name, descendants
 from p2c.settings import KafkaSettings
 
 # the tests' way of starting `p2c up` as a user does
 from tests.support.up import start_p2c_up
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def children() -> dict[int, list[int]]:
-    """Parent pid -> child pids, for every process on the machine."""
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
-def descendants(root: int) -> list[int]:
-    tree, found, todo = children(), [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(tree.get(pid, []))
-    return found
-
-
-def cpu_and_name(pid: int) -> tuple[float, str] | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return None
-    words = [a.decode(errors="replace") for a in argv if a]
-    name = " ".join(w for w in words[1:5] if not w.startswith("-")) if "python" in words[0] else Path(words[0]).name
-    return (int(fields[11]) + int(fields[12])) / TICK, name[:60]
 
 
 def main() -> None:
