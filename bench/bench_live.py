@@ -17,7 +17,8 @@ slope by least squares after the first third of the run (at most 10 s), in which
 Flat: the backlog grows by less than 5 % of the rate a second (p2c keeps at least 95 % of the pace), and every
 change arrived. The slope of the total latency over the run is printed too. The resident memory of every
 process under ``p2c up`` is sampled every second as well: once warm, at the end, and whether each stayed within
-20 % (the embedded broker, which holds every record in memory, is shown but not judged). With several rates, the highest one that stayed flat. Printed with the core count and load average.
+20 % (the embedded broker, which holds every record in memory, is shown but not judged). With several rates,
+the highest one that stayed flat. Printed with the core count and load average.
 """
 
 from __future__ import annotations
