@@ -40,6 +40,8 @@ from p2c.supervisor import Supervisor
 
 log = logging.getLogger("p2c.up")
 
+#: how often a child that died is noticed (and, after its backoff, started again): a poll of each child, cheap
+CHECK_EVERY_S = 0.5
 STATUS_EVERY_S = 2.0
 PLAIN_STATUS_EVERY_S = 10.0
 
@@ -433,9 +435,12 @@ def up(
     click.echo(header)
     click.echo("ready")
     try:
-        while not stop.wait(STATUS_EVERY_S):
+        shown = time.monotonic()
+        while not stop.wait(CHECK_EVERY_S):
             supervisor.check()
-            screen.show(header + "\nready\n")
+            if time.monotonic() - shown >= STATUS_EVERY_S:
+                screen.show(header + "\nready\n")
+                shown = time.monotonic()
     finally:
         click.echo("stopping...")
         supervisor.stop_all()
