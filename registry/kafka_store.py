@@ -4,6 +4,16 @@ Reading uses ``assign()`` at an explicit offset, never a consumer group: nothing
 reads the whole topic, and there is no group join to wait for (Tansu holds joins for half the session
 timeout). A background thread tails the partition and hands batches to the event loop, where the state is
 applied: the state is only ever touched from the loop, so it needs no lock.
+
+The tail reads with one of two consumers: a quick one (fetches held :data:`QUICK_WAIT_MS` at most) while the
+registry writes or syncs or records arrive, and a slow one (:data:`IDLE_WAIT_MS`) after :data:`IDLE_AFTER_S`
+of quiet. The embedded broker (Tansu) holds a fetch for its whole wait even when a record arrives, so the quick
+wait is what a write waits to be read back; but answering twenty fetches a second kept Tansu at ~3 % of a core
+in an idle ``p2c up``. librdkafka cannot change a consumer's wait, so the tail swaps consumers: it unassigns
+one and assigns the other at the next offset to read (the first's pending fetch is dropped, and what it had
+fetched but not handed over is read again). A write flags the tail before it produces, so the swap overlaps
+the produce. Another registry's write reaches an idle one within a second (before, 50 ms); a write or a sync
+in this one reads up to the end first, as before.
 """
 
 from __future__ import annotations
@@ -29,21 +39,38 @@ log = logging.getLogger("p2c.registry")
 
 DEFAULT_TOPIC = "_schemas"
 _TIMEOUT = 10.0
+#: the tail's fetch wait while the registry is busy: what a write waits to be read back on the embedded broker
+QUICK_WAIT_MS = 50
+#: the tail's fetch wait once quiet: 20x fewer fetches for the broker to answer
+IDLE_WAIT_MS = 1000
+#: how long without a write, a sync or a record before the tail reads with the slow consumer
+IDLE_AFTER_S = 10.0
 
 
 class KafkaStore(Store):
-    def __init__(self, settings: KafkaSettings, topic: str = DEFAULT_TOPIC, timeout: float = _TIMEOUT) -> None:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topic: str = DEFAULT_TOPIC,
+        timeout: float = _TIMEOUT,
+        idle_after_s: float = IDLE_AFTER_S,
+        idle_wait_ms: int = IDLE_WAIT_MS,
+    ) -> None:
         self.settings = settings
         self.topic = topic
         self.timeout = timeout
+        self.idle_after_s, self.idle_wait_ms = idle_after_s, idle_wait_ms
         self._partition = TopicPartition(topic, 0)
         self._follower: Follower | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._producer: Producer | None = None
-        self._consumer: Consumer | None = None
+        self._quick: Consumer | None = None
+        self._slow: Consumer | None = None
         self._offsets: Consumer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Until when the tail reads with the quick consumer; a float, set from the loop and read by the tail.
+        self._busy_until = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -62,15 +89,16 @@ class KafkaStore(Store):
             "group.id": f"p2c-registry-{uuid.uuid4()}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
-            "fetch.wait.max.ms": 50,
         }
-        self._consumer = Consumer(conf)
+        self._quick = Consumer(conf | {"fetch.wait.max.ms": QUICK_WAIT_MS})
+        self._slow = Consumer(conf | {"fetch.wait.max.ms": self.idle_wait_ms})
         # Watermark queries get their own handle: on the tailing consumer they can block behind consume().
         self._offsets = Consumer(conf)
         start, end = await self._watermarks()
+        self._busy()
         # An explicit offset (not OFFSET_BEGINNING) spares the consumer an offset lookup before its first fetch.
-        self._consumer.assign([TopicPartition(self.topic, 0, start if start >= 0 else OFFSET_BEGINNING)])
-        self._thread = threading.Thread(target=self._tail, name="registry-log", daemon=True)
+        first = start if start >= 0 else OFFSET_BEGINNING
+        self._thread = threading.Thread(target=self._tail, args=(first,), name="registry-log", daemon=True)
         self._thread.start()
         await self._follower.wait(end - 1, max(self.timeout, 60.0))
         return end
@@ -79,7 +107,7 @@ class KafkaStore(Store):
         self._stop.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5.0)
-        for consumer in (self._consumer, self._offsets):
+        for consumer in (self._quick, self._slow, self._offsets):
             if consumer is not None:
                 consumer.close()
         if self._producer is not None:
@@ -105,35 +133,54 @@ class KafkaStore(Store):
 
     # -- reading --------------------------------------------------------------------------------------------
 
-    def _tail(self) -> None:
-        assert self._consumer is not None and self._loop is not None
+    def _busy(self) -> None:
+        """Have the tail read with the quick consumer for the next ``idle_after_s``."""
+        self._busy_until = time.monotonic() + self.idle_after_s
+
+    def _tail(self, position: int) -> None:
+        """Read from ``position`` on, handing batches to the loop, with the consumer that suits the moment."""
+        assert self._quick is not None and self._slow is not None and self._loop is not None
+        reading: Consumer | None = None
         while not self._stop.is_set():
+            wanted = self._quick if time.monotonic() < self._busy_until else self._slow
+            if wanted is not reading:
+                if reading is not None:
+                    reading.unassign()
+                wanted.assign([TopicPartition(self.topic, 0, position)])
+                reading = wanted
             try:
                 # Block for the first message only, then take what is already there: consume() alone would
                 # wait out its whole timeout for a full batch.
-                first = self._consumer.poll(0.1)
-                messages = [] if first is None else [first, *self._consumer.consume(num_messages=500, timeout=0)]
+                first = reading.poll(0.1)
+                messages = [] if first is None else [first, *reading.consume(num_messages=500, timeout=0)]
             except KafkaException as exc:
                 log.warning("reading %s failed, retrying: %s", self.topic, exc)
                 continue
-            batch: list[Record] = []
-            last = -1
-            for msg in messages:
-                err, offset = msg.error(), msg.offset()
-                if err is not None:
-                    if err.code() != KafkaError._PARTITION_EOF:
-                        log.warning("reading %s: %s", self.topic, err)
-                    continue
-                if offset is None:
-                    continue
-                last = max(last, offset)
-                record = records.decode(offset, msg.key(), msg.value())
-                if record is None:
-                    log.warning("skipped offset %d of %s: not a registry record", offset, self.topic)
-                else:
-                    batch.append(record)
+            batch, last = self._decode(messages)
             if last >= 0:
+                position = last + 1
+                self._busy()
                 self._loop.call_soon_threadsafe(self._deliver, batch, last)
+
+    def _decode(self, messages: list[Any]) -> tuple[list[Record], int]:
+        """The registry records among ``messages``, and the last offset read (-1 for none)."""
+        batch: list[Record] = []
+        last = -1
+        for msg in messages:
+            err, offset = msg.error(), msg.offset()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("reading %s: %s", self.topic, err)
+                continue
+            if offset is None:
+                continue
+            last = max(last, offset)
+            record = records.decode(offset, msg.key(), msg.value())
+            if record is None:
+                log.warning("skipped offset %d of %s: not a registry record", offset, self.topic)
+            else:
+                batch.append(record)
+        return batch, last
 
     def _deliver(self, batch: list[Record], last: int) -> None:
         if self._follower is not None:
@@ -172,6 +219,7 @@ class KafkaStore(Store):
 
     async def sync(self) -> None:
         assert self._follower is not None
+        self._busy()
         _, end = await self._watermarks()
         await self._follower.wait(end - 1, self.timeout)
 
@@ -203,6 +251,7 @@ class KafkaStore(Store):
 
     async def append(self, key: JSONDict, value: JSONDict | None) -> Appended:
         assert self._follower is not None
+        self._busy()
         offset = await asyncio.to_thread(self._produce, key, value)
         return Appended(offset, await self._follower.wait(offset, self.timeout))
 

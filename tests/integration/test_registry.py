@@ -5,6 +5,7 @@ Every registry here shares the session broker's ``_schemas`` topic, so subjects 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -20,6 +21,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from p2c.process import ManagedProcess
+from p2c.registry import records
+from p2c.registry.kafka_store import KafkaStore
+from p2c.settings import KafkaSettings
 from tests.support.services import start_registry
 
 with warnings.catch_warnings(record=True):  # Authlib warns on import when httpx2 is missing
@@ -188,3 +192,44 @@ def test_two_registries_agree_and_never_share_an_id(
         text_a = eventually(partial(fresh_a.get_schema, got)).schema_str
         text_b = eventually(partial(fresh_b.get_schema, got)).schema_str
         assert text_a == text_b and f'"f{i}"' in (text_a or "")
+
+
+def _note_offset(into: list[int], record: records.Record) -> None:
+    into.append(record.offset)
+
+
+def test_a_quiet_store_reads_its_own_writes_back_at_once_and_follows_the_others(kafka_bootstrap: str) -> None:
+    """A quiet store tails the log with a long fetch wait, which the embedded broker may hold out even when a
+    record arrives (5 s for ``a`` here: measured, its writes then took 1.9 s to read back): a write must not wait
+    for it. What another store writes reaches a quiet store (``b``, the default 1 s wait) in order, unasked."""
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    topic = f"_schemas-quiet-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> None:
+        seen: dict[str, list[int]] = {"a": [], "b": []}
+        stores = {
+            "a": KafkaStore(settings, topic, idle_after_s=0.3, idle_wait_ms=5000),
+            "b": KafkaStore(settings, topic, idle_after_s=0.3),
+        }
+        for name, store in stores.items():
+            await store.start(partial(_note_offset, seen[name]))
+        try:
+            written = []
+            for i in range(4):
+                await asyncio.sleep(0.6)  # both quiet again
+                began = time.monotonic()
+                appended = await stores["a"].append(records.config_key(f"quiet-{i}"), {"compatibilityLevel": "FULL"})
+                assert time.monotonic() - began < 1.0, f"write {i} waited out the quiet fetch"
+                written.append(appended.offset)
+            deadline = time.monotonic() + 10
+            while seen["b"] != written and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert seen["b"] == written == seen["a"]
+            last = await stores["b"].append(records.config_key("quiet-b"), {"compatibilityLevel": "NONE"})
+            await stores["a"].sync()
+            assert seen["a"] == [*written, last.offset]
+        finally:
+            for store in stores.values():
+                await store.close()
+
+    asyncio.run(scenario())
