@@ -1,11 +1,15 @@
 """Live sync at a steady rate: CRM account writes until the ERP customer shows them, per stage, and whether lag
 stays flat.
 
-    python bench/bench_live.py [--rate 100 [--rate 300 ...]] [--duration 30] [--json]
+    python bench/bench_live.py [--rate 100 [--rate 300 ...]] [--duration 30] [--keys N] [--json]
 
-Starts ``p2c up --no-seed`` on free ports and a temporary data directory. For each ``--rate`` in turn it creates
-that many accounts a second in the CRM through its Web API for ``--duration`` seconds (a pool of threads keeps
-the pace; each account gets its own ``accountnumber``), then waits for the rest to arrive. Per change:
+Starts ``p2c up --no-seed`` on free ports and a temporary data directory. For each ``--rate`` in turn it makes
+that many changes a second in the CRM through its Web API for ``--duration`` seconds (a pool of threads keeps
+the pace), then waits for the rest to arrive. A change creates an account with its own ``accountnumber``; with
+``--keys N`` it renames one of N accounts created (and synced) before the run, in turn, so the data stays the
+same size and what grows in memory is not the tenant (N at least 5 s worth of changes: a source sees only the
+last of two changes to one row between its polls). Each change gives the account a name of its own, which is
+how the bench follows it to the ERP customer's ``OrganizationName``. Per change:
 
 source   CRM write (its POST answered) -> its event on p2c.src.crm.accounts (the record's Kafka timestamp)
 streams  -> its write on p2c.tgt.erp.customers (Kafka timestamp)
@@ -67,19 +71,45 @@ class Taps(threading.Thread):
         tps = [TopicPartition(t, p, OFFSET_END) for t in (SOURCE, TARGET) for p in partitions(self.consumer, t)]
         self.consumer.assign(tps)
 
-    def number(self, topic: str, data: bytes) -> str | None:
+    def change(self, topic: str, data: bytes) -> str | None:
+        """The bench change an event carries: the account's name, or None for another account's event."""
         value = self.codecs[topic].deserialize(data)
         row = value.get("after") if topic == SOURCE else value.get("record")
-        found = (row or {}).get("accountnumber" if topic == SOURCE else "CustomerAccount")
-        return found if isinstance(found, str) and found.startswith(self.prefix) else None
+        found = (row or {}).get("name" if topic == SOURCE else "OrganizationName")
+        return found if isinstance(found, str) and found.startswith(name_prefix(self.prefix)) else None
 
     def run(self) -> None:
         while not self.stop.is_set():
             for msg in self.consumer.consume(500, 0.2):
                 topic, data = msg.topic(), msg.value()
-                if msg.error() is None and topic and data and (number := self.number(topic, data)):
-                    self.seen[topic].setdefault(number, msg.timestamp()[1] / 1000)
+                if msg.error() is None and topic and data and (change := self.change(topic, data)):
+                    self.seen[topic].setdefault(change, msg.timestamp()[1] / 1000)
         self.consumer.close()
+
+
+def name_prefix(prefix: str) -> str:
+    return f"Live {prefix}"
+
+
+def create_accounts(c: ODataClient, e: ODataClient, prefix: str, keys: int) -> list[str]:
+    """Create ``keys`` accounts and wait until every one is a customer in the ERP; their ids."""
+    print(f"creating {keys} accounts to change during the run", file=sys.stderr)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        created = pool.map(
+            lambda i: c.post(
+                "accounts", {"name": f"{name_prefix(prefix)}{i:07d}", "accountnumber": f"{prefix}{i:07d}"}
+            ),
+            range(keys),
+        )
+        ids = [response.json()["accountid"] for response in created]
+    query = {"cross-company": "true", "$filter": f"CustomerAccount ge '{prefix}' and CustomerAccount le '{prefix}~'"}
+    deadline = time.time() + 300
+    while (synced := len(e.get_all("CustomersV3", query | {"$select": "CustomerAccount"}))) < keys:
+        if time.time() > deadline:
+            raise SystemExit(f"only {synced} of {keys} accounts reached the ERP in 300 s")
+        time.sleep(1)
+    print(f"{keys} accounts in the ERP", file=sys.stderr)
+    return ids
 
 
 def least_squares_slope(points: list[tuple[float, float]]) -> float:
@@ -97,11 +127,12 @@ def percentiles(samples: list[float]) -> dict[str, float | None]:
     return {"p50": round(statistics.median(ordered), 3), "p99": round(ordered[int(0.99 * (len(ordered) - 1))], 3)}
 
 
-def one_rate(up: Running, c: ODataClient, e: ODataClient, rate: float, duration: float) -> dict[str, Any]:
+def one_rate(up: Running, c: ODataClient, e: ODataClient, rate: float, duration: float, keys: int) -> dict[str, Any]:
     prefix = f"L{uuid.uuid4().hex[:5].upper()}"
+    ids = create_accounts(c, e, prefix, keys) if keys else []
     taps = Taps(up, prefix)
     taps.start()
-    written: dict[str, float] = {}  # account number -> when its POST was answered
+    written: dict[str, float] = {}  # change (the account's new name) -> when the CRM answered it
     in_erp: dict[str, float] = {}
     backlog: list[tuple[float, float]] = []
     memory: list[tuple[float, dict[str, float]]] = []  # (s into the run, resident MiB by process)
@@ -110,22 +141,28 @@ def one_rate(up: Running, c: ODataClient, e: ODataClient, rate: float, duration:
 
     failed: list[str] = []
 
-    def write(number: str) -> None:
+    def write(i: int) -> None:
+        name = f"{name_prefix(prefix)}{i:07d}"
         try:
-            c.post("accounts", {"name": f"Live {number}", "accountnumber": number, "telephone1": "+1 555 0100"})
+            if ids:
+                c.patch(f"accounts({ids[i % len(ids)]})", {"name": name})
+            else:
+                c.post("accounts", {"name": name, "accountnumber": f"{prefix}{i:07d}", "telephone1": "+1 555 0100"})
         except httpx.HTTPError as exc:
-            failed.append(f"{number}: {exc}")
+            failed.append(f"{name}: {exc}")
             return
-        written[number] = time.time()
+        written[name] = time.time()
 
     polling = threading.Event()
+    before = {f"{name_prefix(prefix)}{i:07d}" for i in range(keys)}  # the names the accounts were created with
 
     def arrivals() -> None:
         wanted = f"CustomerAccount ge '{prefix}' and CustomerAccount le '{prefix}~'"
-        query = {"cross-company": "true", "$filter": wanted, "$select": "CustomerAccount"}
+        query = {"cross-company": "true", "$filter": wanted, "$select": "OrganizationName"}
         while not polling.wait(0.2):
             for row in e.get_all("CustomersV3", query):
-                in_erp.setdefault(row["CustomerAccount"], time.time())
+                if row["OrganizationName"] not in before:
+                    in_erp.setdefault(row["OrganizationName"], time.time())
 
     poller = threading.Thread(target=arrivals, daemon=True)
     poller.start()
@@ -135,7 +172,7 @@ def one_rate(up: Running, c: ODataClient, e: ODataClient, rate: float, duration:
         next_sample = start
         for i in range(total):
             time.sleep(max(0.0, start + i / rate - time.time()))
-            pool.submit(write, f"{prefix}{i:07d}")
+            pool.submit(write, keys + i if keys else i)
             if time.time() >= next_sample:
                 backlog.append((time.time() - start, len(written) - len(in_erp)))
                 memory.append((time.time() - start, memory_by_name(root)))
@@ -151,20 +188,21 @@ def one_rate(up: Running, c: ODataClient, e: ODataClient, rate: float, duration:
     src, tgt = taps.seen[SOURCE], taps.seen[TARGET]
     stages: dict[str, list[float]] = {"source": [], "streams": [], "sink": [], "total": []}
     drift = []
-    for number, at in written.items():
-        if number in in_erp:
-            stages["total"].append(in_erp[number] - at)
-            drift.append((at - start, in_erp[number] - at))
-        if number in src:
-            stages["source"].append(src[number] - at)
-            if number in tgt:
-                stages["streams"].append(tgt[number] - src[number])
-                if number in in_erp:
-                    stages["sink"].append(in_erp[number] - tgt[number])
+    for change, at in written.items():
+        if change in in_erp:
+            stages["total"].append(in_erp[change] - at)
+            drift.append((at - start, in_erp[change] - at))
+        if change in src:
+            stages["source"].append(src[change] - at)
+            if change in tgt:
+                stages["streams"].append(tgt[change] - src[change])
+                if change in in_erp:
+                    stages["sink"].append(in_erp[change] - tgt[change])
     warm = min(10.0, duration / 3)  # the backlog first grows to rate x latency: not a trend
     slope = least_squares_slope([(t, n) for t, n in backlog if t >= warm])
     return {
         "rate": rate,
+        "kind": f"renames of {keys} accounts" if keys else "account creates",
         "achieved_rate": round(len(written) / sent_s, 1),
         "changes": len(written),
         "failed_writes": len(failed),
@@ -204,6 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, action="append", help="changes/s; repeat for several [default: 100]")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load per rate")
+    parser.add_argument("--keys", type=int, default=0, help="rename N accounts in turn instead of creating them")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-live-"))
@@ -214,7 +253,7 @@ def main() -> None:
         c, e = crm(up.crm_url), erp(up.erp_url)
         time.sleep(5)  # the first sync of the reference data
         for rate in args.rate or [100.0]:
-            runs.append(one_rate(up, c, e, rate, args.duration))
+            runs.append(one_rate(up, c, e, rate, args.duration, args.keys))
             print(f"{rate:.0f}/s done", file=sys.stderr)
     finally:
         up.process.stop()
@@ -232,7 +271,8 @@ def main() -> None:
         return
     for r in runs:
         print(
-            f"rate {r['rate']:.0f}/s (achieved {r['achieved_rate']}/s): {r['arrived']}/{r['changes']} in the ERP; "
+            f"rate {r['rate']:.0f}/s of {r['kind']} (achieved {r['achieved_rate']}/s): "
+            f"{r['arrived']}/{r['changes']} in the ERP; "
             f"backlog slope {r['backlog_slope_per_s']}/s, latency slope {r['latency_slope_s_per_s']} s/s: "
             f"{'FLAT' if r['flat'] else 'FALLS BEHIND'}"
         )
