@@ -1,11 +1,12 @@
 """Idle cost of ``p2c up``: the CPU its processes use when nothing changes, per process and in total.
 
-    python bench/bench_idle.py [--settle 20] [--duration 30] [--seed] [--json]
+    python bench/bench_idle.py [--settle 20] [--duration 30] [--seed] [--broker kafka] [--json]
 
-Starts ``p2c up`` (embedded broker, registry, sandboxes, sources, streams, sinks, console) on free ports and a
-temporary data directory, waits for ``ready`` and ``--settle`` seconds more (the first sync), then reads the
-CPU time (user + system, /proc) of ``p2c up`` and every process under it over ``--duration`` seconds. Target:
-under 5 % of one core in total. Printed with the machine's core count and load average.
+Starts ``p2c up`` (the embedded broker or, with ``--broker kafka``, Apache Kafka; registry, sandboxes, sources,
+streams, sinks, console) on free ports and a temporary data directory, waits for ``ready`` and ``--settle``
+seconds more (the first sync), then reads the CPU time (user + system, /proc) of ``p2c up`` and every process
+under it over ``--duration`` seconds. Target: under 5 % of one core in total. Printed with the machine's core
+count and load average.
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=20.0)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--seed", action="store_true", help="seed the sandboxes (default: --no-seed)")
+    parser.add_argument("--broker", choices=["embedded", "kafka"], default="embedded", help="p2c up --broker")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-idle-"))
     # the default session timeout (the tests shorten it, which makes every group heartbeat 3x as often)
     env = {"P2C_SESSION_TIMEOUT_MS": str(KafkaSettings().session_timeout_ms)}
-    running = start_p2c_up(data_dir, *([] if args.seed else ["--no-seed"]), timeout=240, env=env)
+    running = start_p2c_up(
+        data_dir, "--broker", args.broker, *([] if args.seed else ["--no-seed"]), timeout=240, env=env
+    )
     try:
         time.sleep(args.settle)
         root = running.process.pid

@@ -1,14 +1,14 @@
 """Initial load: a seeded tenant from an empty broker to the targets, until ``p2c reconcile`` finds them in sync.
 
-    python bench/bench_initial_load.py [--scale 1.0] [--lines 5] [--timeout 1800] [--json]
+    python bench/bench_initial_load.py [--scale 1.0] [--lines 5] [--timeout 1800] [--broker kafka] [--json]
 
 Seeds a temporary data directory with the issue's tenant times ``--scale`` (20,000 accounts, 20,000 contacts,
 2,000 products, 4,000 quotes of ``--lines`` lines: ``p2c sandbox seed``), starts ``p2c up --no-seed`` on free
-ports (its own empty broker), and reads the figures of ``p2c status --json`` (the control API's
-``GET /api/flows``) from Kafka every second, from the moment the broker answers. Per flow it notes when the
-source's full loads finished, when the streams had read every change event and settled them, and when the sink
-had nothing left to read (lag 0, nothing in flight or held; the time of its last write). Once every flow is
-settled it runs ``p2c reconcile --json``; exit 0 ends the run, else it polls on and tries again.
+ports (its own empty broker; ``--broker kafka``: Apache Kafka), and reads the figures of ``p2c status --json``
+(the control API's ``GET /api/flows``) from Kafka every second, from the moment the broker answers. Per flow it
+notes when the source's full loads finished, when the streams had read every change event and settled them, and
+when the sink had nothing left to read (lag 0, nothing in flight or held; the time of its last write). Once every
+flow is settled it runs ``p2c reconcile --json``; exit 0 ends the run, else it polls on and tries again.
 
 Each stage's time is when it last moved, from the first load's start: ``source`` the loads' finish, ``streams``
 the read at which the streams' figures last changed (up to a second late), ``sink`` its last write. Records/s =
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     watch = Watch(KafkaSettings(bootstrap_servers=f"127.0.0.1:{ports['broker']}"), ports["broker"])
     watch.start()
     started = time.time()
-    up = start_p2c_up(data_dir, "--no-seed", ports=ports, timeout=240, env=env)
+    up = start_p2c_up(data_dir, "--broker", args.broker, "--no-seed", ports=ports, timeout=240, env=env)
     ready = time.time()
     verdict: tuple[int, dict[str, Any], float] = (-1, {}, 0.0)
     settled_at = 0.0
@@ -169,6 +169,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "flows": per_flow,
         "tenant": sizes | {"lines_per_quote": args.lines},
         "seed_s": round(seed_s, 1),
+        "broker": args.broker,
         "cores": os.cpu_count(),
         "load": [round(x, 2) for x in os.getloadavg()],
         "data_dir": str(data_dir),
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="times the issue's tenant (0.1: a tenth)")
     parser.add_argument("--lines", type=int, default=5, help="lines per quote")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before giving up")
+    parser.add_argument("--broker", choices=["embedded", "kafka"], default="embedded", help="p2c up --broker")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures = run(args)
@@ -199,7 +201,8 @@ def main() -> None:
     )
     print(
         f"p2c up ready after {figures['up_to_ready_s']} s, first load began {figures['first_load_after_start_s']} s "
-        f"after start; seed {figures['seed_s']} s; cores {figures['cores']}, load {figures['load']}"
+        f"after start; seed {figures['seed_s']} s; broker {figures['broker']}; cores {figures['cores']}, "
+        f"load {figures['load']}"
     )
 
 
