@@ -12,6 +12,7 @@ bad record's cause is fixed in the CRM it is written, and `p2c reconcile` finds 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 
 from p2c import flows
@@ -98,6 +100,24 @@ def converged(e: ODataClient, load: Load) -> bool | None:
     return ({n: have.get(n) for n in load.names} == load.names and load.contacts <= set(persons(e))) or None
 
 
+def wait_converged(up: Running, e: ODataClient, load: Load, what: str, timeout: float) -> None:
+    """Wait until the load is in the ERP; if it never is, say what is missing and what the flows report."""
+    try:
+        wait_for(what, lambda: converged(e, load), timeout=timeout, every=0.5)
+    except AssertionError as exc:
+        have, people = customers(e), set(persons(e))
+        stale = {n: (have.get(n), want) for n, want in load.names.items() if have.get(n) != want}
+        try:
+            answer = httpx.get(f"{up.control_url}/api/flows", timeout=10)
+            reported = json.dumps(answer.json(), separators=(",", ":"))[:4000]
+        except (httpx.HTTPError, ValueError) as err:
+            reported = f"(the control API did not answer: {err})"
+        raise AssertionError(
+            f"{exc}\naccounts not as written (ERP, CRM): {dict(list(stale.items())[:10])}"
+            f"\ncontacts not in the ERP: {sorted(load.contacts - people)}\nthe flows say: {reported}"
+        ) from None
+
+
 def restarts(up: Running, name: str) -> int:
     return (up.data_dir / "p2c-up.out").read_text(errors="replace").count(f"{name} restarted")
 
@@ -119,7 +139,7 @@ def test_faults_one_at_a_time_under_load(up: Running) -> None:
         before = restarts(up, name)
         os.kill(up.pid(name), signal.SIGKILL)
         wait_for(f"{name} restarted by p2c up", restarted(up, name, before), timeout=60)
-        wait_for(f"the load in the ERP after {name} was killed", lambda: converged(e, load), timeout=60, every=0.5)
+        wait_converged(up, e, load, f"the load in the ERP after {name} was killed", timeout=60)
         timings[name] = time.monotonic() - started
 
     started = time.monotonic()
@@ -133,7 +153,7 @@ def test_faults_one_at_a_time_under_load(up: Running) -> None:
             time.sleep(max(0.0, min(5.0, hung_until - time.monotonic())))
     finally:
         os.kill(erp_pid, signal.SIGCONT)
-    wait_for("the load in the ERP after it was hung", lambda: converged(e, load), timeout=90, every=0.5)
+    wait_converged(up, e, load, "the load in the ERP after it was hung", timeout=90)
     wait_for("control restarted by p2c up", restarted(up, "control", control), timeout=30)
     timings["erp hung 20 s"] = time.monotonic() - started
     print("seconds per fault, to converged:", {k: round(v, 1) for k, v in timings.items()})
