@@ -25,6 +25,7 @@ from bench.procs import cpu_and_name, descendants
 from p2c.settings import KafkaSettings
 
 # the tests' way of starting `p2c up` as a user does
+from p2c.up import BROKERS
 from tests.support.up import start_p2c_up
 
 
@@ -33,7 +34,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=20.0)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--seed", action="store_true", help="seed the sandboxes (default: --no-seed)")
-    parser.add_argument("--broker", choices=["embedded", "kafka"], default="embedded", help="p2c up --broker")
+    parser.add_argument("--broker", choices=BROKERS, default=BROKERS[0], help="p2c up --broker")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-idle-"))

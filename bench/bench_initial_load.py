@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from p2c.process import free_port, p2c_command
 from p2c.settings import KafkaSettings
 from p2c.status import as_json, collect
+from p2c.up import BROKERS
 from tests.support.up import start_p2c_up
 
 QUIET_S = 5.0
@@ -181,7 +182,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="times the issue's tenant (0.1: a tenth)")
     parser.add_argument("--lines", type=int, default=5, help="lines per quote")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before giving up")
-    parser.add_argument("--broker", choices=["embedded", "kafka"], default="embedded", help="p2c up --broker")
+    parser.add_argument("--broker", choices=BROKERS, default=BROKERS[0], help="p2c up --broker")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures = run(args)

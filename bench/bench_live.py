@@ -49,6 +49,7 @@ from bench.procs import memory_by_name
 from p2c.offsets import partitions
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
+from p2c.up import BROKERS
 from tests.support.odata import ODataClient, crm, erp
 from tests.support.up import Running, start_p2c_up
 
@@ -56,7 +57,7 @@ SOURCE, TARGET = "p2c.src.crm.accounts", "p2c.tgt.erp.customers"
 MEMORY_FLAT_PCT = 20.0  # the issue's bound on a process's memory growth over the run
 #: the broker is shown but not judged: the embedded one keeps every record it is sent in memory (it has no disk),
 #: so it grows with what is written, by design; Apache Kafka's JVM (``--broker kafka``) sizes its heap itself
-BROKERS = {"tansu": "the embedded broker: holds the records", "java": "Apache Kafka's JVM"}
+BROKER_PROCESSES = {"tansu": "the embedded broker: holds the records", "java": "Apache Kafka's JVM"}
 
 
 class Taps(threading.Thread):
@@ -241,14 +242,14 @@ def memory_grew(name: str, m: dict[str, float]) -> bool:
 
 def broker_note(name: str) -> str | None:
     """Why a process is not judged, when it is the broker."""
-    return next((note for prefix, note in BROKERS.items() if name.startswith(prefix)), None)
+    return next((note for prefix, note in BROKER_PROCESSES.items() if name.startswith(prefix)), None)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, action="append", help="changes/s; repeat for several [default: 100]")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load per rate")
-    parser.add_argument("--broker", choices=["embedded", "kafka"], default="embedded", help="p2c up --broker")
+    parser.add_argument("--broker", choices=BROKERS, default=BROKERS[0], help="p2c up --broker")
     parser.add_argument("--keys", type=int, default=0, help="rename N accounts in turn instead of creating them")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -42,6 +42,8 @@ log = logging.getLogger("p2c.up")
 
 #: how often a child that died is noticed (and, after its backoff, started again): a poll of each child, cheap
 CHECK_EVERY_S = 0.5
+#: what ``--broker`` may name: the embedded broker (in memory) or Apache Kafka
+BROKERS = ("embedded", "kafka")
 STATUS_EVERY_S = 2.0
 PLAIN_STATUS_EVERY_S = 10.0
 
@@ -303,7 +305,7 @@ class StatusScreen:
 @options.data_dir
 @click.option(
     "--broker",
-    type=click.Choice(["embedded", "kafka"]),
+    type=click.Choice(BROKERS),
     default="embedded",
     show_default=True,
     envvar="P2C_BROKER",
