@@ -93,20 +93,28 @@ def name_prefix(prefix: str) -> str:
     return f"Live {prefix}"
 
 
+def account_name(prefix: str, i: int) -> str:
+    """The name the bench gives an account at its ``i``-th write: what it follows the change by."""
+    return f"{name_prefix(prefix)}{i:07d}"
+
+
+def customers_of(prefix: str, select: str) -> dict[str, str]:
+    """A CustomersV3 query for the customers of this run's accounts (their numbers start with ``prefix``)."""
+    wanted = f"CustomerAccount ge '{prefix}' and CustomerAccount le '{prefix}~'"
+    return {"cross-company": "true", "$filter": wanted, "$select": select}
+
+
 def create_accounts(c: ODataClient, e: ODataClient, prefix: str, keys: int) -> list[str]:
     """Create ``keys`` accounts and wait until every one is a customer in the ERP; their ids."""
     print(f"creating {keys} accounts to change during the run", file=sys.stderr)
     with ThreadPoolExecutor(max_workers=16) as pool:
         created = pool.map(
-            lambda i: c.post(
-                "accounts", {"name": f"{name_prefix(prefix)}{i:07d}", "accountnumber": f"{prefix}{i:07d}"}
-            ),
+            lambda i: c.post("accounts", {"name": account_name(prefix, i), "accountnumber": f"{prefix}{i:07d}"}),
             range(keys),
         )
         ids = [response.json()["accountid"] for response in created]
-    query = {"cross-company": "true", "$filter": f"CustomerAccount ge '{prefix}' and CustomerAccount le '{prefix}~'"}
     deadline = time.time() + 300
-    while (synced := len(e.get_all("CustomersV3", query | {"$select": "CustomerAccount"}))) < keys:
+    while (synced := len(e.get_all("CustomersV3", customers_of(prefix, "CustomerAccount")))) < keys:
         if time.time() > deadline:
             raise SystemExit(f"only {synced} of {keys} accounts reached the ERP in 300 s")
         time.sleep(1)
@@ -144,7 +152,7 @@ def one_rate(up: Running, c: ODataClient, e: ODataClient, rate: float, duration:
     failed: list[str] = []
 
     def write(i: int) -> None:
-        name = f"{name_prefix(prefix)}{i:07d}"
+        name = account_name(prefix, i)
         try:
             if ids:
                 c.patch(f"accounts({ids[i % len(ids)]})", {"name": name})
@@ -156,11 +164,10 @@ def one_rate(up: Running, c: ODataClient, e: ODataClient, rate: float, duration:
         written[name] = time.time()
 
     polling = threading.Event()
-    before = {f"{name_prefix(prefix)}{i:07d}" for i in range(keys)}  # the names the accounts were created with
+    before = {account_name(prefix, i) for i in range(keys)}  # the names the accounts were created with
 
     def arrivals() -> None:
-        wanted = f"CustomerAccount ge '{prefix}' and CustomerAccount le '{prefix}~'"
-        query = {"cross-company": "true", "$filter": wanted, "$select": "OrganizationName"}
+        query = customers_of(prefix, "OrganizationName")
         while not polling.wait(0.2):
             for row in e.get_all("CustomersV3", query):
                 if row["OrganizationName"] not in before:
