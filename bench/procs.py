@@ -63,6 +63,22 @@ def rss_mb(pid: int) -> float | None:
         return None
 
 
+def cpu_by_name(root: int) -> dict[str, float]:
+    """CPU seconds so far of ``root`` and every process under it, by name (processes of one name added up)."""
+    found: dict[str, float] = {}
+    for pid in descendants(root):
+        if (cpu_name := cpu_and_name(pid)) is not None:
+            cpu, name = cpu_name
+            found[name] = found.get(name, 0.0) + cpu
+    return found
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """Per name, the % of one core used between two :func:`cpu_by_name` readings ``seconds`` apart, highest first."""
+    used = {name: (cpu - before.get(name, 0.0)) / seconds * 100 for name, cpu in after.items()}
+    return {name: round(pct, 1) for name, pct in sorted(used.items(), key=lambda kv: -kv[1])}
+
+
 def memory_by_name(root: int) -> dict[str, float]:
     """Resident MiB of ``root`` and every process under it, by name (processes of one name added up)."""
     found: dict[str, float] = {}
