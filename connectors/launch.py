@@ -90,6 +90,7 @@ def run_crm_source(settings: CrmSourceSettings, kafka: KafkaSettings, registry: 
         streams,
         name=settings.connector_name,
         poll_interval=settings.poll_interval,
+        busy_poll_interval=settings.busy_poll_interval,
         page_size=settings.page_size,
         ignore_own_changes=settings.ignore_own_changes,
         position_refresh=settings.position_refresh,

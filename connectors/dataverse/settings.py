@@ -19,6 +19,9 @@ class CrmSourceSettings(ApiSettings):
     entities: str = ""
     #: seconds between delta polls
     poll_interval: float = 1.0
+    #: seconds between the delta polls of an entity set whose last poll brought changes (at most 10 polls a
+    #: second among such sets); set it to ``poll_interval`` for a steady pace
+    busy_poll_interval: float = 0.2
     #: ``Prefer: odata.maxpagesize`` (Dataverse's maximum is 5000)
     page_size: int = 5000
     #: name the position is stored under in p2c.positions

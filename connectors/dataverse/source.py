@@ -2,7 +2,8 @@
 
 Per entity set: a full load with ``Prefer: odata.track-changes`` (ops ``r``), paging by
 ``odata.maxpagesize`` and ``@odata.nextLink``, ends with an ``@odata.deltaLink``; then the delta link is
-polled every ``poll_interval`` seconds. A checkpoint follows every page, so a crash re-sends at most a page.
+polled every ``poll_interval`` seconds, and every ``busy_poll_interval`` while its last poll brought changes
+(``Source.poll_forever``). A checkpoint follows every page, so a crash re-sends at most a page.
 
 Ops: a changed row is ``c`` when ``createdon`` equals ``modifiedon`` (never modified since it was created),
 else ``u`` (a row created and then modified between two polls is a ``u``: consumers treat c and u alike, as
@@ -64,6 +65,7 @@ class DataverseSource(Source):
         *,
         name: str = "crm",
         poll_interval: float = 1.0,
+        busy_poll_interval: float | None = 0.2,
         page_size: int = 5000,
         ignore_own_changes: bool | None = None,
         position_refresh: float = 300.0,
@@ -74,6 +76,7 @@ class DataverseSource(Source):
         self.streams = streams
         self.name = name
         self.poll_interval = poll_interval
+        self.busy_poll_interval = busy_poll_interval
         self.page_size = page_size
         self.ignore_own_override = ignore_own_changes
         self.position_refresh = position_refresh
@@ -322,12 +325,13 @@ class DataverseSource(Source):
             if stream.keyed_by_parent and self.state[stream.entity_set].get("delta"):
                 self._load_parents(stream)
         log.info(
-            "%s: ready, polling %s every %.1f s",
+            "%s: ready, polling %s every %.1f s (every %.1f s while a poll brings changes)",
             self.name,
             ", ".join(s.entity_set for s in self.streams),
             self.poll_interval,
+            min(self.poll_interval, self.busy_poll_interval or self.poll_interval),
         )
-        yield from self.poll_forever(self.streams, self.poll, self.poll_interval)
+        yield from self.poll_forever(self.streams, self.poll, self.poll_interval, self.busy_poll_interval)
 
     def close(self) -> None:
         self.client.close()
