@@ -1,12 +1,18 @@
 """Idle cost of ``p2c up``: the CPU its processes use when nothing changes, per process and in total.
 
-    python bench/bench_idle.py [--settle 20] [--duration 30] [--seed] [--broker kafka] [--json]
+    python bench/bench_idle.py [--settle 20] [--duration 30] [--seed] [--broker kafka] [--attribute] [--json]
 
 Starts ``p2c up`` (the embedded broker or, with ``--broker kafka``, Apache Kafka; registry, sandboxes, sources,
 streams, sinks, console) on free ports and a temporary data directory, waits for ``ready`` and ``--settle``
 seconds more (the first sync), then reads the CPU time (user + system, /proc) of ``p2c up`` and every process
 under it over ``--duration`` seconds. Target: under 5 % of one core in total. Printed with the machine's core
 count and load average.
+
+The broker is most of the idle cost, and what it costs is answering the others. ``--attribute`` then stops each
+process that talks to it (SIGSTOP; not the sandboxes, which do not) for ``--duration`` seconds in turn, after a
+second for its requests in flight, and reads the broker's CPU meanwhile: the drop against the broker's own
+figure is what that process's requests cost it. A process stopped longer than the session timeout (6 s) leaves
+its consumer groups, and rejoins when continued: 10 s are left after each for that to settle.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -21,12 +28,60 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.procs import cpu_and_name, descendants
+from bench.procs import cpu_and_name, cpu_by_name, descendants
 from p2c.settings import KafkaSettings
 
 # the tests' way of starting `p2c up` as a user does
 from p2c.up import BROKERS
 from tests.support.up import start_p2c_up
+
+#: the processes under ``p2c up`` that are the broker (measured), or do not talk to it (not stopped)
+BROKER_NAMES = ("tansu", "java")
+NOT_KAFKA_CLIENTS = ("p2c sandbox", "p2c broker", "p2c kafka run")
+
+
+def broker_cpu(root: int, seconds: float) -> float:
+    """The broker's % of a core over the next ``seconds``."""
+
+    def of(cpu: dict[str, float]) -> float:
+        return sum(v for name, v in cpu.items() if name.startswith(BROKER_NAMES))
+
+    before = of(cpu_by_name(root))
+    time.sleep(seconds)
+    return (of(cpu_by_name(root)) - before) / seconds * 100
+
+
+def broker_cost_by_client(root: int, seconds: float, baseline: float) -> dict[str, float]:
+    """Per Kafka client process under ``root``: how much less CPU the broker used while it was stopped."""
+    clients: dict[str, list[int]] = {}
+    for pid in descendants(root):
+        found = cpu_and_name(pid)
+        if found and not found[1].startswith(BROKER_NAMES + NOT_KAFKA_CLIENTS):
+            clients.setdefault(found[1], []).append(pid)
+    cost = {}
+    for name, pids in sorted(clients.items()):
+        print(f"stopping {name} for {seconds:.0f} s", file=sys.stderr)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(1.0)
+            cost[name] = round(baseline - broker_cpu(root, seconds), 2)
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        time.sleep(10.0)
+    return dict(sorted(cost.items(), key=lambda kv: -kv[1]))
+
+
+def cpu_per_name(
+    before: dict[int, tuple[float, str]], after: dict[int, tuple[float, str]], elapsed: float
+) -> dict[str, float]:
+    """% of a core per process name between two readings of :func:`cpu_and_name` by pid."""
+    per: dict[str, float] = {}
+    for pid, (cpu, name) in after.items():
+        used = cpu - before.get(pid, (0.0, name))[0]
+        per[name] = per.get(name, 0.0) + used / elapsed * 100
+    return per
 
 
 def main() -> None:
@@ -35,6 +90,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--seed", action="store_true", help="seed the sandboxes (default: --no-seed)")
     parser.add_argument("--broker", choices=BROKERS, default=BROKERS[0], help="p2c up --broker")
+    parser.add_argument("--attribute", action="store_true", help="then the broker's cost of each client process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-idle-"))
@@ -52,16 +108,16 @@ def main() -> None:
         time.sleep(args.duration)
         elapsed = time.monotonic() - started
         after = {pid: found for pid in descendants(root) if (found := cpu_and_name(pid))}
+        per = cpu_per_name(before, after, elapsed)
+        broker = sum(v for name, v in per.items() if name.startswith(BROKER_NAMES))
+        attributed = broker_cost_by_client(root, args.duration, broker) if args.attribute else None
     finally:
         running.process.stop()
-    per: dict[str, float] = {}
-    for pid, (cpu, name) in after.items():
-        used = cpu - before.get(pid, (0.0, name))[0]
-        per[name] = per.get(name, 0.0) + used / elapsed * 100
     total = sum(per.values())
     figures: dict[str, Any] = {
         "percent_of_a_core": round(total, 2),
         "per_process": {k: round(v, 2) for k, v in sorted(per.items(), key=lambda kv: -kv[1])},
+        "broker_cost_by_client": attributed,
         "duration_s": args.duration,
         "cores": os.cpu_count(),
         "load": [round(x, 2) for x in os.getloadavg()],
@@ -73,6 +129,10 @@ def main() -> None:
     for name, pct in figures["per_process"].items():
         print(f"{pct:6.2f} %  {name}")
     print(f"idle p2c up: {total:.2f} % of one core over {args.duration:.0f} s (target < 5 %)")
+    if attributed is not None:
+        print(f"the broker's {broker:.2f} %, by the process it answers (its CPU less while that one was stopped):")
+        for name, pct in attributed.items():
+            print(f"{pct:6.2f} %  {name}")
     print(f"cores {figures['cores']}, load {figures['load']}; logs in {data_dir}/logs")
 
 
