@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import Producer
 
-from p2c.keyed_log import read_latest
+from p2c.keyed_log import KeyedLogTail, read_latest
 from p2c.settings import KafkaSettings
 from p2c.topics import METRICS
 
@@ -240,6 +240,22 @@ class MetricsReporter:
 
 def read_snapshots(kafka: KafkaSettings) -> dict[str, dict[str, Any]]:
     """The latest snapshot of every component instance that ever reported, by instance id."""
-    return {
-        key.decode(): json.loads(value) for key, value in read_latest(kafka, METRICS.name).items() if value is not None
-    }
+    return _decoded(read_latest(kafka, METRICS.name))
+
+
+class SnapshotTail:
+    """:func:`read_snapshots` for a caller that asks again and again (``p2c up``'s status line, the console):
+    each read takes only the snapshots published since the last one."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self._tail = KeyedLogTail(kafka, METRICS.name)
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        return _decoded(self._tail.read())
+
+    def close(self) -> None:
+        self._tail.close()
+
+
+def _decoded(latest: dict[bytes, bytes | None]) -> dict[str, dict[str, Any]]:
+    return {key.decode(): json.loads(value) for key, value in latest.items() if value is not None}

@@ -24,7 +24,7 @@ import click
 
 from p2c import logs, options
 from p2c.flows import FLOWS, STREAMS_GROUP, Flow
-from p2c.metrics import SKIPPED, WAITING, WAITING_ON, WRITTEN, read_snapshots
+from p2c.metrics import SKIPPED, WAITING, WAITING_ON, WRITTEN, SnapshotTail, read_snapshots
 from p2c.offsets import committed_offsets, end_offsets
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings, load
@@ -106,10 +106,11 @@ def _past_commit(snapshots: Iterable[dict[str, Any]], now_ms: float) -> dict[tup
     return found
 
 
-def collect(kafka: KafkaSettings) -> Report:
+def collect(kafka: KafkaSettings, tail: SnapshotTail | None = None) -> Report:
+    """The status of every flow; ``tail``: where a caller that collects again and again keeps the snapshots."""
     names = sorted({t.name for f in FLOWS for t in (*f.sources, *f.targets, f.dead_letter)})
     ends = end_offsets(kafka, names)
-    snapshots = read_snapshots(kafka)
+    snapshots = tail.read() if tail is not None else read_snapshots(kafka)
     now_ms = time.time() * 1000
     past = _past_commit(snapshots.values(), now_ms)
     flows = []

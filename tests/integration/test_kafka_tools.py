@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from p2c.keyed_log import read_latest
+from p2c.keyed_log import KeyedLogTail, read_latest
 from p2c.metrics import Counters, MetricsReporter, read_snapshots
 from p2c.offsets import committed_offsets, end_offsets
 from p2c.settings import KafkaSettings
@@ -55,6 +55,31 @@ def test_read_latest_keeps_the_last_value_per_key_across_batches(kafka_bootstrap
     # partition 0 ends with v9 (k0), v8 (k2), v7 (k1); partition 1 with v3 (k0), v2 (k2), v1 (k1): 1 wrote last
     assert set(latest) == {b"k0", b"k1", b"k2"}
     assert read_latest(kafka, "no-such-topic-here") == {}
+
+
+def test_a_tail_keeps_up_with_what_is_added_and_fetches_nothing_between_reads(kafka_bootstrap: str) -> None:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    topic = new_topic(kafka, 2)
+    producer = Producer(kafka.producer(**{"linger.ms": 50}))  # multi-record batches
+
+    def write(*records: tuple[int, str, str]) -> None:
+        for partition, key, value in records:  # a key in one partition, as a keyed producer would put it
+            producer.produce(topic, key=key.encode(), value=value.encode(), partition=partition)
+        assert producer.flush(10) == 0
+
+    tail = KeyedLogTail(kafka, topic)
+    try:
+        assert tail.read() == {}  # nothing written yet: every partition is at its end at once
+        write(*[(0, f"a{i % 3}", f"v{i}") for i in range(10)], *[(1, f"b{i % 2}", f"w{i}") for i in range(4)])
+        first = tail.read()
+        assert first == {b"a0": b"v9", b"a1": b"v7", b"a2": b"v8", b"b0": b"w2", b"b1": b"w3"}
+        assert tail.read() == first  # nothing added: the same, from the end
+        write((1, "b1", "new"), (0, "a9", "added"))
+        assert tail._consumer is not None and tail._consumer.consume(100, 1.0) == []  # paused between reads
+        assert tail.read() == first | {b"b1": b"new", b"a9": b"added"} == read_latest(kafka, topic)
+    finally:
+        tail.close()
+    assert KeyedLogTail(kafka, "no-such-topic-here").read() == {}
 
 
 def test_each_process_reports_under_its_own_instance_id(kafka_bootstrap: str) -> None:
