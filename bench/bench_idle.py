@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.procs import cpu_and_name, cpu_by_name, descendants
+from bench.procs import cpu_and_name, cpu_by_name, cpu_share, descendants
 from p2c.settings import KafkaSettings
 
 # the tests' way of starting `p2c up` as a user does
@@ -73,17 +73,6 @@ def broker_cost_by_client(root: int, seconds: float, baseline: float) -> dict[st
     return dict(sorted(cost.items(), key=lambda kv: -kv[1]))
 
 
-def cpu_per_name(
-    before: dict[int, tuple[float, str]], after: dict[int, tuple[float, str]], elapsed: float
-) -> dict[str, float]:
-    """% of a core per process name between two readings of :func:`cpu_and_name` by pid."""
-    per: dict[str, float] = {}
-    for pid, (cpu, name) in after.items():
-        used = cpu - before.get(pid, (0.0, name))[0]
-        per[name] = per.get(name, 0.0) + used / elapsed * 100
-    return per
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--settle", type=float, default=20.0)
@@ -103,12 +92,9 @@ def main() -> None:
         time.sleep(args.settle)
         root = running.process.pid
         assert root is not None
-        before = {pid: found for pid in descendants(root) if (found := cpu_and_name(pid))}
-        started = time.monotonic()
+        before, started = cpu_by_name(root), time.monotonic()
         time.sleep(args.duration)
-        elapsed = time.monotonic() - started
-        after = {pid: found for pid in descendants(root) if (found := cpu_and_name(pid))}
-        per = cpu_per_name(before, after, elapsed)
+        per = cpu_share(before, cpu_by_name(root), time.monotonic() - started)
         broker = sum(v for name, v in per.items() if name.startswith(BROKER_NAMES))
         attributed = broker_cost_by_client(root, args.duration, broker) if args.attribute else None
     finally:

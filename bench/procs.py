@@ -76,7 +76,7 @@ def cpu_by_name(root: int) -> dict[str, float]:
 def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
     """Per name, the % of one core used between two :func:`cpu_by_name` readings ``seconds`` apart, highest first."""
     used = {name: (cpu - before.get(name, 0.0)) / seconds * 100 for name, cpu in after.items()}
-    return {name: round(pct, 1) for name, pct in sorted(used.items(), key=lambda kv: -kv[1])}
+    return {name: round(pct, 2) for name, pct in sorted(used.items(), key=lambda kv: -kv[1])}
 
 
 def memory_by_name(root: int) -> dict[str, float]:
