@@ -52,7 +52,11 @@ class KeyedLogTail:
         """``{key: last value}`` up to the end of every partition now; a missing topic reads as empty."""
         if self._consumer is None:
             consumer = Consumer(_conf(self.kafka) | {"fetch.wait.max.ms": TAIL_FETCH_WAIT_MS})
-            found = partitions(consumer, self.topic, self.timeout)
+            try:
+                found = partitions(consumer, self.topic, self.timeout)
+            except BaseException:
+                consumer.close()
+                raise
             if not found:
                 consumer.close()
                 return {}
