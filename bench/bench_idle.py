@@ -28,27 +28,22 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.procs import cpu_and_name, cpu_by_name, cpu_share, descendants
+from bench.procs import BROKER_PROCESSES, broker_share, cpu_and_name, cpu_by_name, cpu_share, descendants
 from p2c.settings import KafkaSettings
 
 # the tests' way of starting `p2c up` as a user does
 from p2c.up import BROKERS
 from tests.support.up import start_p2c_up
 
-#: the processes under ``p2c up`` that are the broker (measured), or do not talk to it (not stopped)
-BROKER_NAMES = ("tansu", "java")
+#: the processes under ``p2c up`` besides the broker that do not talk to it (not stopped by --attribute)
 NOT_KAFKA_CLIENTS = ("p2c sandbox", "p2c broker", "p2c kafka run")
 
 
 def broker_cpu(root: int, seconds: float) -> float:
     """The broker's % of a core over the next ``seconds``."""
-
-    def of(cpu: dict[str, float]) -> float:
-        return sum(v for name, v in cpu.items() if name.startswith(BROKER_NAMES))
-
-    before = of(cpu_by_name(root))
+    before = broker_share(cpu_by_name(root))
     time.sleep(seconds)
-    return (of(cpu_by_name(root)) - before) / seconds * 100
+    return (broker_share(cpu_by_name(root)) - before) / seconds * 100
 
 
 def broker_cost_by_client(root: int, seconds: float, baseline: float) -> dict[str, float]:
@@ -56,7 +51,7 @@ def broker_cost_by_client(root: int, seconds: float, baseline: float) -> dict[st
     clients: dict[str, list[int]] = {}
     for pid in descendants(root):
         found = cpu_and_name(pid)
-        if found and not found[1].startswith(BROKER_NAMES + NOT_KAFKA_CLIENTS):
+        if found and not found[1].startswith((*BROKER_PROCESSES, *NOT_KAFKA_CLIENTS)):
             clients.setdefault(found[1], []).append(pid)
     cost = {}
     for name, pids in sorted(clients.items()):
@@ -95,14 +90,14 @@ def main() -> None:
         before, started = cpu_by_name(root), time.monotonic()
         time.sleep(args.duration)
         per = cpu_share(before, cpu_by_name(root), time.monotonic() - started)
-        broker = sum(v for name, v in per.items() if name.startswith(BROKER_NAMES))
+        broker = broker_share(per)
         attributed = broker_cost_by_client(root, args.duration, broker) if args.attribute else None
     finally:
         running.process.stop()
     total = sum(per.values())
     figures: dict[str, Any] = {
         "percent_of_a_core": round(total, 2),
-        "per_process": {k: round(v, 2) for k, v in sorted(per.items(), key=lambda kv: -kv[1])},
+        "per_process": per,  # highest first, as cpu_share gives it
         "broker_cost_by_client": attributed,
         "duration_s": args.duration,
         "cores": os.cpu_count(),

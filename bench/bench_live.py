@@ -46,7 +46,7 @@ from typing import Any
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.procs import cpu_by_name, cpu_share, memory_by_name
+from bench.procs import BROKER_PROCESSES, cpu_by_name, cpu_share, memory_by_name
 from p2c.offsets import partitions
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
@@ -56,9 +56,6 @@ from tests.support.up import Running, start_p2c_up
 
 SOURCE, TARGET = "p2c.src.crm.accounts", "p2c.tgt.erp.customers"
 MEMORY_FLAT_PCT = 20.0  # the issue's bound on a process's memory growth over the run
-#: the broker is shown but not judged: the embedded one keeps every record it is sent in memory (it has no disk),
-#: so it grows with what is written, by design; Apache Kafka's JVM (``--broker kafka``) sizes its heap itself
-BROKER_PROCESSES = {"tansu": "the embedded broker: holds the records", "java": "Apache Kafka's JVM"}
 
 
 class Taps(threading.Thread):
@@ -284,7 +281,9 @@ def memory_grew(name: str, m: dict[str, float]) -> bool:
 
 
 def broker_note(name: str) -> str | None:
-    """Why a process is not judged, when it is the broker."""
+    """Why a process is not judged, when it is the broker: the embedded one keeps every record it is sent in
+    memory (it has no disk), so it grows with what is written, by design; Apache Kafka's JVM sizes its heap
+    itself."""
     return next((note for prefix, note in BROKER_PROCESSES.items() if name.startswith(prefix)), None)
 
 

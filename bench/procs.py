@@ -7,6 +7,9 @@ from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+#: the names (prefixes) of the broker's process under ``p2c up``: the embedded one, or Apache Kafka's JVM
+#: (``--broker kafka``), and what each is
+BROKER_PROCESSES = {"tansu": "the embedded broker: holds the records", "java": "Apache Kafka's JVM"}
 
 
 def children() -> dict[int, list[int]]:
@@ -77,6 +80,11 @@ def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float)
     """Per name, the % of one core used between two :func:`cpu_by_name` readings ``seconds`` apart, highest first."""
     used = {name: (cpu - before.get(name, 0.0)) / seconds * 100 for name, cpu in after.items()}
     return {name: round(pct, 2) for name, pct in sorted(used.items(), key=lambda kv: -kv[1])}
+
+
+def broker_share(by_name: dict[str, float]) -> float:
+    """The broker's part of a reading by process name (:func:`cpu_by_name`, :func:`cpu_share`)."""
+    return sum(v for name, v in by_name.items() if name.startswith(tuple(BROKER_PROCESSES)))
 
 
 def memory_by_name(root: int) -> dict[str, float]:
