@@ -11,6 +11,7 @@ the cluster's delete retention.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, KafkaException
@@ -98,4 +99,27 @@ def ensure_topics(kafka: KafkaSettings, topics: Iterable[Topic] = ALL_TOPICS) ->
             if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue  # another process won the race
             raise ConfigurationError(f"could not create topic {name}: {err.str()}") from exc
+    wait_until_listed(admin, {t.name: t.partitions for t in missing if t.name in created})
     return created
+
+
+def wait_until_listed(admin: AdminClient, partitions: dict[str, int], timeout: float = 10.0) -> None:
+    """Return once the cluster's metadata lists every topic of ``partitions`` with all its partitions.
+
+    A created topic reaches the brokers' metadata a moment after CreateTopics answers (KRaft applies it
+    asynchronously). A consumer that subscribes in that moment does not see it, and a group leader assigns
+    none of its partitions until its next metadata refresh: 5 minutes with aiokafka's default.
+    """
+    deadline = time.monotonic() + timeout
+    pending = set(partitions)
+    while pending:
+        listed = admin.list_topics(timeout=timeout).topics
+        pending = {n for n in pending if n not in listed or len(listed[n].partitions) < partitions[n]}
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise RetriableError(
+                f"topics {sorted(pending)} were created but are not in the cluster's metadata after {timeout:.0f} s; "
+                "check the brokers' logs, then start again"
+            )
+        time.sleep(0.05)

@@ -14,6 +14,10 @@ Choices, each measured against the embedded broker (Tansu) and valid on Apache K
   a partition's last batch holds several records, and recovery stopped short (known keys lost, their deletes
   dead-lettered). With the right end, Faust's recovery consistency check (a table's offset never past the
   changelog's end) is on again.
+* The consumer refreshes its metadata every 30 s, not 5 minutes: a group leader assigns only the partitions of
+  topics its metadata lists, so a topic or partition added after the join (or a join topic a lagging broker
+  did not list yet) waited up to 5 minutes for its first assignment. The worker creates its join topics
+  before it starts (:func:`streams.worker.join_topics`); the refresh bounds what is left of the race.
 * Group membership follows ``KafkaSettings.session_timeout_ms``: Tansu holds a join for half the session
   timeout, and Faust's 60 s default made the first join take ~30 s.
 """
@@ -30,6 +34,9 @@ from p2c.streams import faust_adapter
 from p2c.streams.settings import StreamsSettings
 
 log = logging.getLogger("p2c.streams")
+
+#: How often the consumer refreshes its metadata, so that new topics and partitions are assigned soon.
+METADATA_MAX_AGE_MS = 30_000
 
 
 def broker_urls(bootstrap_servers: str) -> list[str]:
@@ -97,6 +104,7 @@ def create_app(kafka: KafkaSettings, settings: StreamsSettings, brokers: int = 1
         web_enabled=settings.web_port is not None,
         web_port=settings.web_port or 6066,
         web_host=settings.web_host,
+        consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         broker_session_timeout=timings.session,
         broker_heartbeat_interval=timings.heartbeat,
         broker_rebalance_timeout=timings.rebalance,

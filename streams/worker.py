@@ -151,14 +151,29 @@ def replays_of(app: faust.App, kafka: KafkaSettings, group: str) -> Callable[[],
     return replays
 
 
+def join_topics(app: faust.App) -> list[Topic]:
+    """The internal topics the agents read (join subscriptions and answers), with their partition counts.
+
+    Faust creates them itself, but only just before it subscribes: a group leader whose metadata did not list
+    them yet assigned none of their partitions until aiokafka's next metadata refresh, 5 minutes later (seen
+    on Apache Kafka, during an initial load). The worker creates them before it starts Faust.
+    """
+    internal: dict[str, int] = {}
+    for agent in app.agents.values():
+        channel = agent.channel
+        if isinstance(channel, faust.TopicT) and channel.internal:
+            internal |= {name: channel.partitions or app.conf.topic_partitions for name in channel.topics}
+    return [Topic(name, partitions, has_schema=False) for name, partitions in sorted(internal.items())]
+
+
 def prepare(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSettings) -> Runtime:
-    """Check the cluster, create missing topics, build the runtime."""
+    """Check the cluster, create missing topics (the app's internal ones included), build the runtime."""
     templates = load_flows(settings)
     brokers = wait_for_cluster(kafka)
-    created = ensure_topics(kafka, topics_of(templates))
-    if created:
-        log.info("created topics %s", ", ".join(created))
-    return build(kafka, settings, templates, Codecs.from_settings(registry), partition_counter(kafka), brokers)
+    ensure_topics(kafka, topics_of(templates))
+    runtime = build(kafka, settings, templates, Codecs.from_settings(registry), partition_counter(kafka), brokers)
+    ensure_topics(kafka, join_topics(runtime.app))
+    return runtime
 
 
 def run(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSettings, loglevel: str) -> None:

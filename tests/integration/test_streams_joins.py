@@ -16,13 +16,15 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from p2c import schemas
 from p2c.process import ManagedProcess, p2c_command
 from p2c.serde import Codecs
-from p2c.settings import KafkaSettings
-from p2c.streams import samples
+from p2c.settings import KafkaSettings, RegistrySettings
+from p2c.streams import samples, worker
+from p2c.streams.settings import StreamsSettings
 from p2c.topics import (
     CRM_ACCOUNTS,
     CRM_CONTACTS,
@@ -131,6 +133,26 @@ class Pipe:
 @pytest.fixture
 def pipe(workers: list[ManagedProcess], kafka: KafkaSettings, codecs: Codecs) -> Pipe:
     return Pipe(kafka, codecs)
+
+
+def test_a_worker_creates_its_join_topics_before_it_joins_its_group(
+    kafka: KafkaSettings, registry_url: str, tmp_path: Path
+) -> None:
+    """Faust creates them only just before it subscribes: a leader that did not see them yet left them out."""
+    app_id = f"p2c-streams-prepare-{uuid.uuid4().hex[:6]}"
+    settings = StreamsSettings(app_id=app_id, data_dir=tmp_path)
+    worker.prepare(kafka, RegistrySettings(schema_registry_url=registry_url), settings)
+    expected = [f"{app_id}-{flow}-answers" for flow in ("contacts", "quotes")]
+    expected += [f"{app_id}-join-{dep}-subscriptions" for dep in ("accounts", "contacts", "products")]
+    admin = AdminClient(kafka.librdkafka())
+    deadline = time.monotonic() + 5  # on a cluster, the broker asked may list a new topic a moment later
+    while True:
+        listed = admin.list_topics(timeout=10).topics
+        internal = {name: len(meta.partitions) for name, meta in listed.items() if name.startswith(f"{app_id}-")}
+        if len(internal) == len(expected) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert internal == dict.fromkeys(expected, len(listed[CRM_ACCOUNTS.name].partitions))
 
 
 def tag() -> str:
