@@ -23,17 +23,16 @@ from aiohttp import web
 from p2c.control import reconciles, replays
 from p2c.control.deadletters import NotFound, Refused
 from p2c.control.lifecycle import STATES
-from p2c.control.overview import Overview
+from p2c.control.overview import OVERVIEW, Overview
 from p2c.control.processes import exposition as process_exposition
 from p2c.control.processes import processes
 from p2c.control.processes_api import list_processes, process_health
 from p2c.control.prometheus import CONTENT_TYPE, exposition
 from p2c.control.trace_web import trace_api
-from p2c.control.waits import read_waiting_for, waited_on_by
+from p2c.control.waits import waited_on_by
 from p2c.errors import P2CError, RetriableError
 from p2c.flows import NAMES
 
-OVERVIEW: web.AppKey[Overview] = web.AppKey("overview", Overview)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -125,7 +124,7 @@ def _choices(request: web.Request, name: str, allowed: tuple[str, ...]) -> list[
 async def list_dead_letters(request: web.Request) -> web.Response:
     chosen, states = _choices(request, "flow", NAMES), _choices(request, "state", STATES)
     entries = await blocking(overview(request).dead_letters.entries, chosen or None, states or None)
-    waiting = waited_on_by(entries, await blocking(read_waiting_for, overview(request).kafka))
+    waiting = waited_on_by(entries, await blocking(overview(request).waits))
     return answer({"dead_letters": [e.as_json() | {"waited_on_by": waiting.get(e.id, [])} for e in entries]})
 
 

@@ -14,13 +14,14 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from p2c.control import reconciles, replays
-from p2c.control.api import OVERVIEW, blocking, error_status
+from p2c.control.api import blocking, error_status
 from p2c.control.counts_view import counts_html, processes_html
 from p2c.control.lifecycle import OPEN, STATES, Entry
+from p2c.control.overview import OVERVIEW
 from p2c.control.processes import processes
 from p2c.control.state import RETRIED
 from p2c.control.trace_web import trace_page
-from p2c.control.waits import read_waiting_for, waited_on_by
+from p2c.control.waits import waited_on_by
 from p2c.errors import P2CError
 from p2c.flows import NAMES
 
@@ -165,7 +166,7 @@ async def dead_letter(request: web.Request) -> web.Response:
         letter, entry = await blocking(request.app[OVERVIEW].dead_letters.get, request.match_info["id"])
     except P2CError as exc:
         return page("Dead letter", f'<p class="bad">{escape(str(exc))}</p>')
-    waiting = await blocking(read_waiting_for, request.app[OVERVIEW].kafka)
+    waiting = await blocking(request.app[OVERVIEW].waits)
     fields = entry.as_json() | {
         "waited on by": ", ".join(waited_on_by([entry], waiting).get(entry.id, [])),
         "original bytes": f"{len(letter.letter.value or b'')} bytes",

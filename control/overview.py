@@ -6,11 +6,14 @@ so that a page, a scrape and an API call at the same moment read Kafka once.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from aiohttp import web
 
 from p2c.control.deadletters import DeadLetters
 from p2c.control.lifecycle import STATES, Entry
@@ -20,6 +23,8 @@ from p2c.metrics import SnapshotTail
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings
 from p2c.status import Report, as_json, collect
+
+log = logging.getLogger("p2c.control")
 
 
 @dataclass
@@ -68,6 +73,15 @@ class Overview:
                 self._cached = Snapshot(report, self.dead_letters.entries(), waits)
             return self._cached
 
+    def waits(self) -> dict[str, dict[str, list[str]]]:
+        """What the streams' parked records wait for (:func:`control.waits.waiting_for`); empty, with a warning,
+        when the status cannot be read: the dead letters must still be listed, only their "waited on by" not."""
+        try:
+            return self.snapshot().waits
+        except P2CError as exc:
+            log.warning("what waits on the dead letters is not shown: %s", exc)
+            return {}
+
     def forget(self) -> None:
         """After a change (a retry, a discard), the next read goes to Kafka."""
         with self._lock:
@@ -85,3 +99,7 @@ class Overview:
         if not snapshot.report.components:
             reasons.append("no source, streams worker or sink has reported yet (p2c.metrics is empty)")
         return not reasons, reasons
+
+
+#: the control app's one Overview: every page, API call and scrape reads the status through it
+OVERVIEW: web.AppKey[Overview] = web.AppKey("overview", Overview)

@@ -13,8 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from p2c.metrics import IN, LOADS, READ, read_snapshots
-from p2c.settings import KafkaSettings
+from p2c.metrics import IN, LOADS, READ
 from p2c.stages import STALE_AFTER_S, live
 
 
@@ -80,10 +79,6 @@ def processes(
     now_ms = time.time() * 1000 if now_ms is None else now_ms
     found = [describe(i, s, now_ms) for i, s in snapshots.items() if not running or live(s, now_ms)]
     return sorted(found, key=lambda p: (str(p["component"]), p["instance"]))
-
-
-def read_processes(kafka: KafkaSettings, *, running: bool = True) -> list[dict[str, Any]]:
-    return processes(read_snapshots(kafka), running=running)
 
 
 def _label(value: object) -> str:

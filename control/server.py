@@ -9,7 +9,7 @@ import signal
 from aiohttp import web
 
 from p2c.control import api, console, trace_web
-from p2c.control.overview import Overview
+from p2c.control.overview import OVERVIEW, Overview
 from p2c.settings import KafkaSettings
 
 log = logging.getLogger("p2c.control")
@@ -19,7 +19,7 @@ DEFAULT_PORT = 8780
 
 def make_app(kafka: KafkaSettings) -> web.Application:
     app = web.Application(middlewares=[api.errors])
-    app[api.OVERVIEW] = Overview(kafka)
+    app[OVERVIEW] = Overview(kafka)
     app[trace_web.KAFKA] = kafka
     api.add_routes(app)
     console.add_routes(app)

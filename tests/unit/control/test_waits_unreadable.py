@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from p2c.control import waits
+from p2c.control.overview import Overview
 from p2c.errors import RetriableError
 from p2c.settings import KafkaSettings
 
@@ -21,3 +22,17 @@ def test_an_unreadable_metrics_topic_gives_no_links_and_a_warning(
     with caplog.at_level(logging.WARNING, logger="p2c.control.waits"):
         assert waits.read_waiting_for(KafkaSettings()) == {}
     assert "what waits on the dead letters is not shown: reading p2c.metrics" in caplog.text
+
+
+def test_the_consoles_overview_gives_no_links_and_a_warning_when_the_status_cannot_be_read(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    overview = Overview(KafkaSettings())
+
+    def unreachable() -> None:
+        raise RetriableError("Kafka at localhost:9092 did not answer within 10 s")
+
+    monkeypatch.setattr(overview, "snapshot", unreachable)
+    with caplog.at_level(logging.WARNING, logger="p2c.control"):
+        assert overview.waits() == {}
+    assert "what waits on the dead letters is not shown: Kafka at localhost:9092" in caplog.text
