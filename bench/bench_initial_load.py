@@ -8,7 +8,8 @@ ports (its own empty broker; ``--broker kafka``: Apache Kafka), and reads the fi
 (the control API's ``GET /api/flows``) from Kafka every second, from the moment the broker answers. Per flow it
 notes when the source's full loads finished, when the streams had read every change event and settled them, and
 when the sink had nothing left to read (lag 0, nothing in flight or held; the time of its last write). Once every
-flow is settled it runs ``p2c reconcile --json``; exit 0 ends the run, else it polls on and tries again.
+flow is settled it runs ``p2c reconcile --json``; exit 0 ends the run, else it polls on and tries again, and
+the same differences found twice (everything settled in between) end it too: they stay, and are printed.
 
 Each stage's time is when it last moved, from the first load's start: ``source`` the loads' finish, ``streams``
 the read at which the streams' figures last changed (up to a second late), ``sink`` its last write. Records/s =
@@ -130,6 +131,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ready = time.time()
     verdict: tuple[int, dict[str, Any], float] = (-1, {}, 0.0)
     settled_at = 0.0
+    differences = ""
     try:
         while time.time() - started < args.timeout:
             time.sleep(1)
@@ -137,8 +139,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 settled_at = max(max(m.values()) for m in watch.marks.values())
                 verdict = reconcile(up)
                 print(f"\nreconcile exit {verdict[0]} in {verdict[2]:.0f} s", file=sys.stderr)
-                if verdict[0] == 0:
+                if verdict[0] == 0 or summary(verdict[1]) == differences:
                     break
+                differences = summary(verdict[1])
                 settled_at = 0.0
                 watch.again()
     finally:
