@@ -9,15 +9,7 @@ seen, the dependencies it follows and the answers held. After every input, :func
   (a revised quote is closed, statuscode 7: its next revision, a new quote row with the same number, updates
   that quotation when it is activated, and deleting the old revision leaves it alone)
 * a line without a product (write-in)             -> skipped
-* a product known not to be externally maintained -> skipped (it goes if that changes: the answer re-examines,
-  and the quote goes once its header says so too)
-* the header says not all its products are externally maintained
-  (``msdynce_hasexternallymaintainedproductsonly`` false, kept from the lines by the P2C solution's plug-ins,
-  the filter of Microsoft's quote template)      -> skipped, whether or not the lines that say why have come
-  in: an active quote is read-only, but its header and lines are read from two entity sets and come in
-  either order. Judged by the lines alone, a header that came first went out without lines, and stayed in
-  the ERP when a write-in line came next and skipped the quote (seen in an initial load on Apache Kafka).
-  A header without the column (None) is judged by its lines alone.
+* a product known not to be externally maintained -> skipped (it goes if that changes: the answer re-examines)
 * customer or a product number not known yet      -> parked, ``waiting_on`` {"customer": n, "product": n}
   (a contact customer must also be an active customer: it waits until it is)
 * else                                            -> ONE write: UPSERT {header, lines: all current lines}
@@ -43,7 +35,6 @@ from p2c.streams.join.specs import ACCOUNTS, CONTACTS, PRODUCTS
 from p2c.streams.template import Template, apply, cleared, target_key
 
 ACTIVE = 1
-EXTERNAL_PRODUCTS_ONLY = "msdynce_hasexternallymaintainedproductsonly"
 REVISED = 7  # statuscode of a quote closed by ReviseQuote: a newer revision has its number
 CUSTOMER_JOINS = {"account": ACCOUNTS.name, "contact": CONTACTS.name}
 LINE, QUOTE = "quotedetailid", "_quoteid_value"
@@ -241,8 +232,6 @@ def readiness(state: State) -> str | dict[str, int]:
             unknown.add(str(row["_productid_value"]))
         elif product.value.get("external") is not True:
             return f"a product is not externally maintained: {product.value['number']}"
-    if header.get(EXTERNAL_PRODUCTS_ONLY) is False:  # the lines that say why have not all come in yet
-        return f"not all its products are externally maintained ({EXTERNAL_PRODUCTS_ONLY} false)"
     if customer_of(state) is None:
         waiting["customer"] = 1
     if unknown:

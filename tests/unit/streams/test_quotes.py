@@ -114,31 +114,11 @@ def test_line_changes_re_emit_all_current_lines_and_a_replay_sends_the_last_writ
             ],
             "not externally maintained",
         ),
-        (
-            [(QUOTES, "c", header(msdynce_hasexternallymaintainedproductsonly=False), 1), ACCOUNT],
-            "msdynce_hasexternallymaintainedproductsonly false",
-        ),
     ],
 )
 def test_what_is_skipped(flow: QuotesFlow, inputs: list[Any], reason: str) -> None:
     step = feed(flow, *inputs)
     assert step.skipped is not None and reason in step.skipped and not step.writes
-
-
-def test_a_header_that_comes_before_its_lines_goes_only_if_it_says_its_products_are_all_external(
-    flow: QuotesFlow,
-) -> None:
-    """Header and lines are read from two entity sets: in an initial load the header may come first."""
-    said_no = header(msdynce_hasexternallymaintainedproductsonly=False)
-    early = feed(flow, (QUOTES, "c", said_no, 1), ACCOUNT)
-    assert not early.writes and early.skipped is not None and "false" in early.skipped
-    late = feed(flow, (QUOTES, "c", said_no, 1), ACCOUNT, (LINES, "c", line(1, product=None), 2))
-    assert not late.writes and late.skipped is not None and "write-in" in late.skipped  # the lines say why
-    said_yes = header(msdynce_hasexternallymaintainedproductsonly=True)
-    [(_, alone)] = feed(flow, (QUOTES, "c", said_yes, 1), ACCOUNT).writes
-    assert alone.value["record"]["lines"] == []  # its lines follow: written again with them
-    [(_, whole)] = feed(flow, (QUOTES, "c", said_yes, 1), ACCOUNT, (LINES, "c", line(1), 2), PRODUCT).writes
-    assert [ln["ProductNumber"] for ln in whole.value["record"]["lines"]] == ["P-1"]
 
 
 def test_a_contact_customer_must_be_an_active_customer(flow: QuotesFlow) -> None:
