@@ -5,6 +5,13 @@ its last header change, its current lines by ``quotedetailid`` (a line delete re
 seen, the dependencies it follows and the answers held. After every input, :func:`readiness` decides:
 
 * no header yet                                   -> parked, waiting on ``header``
+* never written and no line yet                   -> parked, waiting on ``lines``: an active quote is read-only,
+  so its lines are in when it is activated, but the source reads headers and lines from two entity sets and
+  a header can come first. Judged by no lines, it went out without lines, and stayed in the ERP when its
+  write-in line came next and skipped the quote (``p2c reconcile``, an initial load on Apache Kafka). A quote
+  with no line at all waits for good: Microsoft's template, which filters on the P2C flag "has externally
+  maintained products only" (false without lines), does not send it either. A written quote whose lines are
+  all deleted is written again with none, as before.
 * not active (``statecode`` != 1)                 -> skipped; a quotation already written stays in the ERP
   (a revised quote is closed, statuscode 7: its next revision, a new quote row with the same number, updates
   that quotation when it is activated, and deleting the old revision leaves it alone)
@@ -221,6 +228,8 @@ def readiness(state: State) -> str | dict[str, int]:
         return "not active"
     if not header.get("_customerid_value") or str(header.get("customerid_type")).lower() not in CUSTOMER_JOINS:
         raise RecordError("has no customer (account or contact)", record_key=state.get("id"), field="_customerid_value")
+    if not state["lines"] and "known" not in state:  # never written: its lines may still be on their way
+        return {"lines": 1}
     waiting: dict[str, int] = {}
     unknown: set[str] = set()
     for line in state["lines"].values():

@@ -10,12 +10,13 @@ the agents wire them) is drained and the ERP is compared with a model computed f
   old number is not (blocked);
 * a contact that is an active customer is a customer; one that is not, with an account as parent that exists,
   is a contact person of that account's current number; a deleted contact is neither;
-* an active quote whose customer and products are known, all products external, is a quotation with all its
-  current lines; a deleted quote is no quotation.
+* an active quote with lines whose customer and products are known, all products external, is a quotation
+  with all its current lines; a deleted quote is no quotation.
 
-Records the model cannot decide from the present alone (a quote that waits or went inactive: FinOps keeps the
-quotation as last written) are allowed to be there but not checked. And per target key, two writes with one
-version are the same write (versions only go up: the bug of issue 10 wrote different quotes at one version).
+Records the model cannot decide from the present alone (a quote that waits or went inactive, or has no line:
+FinOps keeps the quotation as last written, if any) are allowed to be there but not checked. And per target
+key, two writes with one version are the same write (versions only go up: the bug of issue 10 wrote different
+quotes at one version).
 """
 
 from __future__ import annotations
@@ -249,6 +250,8 @@ def ready_quotation(world: World, rid: str, row: dict[str, Any]) -> dict[str, An
                 },
             )
         )
+    if not lines:  # never written: it waits for its first line; written before: it was written without them
+        return None
     return {"header": header, "lines": lines}
 
 

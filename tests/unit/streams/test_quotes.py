@@ -121,17 +121,31 @@ def test_what_is_skipped(flow: QuotesFlow, inputs: list[Any], reason: str) -> No
     assert step.skipped is not None and reason in step.skipped and not step.writes
 
 
+def test_a_header_that_comes_before_its_lines_waits_for_them(flow: QuotesFlow) -> None:
+    """Header and lines are read from two entity sets: in an initial load the header may come first."""
+    early = feed(flow, (QUOTES, "c", header(), 1), ACCOUNT)
+    assert not early.writes and early.waiting_on == {"lines": 1}
+    write_in = feed(flow, (QUOTES, "c", header(), 1), ACCOUNT, (LINES, "c", line(1, product=None), 2))
+    assert not write_in.writes and write_in.skipped is not None and "write-in" in write_in.skipped
+    written: list[Input] = [(QUOTES, "c", header(), 1), ACCOUNT, (LINES, "c", line(1), 2), PRODUCT]
+    assert [ln["ProductNumber"] for ln in feed(flow, *written).writes[0][1].value["record"]["lines"]] == ["P-1"]
+    emptied = feed(flow, *written, (LINES, "d", {"quotedetailid": "l-1"}, 70))  # written before: goes without
+    assert emptied.writes[0][1].value["record"]["lines"] == []
+
+
 def test_a_contact_customer_must_be_an_active_customer(flow: QuotesFlow) -> None:
     quote = (QUOTES, "c", header(customerid_type="contact", _customerid_value="c-1"), 1)
+    lined: list[Input] = [quote, (LINES, "c", line(1), 2), PRODUCT]
     inactive = Answer("contacts", "c-1", Versioned(5, {"number": "CON-1", "active": False}))
-    assert feed(flow, quote, inactive).waiting_on == {"customer": 1}
+    assert feed(flow, *lined, inactive).waiting_on == {"customer": 1}
     active = Answer("contacts", "c-1", Versioned(6, {"number": "CON-1", "active": True}))
-    [(_, write)] = feed(flow, quote, inactive, active).writes
+    [(_, write)] = feed(flow, *lined, inactive, active).writes
     assert write.value["record"]["header"]["InvoiceCustomerAccountNumber"] == "CON-1"
 
 
 def test_a_deleted_quote_deletes_its_quotation_and_a_quote_without_customer_is_an_error(flow: QuotesFlow) -> None:
-    step = feed(flow, (QUOTES, "c", header(), 1), ACCOUNT, (QUOTES, "d", {"quoteid": "q-1"}, 80))
+    written: list[Input] = [(QUOTES, "c", header(), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT]
+    step = feed(flow, *written, (QUOTES, "d", {"quoteid": "q-1"}, 80))
     assert [(w.key, w.value["op"]) for _, w in step.writes] == [("usmf|QUO-1", "DELETE")]
     with pytest.raises(RecordError):
         feed(flow, (QUOTES, "c", header(_customerid_value=None), 1))
