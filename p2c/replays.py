@@ -35,10 +35,10 @@ TP = tuple[str, int]
 #: how old a request may be (by the requester's clock) and still be taken by a process that started after it
 #: was sent: clocks of two machines disagree a little
 SKEW_MS = 10_000
-#: how long a listener's fetch may wait for a request. Each process has one listener, and every one of them
-#: waiting librdkafka's default 500 ms cost the embedded broker 0.24 % of a core when idle (measured with ten);
-#: at 2 s, 0.04 %. The embedded broker answers a waiting fetch only when its wait is over, so a request is taken
-#: up to 2 s later there (at once on Apache Kafka): nothing next to a replay.
+#: how long a listener's fetch may wait for a request. An idle `p2c up` has seven listeners (the worker, each sink
+#: runner, each source), and each waiting librdkafka's default 500 ms cost the embedded broker 0.24 % of a core
+#: (measured with ten); at 2 s, 0.04 %. The embedded broker answers a waiting fetch only when its wait is over,
+#: so a request is taken up to 2 s later there (at once on Apache Kafka): nothing next to a replay.
 LISTEN_FETCH_WAIT_MS = 2000
 
 
