@@ -50,14 +50,19 @@ STATE_TOPICS = frozenset({POSITIONS.name, METRICS.name, DLQ_STATE.name, SCHEMAS_
 DEAD_LETTER_PREFIX = dead_letter("").name
 
 
-def new_topic(kafka: KafkaSettings, name: str, partitions: int, brokers: int, state: bool | None = None) -> NewTopic:
+def new_topic(
+    kafka: KafkaSettings, name: str, partitions: int, brokers: int, state: bool | None = None, changelog: bool = False
+) -> NewTopic:
     """The NewTopic for ``name`` with p2c's durability on a cluster of ``brokers``.
 
     ``state``: compact it (when ``compact_state_topics``); None decides by name (:data:`STATE_TOPICS`).
+    ``changelog``: a Faust table's changelog, compacted as Faust creates it.
     """
     factor, min_insync = kafka.replication(brokers)
     config = {"min.insync.replicas": str(min_insync)}
-    if kafka.compact_state_topics and (name in STATE_TOPICS if state is None else state):
+    if changelog:
+        config["cleanup.policy"] = "compact"
+    elif kafka.compact_state_topics and (name in STATE_TOPICS if state is None else state):
         config |= {"cleanup.policy": "compact", "segment.ms": str(kafka.state_topic_segment_ms)}
     elif name.startswith(DEAD_LETTER_PREFIX):
         config["retention.ms"] = str(kafka.dead_letter_retention_ms)
@@ -86,7 +91,7 @@ def ensure_topics(kafka: KafkaSettings, topics: Iterable[Topic] = ALL_TOPICS) ->
     brokers = len(metadata.brokers)
     warn_if_capped(kafka, brokers)
     futures = admin.create_topics(
-        [new_topic(kafka, t.name, t.partitions, brokers) for t in missing], operation_timeout=10
+        [new_topic(kafka, t.name, t.partitions, brokers, changelog=t.changelog) for t in missing], operation_timeout=10
     )
     created = []
     for name, future in futures.items():

@@ -34,6 +34,8 @@ class Topic:
     name: str
     partitions: int = DEFAULT_PARTITIONS
     has_schema: bool = True
+    #: compacted whatever ``compact_state_topics`` says (Faust's table changelogs: Faust always compacts them)
+    changelog: bool = False
 
     @property
     def subject(self) -> str:

@@ -151,19 +151,26 @@ def replays_of(app: faust.App, kafka: KafkaSettings, group: str) -> Callable[[],
     return replays
 
 
-def join_topics(app: faust.App) -> list[Topic]:
-    """The internal topics the agents read (join subscriptions and answers), with their partition counts.
+def internal_topics(app: faust.App) -> list[Topic]:
+    """The app's internal topics with their partition counts: those its agents read (join subscriptions and
+    answers, the line index) and its tables' changelogs (compacted, as Faust makes them).
 
-    Faust creates them itself, but only just before it subscribes: a group leader whose metadata did not list
-    them yet assigned none of their partitions until aiokafka's next metadata refresh, 5 minutes later (seen
-    on Apache Kafka, during an initial load). The worker creates them before it starts Faust.
+    Faust creates them itself, but only just before it joins its group: a group leader whose metadata did not
+    list them yet left their partitions out until aiokafka's next metadata refresh (seen on Apache Kafka in
+    initial loads: the answer topics, then two changelogs, whose tables then refused every record with
+    PartitionsMismatch). The worker creates them before it starts Faust.
     """
-    internal: dict[str, int] = {}
+    found: dict[str, Topic] = {}
     for agent in app.agents.values():
         channel = agent.channel
         if isinstance(channel, faust.TopicT) and channel.internal:
-            internal |= {name: channel.partitions or app.conf.topic_partitions for name in channel.topics}
-    return [Topic(name, partitions, has_schema=False) for name, partitions in sorted(internal.items())]
+            partitions = channel.partitions or app.conf.topic_partitions
+            found |= {name: Topic(name, partitions, has_schema=False) for name in channel.topics}
+    for table in app.tables.values():
+        changelog = table.changelog_topic
+        partitions = changelog.partitions or app.conf.topic_partitions
+        found |= {name: Topic(name, partitions, has_schema=False, changelog=True) for name in changelog.topics}
+    return [found[name] for name in sorted(found)]
 
 
 def prepare(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsSettings) -> Runtime:
@@ -172,7 +179,7 @@ def prepare(kafka: KafkaSettings, registry: RegistrySettings, settings: StreamsS
     brokers = wait_for_cluster(kafka)
     ensure_topics(kafka, topics_of(templates))
     runtime = build(kafka, settings, templates, Codecs.from_settings(registry), partition_counter(kafka), brokers)
-    ensure_topics(kafka, join_topics(runtime.app))
+    ensure_topics(kafka, internal_topics(runtime.app))
     return runtime
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from p2c import schemas
@@ -135,15 +136,21 @@ def pipe(workers: list[ManagedProcess], kafka: KafkaSettings, codecs: Codecs) ->
     return Pipe(kafka, codecs)
 
 
-def test_a_worker_creates_its_join_topics_before_it_joins_its_group(
+def test_a_worker_creates_its_internal_topics_before_it_joins_its_group(
     kafka: KafkaSettings, registry_url: str, tmp_path: Path
 ) -> None:
-    """Faust creates them only just before it subscribes: a leader that did not see them yet left them out."""
+    """Faust creates them only just before it joins: a leader that did not see them yet left them out."""
     app_id = f"p2c-streams-prepare-{uuid.uuid4().hex[:6]}"
     settings = StreamsSettings(app_id=app_id, data_dir=tmp_path)
     worker.prepare(kafka, RegistrySettings(schema_registry_url=registry_url), settings)
+    deps = ("accounts", "contacts", "products")
     expected = [f"{app_id}-{flow}-answers" for flow in ("contacts", "quotes")]
-    expected += [f"{app_id}-join-{dep}-subscriptions" for dep in ("accounts", "contacts", "products")]
+    expected += [f"{app_id}-join-{dep}-subscriptions" for dep in deps]
+    tables = [f"{flow}-known-keys" for flow in ("accounts", "products")] + ["quotes-line-index"]
+    tables += [f"{flow}-state" for flow in ("contacts", "quotes")]
+    tables += [f"join-{dep}-{kind}" for dep in deps for kind in ("values", "subscribers")]
+    changelogs = [f"{app_id}-{table}-changelog" for table in tables]
+    expected += changelogs
     admin = AdminClient(kafka.librdkafka())
     deadline = time.monotonic() + 5  # on a cluster, the broker asked may list a new topic a moment later
     while True:
@@ -153,6 +160,9 @@ def test_a_worker_creates_its_join_topics_before_it_joins_its_group(
             break
         time.sleep(0.1)
     assert internal == dict.fromkeys(expected, len(listed[CRM_ACCOUNTS.name].partitions))
+    described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, name) for name in changelogs])
+    policies = {r.name: f.result()["cleanup.policy"].value for r, f in described.items()}
+    assert policies == dict.fromkeys(changelogs, "compact")  # as Faust creates them
 
 
 def tag() -> str:
