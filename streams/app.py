@@ -112,6 +112,9 @@ def create_app(kafka: KafkaSettings, settings: StreamsSettings, brokers: int = 1
         web_port=settings.web_port or 6066,
         web_host=settings.web_host,
         consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        # no leader election (p2c has no on_leader timer): its topic was created just before the join as well,
+        # missing from the leader's metadata, and its arrival 30 s later meant a rebalance in mid-load
+        topic_disable_leader=True,
         broker_session_timeout=timings.session,
         broker_heartbeat_interval=timings.heartbeat,
         broker_rebalance_timeout=timings.rebalance,
