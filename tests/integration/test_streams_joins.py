@@ -7,6 +7,7 @@ numbers, so tests (and other suites on the same broker) never see each other's r
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from p2c import schemas
+from p2c.admin import wait_until_listed
+from p2c.errors import RetriableError
 from p2c.process import ManagedProcess, p2c_command
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings, RegistrySettings
@@ -152,17 +155,27 @@ def test_a_worker_creates_its_internal_topics_before_it_joins_its_group(
     changelogs = [f"{app_id}-{table}-changelog" for table in tables]
     expected += changelogs
     admin = AdminClient(kafka.librdkafka())
-    deadline = time.monotonic() + 5  # on a cluster, the broker asked may list a new topic a moment later
+    partitions = len(admin.list_topics(CRM_ACCOUNTS.name, timeout=10).topics[CRM_ACCOUNTS.name].partitions)
+    with contextlib.suppress(RetriableError):  # on a cluster, the broker asked may list a new topic a moment later
+        wait_until_listed(admin, dict.fromkeys(expected, partitions), timeout=5)
+    listed = admin.list_topics(timeout=10).topics
+    internal = {name: len(meta.partitions) for name, meta in listed.items() if name.startswith(f"{app_id}-")}
+    assert internal == dict.fromkeys(expected, partitions)
+    assert cleanup_policies(admin, changelogs) == dict.fromkeys(changelogs, "compact")  # as Faust creates them
+
+
+def cleanup_policies(admin: AdminClient, topics: list[str], timeout: float = 5.0) -> dict[str, str]:
+    """Each topic's ``cleanup.policy``. On a cluster, the broker asked may not know a topic another one just
+    listed: UNKNOWN_TOPIC_OR_PART is asked again, for up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     while True:
-        listed = admin.list_topics(timeout=10).topics
-        internal = {name: len(meta.partitions) for name, meta in listed.items() if name.startswith(f"{app_id}-")}
-        if len(internal) == len(expected) or time.monotonic() > deadline:
-            break
+        described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, name) for name in topics])
+        try:
+            return {r.name: f.result()["cleanup.policy"].value for r, f in described.items()}
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
+                raise
         time.sleep(0.1)
-    assert internal == dict.fromkeys(expected, len(listed[CRM_ACCOUNTS.name].partitions))
-    described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, name) for name in changelogs])
-    policies = {r.name: f.result()["cleanup.policy"].value for r, f in described.items()}
-    assert policies == dict.fromkeys(changelogs, "compact")  # as Faust creates them
 
 
 def tag() -> str:
