@@ -15,9 +15,9 @@ Choices, each measured against the embedded broker (Tansu) and valid on Apache K
   dead-lettered). With the right end, Faust's recovery consistency check (a table's offset never past the
   changelog's end) is on again.
 * The consumer refreshes its metadata every 30 s, not 5 minutes: a group leader assigns only the partitions of
-  topics its metadata lists, so a topic or partition added after the join (or a join topic a lagging broker
-  did not list yet) waited up to 5 minutes for its first assignment. The worker creates its join topics
-  before it starts (:func:`streams.worker.internal_topics`); the refresh bounds what is left of the race.
+  topics its metadata lists, so a topic or partition added after the join (or an internal topic a lagging
+  broker did not list yet) waited up to 5 minutes for its first assignment. The worker creates its internal
+  topics before it starts (:func:`streams.worker.internal_topics`); the refresh bounds what is left of the race.
 * Group membership follows ``KafkaSettings.session_timeout_ms``: Tansu holds a join for half the session
   timeout, and Faust's 60 s default made the first join take ~30 s.
 """
