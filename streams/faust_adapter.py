@@ -73,6 +73,14 @@
       (:meth:`FetchedHighwatersConsumer.reread_holes`). Measured on the three-node cluster (a worker added,
       then one removed): a partition's commit stayed at 33 for minutes with its 131 later records read,
       and the accounts at offsets 33, 34, 35 ... never reached the ERP; no jump was logged.
+   e. A record an agent is still retrying when a rebalance starts (the registry down, say) is given back
+      (:func:`give_back`): Faust's rebalance waits until every record handed to an agent is acked
+      (``wait_empty``), and a retry may last the error policy's budget (300 s). Measured: a worker retrying
+      one account held the group's rebalance, and a joining worker waited, for as long as the retry lasted,
+      and the account was then dead-lettered for a registry that had long come back. Given back, the record
+      is acked without counting as done (as in b.), the partition's commit stays below it, and its next
+      owner reads it again. The agent sees that its record was taken (:func:`superseded`) the way Faust's
+      streams do: the flow is stopped or the consumer generation moved on.
    Faust has no hook for any of these; upstream: faust-streaming #216, #221, #606.
 9. Counts before offsets (``Consumer._commit_offsets``): the worker publishes its counts (p2c.metrics) before
    each commit, so a SIGKILL after a commit cannot lose the counts of records the next run will not read
@@ -94,6 +102,7 @@ Wiring: :func:`install_transport` sets the app's consumer transport before any t
         timer reread_holes: records the commit waits for and nobody has are read again (8d.)
         _commit_offsets: the counts published first (9.), set by :func:`publish_counts_before_commits`
     app.flow_control.clear: releases the cleared copies of records (8c.)
+    superseded, give_back: an agent's record a rebalance took while it was being retried (8e.)
 """
 
 from __future__ import annotations
@@ -516,3 +525,21 @@ def handling(event: EventT[Any]) -> Iterator[None]:
         yield
     finally:
         faust_streams._current_event.reset(token)
+
+
+# ---- 8e. a record a rebalance took while an agent retried it -------------------------------------------
+
+
+def superseded(event: EventT[Any]) -> bool:
+    """Whether a rebalance took ``event``'s record from this worker's agents since it was fetched: the test
+    Faust's streams make before handing a record on (the flow stopped, or a new consumer generation)."""
+    app, generation = event.app, event.message.generation_id
+    return not app.flow_control.is_active() or (generation is not None and generation != app.consumer_generation_id)
+
+
+def give_back(event: EventT[Any]) -> None:
+    """Leave ``event``'s record undone (8e.): its ack is not counted, so the commit stays below it and the
+    partition's next owner reads it again."""
+    consumer = started_consumer(cast(faust.App, event.app))
+    if isinstance(consumer, FetchedHighwatersConsumer):
+        consumer.cleared.add(event.message)

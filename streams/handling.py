@@ -5,12 +5,15 @@ the same event with a doubling delay, for at most the policy's budget; any other
 still failing then is dead-lettered with why ("kept failing ..."), so one poison record never stalls its
 partition (agents run with concurrency 1: a stuck event stops every key behind it). The waits are
 ``asyncio.sleep``: the worker keeps heart-beating and stops when asked. Never skipped, never acknowledged
-before it was handled: the agent's loop only moves on once this returns.
+before it was handled: the agent's loop only moves on once this returns. A rebalance or a stop that takes the
+event's partition ends the retries at once: the event is given back undone (its next owner reads it again), since
+Faust's rebalance waits for every event an agent holds (:func:`p2c.streams.faust_adapter.give_back`).
 
 Agents take their events in batches (:func:`in_batches`, Faust's ``take_events``): up to ``BATCH_SIZE`` events
 or what arrived within ``BATCH_WAIT_S``, handled one by one in order, each under the policy above (one bad
 record is dead-lettered, the rest of the batch goes on), then acknowledged together. The loop yields to the
-event loop once per batch instead of once per event.
+event loop once per batch instead of once per event. What is left of a batch when a rebalance takes its
+partitions is given back undone, as Faust's own streams skip such events.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from p2c.deadletter import DeadLetter
 from p2c.failures import DEAD_LETTER, POLICY, ErrorPolicy
 from p2c.streams.batch_wait import QuietWait
 from p2c.streams.counters import FlowCounters
-from p2c.streams.faust_adapter import handling
+from p2c.streams.faust_adapter import give_back, handling, superseded
 
 log = logging.getLogger("p2c.streams")
 
@@ -37,6 +40,8 @@ BATCH_SIZE = 500
 #: how long a batch waits for more events after its first: the latency it may add at a low rate (an idle agent
 #: sleeps until an event comes: :mod:`p2c.streams.batch_wait`)
 BATCH_WAIT_S = 0.05
+#: how often an agent waiting to retry an event looks whether a rebalance took it
+REBALANCE_CHECK_S = 0.2
 
 
 async def in_batches(
@@ -52,9 +57,16 @@ async def in_batches(
             quiet.handed_out(events)
             if plan is not None:
                 plan(events)
+            given_back = 0
             for event in events:
+                if superseded(event):
+                    give_back(event)
+                    given_back += 1
+                    continue
                 with handling(event):
                     await handle(event)
+            if given_back:
+                log.info("%d events given back undone (a rebalance or a stop took their partitions)", given_back)
             # An agent that never awaits starves the event loop: Faust's fetcher and producer stop and the
             # worker stalls (measured: stuck after ~1,800 events). Yield once per batch.
             await asyncio.sleep(0)
@@ -102,6 +114,9 @@ async def handle_until_done(
                 letter = dataclasses.replace(letter, error_class=type(exc).__name__)
                 await dead_letter(letter, dlq, counters, change_event=change_event)
                 return
+            if superseded(event):
+                give_back_retried(event, flow, attempt)
+                return
             counters.retries += 1
             log.error(
                 "%s: %s at %s[%d]@%d (try %d), retrying in %.1f s: %s",
@@ -114,7 +129,34 @@ async def handle_until_done(
                 verdict,
                 exc,
             )
-            await asyncio.sleep(float(verdict))
+            if await taken_while_waiting(event, float(verdict)):
+                give_back_retried(event, flow, attempt)
+                return
+
+
+async def taken_while_waiting(event: EventT[Any], seconds: float) -> bool:
+    """Wait ``seconds``, or until a rebalance or a stop takes ``event``'s partition; whether one did."""
+    deadline = time.monotonic() + seconds
+    while not superseded(event):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        await asyncio.sleep(min(left, REBALANCE_CHECK_S))
+    return True
+
+
+def give_back_retried(event: EventT[Any], flow: str, attempt: int) -> None:
+    msg = event.message
+    give_back(event)
+    log.warning(
+        "%s: %s[%d]@%d given back undone after %d tries (a rebalance or a stop took its partition): read again"
+        " from the committed offset by its owner",
+        flow,
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        attempt,
+    )
 
 
 def original_headers(headers: Any) -> list[tuple[str, bytes]]:

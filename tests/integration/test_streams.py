@@ -23,7 +23,8 @@ from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
 from p2c.streams import samples
 from p2c.topics import CRM_ACCOUNTS, ERP_CUSTOMERS, dead_letter
-from tests.support.workers import Workers
+from tests.support.gate import gate_to
+from tests.support.workers import Workers, log_has
 
 DLQ = dead_letter("accounts").name
 Message = Any  # confluent_kafka.Message
@@ -217,3 +218,78 @@ def test_two_workers_share_the_partitions_and_write_every_customer(
     written = customers(kafka, codecs, {key_of(r) for r in rows}, lambda ws: len(ws) >= len(rows))
     assert {w["record"]["CustomerAccount"] for w in written} == {r["accountnumber"] for r in rows}
     assert all(w["record"]["PartyType"] == "Organization" for w in written)
+
+
+@pytest.mark.slow
+def test_a_rebalance_does_not_wait_for_a_record_being_retried(
+    kafka_bootstrap: str,
+    registry_url: str,
+    logs_dir: Path,
+    kafka: KafkaSettings,
+    codecs: Codecs,
+) -> None:
+    """A record retried while the registry is down must not hold a rebalance for the retry budget (300 s).
+
+    Faust's rebalance waits until every record handed to an agent is done; the worker's partitions, and those
+    of every worker joining, stood still meanwhile, and the record was then dead-lettered for a registry that
+    had long come back. It is given back instead, and the partition's next owner reads it again.
+    """
+    with gate_to(registry_url) as registry:
+        pool = Workers(kafka_bootstrap, registry.url, logs_dir)
+        try:
+            one = pool.start("streams-retrying")
+            assert one.log_path is not None
+            alone = consuming(one.log_path)
+            [row] = new_accounts(1)
+            produce(kafka, codecs, [samples.change("c", row, 1)])
+            wait_for(log_has(one.log_path, "retrying in"), 30, "the worker never retried the account")
+            started = time.monotonic()
+            two = pool.start("streams-joining")
+            assert two.log_path is not None
+            while not consuming(one.log_path) == consuming(two.log_path) == alone // 2:
+                assert time.monotonic() - started < 30, "the rebalance waited for the record being retried"
+                time.sleep(0.2)
+            registry.open()
+            [written] = customers(kafka, codecs, {key_of(row)}, lambda ws: len(ws) >= 1)
+            assert written["record"]["CustomerAccount"] == row["accountnumber"]
+            logs = one.log_path.read_text(errors="replace") + two.log_path.read_text(errors="replace")
+            assert "given back undone" in logs
+            assert ": dead-lettered " not in logs
+        finally:
+            pool.stop_all()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, failure: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_while_it_retries_a_record_stops_and_the_record_is_read_again(
+    kafka_bootstrap: str,
+    registry_url: str,
+    logs_dir: Path,
+    kafka: KafkaSettings,
+    codecs: Codecs,
+) -> None:
+    """Faust's stop waits for the records handed to agents, as a rebalance does; the retry budget is 300 s."""
+    with gate_to(registry_url) as registry:
+        pool = Workers(kafka_bootstrap, registry.url, logs_dir)
+        try:
+            one = pool.start("streams-stopped")
+            assert one.log_path is not None
+            [row] = new_accounts(1)
+            produce(kafka, codecs, [samples.change("c", row, 1)])
+            wait_for(log_has(one.log_path, "retrying in"), 30, "the worker never retried the account")
+            started = time.monotonic()
+            one.stop(timeout=30)
+            assert time.monotonic() - started < 10, "stopping waited for the record being retried"
+            assert one.returncode() == 0
+            registry.open()
+            pool.start("streams-after")
+            [written] = customers(kafka, codecs, {key_of(row)}, lambda ws: len(ws) >= 1)
+            assert written["record"]["CustomerAccount"] == row["accountnumber"]
+        finally:
+            pool.stop_all()
