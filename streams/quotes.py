@@ -15,7 +15,10 @@ seen, the dependencies it follows and the answers held. After every input, :func
 * not active (``statecode`` != 1)                 -> skipped; a quotation already written stays in the ERP
   (a revised quote is closed, statuscode 7: its next revision, a new quote row with the same number, updates
   that quotation when it is activated, and deleting the old revision leaves it alone)
-* a line without a product (write-in)             -> skipped
+* a line without a product (write-in)             -> skipped; a quotation already written for it is withdrawn
+  (DELETE): an active quote is read-only, so the write-in line was there when it was activated, and the
+  quotation went out only because its other lines came first (one batch, the write-in line in the next):
+  Microsoft's template would never have sent it
 * a product known not to be externally maintained -> skipped (it goes if that changes: the answer re-examines)
 * customer or a product number not known yet      -> parked, ``waiting_on`` {"customer": n, "product": n}
   (a contact customer must also be an active customer: it waits until it is)
@@ -46,6 +49,7 @@ REVISED = 7  # statuscode of a quote closed by ReviseQuote: a newer revision has
 CUSTOMER_JOINS = {"account": ACCOUNTS.name, "contact": CONTACTS.name}
 LINE, QUOTE = "quotedetailid", "_quoteid_value"
 LINE_NUMBER = "LineCreationSequenceNumber"  # a quotation line's number in the ERP (from the line's sequence)
+WRITE_IN = "a line has a write-in product"
 
 
 def is_orphan_delete(change: dict[str, Any], key: str | None) -> bool:
@@ -137,10 +141,22 @@ class QuotesFlow:
         state = {**state, "follows": needs, "resolved": keep_followed(state.get("resolved", {}), needs)}
         verdict = readiness(state)
         if isinstance(verdict, str):
+            if verdict.startswith(WRITE_IN) and state.get("known") is not None:
+                return self._withdrawn(state)
             return Step(state, skipped=verdict)
         if verdict:
             return Step(state, waiting_on=verdict)
         return self._write(state)
+
+    def _withdrawn(self, state: State) -> Step:
+        """The DELETE of a quotation written before a write-in line of its quote came (see the module's doc)."""
+        known = state["known"]
+        origin = self._origin(state, state["version"], state["ts_ms"])
+        record = {"header": known, "lines": []}
+        delete = Write(target_key(self.header, known), {"op": DELETE, "record": record, "origin": origin})
+        unwritten = {k: v for k, v in state.items() if k != "known"}
+        unwritten, writes = emission.emit(unwritten, [(self.header.target_topic, delete)], origin["version"])
+        return Step(unwritten, writes)
 
     def _write(self, state: State) -> Step:
         header_row = state["header"]["after"]
@@ -235,7 +251,7 @@ def readiness(state: State) -> str | dict[str, int]:
     for line in state["lines"].values():
         row = line["after"]
         if not row.get("_productid_value") or row.get("isproductoverridden"):
-            return f"a line has a write-in product: line {row.get('sequencenumber')}"
+            return f"{WRITE_IN}: line {row.get('sequencenumber')}"
         product = value_of(state.get("resolved", {}), PRODUCTS.name, str(row["_productid_value"]))
         if product is None or product.value is None or not product.value.get("number"):
             unknown.add(str(row["_productid_value"]))

@@ -133,6 +133,20 @@ def test_a_header_that_comes_before_its_lines_waits_for_them(flow: QuotesFlow) -
     assert emptied.writes[0][1].value["record"]["lines"] == []
 
 
+def test_a_written_quote_whose_write_in_line_comes_late_withdraws_its_quotation(flow: QuotesFlow) -> None:
+    """Its first line in one batch, its write-in line in the next: it went out, and must not stay."""
+    written: list[Input] = [(QUOTES, "c", header(), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT]
+    late: list[Input] = [*written, (LINES, "c", line(2, product=None), 3)]
+    [(topic, withdrawn)] = feed(flow, *late).writes
+    assert (topic, withdrawn.key, withdrawn.value["op"]) == ("p2c.tgt.erp.quotations", "usmf|QUO-1", "DELETE")
+    assert withdrawn.value["origin"]["version"] > feed(flow, *written).writes[0][1].value["origin"]["version"]
+    after = feed(flow, *late, Answer("accounts", "a-1", Versioned(70, {"number": "ACC-1", "name": "new"})))
+    assert not after.writes and after.skipped is not None and "write-in" in after.skipped  # withdrawn once
+    fixed = feed(flow, *late, (LINES, "d", {"quotedetailid": "l-2"}, 80))  # the write-in line deleted
+    [(_, again)] = fixed.writes
+    assert again.value["op"] == "UPSERT" and [ln["ProductNumber"] for ln in again.value["record"]["lines"]] == ["P-1"]
+
+
 def test_a_contact_customer_must_be_an_active_customer(flow: QuotesFlow) -> None:
     quote = (QUOTES, "c", header(customerid_type="contact", _customerid_value="c-1"), 1)
     lined: list[Input] = [quote, (LINES, "c", line(1), 2), PRODUCT]
