@@ -313,13 +313,15 @@ rounds = st.lists(
 # The sequence of issue 10: a quote written; the account's phone set to the same number (v300, no write); the
 # quote renamed (v250) -> written; a line's quantity 2 -> 7 (v280) -> written and skipped by the sink, being at
 # the version of the rename. Here the edits come in version order and the account's change is delivered first.
+# An account change that leaves its number as it was is answered to nobody now (streams.join.core.on_change),
+# so the account is renumbered instead: its answer raises the quote's version just the same.
 ISSUE_SEQUENCE: list[tuple[list[Op], list[int | str]]] = [
     (
         [("account", 0, "create", 0), ("product", 0, "create", 0), ("quote", 0, "create", 0), ("line", 0, "create", 0)],
         [],
     ),
     (
-        [("quote", 0, "rename", 0), ("line", 0, "quantity", 0), ("account", 0, "same", 0)],
+        [("quote", 0, "rename", 0), ("line", 0, "quantity", 0), ("account", 0, "renumber", 0)],
         [
             f"join.accounts:{SRC_ACCOUNTS}",  # the account's change reaches the quote's join first
             "quotes:quotes-answers",

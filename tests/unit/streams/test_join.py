@@ -49,6 +49,16 @@ def test_an_older_or_replayed_change_answers_the_current_value_again_and_an_unsu
     assert on_change("accounts", "a", current, gone.subscribers, Versioned(10, None)).replies == []
 
 
+def test_a_newer_change_that_leaves_the_value_as_it_was_answers_nobody_and_keeps_the_current_version() -> None:
+    """An account renamed: the joins read its number only. No answer to its subscribers, no table write."""
+    subs = frozenset({("answers", "c-1"), ("answers", "q-1")})
+    current = Versioned(9, {"number": "ACC-1"})
+    renamed = on_change("accounts", "a", current, subs, Versioned(12, {"number": "ACC-1"}))
+    assert renamed.replies == [] and renamed.current == current and renamed.subscribers == subs
+    renumbered = on_change("accounts", "a", current, subs, Versioned(13, {"number": "ACC-2"}))
+    assert [a.current for _t, _k, a in renumbered.replies] == [Versioned(13, {"number": "ACC-2"})] * 2
+
+
 def test_a_requester_takes_only_newer_answers_for_what_it_follows() -> None:
     followed = {"accounts": ["a-1"]}
     held = {"accounts": {"a-1": {"version": 7, "value": {"number": "X"}}}}
