@@ -73,6 +73,12 @@
       (:meth:`FetchedHighwatersConsumer.reread_holes`). Measured on the three-node cluster (a worker added,
       then one removed): a partition's commit stayed at 33 for minutes with its 131 later records read,
       and the accounts at offsets 33, 34, 35 ... never reached the ERP; no jump was logged.
+      The same look covers the tail: records fetched (aiokafka's position is past them) that no agent has
+      and none acked, with no later record to show the jump (a. and c. need one). Measured on the embedded
+      broker: a contact fetched and cleared as the restarted worker resumed, the last record of its
+      partition, never reached the ERP, and the partition's commit stayed below it. Seen twice, the
+      partition is sought back to its committed offset; the same tail seen again with no record of it
+      handed on since is a gap in the log (as in a.).
    e. A record an agent is still retrying when a rebalance starts (the registry down, say) is given back
       (:func:`give_back`): Faust's rebalance waits until every record handed to an agent is acked
       (``wait_empty``), and a retry may last the error policy's budget (300 s). Measured: a worker retrying
@@ -159,11 +165,13 @@ def _head_hole(consumer: Any, tp: TP) -> tuple[int, int] | None:
     """``(committed, first acked)`` when records from the committed offset on were never done (8d.).
 
     Faust's ``_new_offset`` refuses a gap at the head of the acks only when it is two offsets or more
-    (``min(acked) - committed > 1``): one record missing right at the committed offset is committed over.
+    (``min(acked) - committed > 1``), and not at all when nothing was committed yet (Faust keeps a commit at
+    0 as None; the worker reads from the earliest offset then): a record missing there is committed over.
     """
-    acked, committed = consumer._acked.get(tp), consumer._committed_offset.get(tp)
-    if not acked or committed is None:  # only acked topics have acks
+    acked = consumer._acked.get(tp)
+    if not acked:  # only acked topics have acks
         return None
+    committed = consumer._committed_offset.get(tp) or 0
     head = min(acked)
     gaps = consumer._gap.get(tp)
     if head <= committed or (gaps and gaps.at(committed)):
@@ -256,8 +264,13 @@ class FetchedHighwatersConsumer(driver.Consumer):
         self._jumped_to: dict[TP, int] = {}
         #: partitions just sought, with the offset sought: the next record must be that one
         self._expected: dict[TP, int] = {}
-        #: a hole seen at the head of a partition's acks: (committed, first acked), re-read if seen again
+        #: a hole seen at the head of a partition's acks, or at its tail: (committed, first acked or fetch
+        #: position), re-read if seen again
         self._holes: dict[TP, tuple[int, int]] = {}
+        #: tails sought back: the same tail again with nothing of it handed on is a gap in the log (8d.)
+        self._tails_sought: dict[TP, tuple[int, int]] = {}
+        #: a fetched batch is being handed on: its records are in no queue yet, nor acked (8d.)
+        self._handing_on = False
         #: records a rebalance took from some agent's queue: not done, whoever else acks them (8c.)
         self.cleared: weakref.WeakSet[Message] = weakref.WeakSet()
 
@@ -268,6 +281,7 @@ class FetchedHighwatersConsumer(driver.Consumer):
         """Faust's seek to the committed offsets (each rebalance); jumps and holes seen before it are forgotten."""
         self._jumped_to.clear()
         self._holes.clear()
+        self._tails_sought.clear()
         await super().perform_seek()
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
@@ -300,13 +314,17 @@ class FetchedHighwatersConsumer(driver.Consumer):
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         """Faust's batch, except records after an offset jump on an acked topic: those are read again."""
         cut: set[TP] = set()  # partitions whose rest of this batch is stale: sought back
-        async for tp, message in super().getmany(timeout):
-            if tp in cut:
-                continue
-            if await self._sought_back(tp, message):
-                cut.add(tp)
-                continue
-            yield tp, message
+        try:
+            async for tp, message in super().getmany(timeout):
+                self._handing_on = True
+                if tp in cut:
+                    continue
+                if await self._sought_back(tp, message):
+                    cut.add(tp)
+                    continue
+                yield tp, message
+        finally:
+            self._handing_on = False
 
     async def _sought_back(self, tp: TP, message: Message) -> bool:
         """Whether ``message`` comes after offsets no agent saw; if so, seek back to read them.
@@ -352,16 +370,19 @@ class FetchedHighwatersConsumer(driver.Consumer):
 
         A hole at the head of the acks (records from the committed offset on that no agent has, in its queue
         or in hand, while later ones were done) holds the commit forever, and the records in it never reach
-        their target. Seen twice in a row with nothing of it in flight, the partition is sought back to it.
+        their target. So does a hole at the tail: records fetched, none acked, none in hand. Seen twice in a
+        row with nothing of it in flight, the partition is sought back to its committed offset.
         """
         app = self.app
-        if self._committing:
-            return  # the acks being committed are out of _acked until the committed offset moves: no hole
+        if self._committing or self._handing_on:
+            return  # acks being committed are out of _acked; a batch being handed on is in no queue yet
         if app.rebalancing or not self.flow_active or not app.flow_control.is_active():
             self._holes.clear()
             return
-        for tp in list(self._acked):
-            hole = _head_hole(self, tp)
+        positions = self.fetch_positions()
+        for tp in {*self._acked, *positions}:
+            at_head = _head_hole(self, tp)
+            hole = at_head or self._tail_hole(tp, positions.get(tp))
             if hole is None or self._in_progress(tp, hole[1]):
                 self._holes.pop(tp, None)
                 continue
@@ -369,16 +390,56 @@ class FetchedHighwatersConsumer(driver.Consumer):
                 self._holes[tp] = hole  # look again next time: it may be a record between two steps
                 continue
             del self._holes[tp]
-            committed, head = hole
+            if at_head is None and self._tail_read_again_in_vain(tp, hole):
+                continue
+            committed, end = hole
             log.warning(
                 "%s offsets %d-%d were never processed (its commit waits at %d): reading them again",
                 tp,
                 committed,
-                head - 1,
+                end - 1,
                 committed,
             )
             self._jumped_to.pop(tp, None)
             await self._seek_to(tp, committed)
+
+    def fetch_positions(self) -> dict[TP, int]:
+        """The next offset aiokafka fetches, per assigned partition of an acked topic (read across threads: a
+        snapshot, which is all :meth:`reread_holes` needs, since it acts only on what it sees twice)."""
+        aiokafka_consumer = getattr(self._thread, "_consumer", None)
+        subscription = aiokafka_consumer._subscription.subscription if aiokafka_consumer is not None else None
+        assignment = subscription.assignment if subscription is not None else None
+        if assignment is None:
+            return {}
+        positions = {}
+        for tp in list(assignment.tps):
+            state = assignment.state_value(tp)
+            if state is not None and state.has_valid_position and self.app.topics.acks_enabled_for(tp.topic):
+                positions[TP(tp.topic, tp.partition)] = state.position
+        return positions
+
+    def _tail_hole(self, tp: TP, position: int | None) -> tuple[int, int] | None:
+        """``(committed, fetch position)`` when records were fetched past the committed offset and none of
+        them was acked (Faust keeps a commit at 0 as None)."""
+        if position is None or self._acked.get(tp):
+            return None  # with acks, the head hole, or the commit that follows them, shows what is missing
+        committed = self._committed_offset.get(tp) or 0
+        gaps = self._gap.get(tp)
+        if position <= committed or (gaps and gaps.at(committed)):
+            return None
+        return committed, position
+
+    def _tail_read_again_in_vain(self, tp: TP, hole: tuple[int, int]) -> bool:
+        """Whether ``hole`` is a tail sought back already with no record of it handed on since: then the log
+        has none there (a gap, marked as one for the commit, as in 8a.)."""
+        committed, position = hole
+        if self._tails_sought.get(tp) == hole and self._expected.get(tp) == committed:
+            del self._tails_sought[tp]
+            log.info("%s has no records %d-%d (read twice to make sure): a gap in the log", tp, committed, position - 1)
+            self._gap[tp].addi(committed, position)
+            return True
+        self._tails_sought[tp] = hole
+        return False
 
     def _in_progress(self, tp: TP, below: int) -> bool:
         """Whether a record of ``tp`` below offset ``below`` is in an agent's hands or queue."""
@@ -455,7 +516,7 @@ def install_transport(app: faust.App, kafka: KafkaSettings) -> None:
                 message.ack(consumer)
                 lowest[message.tp] = min(lowest.get(message.tp, message.offset), message.offset)
         if isinstance(consumer, FetchedHighwatersConsumer):
-            for tp, offset in lowest.items():  # read them again: the next record fetched is then a jump (8a.)
+            for tp, offset in lowest.items():  # read again: the next record is a jump (8a.), or none is (8d.)
                 read = consumer._read_offset[tp]
                 if read is not None and read >= offset:
                     consumer._read_offset[tp] = max(offset - 1, 0)

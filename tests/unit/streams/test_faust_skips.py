@@ -204,6 +204,7 @@ def test_records_a_rebalance_cleared_are_read_again(app: faust.App) -> None:
     queue = queued(app, *[SimpleNamespace(message=r) for r in cleared])
     app.flow_control.clear()
     assert queue.empty() and consumer._read_offset[CHANGES] == 39  # the next record, 43, is a jump: read again
+    # (when no record comes after them, the tail look reads them again: the tests below)
 
 
 def test_records_the_commit_waits_for_that_no_agent_has_are_read_again(app: faust.App) -> None:
@@ -228,6 +229,85 @@ def test_records_the_commit_waits_for_that_no_agent_has_are_read_again(app: faus
     assert sought == []
     asyncio.run(consumer.reread_holes())  # seen again
     assert sought == [{CHANGES: 33}]
+
+
+def seeks_recorded(app: faust.App, consumer: FetchedHighwatersConsumer) -> list[dict[TP, int]]:
+    """The consumer's seeks, recorded instead of made, with the flow running and the changes topic acked."""
+    app.flow_control.resume()
+    app.topics.acks_enabled_for = lambda topic: topic == CHANGES.topic  # type: ignore[method-assign]
+    sought: list[dict[TP, int]] = []
+
+    async def seek_wait(partitions: Mapping[TP, int]) -> None:
+        sought.append(dict(partitions))
+
+    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
+    return sought
+
+
+def test_records_fetched_that_no_agent_has_with_none_after_them_are_read_again(app: faust.App) -> None:
+    """Committed at 40, fetched up to 42 and cleared as the worker resumed, the partition's last records: no
+    later record comes to show the jump (measured: a contact never reached the ERP). Seen twice, sought back."""
+    consumer = app.consumer
+    assert isinstance(consumer, FetchedHighwatersConsumer)
+    sought = seeks_recorded(app, consumer)
+    consumer._committed_offset[CHANGES] = 40
+    consumer.fetch_positions = lambda: {CHANGES: 43}  # type: ignore[method-assign]
+    queue = queued(app, SimpleNamespace(message=record(42)))  # 42 still waits in a queue: in progress
+    asyncio.run(consumer.reread_holes())
+    asyncio.run(consumer.reread_holes())
+    assert sought == []
+    queue.clear()
+    consumer._handing_on = True  # a fetched batch on its way to the queues
+    asyncio.run(consumer.reread_holes())
+    asyncio.run(consumer.reread_holes())
+    assert sought == []
+    consumer._handing_on = False
+    asyncio.run(consumer.reread_holes())  # first seen
+    assert sought == []
+    asyncio.run(consumer.reread_holes())  # seen again
+    assert sought == [{CHANGES: 40}]
+
+
+def test_a_tail_read_again_with_no_record_of_it_handed_on_is_a_gap_in_the_log(app: faust.App) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, FetchedHighwatersConsumer)
+    sought = seeks_recorded(app, consumer)
+    consumer._committed_offset[CHANGES] = 40
+    consumer.fetch_positions = lambda: {CHANGES: 43}  # type: ignore[method-assign]
+    for _look in range(4):  # sought back after two looks; after two more, nothing of 40-42 came: no records
+        asyncio.run(consumer.reread_holes())
+    assert sought == [{CHANGES: 40}]
+    assert consumer._gap[CHANGES].at(40) and consumer._gap[CHANGES].at(42) and not consumer._gap[CHANGES].at(43)
+    for _look in range(2):
+        asyncio.run(consumer.reread_holes())
+    assert sought == [{CHANGES: 40}]
+
+
+def test_a_tail_read_again_whose_records_came_is_not_a_gap(app: faust.App) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, FetchedHighwatersConsumer)
+    sought = seeks_recorded(app, consumer)
+    consumer._committed_offset[CHANGES] = 40
+    consumer.fetch_positions = lambda: {CHANGES: 43}  # type: ignore[method-assign]
+    for _look in range(2):
+        asyncio.run(consumer.reread_holes())
+    consumer._expected.pop(CHANGES)  # record 40 was handed on again (and dropped again, say)
+    for _look in range(2):
+        asyncio.run(consumer.reread_holes())
+    assert sought == [{CHANGES: 40}, {CHANGES: 40}] and not consumer._gap[CHANGES]
+
+
+def test_a_hole_before_the_first_commit_holds_the_commit_and_is_read_again(app: faust.App) -> None:
+    """Faust keeps a commit at 0 as None and then commits over any hole at the head of the acks."""
+    consumer = app.consumer
+    assert isinstance(consumer, FetchedHighwatersConsumer)
+    sought = seeks_recorded(app, consumer)
+    faust_adapter.install_commit_guard()
+    consumer._acked[CHANGES] = [2, 3]  # 0 and 1 dropped; nothing committed on the partition yet
+    assert consumer._new_offset(CHANGES) is None
+    asyncio.run(consumer.reread_holes())
+    asyncio.run(consumer.reread_holes())
+    assert sought == [{CHANGES: 0}]
 
 
 def test_a_commit_waits_for_the_counts_and_is_put_off_when_they_could_not_be_published(
