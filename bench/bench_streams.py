@@ -1,16 +1,26 @@
-"""Streams benchmark: the stream stage's events/s for accounts, p2c against a naive Faust baseline in one run.
+"""Streams benchmark: the stream stage's events/s for accounts, p2c against a naive Faust baseline in one run;
+for contacts and quotes, p2c's alone.
 
-    python bench/bench_streams.py [--events 20000] [--workers 1] [--no-baseline] [--json]
+    python bench/bench_streams.py [--flow accounts|contacts|quotes] [--events 20000] [--workers 1]
+                                  [--no-baseline] [--probe] [--json]
                                   [--bootstrap-servers H:P --schema-registry-url URL]
 
-Without addresses it starts the embedded broker and the registry on free ports. It registers the schemas,
-produces ``--events`` account creates, then:
+Without addresses it starts the embedded broker and the registry on free ports. It registers the schemas, then
+for ``--flow accounts`` (the default) produces ``--events`` account creates and:
 
 * starts ``p2c streams worker`` process(es) and measures the stage's rate: the writes of this run on
   ``p2c.tgt.erp.customers``, from the first one's timestamp to the last one's (start-up excluded);
 * stops them and starts the naive baseline (``bench/naive_faust.py``: confluent's Avro serializers, the same
   pure mapping, one send per event) on the same events, measured the same way, and prints the ratio;
 * the pure per-event cost (decode, map, encode) in-process, for comparison.
+
+The joining flows need what they join on first. ``--flow contacts``: an account per four contacts is produced
+and written before ``--events`` contact persons of them are produced (encoded beforehand, so the bench costs the
+worker no CPU meanwhile); the rate is that of their writes on ``p2c.tgt.erp.contactpersons`` (each a subscription
+to its account and an answer through the join's topics). ``--flow quotes``: an account per ten quotes and 100
+products, then ``--events`` / 6 quotes of 5 lines each (a header and 5 line events); a quote counts once its
+quotation on ``p2c.tgt.erp.quotations`` has its 5 lines, and the rate is in change events (headers and lines).
+The naive baseline and the probe map accounts only.
 
 Each figure is printed with the machine's core count and load average: on a shared machine the absolute
 figures move with the load, the ratio much less.
@@ -26,14 +36,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from p2c import schemas
+from p2c import flows, schemas
 from p2c.admin import ensure_topics
 from p2c.broker import EmbeddedBroker
 from p2c.process import ManagedProcess, free_port, http_ok, p2c_command
@@ -41,42 +53,137 @@ from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
 from p2c.streams import loader, samples
 from p2c.streams.flow import MappingFlow
-from p2c.topics import CRM_ACCOUNTS, ERP_CUSTOMERS, Topic
+from p2c.topics import (
+    CRM_ACCOUNTS,
+    CRM_CONTACTS,
+    CRM_PRODUCTS,
+    CRM_QUOTEDETAILS,
+    CRM_QUOTES,
+    ERP_CONTACTPERSONS,
+    ERP_CUSTOMERS,
+    ERP_QUOTATIONS,
+    Topic,
+)
 
 os.environ.setdefault("P2C_SESSION_TIMEOUT_MS", "2000")
+LINES_PER_QUOTE = 5
+
+#: a target write's decoded value -> whether its key is done (None: every write counts)
+Complete = Callable[[dict[str, Any]], bool] | None
 
 
-def produce(kafka: KafkaSettings, codecs: Codecs, count: int, tag: str) -> None:
-    producer = Producer(kafka.producer(**{"linger.ms": 20}))
-    codec = codecs[CRM_ACCOUNTS.name]
-    for i in range(count):
-        row = samples.account_row(i, accountid=str(uuid.uuid4()), accountnumber=f"ACC-{i:06d}-{tag}")
-        producer.produce(
-            CRM_ACCOUNTS.name, key=row["accountid"].encode(), value=codec.serialize(samples.change("c", row, i))
-        )
-        producer.poll(0)
-    producer.flush(30)
+@dataclass
+class Changes:
+    """Change events encoded ahead, by topic, in the order they are produced."""
+
+    codecs: Codecs
+    tag: str
+    events: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+
+    def add(self, topic: Topic, row: dict[str, Any]) -> dict[str, Any]:
+        entity = topic.name.rsplit(".", 1)[1]
+        value = self.codecs[topic.name].serialize(samples.change("c", row, len(self.events) + 1, entity=entity))
+        self.events.append((topic.name, str(row[samples.KEYS[entity]]).encode(), value))
+        return row
+
+    def accounts(self, count: int) -> list[dict[str, Any]]:
+        return [
+            self.add(
+                CRM_ACCOUNTS,
+                samples.account_row(i, accountid=str(uuid.uuid4()), accountnumber=f"ACC-{i:06d}-{self.tag}"),
+            )
+            for i in range(count)
+        ]
+
+    def produce(self, kafka: KafkaSettings) -> None:
+        producer = Producer(kafka.producer(**{"linger.ms": 20}))
+        for topic, key, value in self.events:
+            producer.produce(topic, key=key, value=value)
+            producer.poll(0)
+        producer.flush(30)
 
 
-def write_span(kafka: KafkaSettings, topic: str, count: int, tag: str, timeout: float) -> tuple[float, float]:
+def write_span(
+    kafka: KafkaSettings,
+    topic: str,
+    count: int,
+    tag: str,
+    timeout: float,
+    complete: Complete = None,
+    codecs: Codecs | None = None,
+) -> tuple[float, float]:
     """(first, last) CreateTime in s of the ``count`` writes of this run on ``topic``: the stage's steady rate,
-    measured the same way for p2c and the baseline, start-up excluded."""
+    measured the same way for p2c and the baseline, start-up excluded. With ``complete``, ``count`` keys are
+    waited for, each until a write of it is complete, and ``last`` is the time of the last such write."""
     consumer = Consumer(kafka.consumer(f"bench-{uuid.uuid4()}"))
     consumer.subscribe([topic])
-    suffix, seen, first, last = f"-{tag}".encode(), 0, float("inf"), 0.0
+    suffix, seen, done, first, last = f"-{tag}".encode(), 0, set(), float("inf"), 0.0
     deadline = time.monotonic() + timeout
     try:
-        while seen < count:
+        while (len(done) if complete else seen) < count:
             if time.monotonic() > deadline:
-                raise SystemExit(f"only {seen} of {count} writes on {topic} after {timeout:.0f} s")
+                raise SystemExit(f"only {max(seen, len(done))} of {count} writes on {topic} after {timeout:.0f} s")
             for m in consumer.consume(1000, 0.2):
-                if not m.error() and (m.key() or b"").endswith(suffix):
+                key = m.key() or b""
+                if m.error() or not key.endswith(suffix):
+                    continue
+                stamp = m.timestamp()[1] / 1000
+                first = min(first, stamp)
+                if complete is None:
                     seen += 1
-                    stamp = m.timestamp()[1] / 1000
-                    first, last = min(first, stamp), max(last, stamp)
+                    last = max(last, stamp)
+                elif key not in done and codecs is not None and complete(codecs[topic].deserialize(m.value())):
+                    done.add(key)
+                    last = max(last, stamp)
         return first, last
     finally:
         consumer.close()
+
+
+@dataclass
+class Workload:
+    """One flow's run: what it joins on (produced and written before the measure), what it measures."""
+
+    ahead: Changes  #: produced first; the worker must have written ``ahead_writes`` of them on ``ahead_topic``
+    ahead_writes: int
+    measured: Changes  #: produced once ``ahead`` is written; their writes are the stage's rate
+    target: Topic
+    events: int  #: change events in ``measured`` (a quote is a header and its lines)
+    writes: int  #: target keys to wait for
+    complete: Complete = None
+
+
+def workload(flow: str, events: int, codecs: Codecs) -> Workload:
+    ahead, measured = Changes(codecs, uuid.uuid4().hex[:8]), Changes(codecs, uuid.uuid4().hex[:8])
+    if flow == "accounts":
+        measured.accounts(events)
+        return Workload(ahead, 0, measured, ERP_CUSTOMERS, events, events)
+    if flow == "contacts":
+        parents = ahead.accounts(max(1, events // 4))
+        for i in range(events):
+            parent = parents[i % len(parents)]["accountid"]
+            person = samples.contact_row(
+                f"CON-{i:06d}-{measured.tag}",
+                msdynce_isactivecustomer=False,
+                _parentcustomerid_value=parent,
+                parentcustomerid_type="account",
+            )
+            measured.add(CRM_CONTACTS, person)
+        return Workload(ahead, len(parents), measured, ERP_CONTACTPERSONS, events, events)
+    quotes = max(1, events // (1 + LINES_PER_QUOTE))
+    products = [ahead.add(CRM_PRODUCTS, samples.product_row(f"P-{i:03d}-{ahead.tag}")) for i in range(100)]
+    customers = ahead.accounts(max(1, quotes // 10))
+    for i in range(quotes):
+        quote = measured.add(
+            CRM_QUOTES, samples.quote_row(f"QUO-{i:06d}-{measured.tag}", customers[i % len(customers)])
+        )
+        for seq in range(1, LINES_PER_QUOTE + 1):
+            measured.add(CRM_QUOTEDETAILS, samples.line_row(quote, seq, products[(i + seq) % len(products)]))
+
+    def whole(value: dict[str, Any]) -> bool:
+        return value["op"] == "UPSERT" and len(value["record"]["lines"]) == LINES_PER_QUOTE
+
+    return Workload(ahead, len(customers), measured, ERP_QUOTATIONS, quotes * (1 + LINES_PER_QUOTE), quotes, whole)
 
 
 def conditions() -> dict[str, Any]:
@@ -111,16 +218,19 @@ def pure_cost(codecs: Codecs, count: int = 3000) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
-def stage_rate(kafka: KafkaSettings, topic: str, events: int, tag: str, pids: list[int | None]) -> tuple[int, int]:
+def stage_rate(
+    kafka: KafkaSettings, topic: str, events: int, tag: str, pids: list[int | None], **span: Any
+) -> tuple[int, int]:
     """(events/s from the first write to the last, events per CPU second of the worker processes)."""
     cpu = sum(cpu_seconds(pid) for pid in pids)
-    first, last = write_span(kafka, topic, events, tag, timeout=600)
+    first, last = write_span(kafka, topic, span.pop("writes", events), tag, timeout=600, **span)
     cpu = sum(cpu_seconds(pid) for pid in pids) - cpu
     return round((events - 1) / max(last - first, 1e-3)), round(events / max(cpu, 1e-3))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--flow", choices=("accounts", "contacts", "quotes"), default="accounts")
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--no-baseline", action="store_true", help="measure p2c alone")
@@ -131,7 +241,7 @@ def main() -> None:
     args = parser.parse_args()
     say = (lambda *a: None) if args.json else print
     logs = Path(tempfile.mkdtemp(prefix="bench-streams-"))
-    figures: dict[str, Any] = {"events": args.events, "workers": args.workers, "before": conditions()}
+    figures: dict[str, Any] = {"flow": args.flow, "workers": args.workers, "before": conditions()}
     with ExitStack() as stack:
         bootstrap, registry_url = args.bootstrap_servers, args.schema_registry_url
         if not bootstrap:
@@ -149,13 +259,17 @@ def main() -> None:
             registry.start(timeout=30)
             stack.callback(registry.stop)
         client = stack.enter_context(SchemaRegistryClient({"url": registry_url}))
-        for topic in (CRM_ACCOUNTS.name, ERP_CUSTOMERS.name):
-            client.register_schema(f"{topic}-value", Schema(schemas.text(topic), "AVRO"))
-        kafka, codecs, tag = KafkaSettings(bootstrap_servers=bootstrap), Codecs(client), uuid.uuid4().hex[:8]
+        for topic in (*flows.SOURCE_TOPICS, *flows.TARGET_TOPICS):
+            client.register_schema(f"{topic.name}-value", Schema(schemas.text(topic.name), "AVRO"))
+        kafka, codecs = KafkaSettings(bootstrap_servers=bootstrap), Codecs(client)
+        work = workload(args.flow, args.events, codecs)
+        tag = work.measured.tag
+        figures["events"] = work.events
 
         started = time.monotonic()
-        produce(kafka, codecs, args.events, tag)
-        say(f"produced {args.events} account changes in {time.monotonic() - started:.1f} s")
+        produced = work.ahead if args.flow != "accounts" else work.measured  # the joining flows' come later
+        produced.produce(kafka)
+        say(f"produced {len(produced.events)} changes in {time.monotonic() - started:.1f} s")
 
         registry_args = ["--bootstrap-servers", bootstrap, "--schema-registry-url", registry_url]
         with ExitStack() as workers:
@@ -171,9 +285,18 @@ def main() -> None:
                     f"worker {n}: consuming {time.monotonic() - spawned:.2f} s after spawn "
                     f"({inner.group(1) if inner else '?'} s from 'starting' to 'ready')"
                 )
-            rate, per_cpu = stage_rate(kafka, ERP_CUSTOMERS.name, args.events, tag, pids)
+            if work.ahead_writes:
+                started = time.monotonic()
+                write_span(kafka, ERP_CUSTOMERS.name, work.ahead_writes, work.ahead.tag, timeout=600)
+                say(f"{work.ahead_writes} accounts to join on written in {time.monotonic() - started:.1f} s")
+                work.measured.produce(kafka)
+            span = {"writes": work.writes, "complete": work.complete, "codecs": codecs}
+            rate, per_cpu = stage_rate(kafka, work.target.name, work.events, tag, pids, **span)
             figures["p2c_events_per_s"], figures["p2c_events_per_cpu_s"] = rate, per_cpu
-        say(f"p2c: {rate} events/s, {per_cpu} events per CPU second, {args.workers} worker(s)  {conditions()}")
+        say(
+            f"p2c, {args.flow}: {rate} events/s, {per_cpu} events per CPU second, {args.workers} worker(s)"
+            f"  {conditions()}"
+        )
 
         def compared(name: str, script: str, group_option: str) -> tuple[int, int]:
             """Events/s and events per CPU second of another stage doing the same work on the same events."""
@@ -183,22 +306,24 @@ def main() -> None:
                 argv += ["--target", topic, group_option, f"bench-{name}-{tag}"]
                 ensure_topics(kafka, [Topic(topic)])
                 pid = spawn(name, argv, logs / f"{name}.log", " ready: ", stack).pid
-                return stage_rate(kafka, topic, args.events, tag, [pid])
+                return stage_rate(kafka, topic, work.events, tag, [pid])
 
-        if not args.no_baseline:
+        if not args.no_baseline and args.flow == "accounts":  # the baseline and the probe map accounts only
             naive_rate, naive_per_cpu = compared("naive", "naive_faust.py", "--app-id")
             figures["naive_events_per_s"], figures["naive_events_per_cpu_s"] = naive_rate, naive_per_cpu
             figures["ratio"] = round(rate / naive_rate, 2)
             figures["ratio_per_cpu"] = round(per_cpu / naive_per_cpu, 2)
             say(f"naive Faust baseline: {naive_rate} events/s, {naive_per_cpu} events per CPU second  {conditions()}")
             say(f"ratio p2c / naive: {figures['ratio']} in events/s, {figures['ratio_per_cpu']} per CPU second")
-        if args.probe:
+        if args.probe and args.flow == "accounts":
             probe_rate, probe_per_cpu = compared("probe", "batch_probe.py", "--group")
             figures["probe_events_per_s"], figures["probe_events_per_cpu_s"] = probe_rate, probe_per_cpu
             say(f"librdkafka batch probe: {probe_rate} events/s, {probe_per_cpu} events per CPU second  {conditions()}")
-        figures["pure_us_per_event"] = round(pure_cost(codecs), 1)
+        if args.flow == "accounts":
+            figures["pure_us_per_event"] = round(pure_cost(codecs), 1)
+            say(f"pure decode+map+encode: {figures['pure_us_per_event']} us/event in-process")
         figures["after"], figures["logs"] = conditions(), str(logs)
-        say(f"pure decode+map+encode: {figures['pure_us_per_event']} us/event in-process; logs in {logs}")
+        say(f"logs in {logs}")
         if args.json:
             print(json.dumps(figures))
 

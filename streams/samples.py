@@ -1,6 +1,7 @@
 """Sample change events in the Debezium envelope, for the benchmark, the tests and demos.
 
-Values are plain dicts as the Avro serializer takes them (``p2c.serde``): encode with the change topic's codec.
+Values are plain dicts as the Avro serializer takes them (``p2c.serde``): encode with the change topic's codec;
+key them by the row's field :data:`KEYS` names, as the sources do.
 """
 
 from __future__ import annotations
@@ -10,6 +11,14 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+#: change topic entity -> the field its events are keyed by (quote lines by their quote: they go with it)
+KEYS = {
+    "accounts": "accountid",
+    "contacts": "contactid",
+    "products": "productid",
+    "quotes": "quoteid",
+    "quotedetails": "_quoteid_value",
+}
 COUNTRIES = ("United States", "USA", "Deutschland", "United Kingdom", "", None, "France", "Denmark")
 
 
@@ -60,3 +69,51 @@ def change(
 def account_delete(n: int, version: int) -> dict[str, Any]:
     """A delete as the Dataverse source publishes it: ``before`` carries only the ``accountid``."""
     return change("d", {"accountid": str(uuid.UUID(int=n + 1))}, version)
+
+
+def contact_row(number: str, **fields: Any) -> dict[str, Any]:
+    """A contact numbered ``number``, a new ``contactid``; a contact person of an account with
+    ``msdynce_isactivecustomer=False, _parentcustomerid_value=<accountid>, parentcustomerid_type="account"``."""
+    return {
+        "contactid": str(uuid.uuid4()),
+        "msdynce_contactnumber": number,
+        "firstname": "Ada",
+        "lastname": "Lovelace",
+    } | fields
+
+
+def product_row(number: str, external: bool = True) -> dict[str, Any]:
+    """A Sales product as the ERP's products come back from the CRM (maintained externally)."""
+    return {
+        "productid": str(uuid.uuid4()),
+        "productnumber": number,
+        "name": number,
+        "msdynce_ismaintainedexternally": external,
+    }
+
+
+def quote_row(number: str, customer: dict[str, Any]) -> dict[str, Any]:
+    """An active quote of the account row ``customer``."""
+    return {
+        "quoteid": str(uuid.uuid4()),
+        "quotenumber": number,
+        "name": "Big deal",
+        "statecode": 1,
+        "_customerid_value": customer["accountid"],
+        "customerid_type": "account",
+        "shipto_country": None,
+        "transactioncurrencyid_isocurrencycode": "usd",
+    }
+
+
+def line_row(quote: dict[str, Any], seq: int, product: dict[str, Any], quantity: str = "2") -> dict[str, Any]:
+    """Line ``seq`` of the quote row ``quote``: ``quantity`` of the product row ``product``."""
+    return {
+        "quotedetailid": str(uuid.uuid4()),
+        "_quoteid_value": quote["quoteid"],
+        "sequencenumber": seq,
+        "_productid_value": product["productid"],
+        "quantity": Decimal(quantity).quantize(Decimal("0.00001")),
+        "uomid_name": "Each",
+        "priceperunit": Decimal("10.0000"),
+    }

@@ -51,13 +51,6 @@ TOPICS = (
     ERP_CONTACTPERSONS,
     ERP_QUOTATIONS,
 )
-KEYS = {
-    CRM_ACCOUNTS.name: "accountid",
-    CRM_CONTACTS.name: "contactid",
-    CRM_PRODUCTS.name: "productid",
-    CRM_QUOTES.name: "quoteid",
-    CRM_QUOTEDETAILS.name: "_quoteid_value",
-}
 Message = Any
 
 
@@ -107,7 +100,7 @@ class Pipe:
         self.version += 1
         entity = topic.rsplit(".", 1)[1]
         value = self.codecs[topic].serialize(samples.change(op, row, self.version, entity=entity))
-        self.producer.produce(topic, key=str(row[KEYS[topic]]).encode(), value=value)
+        self.producer.produce(topic, key=str(row[samples.KEYS[entity]]).encode(), value=value)
         assert self.producer.flush(10) == 0
         return self.version
 
@@ -188,16 +181,6 @@ def account(number: str) -> dict[str, Any]:
     )
 
 
-def contact(number: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "contactid": str(uuid.uuid4()),
-        "msdynce_contactnumber": number,
-        "firstname": "Ada",
-        "lastname": "Lovelace",
-        **fields,
-    }
-
-
 def last_per_key(writes: list[dict[str, Any]]) -> dict[str, str]:
     return {w["key"]: w["op"] for w in writes}
 
@@ -206,15 +189,15 @@ def last_per_key(writes: list[dict[str, Any]]) -> dict[str, str]:
 def test_contacts_are_routed_joined_with_their_account_and_rerouted(pipe: Pipe) -> None:
     t = tag()
     acc = account(f"ACC-{t}")
-    person = contact(
+    person = samples.contact_row(
         f"CON-1-{t}",
         msdynce_isactivecustomer=False,
         _parentcustomerid_value=acc["accountid"],
         parentcustomerid_type="account",
         gendercode=1,
     )
-    customer = contact(f"CON-2-{t}", msdynce_isactivecustomer=True)
-    loner = contact(f"CON-3-{t}", msdynce_isactivecustomer=False)  # no parent account: not synced
+    customer = samples.contact_row(f"CON-2-{t}", msdynce_isactivecustomer=True)
+    loner = samples.contact_row(f"CON-3-{t}", msdynce_isactivecustomer=False)  # no parent account: not synced
     for row in (person, customer, loner):
         pipe.send(CRM_CONTACTS.name, "c", row)
     # The customer goes at once; the contact person waits for its account.
@@ -242,40 +225,6 @@ def test_contacts_are_routed_joined_with_their_account_and_rerouted(pipe: Pipe) 
     assert not pipe.read(ERP_CONTACTPERSONS.name, {f"usmf|CON-3-{t}"}, lambda ws: True, timeout=1)
 
 
-def product(number: str, external: bool = True) -> dict[str, Any]:
-    return {
-        "productid": str(uuid.uuid4()),
-        "productnumber": number,
-        "name": number,
-        "msdynce_ismaintainedexternally": external,
-    }
-
-
-def quote(number: str, customer: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "quoteid": str(uuid.uuid4()),
-        "quotenumber": number,
-        "name": "Big deal",
-        "statecode": 1,
-        "_customerid_value": customer["accountid"],
-        "customerid_type": "account",
-        "shipto_country": None,
-        "transactioncurrencyid_isocurrencycode": "usd",
-    }
-
-
-def line(q: dict[str, Any], seq: int, prod: dict[str, Any], quantity: str = "2") -> dict[str, Any]:
-    return {
-        "quotedetailid": str(uuid.uuid4()),
-        "_quoteid_value": q["quoteid"],
-        "sequencenumber": seq,
-        "_productid_value": prod["productid"],
-        "quantity": Decimal(quantity).quantize(Decimal("0.00001")),
-        "uomid_name": "Each",
-        "priceperunit": Decimal("10.0000"),
-    }
-
-
 def lines_of(write: dict[str, Any]) -> list[tuple[int, str, Decimal]]:
     return [
         (ln["LineCreationSequenceNumber"], ln["ProductNumber"], ln["RequestedSalesQuantity"])
@@ -286,9 +235,9 @@ def lines_of(write: dict[str, Any]) -> list[tuple[int, str, Decimal]]:
 @pytest.mark.timeout(40)
 def test_a_quote_waits_for_its_account_and_products_then_goes_whole_and_follows_its_lines(pipe: Pipe) -> None:
     t = tag()
-    acc, p1, p2 = account(f"ACC-Q-{t}"), product(f"P1-{t}"), product(f"P2-{t}")
-    q = quote(f"QUO-{t}", acc)
-    l1, l2 = line(q, 1, p1), line(q, 2, p2, "3")
+    acc, p1, p2 = account(f"ACC-Q-{t}"), samples.product_row(f"P1-{t}"), samples.product_row(f"P2-{t}")
+    q = samples.quote_row(f"QUO-{t}", acc)
+    l1, l2 = samples.line_row(q, 1, p1), samples.line_row(q, 2, p2, "3")
     pipe.send(CRM_QUOTES.name, "c", q)
     pipe.send(CRM_QUOTEDETAILS.name, "c", l1)
     pipe.send(CRM_QUOTEDETAILS.name, "c", l2)
@@ -310,7 +259,7 @@ def test_a_quote_waits_for_its_account_and_products_then_goes_whole_and_follows_
     # A quantity change, a new line, a removed line: the quotation is re-emitted with all current lines, once
     # per batch of the agent that holds changes of it (issue 12: not once per line), so 1 to 3 more writes.
     pipe.send(CRM_QUOTEDETAILS.name, "u", {**l1, "quantity": Decimal("5.00000")})
-    pipe.send(CRM_QUOTEDETAILS.name, "c", line(q, 3, p1, "1"))
+    pipe.send(CRM_QUOTEDETAILS.name, "c", samples.line_row(q, 3, p1, "1"))
     pipe.send(CRM_QUOTEDETAILS.name, "d", {"quotedetailid": l2["quotedetailid"], "_quoteid_value": q["quoteid"]})
     final = [(1, f"P1-{t}", Decimal("5")), (3, f"P1-{t}", Decimal("1"))]
     writes = pipe.read(ERP_QUOTATIONS.name, {key}, lambda ws: bool(ws) and lines_of(ws[-1]) == final)
@@ -326,13 +275,13 @@ def test_a_quote_waits_for_its_account_and_products_then_goes_whole_and_follows_
 @pytest.mark.timeout(40)
 def test_a_quote_with_a_product_not_maintained_externally_is_skipped_until_it_is(pipe: Pipe) -> None:
     t = tag()
-    acc, p = account(f"ACC-S-{t}"), product(f"PS-{t}", external=False)
-    q = quote(f"QUS-{t}", acc)
+    acc, p = account(f"ACC-S-{t}"), samples.product_row(f"PS-{t}", external=False)
+    q = samples.quote_row(f"QUS-{t}", acc)
     for topic, row in (
         (CRM_ACCOUNTS.name, acc),
         (CRM_PRODUCTS.name, p),
         (CRM_QUOTES.name, q),
-        (CRM_QUOTEDETAILS.name, line(q, 1, p)),
+        (CRM_QUOTEDETAILS.name, samples.line_row(q, 1, p)),
     ):
         pipe.send(topic, "c", row)
     key = f"usmf|QUS-{t}"
@@ -347,9 +296,9 @@ def test_a_line_deleted_while_the_source_was_down_reaches_its_quote(pipe: Pipe, 
     """After a restart the source no longer knows a line deleted meanwhile: it keys the delete by the line's own
     id (``_load_parents``). The streams' line index sends it to its quote; a line never seen is dead-lettered."""
     t = tag()
-    acc, p = account(f"ACC-O-{t}"), product(f"PO-{t}")
-    q = quote(f"QUO-O-{t}", acc)
-    l1, l2 = line(q, 1, p), line(q, 2, p, "4")
+    acc, p = account(f"ACC-O-{t}"), samples.product_row(f"PO-{t}")
+    q = samples.quote_row(f"QUO-O-{t}", acc)
+    l1, l2 = samples.line_row(q, 1, p), samples.line_row(q, 2, p, "4")
     for topic, row in ((CRM_ACCOUNTS.name, acc), (CRM_PRODUCTS.name, p), (CRM_QUOTES.name, q)):
         pipe.send(topic, "c", row)
     pipe.send(CRM_QUOTEDETAILS.name, "c", l1)
