@@ -244,14 +244,20 @@ def seeks_recorded(app: faust.App, consumer: FetchedHighwatersConsumer) -> list[
     return sought
 
 
-def test_records_fetched_that_no_agent_has_with_none_after_them_are_read_again(app: faust.App) -> None:
-    """Committed at 40, fetched up to 42 and cleared as the worker resumed, the partition's last records: no
-    later record comes to show the jump (measured: a contact never reached the ERP). Seen twice, sought back."""
+def fetched_past_commit(app: faust.App) -> tuple[FetchedHighwatersConsumer, list[dict[TP, int]]]:
+    """The app's consumer, committed at 40 and fetching from 43 (none of 40-42 acked), and its seeks."""
     consumer = app.consumer
     assert isinstance(consumer, FetchedHighwatersConsumer)
     sought = seeks_recorded(app, consumer)
     consumer._committed_offset[CHANGES] = 40
     consumer.fetch_positions = lambda: {CHANGES: 43}  # type: ignore[method-assign]
+    return consumer, sought
+
+
+def test_records_fetched_that_no_agent_has_with_none_after_them_are_read_again(app: faust.App) -> None:
+    """Committed at 40, fetched up to 42 and cleared as the worker resumed, the partition's last records: no
+    later record comes to show the jump (measured: a contact never reached the ERP). Seen twice, sought back."""
+    consumer, sought = fetched_past_commit(app)
     queue = queued(app, SimpleNamespace(message=record(42)))  # 42 still waits in a queue: in progress
     asyncio.run(consumer.reread_holes())
     asyncio.run(consumer.reread_holes())
@@ -269,11 +275,7 @@ def test_records_fetched_that_no_agent_has_with_none_after_them_are_read_again(a
 
 
 def test_a_tail_read_again_with_no_record_of_it_handed_on_is_a_gap_in_the_log(app: faust.App) -> None:
-    consumer = app.consumer
-    assert isinstance(consumer, FetchedHighwatersConsumer)
-    sought = seeks_recorded(app, consumer)
-    consumer._committed_offset[CHANGES] = 40
-    consumer.fetch_positions = lambda: {CHANGES: 43}  # type: ignore[method-assign]
+    consumer, sought = fetched_past_commit(app)
     for _look in range(4):  # sought back after two looks; after two more, nothing of 40-42 came: no records
         asyncio.run(consumer.reread_holes())
     assert sought == [{CHANGES: 40}]
@@ -284,11 +286,7 @@ def test_a_tail_read_again_with_no_record_of_it_handed_on_is_a_gap_in_the_log(ap
 
 
 def test_a_tail_read_again_whose_records_came_is_not_a_gap(app: faust.App) -> None:
-    consumer = app.consumer
-    assert isinstance(consumer, FetchedHighwatersConsumer)
-    sought = seeks_recorded(app, consumer)
-    consumer._committed_offset[CHANGES] = 40
-    consumer.fetch_positions = lambda: {CHANGES: 43}  # type: ignore[method-assign]
+    consumer, sought = fetched_past_commit(app)
     for _look in range(2):
         asyncio.run(consumer.reread_holes())
     consumer._expected.pop(CHANGES)  # record 40 was handed on again (and dropped again, say)
