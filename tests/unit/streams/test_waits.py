@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pytest import MonkeyPatch
+
 from p2c.control.lifecycle import Entry
 from p2c.control.waits import links, waited_on_by, waiting_for
+from p2c.streams.join import waits as join_waits
 from p2c.streams.join.waits import WaitingKeys, waited_on
 
 
@@ -47,3 +50,30 @@ def test_published_waits_meet_open_dead_letters() -> None:
         }
     ]
     assert waited_on_by([letter, closed], waits) == {"accounts.0.7": ["contacts contact-1", "contacts contact-2"]}
+
+
+def test_waits_are_kept_by_dependency_as_records_park_move_and_leave() -> None:
+    keys = WaitingKeys()
+    keys.set(b"quote-1", ["accounts:a-1", "products:p-1", "products:p-1"])  # two lines of one product
+    keys.set(b"quote-2", ["products:p-1"])
+    assert keys.published() == {"products:p-1": ["quote-1", "quote-2"], "accounts:a-1": ["quote-1"]}
+    keys.set(b"quote-1", ["products:p-2"])  # its account answered, a line changed product
+    assert keys.published() == {"products:p-1": ["quote-2"], "products:p-2": ["quote-1"]}
+    keys.set(b"quote-2", [])
+    keys.set(b"quote-1", [])
+    assert keys.published() == {} and keys.by_dependency == {} and keys.by_record == {}
+
+
+def test_published_waits_are_the_busiest_dependencies_with_the_records_waiting_longest(
+    monkeypatch: MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(join_waits, "MAX_DEPENDENCIES", 2)
+    monkeypatch.setattr(join_waits, "MAX_RECORDS", 3)
+    keys = WaitingKeys()
+    for n in range(9, -1, -1):
+        keys.set(f"contact-{n}".encode(), ["accounts:busy"] + (["accounts:second"] if n < 2 else []))
+    keys.set(b"contact-x", ["accounts:quiet"])
+    assert keys.published() == {
+        "accounts:busy": ["contact-7", "contact-8", "contact-9"],  # parked first (sorted when published)
+        "accounts:second": ["contact-0", "contact-1"],
+    }
