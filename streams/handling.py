@@ -48,28 +48,43 @@ async def in_batches(
     stream: faust.StreamT[Any],
     handle: Callable[[EventT[Any]], Awaitable[None]],
     plan: Callable[[Sequence[EventT[Any]]], None] | None = None,
+    cut: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Hand every event of ``stream`` to ``handle`` (which handles it until done), a batch at a time;
-    ``plan`` sees each batch before its events are handled."""
+    """Hand every event of ``stream`` to ``handle`` (which handles it until done), a batch at a time
+    (:func:`handle_batch`)."""
     faust_stream = cast(faust.Stream[Any], stream)  # take_events is not on StreamT
     with QuietWait(faust_stream).installed() as quiet:  # an idle agent sleeps instead of waking every 50 ms
         async for events in faust_stream.take_events(BATCH_SIZE, within=BATCH_WAIT_S):
             quiet.handed_out(events)
-            if plan is not None:
-                plan(events)
-            given_back = 0
-            for event in events:
-                if superseded(event):
-                    give_back(event)
-                    given_back += 1
-                    continue
-                with handling(event):
-                    await handle(event)
-            if given_back:
-                log.info("%d events given back undone (a rebalance or a stop took their partitions)", given_back)
+            await handle_batch(events, handle, plan, cut)
             # An agent that never awaits starves the event loop: Faust's fetcher and producer stop and the
             # worker stalls (measured: stuck after ~1,800 events). Yield once per batch.
             await asyncio.sleep(0)
+
+
+async def handle_batch(
+    events: Sequence[EventT[Any]],
+    handle: Callable[[EventT[Any]], Awaitable[None]],
+    plan: Callable[[Sequence[EventT[Any]]], None] | None = None,
+    cut: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Handle ``events`` in order; ``plan`` sees them first. Those a rebalance or a stop took are given back
+    undone, and then ``cut`` finishes what the handled ones began: a joining record holds its writes until its
+    last event of the batch, and that event may be one given back (the commit passes the handled ones)."""
+    if plan is not None:
+        plan(events)
+    given_back = 0
+    for event in events:
+        if superseded(event):
+            give_back(event)
+            given_back += 1
+            continue
+        with handling(event):
+            await handle(event)
+    if given_back:
+        log.info("%d events given back undone (a rebalance or a stop took their partitions)", given_back)
+        if cut is not None:
+            await cut()
 
 
 async def handle_until_done(

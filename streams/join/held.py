@@ -5,7 +5,8 @@ quotation, so a quote of 400 lines in one batch sent 400 quotations (80,000 line
 record is a whole target row at a version strictly newer than the record's previous ones
 (:mod:`streams.emission`), so within a batch a later write to the same target key replaces an earlier one:
 only the last is sent, when the record's last event of the batch has been handled (or dead-lettered: what
-its earlier events held is sent all the same).
+its earlier events held is sent all the same; or given back to a rebalance: what every record holds is sent
+once the batch is cut short, :func:`streams.handling.handle_batch`).
 
 Outputs before state still holds across a crash: a record's state is stored at each event, before the
 batch's writes are sent, but the batch is acknowledged only after it, so after a crash its events are read
@@ -44,6 +45,10 @@ class HeldWrites:
         for topic, target_key, value in writes:
             held.pop((topic, target_key), None)
             held[(topic, target_key)] = value
+
+    def holding(self) -> list[bytes]:
+        """The records holding writes."""
+        return list(self._held)
 
     def held(self, key: bytes) -> list[TargetWrite]:
         return [(topic, target_key, value) for (topic, target_key), value in self._held.get(key, {}).items()]

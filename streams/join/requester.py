@@ -73,7 +73,7 @@ class RequesterAgent:
         app.timer(interval=2.0)(self.recount)
 
     async def process(self, stream: faust.StreamT[Any]) -> None:
-        await in_batches(stream, self.handle, self.held.plan)
+        await in_batches(stream, self.handle, self.held.plan, self.send_every_held)
 
     async def handle(self, event: EventT[Any]) -> None:
         change_event = event.message.topic != self.answers
@@ -91,6 +91,12 @@ class RequesterAgent:
         key = event.message.key
         if key is not None and self.held.last_of_its_record(event):
             await self._send_held_until_sent(key)  # what earlier events held, if this one was dead-lettered
+
+    async def send_every_held(self) -> None:
+        """A batch cut short by a rebalance or a stop: send what its handled events hold (the last event of
+        their record was given back, and the commit passes the handled ones)."""
+        for raw_key in self.held.holding():
+            await self._send_held_until_sent(raw_key)
 
     async def _send_held(self, raw_key: bytes) -> None:
         for write in self.held.held(raw_key):
