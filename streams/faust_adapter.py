@@ -74,9 +74,10 @@
       then one removed): a partition's commit stayed at 33 for minutes with its 131 later records read,
       and the accounts at offsets 33, 34, 35 ... never reached the ERP; no jump was logged.
       The same look covers the tail: records fetched (aiokafka's position is past them) that no agent has
-      and none acked, with no later record to show the jump (a. and c. need one). Measured on the embedded
-      broker: a contact fetched and cleared as the restarted worker resumed, the last record of its
-      partition, never reached the ERP, and the partition's commit stayed below it. Seen twice, the
+      and none acked, with no later record to show the jump (a. and c. need one). Seen once in a full test
+      run on the embedded broker: a contact created just before the worker was killed, the last record of
+      its partition, never reached the ERP, and the partition's commit stayed below it (most likely fetched
+      and cleared as the restarted worker resumed: the passing runs show such jumps). Seen twice, the
       partition is sought back to its committed offset; the same tail seen again with no record of it
       handed on since is a gap in the log (as in a.).
    e. A record an agent is still retrying when a rebalance starts (the registry down, say) is given back
