@@ -64,6 +64,7 @@ from p2c.topics import (
     ERP_CUSTOMERS,
     ERP_QUOTATIONS,
     Topic,
+    entity_of,
 )
 
 os.environ.setdefault("P2C_SESSION_TIMEOUT_MS", "2000")
@@ -82,7 +83,7 @@ class Changes:
     events: list[tuple[str, bytes, bytes]] = field(default_factory=list)
 
     def add(self, topic: Topic, row: dict[str, Any]) -> dict[str, Any]:
-        entity = topic.name.rsplit(".", 1)[1]
+        entity = entity_of(topic)
         value = self.codecs[topic.name].serialize(samples.change("c", row, len(self.events) + 1, entity=entity))
         self.events.append((topic.name, str(row[samples.KEYS[entity]]).encode(), value))
         return row
@@ -145,13 +146,17 @@ def write_span(
 class Workload:
     """One flow's run: what it joins on (produced and written before the measure), what it measures."""
 
-    ahead: Changes  #: produced first; the worker must have written ``ahead_writes`` of them on ``ahead_topic``
-    ahead_writes: int
+    ahead: Changes  #: produced first: accounts (and products) to join on
+    ahead_writes: int  #: the customers the worker must have written of them before the measure
     measured: Changes  #: produced once ``ahead`` is written; their writes are the stage's rate
     target: Topic
     events: int  #: change events in ``measured`` (a quote is a header and its lines)
     writes: int  #: target keys to wait for
     complete: Complete = None
+
+    @property
+    def codecs(self) -> Codecs:
+        return self.measured.codecs
 
 
 def workload(flow: str, events: int, codecs: Codecs) -> Workload:
@@ -220,17 +225,26 @@ def pure_cost(codecs: Codecs, count: int = 3000) -> float:
 
 
 def stage_rate(
-    kafka: KafkaSettings, topic: str, events: int, tag: str, pids: list[int | None], **span: Any
+    kafka: KafkaSettings,
+    topic: str,
+    events: int,
+    tag: str,
+    pids: list[int | None],
+    work: Workload | None = None,
+    since: tuple[float, float] | None = None,
 ) -> tuple[int, int]:
     """(events/s from the first write to the last, events per CPU second of the worker processes).
 
-    ``since``: a time (s) to count from instead of the first write, with the CPU counted from then too: a
-    joining flow's first write may come well after its first events (they wait for answers)."""
-    since = span.pop("since", None)
-    cpu = sum(cpu_seconds(pid) for pid in pids) if since is None else span.pop("cpu")
-    first, last = write_span(kafka, topic, span.pop("writes", events), tag, timeout=600, **span)
+    ``work``: the target keys to wait for and when one is complete (default: ``events`` writes). ``since``:
+    (time in s, the workers' CPU seconds) to count from instead of the first write: a joining flow's first
+    write may come well after its first events (they wait for answers)."""
+    cpu = sum(cpu_seconds(pid) for pid in pids) if since is None else since[1]
+    writes, complete, codecs = (events, None, None) if work is None else (work.writes, work.complete, work.codecs)
+    first, last = write_span(kafka, topic, writes, tag, timeout=600, complete=complete, codecs=codecs)
     cpu = sum(cpu_seconds(pid) for pid in pids) - cpu
-    return round((events - 1) / max(last - (first if since is None else since), 1e-3)), round(events / max(cpu, 1e-3))
+    return round((events - 1) / max(last - (first if since is None else since[0]), 1e-3)), round(
+        events / max(cpu, 1e-3)
+    )
 
 
 def main() -> None:
@@ -290,14 +304,14 @@ def main() -> None:
                     f"worker {n}: consuming {time.monotonic() - spawned:.2f} s after spawn "
                     f"({inner.group(1) if inner else '?'} s from 'starting' to 'ready')"
                 )
-            span: dict[str, Any] = {"writes": work.writes, "complete": work.complete, "codecs": codecs}
+            since = None
             if work.ahead_writes:
                 started = time.monotonic()
                 write_span(kafka, ERP_CUSTOMERS.name, work.ahead_writes, work.ahead.tag, timeout=600)
                 say(f"{work.ahead_writes} accounts to join on written in {time.monotonic() - started:.1f} s")
-                span |= {"since": time.time(), "cpu": sum(cpu_seconds(pid) for pid in pids)}
+                since = (time.time(), sum(cpu_seconds(pid) for pid in pids))
                 work.measured.produce(kafka)
-            rate, per_cpu = stage_rate(kafka, work.target.name, work.events, tag, pids, **span)
+            rate, per_cpu = stage_rate(kafka, work.target.name, work.events, tag, pids, work, since)
             figures["p2c_events_per_s"], figures["p2c_events_per_cpu_s"] = rate, per_cpu
         say(
             f"p2c, {args.flow}: {rate} events/s, {per_cpu} events per CPU second, {args.workers} worker(s)"
