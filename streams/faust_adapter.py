@@ -172,12 +172,17 @@ def _head_hole(consumer: Any, tp: TP) -> tuple[int, int] | None:
     acked = consumer._acked.get(tp)
     if not acked:  # only acked topics have acks
         return None
+    return _undone_before(consumer, tp, min(acked))
+
+
+def _undone_before(consumer: Any, tp: TP, end: int) -> tuple[int, int] | None:
+    """``(committed, end)`` when the records from the committed offset (None, Faust's 0, counting as 0) to
+    ``end`` were never done: ``end`` is past it and the committed offset is no gap in the log."""
     committed = consumer._committed_offset.get(tp) or 0
-    head = min(acked)
     gaps = consumer._gap.get(tp)
-    if head <= committed or (gaps and gaps.at(committed)):
+    if end <= committed or (gaps and gaps.at(committed)):
         return None
-    return committed, head
+    return committed, end
 
 
 def install_commit_guard() -> None:
@@ -421,14 +426,10 @@ class FetchedHighwatersConsumer(driver.Consumer):
 
     def _tail_hole(self, tp: TP, position: int | None) -> tuple[int, int] | None:
         """``(committed, fetch position)`` when records were fetched past the committed offset and none of
-        them was acked (Faust keeps a commit at 0 as None)."""
+        them was acked."""
         if position is None or self._acked.get(tp):
             return None  # with acks, the head hole, or the commit that follows them, shows what is missing
-        committed = self._committed_offset.get(tp) or 0
-        gaps = self._gap.get(tp)
-        if position <= committed or (gaps and gaps.at(committed)):
-            return None
-        return committed, position
+        return _undone_before(self, tp, position)
 
     def _tail_read_again_in_vain(self, tp: TP, hole: tuple[int, int]) -> bool:
         """Whether ``hole`` is a tail sought back already with no record of it handed on since: then the log
