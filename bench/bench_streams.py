@@ -85,7 +85,7 @@ class Changes:
     def add(self, topic: Topic, row: dict[str, Any]) -> dict[str, Any]:
         entity = entity_of(topic)
         value = self.codecs[topic.name].serialize(samples.change("c", row, len(self.events) + 1, entity=entity))
-        self.events.append((topic.name, str(row[samples.KEYS[entity]]).encode(), value))
+        self.events.append((topic.name, samples.event_key(entity, row), value))
         return row
 
     def accounts(self, count: int) -> list[dict[str, Any]]:

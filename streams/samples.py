@@ -1,7 +1,7 @@
 """Sample change events in the Debezium envelope, for the benchmark, the tests and demos.
 
 Values are plain dicts as the Avro serializer takes them (``p2c.serde``): encode with the change topic's codec;
-key them by the row's field :data:`KEYS` names, as the sources do.
+key them with :func:`event_key`, as the Dataverse source does.
 """
 
 from __future__ import annotations
@@ -11,14 +11,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-#: change topic entity -> the field its events are keyed by (quote lines by their quote: they go with it)
-KEYS = {
-    "accounts": "accountid",
-    "contacts": "contactid",
-    "products": "productid",
-    "quotes": "quoteid",
-    "quotedetails": "_quoteid_value",
-}
+from p2c.connectors.dataverse.streams import STREAMS
+
 COUNTRIES = ("United States", "USA", "Deutschland", "United Kingdom", "", None, "France", "Denmark")
 
 
@@ -64,6 +58,12 @@ def change(
         },
         "ts_ms": now,
     }
+
+
+def event_key(entity: str, row: dict[str, Any]) -> bytes:
+    """The key the Dataverse source gives a change of ``row`` of ``entity`` (a quote line: its quote's)."""
+    stream = STREAMS[entity]
+    return str(row[stream.event_key or stream.key]).encode()
 
 
 def account_delete(n: int, version: int) -> dict[str, Any]:

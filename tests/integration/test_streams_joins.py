@@ -100,7 +100,7 @@ class Pipe:
         self.version += 1
         entity = topic.rsplit(".", 1)[1]
         value = self.codecs[topic].serialize(samples.change(op, row, self.version, entity=entity))
-        self.producer.produce(topic, key=str(row[samples.KEYS[entity]]).encode(), value=value)
+        self.producer.produce(topic, key=samples.event_key(entity, row), value=value)
         assert self.producer.flush(10) == 0
         return self.version
 
