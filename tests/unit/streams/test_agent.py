@@ -257,8 +257,9 @@ def batch_of(agent: RequesterAgent, key: bytes, inputs: list[tuple[str, bytes]],
     ]
 
 
-def sent_keys(agent: RequesterAgent) -> list[bytes]:
-    return [c.kwargs["key"] for t in agent.targets.values() for c in t.send.await_args_list]  # type: ignore[attr-defined]
+def sent(agent: RequesterAgent) -> list[dict[str, Any]]:
+    """The arguments of every send to the agent's targets, in order."""
+    return [c.kwargs for t in agent.targets.values() for c in t.send.await_args_list]  # type: ignore[attr-defined]
 
 
 ACCOUNT_NUMBER = Answer("accounts", "a-1", Versioned(40, {"number": "ACC-1"})).encode()
@@ -277,7 +278,7 @@ def test_a_joining_records_writes_in_one_batch_are_sent_once_the_last_per_target
     ]
     # one batch, handled as in_batches hands it on (Faust's test context does not feed an agent of several topics)
     loop.run_until_complete(handle_batch(batch_of(requester, b"c-1", inputs, 0), requester.handle, requester.held.plan))
-    sends = [c.kwargs for t in requester.targets.values() for c in t.send.await_args_list]  # type: ignore[attr-defined]
+    sends = sent(requester)
     assert [s["key"] for s in sends] == [b"usmf|CON-1"]  # one write, not one per event
     assert json.loads(sends[0]["value"])["record"]["FirstName"] == "Augusta"
     assert requester.counters.written == 1
@@ -291,7 +292,7 @@ def test_a_joining_records_writes_in_one_batch_are_sent_once_the_last_per_target
     ]
     batch = batch_of(requester, b"c-2", inputs2, 10)
     loop.run_until_complete(handle_batch(batch, requester.handle, requester.held.plan))
-    assert sent_keys(requester) == [b"usmf|CON-1", b"usmf|CON-2"]
+    assert [s["key"] for s in sent(requester)] == [b"usmf|CON-1", b"usmf|CON-2"]
     assert requester.counters.dead_lettered == 1 and requester.counters.written == 2
 
 
@@ -312,7 +313,7 @@ def test_a_batch_cut_short_by_a_rebalance_sends_what_its_handled_events_hold(
         event.message.generation_id = 7
     batch[-1].message.generation_id = 6  # fetched before the rebalance that began while the batch ran
     loop.run_until_complete(handle_batch(batch, requester.handle, requester.held.plan, requester.send_every_held))
-    sends = [c.kwargs for t in requester.targets.values() for c in t.send.await_args_list]  # type: ignore[attr-defined]
+    sends = sent(requester)
     assert [s["key"] for s in sends] == [b"usmf|CON-1"]
     assert json.loads(sends[0]["value"])["record"]["LastName"] == "Lovelace"  # the last event was not handled
     assert requester.held.holding() == []
