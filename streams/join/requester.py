@@ -1,8 +1,9 @@
 """The thin agent of a flow that joins: its change topics and its answer topic in, writes and subscriptions out.
 
 Per event, one at a time per partition: decode (Avro change, or a JSON answer), call the flow's pure logic
-with the record's state from the table, send the subscriptions it now needs and the unsubscriptions it no
-longer needs, send the writes, store the new state. The state table is keyed by the requester key, like
+with the record's state, send the subscriptions it now needs and the unsubscriptions it no longer needs, and
+hold the writes and the new state; at the record's last event of the batch, store the state and send the
+writes (:mod:`streams.join.held`). The state table is keyed by the requester key, like
 every topic the agent reads, so a record's state, its changes and its answers all live on one worker.
 
 A RecordError dead-letters the event's original bytes to ``p2c.dlq.<flow>`` (an answer too: ``p2c dlq
@@ -27,7 +28,7 @@ from p2c.failures import POLICY
 from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.agents.base import NOTHING_NEW, TOMBSTONE
 from p2c.streams.counters import FlowCounters, ParkedGauge
-from p2c.streams.faust_adapter import started_consumer
+from p2c.streams.faust_adapter import handling, started_consumer
 from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
@@ -106,7 +107,9 @@ class RequesterAgent:
             self.counters.written += 1
 
     async def _send_held_until_sent(self, raw_key: bytes) -> None:
-        """Held writes are never dropped: a send that fails is tried again, with a doubling delay."""
+        """Store the record's held state, then send its held writes. Held writes are never dropped: a send
+        that fails is tried again, with a doubling delay."""
+        self._store_held_state(raw_key)
         delay = POLICY.first_delay
         while True:
             try:
@@ -130,7 +133,7 @@ class RequesterAgent:
             return
         key = decode_key(msg.key)
         assert key is not None
-        before = codec.loads(self.state.get(msg.key))
+        before = codec.loads(self._stored(msg.key))
         if msg.topic == self.answers:
             step = self.flow.on_answer(before, Answer.decode(msg.value))
         else:
@@ -143,9 +146,10 @@ class RequesterAgent:
         for sub in subscriptions(before, step, self.answers, key):
             await self.providers[sub.join].subscriptions.send(key=sub.dep.encode(), value=sub.encode())
         self.held.hold(msg.key, encoded)
+        self._store(event, before, step, self._account(msg.key, before, step, msg.topic != self.answers))
         if self.held.last_of_its_record(event):
+            self._store_held_state(msg.key)
             await self._send_held(msg.key)
-        self._store(msg.key, before, step, self._account(msg.key, before, step, msg.topic != self.answers))
 
     def _account(self, raw_key: bytes, before: State | None, step: Step, change_event: bool) -> int:
         """Count the outcome of the change events the record holds; returns how many still wait.
@@ -166,7 +170,15 @@ class RequesterAgent:
                 self.counters.skip(step.skipped or NOTHING_NEW, pending)
         return 0
 
-    def _store(self, raw_key: bytes, before: State | None, step: Step, pending: int = 0) -> None:
+    def _stored(self, raw_key: bytes) -> bytes | None:
+        """The record's state as its last event left it: held in this batch, else in the table."""
+        held = self.held.state(raw_key)
+        return self.state.get(raw_key) if held is None else held[0]
+
+    def _store(self, event: EventT[Any], before: State | None, step: Step, pending: int = 0) -> None:
+        """Hold the record's new state until its last event of the batch (:mod:`streams.join.held`)."""
+        raw_key = event.message.key
+        assert raw_key is not None
         state = None if step.state is None else {**step.state, "waiting_on": step.waiting_on}
         if state is not None:
             if pending:
@@ -175,11 +187,24 @@ class RequesterAgent:
                 state.pop("pending", None)
         if state is None:
             if before is not None:
-                self.state.pop(raw_key, None)
+                self.held.hold_state(raw_key, None, event)
         elif state != before:
-            self.state[raw_key] = codec.dumps(state)
+            self.held.hold_state(raw_key, codec.dumps(state), event)
         self.gauge.set(raw_key, step.waiting_on, pending)
         self.waits.set(raw_key, waited_on(state) if step.waiting_on else ())
+
+    def _store_held_state(self, raw_key: bytes) -> None:
+        """Write the record's held state to the table, its changelog record to the partition of the event
+        that left it."""
+        held = self.held.take_state(raw_key)
+        if held is None:
+            return
+        stored, event = held
+        with handling(event):
+            if stored is None:
+                self.state.pop(raw_key, None)
+            else:
+                self.state[raw_key] = stored
 
     async def recount(self) -> None:
         """After a rebalance: count the parked records of the partitions this worker now owns."""
@@ -194,8 +219,10 @@ class RequesterAgent:
         before = dict(self.gauge.parked)
         self.gauge.clear()
         self.waits.clear()
-        for raw_key, value in list(self.state.items()):
-            if (murmur2(raw_key) & 0x7FFFFFFF) % self.partitions in assigned:
+        states = dict(self.state.items())
+        states.update(self.held.states())  # a batch cut short by this rebalance may not have stored them yet
+        for raw_key, value in states.items():
+            if value is not None and (murmur2(raw_key) & 0x7FFFFFFF) % self.partitions in assigned:
                 state = codec.loads(value) or {}
                 self.gauge.set(raw_key, state.get("waiting_on"), int(state.get("pending", 0)))
                 self.waits.set(raw_key, waited_on(state) if state.get("waiting_on") else ())

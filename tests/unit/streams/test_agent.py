@@ -240,8 +240,8 @@ def requester(loop: asyncio.AbstractEventLoop) -> Iterator[RequesterAgent]:
     for join in agent.providers.values():
         join.subscriptions.send = AsyncMock()  # type: ignore[method-assign]
     agent.dlq.send = AsyncMock()  # type: ignore[method-assign]
-    agent.state.send_changelog = lambda partition, key, value, *a: MagicMock(  # type: ignore[method-assign]
-        message=MagicMock(partition=partition)
+    agent.state.send_changelog = MagicMock(  # type: ignore[method-assign]
+        side_effect=lambda partition, key, value, *a: MagicMock(message=MagicMock(partition=partition))
     )
     yield agent
     thread_loop = faust_adapter.consumer_thread_loop(app)
@@ -260,6 +260,11 @@ def batch_of(agent: RequesterAgent, key: bytes, inputs: list[tuple[str, bytes]],
 def sent(agent: RequesterAgent) -> list[dict[str, Any]]:
     """The arguments of every send to the agent's targets, in order."""
     return [c.kwargs for t in agent.targets.values() for c in t.send.await_args_list]  # type: ignore[attr-defined]
+
+
+def changelog(agent: RequesterAgent) -> list[tuple[int, bytes]]:
+    """The partition and key of every changelog record of the agent's state table, in order."""
+    return [(c.args[0], c.args[1]) for c in agent.state.send_changelog.call_args_list]  # type: ignore[attr-defined]
 
 
 ACCOUNT_NUMBER = Answer("accounts", "a-1", Versioned(40, {"number": "ACC-1"})).encode()
@@ -282,6 +287,9 @@ def test_a_joining_records_writes_in_one_batch_are_sent_once_the_last_per_target
     assert [s["key"] for s in sends] == [b"usmf|CON-1"]  # one write, not one per event
     assert json.loads(sends[0]["value"])["record"]["FirstName"] == "Augusta"
     assert requester.counters.written == 1
+    # the state too: each event read the one its previous event left, and only the last was stored
+    assert changelog(requester) == [(0, b"c-1")]
+    assert json.loads(requester.state[b"c-1"])["change"]["after"]["firstname"] == "Augusta"
 
     # a record whose last event of the batch is dead-lettered still sends what its earlier events held
     row2 = {**CONTACT, "contactid": "c-2", "msdynce_contactnumber": "CON-2"}
@@ -316,4 +324,7 @@ def test_a_batch_cut_short_by_a_rebalance_sends_what_its_handled_events_hold(
     sends = sent(requester)
     assert [s["key"] for s in sends] == [b"usmf|CON-1"]
     assert json.loads(sends[0]["value"])["record"]["LastName"] == "Lovelace"  # the last event was not handled
+    # the state the handled events left is stored (the commit passes them), to the partition of the last one
+    assert changelog(requester) == [(0, b"c-1")]
+    assert json.loads(requester.state[b"c-1"])["change"]["after"]["lastname"] == "Lovelace"
     assert requester.held.holding() == []

@@ -29,3 +29,17 @@ def test_a_later_write_to_a_target_key_replaces_the_held_one_and_others_are_kept
     for write in held.held(b"q-1"):
         held.sent(b"q-1", write)
     assert held.held(b"q-1") == [] and held.held(b"q-2") == [("quotations", b"usmf|Q2", b"v1")]
+
+
+def test_a_records_state_is_held_until_taken_the_latest_of_the_batch_and_a_removal_too() -> None:
+    held = HeldWrites()
+    first, second, third = event(b"q-1"), event(b"q-1"), event(b"q-2")
+    assert held.state(b"q-1") is None  # nothing held: the table has the latest
+    held.hold_state(b"q-1", b'{"v": 1}', first)
+    held.hold_state(b"q-1", b'{"v": 2}', second)
+    held.hold_state(b"q-2", None, third)  # the record is gone
+    assert held.state(b"q-1") == (b'{"v": 2}', second)
+    assert held.states() == {b"q-1": b'{"v": 2}', b"q-2": None}
+    assert sorted(held.holding()) == [b"q-1", b"q-2"]
+    assert held.take_state(b"q-1") == (b'{"v": 2}', second)
+    assert held.take_state(b"q-1") is None and held.states() == {b"q-2": None}
