@@ -44,16 +44,19 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from p2c import flows, schemas
 from p2c.admin import ensure_topics
 from p2c.broker import EmbeddedBroker
+from p2c.offsets import end_offsets
 from p2c.process import ManagedProcess, free_port, http_ok, p2c_command
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
 from p2c.streams import loader, samples
 from p2c.streams.flow import MappingFlow
+from p2c.streams.settings import APP_ID
 from p2c.topics import (
     CRM_ACCOUNTS,
     CRM_CONTACTS,
@@ -224,6 +227,18 @@ def pure_cost(codecs: Codecs, count: int = 3000) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
+def internal_records(kafka: KafkaSettings) -> dict[str, int]:
+    """Records in each topic of the streams app's own (its tables' changelogs, its join messages), by the
+    topic's name without the app id: what the worker wrote besides the target writes, ahead workload included."""
+    prefix = f"{APP_ID}-"
+    admin = AdminClient(kafka.librdkafka())
+    own = sorted(t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix))
+    counts: dict[str, int] = {}
+    for (topic, _partition), end in end_offsets(kafka, own).items():
+        counts[topic.removeprefix(prefix)] = counts.get(topic.removeprefix(prefix), 0) + end
+    return counts
+
+
 def stage_rate(
     kafka: KafkaSettings,
     topic: str,
@@ -317,6 +332,8 @@ def main() -> None:
             f"p2c, {args.flow}: {rate} events/s, {per_cpu} events per CPU second, {args.workers} worker(s)"
             f"  {conditions()}"
         )
+        figures["internal_records"] = internal_records(kafka)
+        say(f"records in the workers' own topics (changelogs, join messages): {figures['internal_records']}")
 
         def compared(name: str, script: str, group_option: str) -> tuple[int, int]:
             """Events/s and events per CPU second of another stage doing the same work on the same events."""
