@@ -6,10 +6,10 @@ co-partitioned with; all keys are UTF-8 ids, all values JSON)::
     <app id>-join-<dep>-subscriptions   key: dependency id   partitions of the dependency's change topic
     <app id>-<flow>-answers             key: requester key   partitions of the requester's change topic
 
-Tables (in memory, rebuilt from their changelogs; keyed like the topics their agent reads)::
+Tables (in memory, rebuilt from their changelogs; each record in the partition of the dependency)::
 
     join-<dep>-values       dependency id -> {"version", "value"}      (the provider's current value)
-    join-<dep>-subscribers  dependency id -> [[answer topic, requester key], ...]
+    join-<dep>-subscribers  dependency id \0 answer topic \0 requester key -> b"1"  (streams.join.subscribers)
 
 A ProviderAgent reads the dependency's change topic and its subscription topic together: both are keyed
 by the dependency id, so one worker owns an id's value, its subscribers and every message about it. One
@@ -32,6 +32,7 @@ from p2c.streams.counters import FlowCounters
 from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.core import DependencySpec, ProviderStep, Subscription, Versioned, on_change, on_subscription
+from p2c.streams.join.subscribers import Subscribers
 from p2c.topics import dead_letter
 
 log = logging.getLogger("p2c.streams")
@@ -50,8 +51,9 @@ class ProviderAgent:
         self.subscription_topic = spec.subscription_topic(app.conf.id)
         self.subscriptions = app.topic(self.subscription_topic, partitions=partitions, internal=True)
         self.values = app.Table(f"join-{spec.name}-values", partitions=partitions, key_type=bytes, value_type=bytes)
-        self.subscribers = app.Table(
-            f"join-{spec.name}-subscribers", partitions=partitions, key_type=bytes, value_type=bytes
+        self.subscribers = Subscribers(
+            app.Table(f"join-{spec.name}-subscribers", partitions=partitions, key_type=bytes, value_type=bytes),
+            lambda: app.consumer_generation_id,
         )
         self._replies: dict[str, Any] = {}
         # its dead letters go with the flow of the change topic it reads (products: the CRM's products echo)
@@ -87,19 +89,16 @@ class ProviderAgent:
         try:
             if change is None:
                 sub = Subscription.decode(msg.value)
-                step = on_subscription(self._current(msg.key), self._subscribers(msg.key), sub)
+                step = on_subscription(self._current(msg.key), sub)
             else:
                 dep, new = self.spec.extract(change, key)
-                step = on_change(self.spec.name, dep, self._current(msg.key), self._subscribers(msg.key), new)
+                step = on_change(self.spec.name, dep, self._current(msg.key), self.subscribers.of(msg.key), new)
         except (ValueError, KeyError, TypeError) as exc:  # a malformed message: it will not get better
             raise RecordError(f"not a {self.spec.name} join message: {exc}", record_key=key) from exc
         await self._apply(msg.key, step)
 
     def _current(self, key: bytes) -> Versioned | None:
         return Versioned.of(codec.loads(self.values.get(key)))
-
-    def _subscribers(self, key: bytes) -> frozenset[tuple[str, str]]:
-        return frozenset((topic, who) for topic, who in codec.loads(self.subscribers.get(key)) or [])
 
     async def _apply(self, key: bytes, step: ProviderStep) -> None:
         for topic, who, answer in step.replies:
@@ -109,12 +108,7 @@ class ProviderAgent:
         value = None if step.current is None else codec.dumps(step.current.as_json())
         if value is not None and self.values.get(key) != value:
             self.values[key] = value
-        subscribers = codec.dumps(sorted(step.subscribers)) if step.subscribers else None
-        if subscribers != self.subscribers.get(key):
-            if subscribers is None:
-                self.subscribers.pop(key, None)
-            else:
-                self.subscribers[key] = subscribers
+        self.subscribers.apply(key, step)
 
 
 def provider(app: faust.App, spec: DependencySpec, codecs: Codecs, partitions: int) -> ProviderAgent:

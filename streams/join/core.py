@@ -17,6 +17,7 @@ harmless; answers are idempotent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,15 +114,25 @@ Reply = tuple[str, str, Answer]  # (topic, key, answer)
 
 @dataclass(frozen=True)
 class ProviderStep:
-    """What the provider stores for a dependency id after one input, and the answers it sends."""
+    """What the provider stores for a dependency id after one input, and the answers it sends.
+
+    The subscribers change by one at most, so a step names the change, not the whole set: a dependency
+    followed by 20,000 quotes costs a subscription no more than one followed by one (issue 12).
+    """
 
     current: Versioned | None
-    subscribers: frozenset[Subscriber]
     replies: list[Reply]
+    subscribed: Subscriber | None = None
+    unsubscribed: Subscriber | None = None
+
+    def applied(self, subscribers: AbstractSet[Subscriber]) -> frozenset[Subscriber]:
+        """``subscribers`` after this step."""
+        added = {self.subscribed} if self.subscribed else set()
+        return frozenset((subscribers | added) - {self.unsubscribed})
 
 
 def on_change(
-    join: str, dep: str, current: Versioned | None, subscribers: frozenset[Subscriber], new: Versioned
+    join: str, dep: str, current: Versioned | None, subscribers: AbstractSet[Subscriber], new: Versioned
 ) -> ProviderStep:
     """A dependency changed: keep the newest version and answer every subscriber.
 
@@ -136,20 +147,21 @@ def on_change(
     """
     if current is not None and not new.newer_than(current):
         answer = Answer(join, dep, current)
-        return ProviderStep(current, subscribers, [(topic, key, answer) for topic, key in sorted(subscribers)])
+        return ProviderStep(current, [(topic, key, answer) for topic, key in sorted(subscribers)])
     if current is not None and new.value == current.value:
-        return ProviderStep(current, subscribers, [])
+        return ProviderStep(current, [])
     answer = Answer(join, dep, new)
-    return ProviderStep(new, subscribers, [(topic, key, answer) for topic, key in sorted(subscribers)])
+    return ProviderStep(new, [(topic, key, answer) for topic, key in sorted(subscribers)])
 
 
-def on_subscription(current: Versioned | None, subscribers: frozenset[Subscriber], sub: Subscription) -> ProviderStep:
-    """A requester subscribes (answered at once when the value is known) or unsubscribes."""
+def on_subscription(current: Versioned | None, sub: Subscription) -> ProviderStep:
+    """A requester subscribes (answered at once when the value is known) or unsubscribes. Subscribing twice,
+    or unsubscribing a key that never subscribed, is harmless."""
     who = (sub.reply_to, sub.key)
     if not sub.active:
-        return ProviderStep(current, subscribers - {who}, [])
+        return ProviderStep(current, [], unsubscribed=who)
     replies = [] if current is None else [(sub.reply_to, sub.key, Answer(sub.join, sub.dep, current))]
-    return ProviderStep(current, subscribers | {who}, replies)
+    return ProviderStep(current, replies, subscribed=who)
 
 
 # ---- the requester's side: which dependencies a record follows, and the answers it holds -----------------

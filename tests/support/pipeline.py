@@ -197,7 +197,7 @@ class Pipeline:
             subs = frozenset((t, k) for t, k in self._get(subscribers, key) or [])
             step: ProviderStep
             if topic == self.subscription_topic(spec.name):
-                step = on_subscription(current, subs, value)
+                step = on_subscription(current, value)
             else:
                 dep, new = spec.extract(value, key)
                 step = on_change(spec.name, dep, current, subs, new)
@@ -205,7 +205,7 @@ class Pipeline:
                 for reply_to, who, answer in step.replies:
                     self.send(reply_to, who, answer)
             self._put(values, key, None if step.current is None else step.current.as_json())
-            self._put(subscribers, key, sorted(step.subscribers) or None)
+            self._put(subscribers, key, sorted(step.applied(subs)) or None)
 
         return consume
 
