@@ -20,9 +20,9 @@ The quotes flow itself skips an orphan delete (:meth:`streams.quotes.QuotesFlow.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -32,7 +32,7 @@ from p2c import topics
 from p2c.errors import RecordError
 from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.counters import FlowCounters
-from p2c.streams.handling import handle_until_done
+from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.quotes import LINE, QUOTE, is_orphan_delete
 
@@ -78,27 +78,23 @@ class LineIndexAgents:
         app.agent(self.index_topic, name=f"streams.{flow}.line-index", concurrency=1)(self.index)
 
     async def feed(self, stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            await self._until_done(event, self._feed_once)
+        await in_batches(stream, lambda event: self._until_done(event, self._feed_once))
 
     async def index(self, stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            await self._until_done(event, self._index_once)
+        await in_batches(stream, lambda event: self._until_done(event, self._index_once))
 
-    async def _until_done(self, event: EventT[Any], once: Any) -> None:
+    async def _until_done(self, event: EventT[Any], once: Callable[[EventT[Any]], Awaitable[None]]) -> None:
         component = f"streams.{self.flow}.line-index"
         await handle_until_done(event, once, flow=self.flow, dlq=self.dlq, counters=self.counters, component=component)
 
     async def _feed_once(self, event: EventT[Any]) -> None:
         msg = event.message
         if msg.value is None:
-            await asyncio.sleep(0)
             return
         key = decode_key(msg.key)
         change = await deserialize_off_loop(self.codecs[self.lines_topic], msg.value, key)
         entry = entry_for(change, key)
         if entry is None or self._sent.get(entry[0]) == entry[1].get("quote", "orphan"):
-            await asyncio.sleep(0)
             return
         line, value = entry
         await self.index_topic.send(key=line.encode(), value=codec.dumps(value))
@@ -111,14 +107,12 @@ class LineIndexAgents:
     async def _index_once(self, event: EventT[Any]) -> None:
         msg = event.message
         if msg.value is None or msg.key is None:
-            await asyncio.sleep(0)
             return
         line = decode_key(msg.key)
         entry = codec.loads(msg.value)
         if "quote" in entry:
             if self.table.get(msg.key) != entry["quote"].encode():
                 self.table[msg.key] = entry["quote"].encode()
-            await asyncio.sleep(0)
             return
         quote = self.table.get(msg.key)
         if quote is None:
