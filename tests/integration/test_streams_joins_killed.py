@@ -8,29 +8,22 @@ worker reads the batch again from the committed offset; every quotation must end
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from p2c import schemas
 from p2c.serde import Codecs
 from p2c.settings import KafkaSettings
 from p2c.streams import samples
 from p2c.topics import CRM_ACCOUNTS, CRM_PRODUCTS, CRM_QUOTEDETAILS, CRM_QUOTES, ERP_QUOTATIONS, entity_of
-from tests.integration.test_streams_joins import TOPICS, Pipe, account, lines_of, tag
+from tests.integration import test_streams_joins as joins
+from tests.integration.test_streams_joins import Pipe, account, lines_of, tag
 from tests.support.workers import Workers
 
 QUOTES, LINES = 300, 5
 
 
-@pytest.fixture(scope="module")
-def codecs(registry_url: str) -> Iterator[Codecs]:
-    with SchemaRegistryClient({"url": registry_url}) as client:
-        for topic in TOPICS:
-            client.register_schema(topic.subject, Schema(schemas.text(topic.name), "AVRO"))
-        yield Codecs(client)
+codecs = joins.codecs  # the same fixture: every topic of the joins registered
 
 
 @pytest.mark.slow
