@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
@@ -66,6 +66,7 @@ from p2c.topics import (
     ERP_CONTACTPERSONS,
     ERP_CUSTOMERS,
     ERP_QUOTATIONS,
+    QUOTE_LINE_INDEX,
     Topic,
     entity_of,
 )
@@ -227,6 +228,33 @@ def pure_cost(codecs: Codecs, count: int = 3000) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
+def read_topics(kafka: KafkaSettings) -> list[str]:
+    """Every topic the streams app's consumer group reads: the flows' change topics, its join messages, the
+    quote line index (not its changelogs: those are read at recovery only)."""
+    own = AdminClient(kafka.librdkafka()).list_topics(timeout=10).topics
+    joins = [t for t in own if t.startswith(f"{APP_ID}-") and not t.endswith("-changelog")]
+    return [t.name for t in flows.SOURCE_TOPICS] + joins + [QUOTE_LINE_INDEX.name]
+
+
+def settled_at(kafka: KafkaSettings, timeout: float = 600.0) -> float:
+    """The time (s) at which the streams group had committed every record of every topic it reads: the work
+    behind the target writes done too (join subscriptions, the line index). Commits come every second or so,
+    so this is up to a commit interval late."""
+    consumer = Consumer(kafka.librdkafka() | {"group.id": APP_ID, "enable.auto.commit": False})
+    deadline = time.monotonic() + timeout
+    try:
+        ends = {tp: end for tp, end in end_offsets(kafka, read_topics(kafka)).items() if end > 0}
+        wanted = [TopicPartition(topic, partition) for topic, partition in ends]
+        while time.monotonic() < deadline:
+            committed = consumer.committed(wanted, timeout=10)
+            if all(tp.offset >= ends[(tp.topic, tp.partition)] for tp in committed):
+                return time.time()
+            time.sleep(0.2)
+        raise SystemExit(f"the streams group had not committed every record after {timeout:.0f} s")
+    finally:
+        consumer.close()
+
+
 def internal_records(kafka: KafkaSettings) -> dict[str, int]:
     """Records in each topic of the streams app's own (its tables' changelogs, its join messages), by the
     topic's name without the app id: what the worker wrote besides the target writes, ahead workload included."""
@@ -328,10 +356,20 @@ def main() -> None:
                 work.measured.produce(kafka)
             rate, per_cpu = stage_rate(kafka, work.target.name, work.events, tag, pids, work, since)
             figures["p2c_events_per_s"], figures["p2c_events_per_cpu_s"] = rate, per_cpu
+            if since is not None:  # a joining flow: its subscriptions may still be handled after its writes
+                settled = settled_at(kafka)
+                cpu = sum(cpu_seconds(pid) for pid in pids) - since[1]
+                figures["settled_events_per_s"] = round(work.events / max(settled - since[0], 1e-3))
+                figures["settled_events_per_cpu_s"] = round(work.events / max(cpu, 1e-3))
         say(
             f"p2c, {args.flow}: {rate} events/s, {per_cpu} events per CPU second, {args.workers} worker(s)"
             f"  {conditions()}"
         )
+        if "settled_events_per_s" in figures:
+            say(
+                f"p2c, {args.flow}, until every topic the worker reads was committed: "
+                f"{figures['settled_events_per_s']} events/s, {figures['settled_events_per_cpu_s']} per CPU second"
+            )
         figures["internal_records"] = internal_records(kafka)
         say(f"records in the workers' own topics (changelogs, join messages): {figures['internal_records']}")
 
