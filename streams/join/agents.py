@@ -23,12 +23,14 @@ import logging
 from typing import Any
 
 import faust
+from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
 from p2c.errors import RecordError
 from p2c.flows import flow_of_source
 from p2c.serde import Codecs, decode_key, deserialize_off_loop
 from p2c.streams.counters import FlowCounters
+from p2c.streams.faust_adapter import started_consumer
 from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.core import DependencySpec, ProviderStep, Subscription, Versioned, on_change, on_subscription
@@ -56,6 +58,7 @@ class ProviderAgent:
             lambda: app.consumer_generation_id,
         )
         self._replies: dict[str, Any] = {}
+        self._owned: tuple[object, frozenset[int]] = (None, frozenset())  # (consumer generation, partitions)
         # its dead letters go with the flow of the change topic it reads (products: the CRM's products echo)
         self.flow = flow_of_source(spec.topic)
         self.dlq = app.topic(dead_letter(self.flow).name)
@@ -99,6 +102,23 @@ class ProviderAgent:
 
     def _current(self, key: bytes) -> Versioned | None:
         return Versioned.of(codec.loads(self.values.get(key)))
+
+    def owned_value(self, dep: str) -> Versioned | None:
+        """``dep``'s current value when this worker owns its partition (None: another worker does, or the value
+        is not known yet). A standby copy of a partition (Faust keeps one of another worker's) may lag: never
+        read."""
+        key = dep.encode()
+        if (murmur2(key) & 0x7FFFFFFF) % self.partitions not in self._owned_partitions():
+            return None
+        return self._current(key)
+
+    def _owned_partitions(self) -> frozenset[int]:
+        generation = self.app.consumer_generation_id
+        if self._owned[0] != generation:
+            consumer = started_consumer(self.app)
+            assigned = consumer.assignment() if consumer is not None else set()
+            self._owned = (generation, frozenset(tp.partition for tp in assigned if tp.topic == self.spec.topic))
+        return self._owned[1]
 
     async def _apply(self, key: bytes, step: ProviderStep) -> None:
         for topic, who, answer in step.replies:

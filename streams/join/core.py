@@ -7,7 +7,9 @@ co-partitioned with the dependency's change topic. The *provider* that owns that
 tables keyed by the dependency id: its current :class:`Versioned` value and its subscribers. It answers a
 new subscriber at once when it knows the value, and every subscriber whenever the value changes. Answers
 go to the requester's answer topic keyed by the requester key, so they reach the partition (and the
-worker) that holds the requester's state, which re-examines the parked record. Nothing polls.
+worker) that holds the requester's state, which re-examines the parked record. Nothing polls. A requester
+on the worker that owns the dependency's partition reads the value there instead of waiting for the answer,
+and names the version it holds in its subscription (:attr:`Subscription.known`).
 
 Order and duplicates: every value carries the dependency's source version; the provider keeps the newest
 and a requester never lets an older answer replace a newer one (:func:`accept`). Subscribing twice is
@@ -72,23 +74,37 @@ class Versioned:
 
 @dataclass(frozen=True)
 class Subscription:
-    """``key`` (of the requester whose answers go to ``reply_to``) starts or stops following ``dep``."""
+    """``key`` (of the requester whose answers go to ``reply_to``) starts or stops following ``dep``.
+
+    ``known``: the version of ``dep`` the requester already holds (it read it from a provider on its own
+    worker): the provider answers it only with a newer one.
+    """
 
     join: str
     dep: str
     reply_to: str
     key: str
     active: bool = True
+    known: int | None = None
 
     def encode(self) -> bytes:
-        return codec.dumps(
-            {"join": self.join, "dep": self.dep, "reply_to": self.reply_to, "key": self.key, "active": self.active}
-        )
+        doc = {"join": self.join, "dep": self.dep, "reply_to": self.reply_to, "key": self.key, "active": self.active}
+        if self.known is not None:
+            doc["known"] = self.known
+        return codec.dumps(doc)
 
     @classmethod
     def decode(cls, data: bytes) -> Subscription:
         doc = codec.loads(data)
-        return cls(doc["join"], doc["dep"], doc["reply_to"], doc["key"], bool(doc["active"]))
+        known = doc.get("known")
+        return cls(
+            doc["join"],
+            doc["dep"],
+            doc["reply_to"],
+            doc["key"],
+            bool(doc["active"]),
+            None if known is None else int(known),
+        )
 
 
 @dataclass(frozen=True)
@@ -155,13 +171,14 @@ def on_change(
 
 
 def on_subscription(current: Versioned | None, sub: Subscription) -> ProviderStep:
-    """A requester subscribes (answered at once when the value is known) or unsubscribes. Subscribing twice,
-    or unsubscribing a key that never subscribed, is harmless."""
+    """A requester subscribes (answered at once when the value is known, unless it holds that version already)
+    or unsubscribes. Subscribing twice, or unsubscribing a key that never subscribed, is harmless."""
     who = (sub.reply_to, sub.key)
     if not sub.active:
         return ProviderStep(current, [], unsubscribed=who)
-    replies = [] if current is None else [(sub.reply_to, sub.key, Answer(sub.join, sub.dep, current))]
-    return ProviderStep(current, replies, subscribed=who)
+    if current is None or (sub.known is not None and current.version <= sub.known):
+        return ProviderStep(current, [], subscribed=who)
+    return ProviderStep(current, [(sub.reply_to, sub.key, Answer(sub.join, sub.dep, current))], subscribed=who)
 
 
 # ---- the requester's side: which dependencies a record follows, and the answers it holds -----------------

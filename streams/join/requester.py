@@ -16,6 +16,7 @@ rebalance they are recounted from the table.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ from p2c.streams.faust_adapter import handling, started_consumer
 from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
-from p2c.streams.join.core import Answer, State, Step, subscriptions
+from p2c.streams.join.core import Answer, State, Step, accept, follows, subscription_changes, subscriptions
 from p2c.streams.join.held import HeldWrites
 from p2c.streams.join.waits import WaitingKeys, waited_on
 from p2c.topics import dead_letter
@@ -139,17 +140,45 @@ class RequesterAgent:
         else:
             change = await deserialize_off_loop(self.codecs[msg.topic], msg.value, key)
             step = self.flow.on_change(msg.topic, before, change, key)
+        step, known = self._answered_here(before, step)
         encoded = [
             (topic, w.key.encode(), await serialize_off_loop(self.codecs[topic], w.value, key))
             for topic, w in step.writes
         ]
         for sub in subscriptions(before, step, self.answers, key):
+            if sub.active and (sub.join, sub.dep) in known:
+                sub = dataclasses.replace(sub, known=known[(sub.join, sub.dep)])
             await self.providers[sub.join].subscriptions.send(key=sub.dep.encode(), value=sub.encode())
         self.held.hold(msg.key, encoded)
         self._store(event, before, step, self._account(msg.key, before, step, msg.topic != self.answers))
         if self.held.last_of_its_record(event):
             self._store_held_state(msg.key)
             await self._send_held(msg.key)
+
+    def _answered_here(self, before: State | None, step: Step) -> tuple[Step, dict[tuple[str, str], int]]:
+        """Answer the dependencies ``step`` starts to follow from this worker's own providers, where it owns
+        their partitions (with one worker, always): the record is written now, and the subscription it sends
+        names the version it holds, so the provider answers only with a newer one. Saves an answer message, an
+        event and a state record per dependency; the others are answered through the topics, as before.
+
+        Returns the step with the answers applied (the writes of every step in order: held, the last per
+        target key is sent) and the versions held, by (join, dependency)."""
+        known: dict[tuple[str, str], int] = {}
+        if step.resubscribe or step.state is None:  # a replay subscribes again to be answered again
+            return step, known
+        writes = list(step.writes)
+        for join, dep in subscription_changes(follows(before), follows(step.state))[0]:
+            provider = self.providers.get(join)
+            current = provider.owned_value(dep) if provider is not None else None
+            if current is None or step.state is None:
+                continue
+            answer = Answer(join, dep, current)
+            if not accept(step.state.get("resolved", {}), follows(step.state), answer):
+                continue
+            step = self.flow.on_answer(step.state, answer)
+            writes += step.writes
+            known[(join, dep)] = current.version
+        return dataclasses.replace(step, writes=writes), known
 
     def _account(self, raw_key: bytes, before: State | None, step: Step, change_event: bool) -> int:
         """Count the outcome of the change events the record holds; returns how many still wait.

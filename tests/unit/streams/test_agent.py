@@ -21,7 +21,8 @@ from p2c.streams import faust_adapter, samples
 from p2c.streams.agents import FlowAgent, load_templates, register
 from p2c.streams.app import create_app
 from p2c.streams.handling import handle_batch
-from p2c.streams.join.core import Answer, Versioned
+from p2c.streams.join import codec
+from p2c.streams.join.core import Answer, Subscription, Versioned
 from p2c.streams.join.requester import RequesterAgent
 from p2c.streams.settings import StreamsSettings
 
@@ -328,3 +329,36 @@ def test_a_batch_cut_short_by_a_rebalance_sends_what_its_handled_events_hold(
     assert changelog(requester) == [(0, b"c-1")]
     assert json.loads(requester.state[b"c-1"])["change"]["after"]["lastname"] == "Lovelace"
     assert requester.held.holding() == []
+
+
+def subscriptions_sent(agent: RequesterAgent) -> list[Subscription]:
+    """Every subscription the agent sent to its providers, decoded, in order."""
+    sends = [c.kwargs for p in agent.providers.values() for c in p.subscriptions.send.await_args_list]  # type: ignore[attr-defined]
+    return [Subscription.decode(s["value"]) for s in sends]
+
+
+def test_a_dependency_whose_partition_this_worker_owns_is_answered_here_and_subscribed_with_its_version(
+    loop: asyncio.AbstractEventLoop, requester: RequesterAgent
+) -> None:
+    accounts = requester.providers["accounts"]
+    accounts.values.data[b"a-1"] = codec.dumps(Versioned(40, {"number": "ACC-1"}).as_json())  # as recovered
+    change = [("p2c.src.crm.contacts", encoded(samples.change("c", CONTACT, 1, entity="contacts")))]
+
+    # another worker owns a-1's partition: the contact person waits for the answer through the topics
+    accounts._owned = (requester.app.consumer_generation_id, frozenset())
+    loop.run_until_complete(handle_batch(batch_of(requester, b"c-1", change, 0), requester.handle, requester.held.plan))
+    assert sent(requester) == [] and requester.counters.waiting == 1
+    assert [(s.dep, s.known) for s in subscriptions_sent(requester)] == [("a-1", None)]
+
+    # this one does: written at once, and the provider is told the version held
+    row2 = {**CONTACT, "contactid": "c-2", "msdynce_contactnumber": "CON-2"}
+    change2 = [("p2c.src.crm.contacts", encoded(samples.change("c", row2, 2, entity="contacts")))]
+    accounts._owned = (requester.app.consumer_generation_id, frozenset(range(4)))
+    loop.run_until_complete(
+        handle_batch(batch_of(requester, b"c-2", change2, 1), requester.handle, requester.held.plan)
+    )
+    [write] = sent(requester)
+    assert write["key"] == b"usmf|CON-2"
+    assert json.loads(write["value"])["record"]["AssociatedContactNumber"] == "ACC-1"
+    assert [(s.dep, s.known) for s in subscriptions_sent(requester)] == [("a-1", None), ("a-1", 40)]
+    assert requester.counters.events_written == 1 and requester.counters.waiting == 1

@@ -96,3 +96,19 @@ def test_messages_and_state_keep_their_types() -> None:
     assert Answer.decode(answer.encode()) == answer
     sub = Subscription("products", "p", "t", "k", active=False)
     assert Subscription.decode(sub.encode()) == sub
+
+
+def test_a_subscriber_holding_the_current_version_is_not_answered_and_one_holding_an_older_is() -> None:
+    current = Versioned(9, {"number": "ACC-1"})
+    held = on_subscription(current, Subscription("accounts", "a", "answers", "c-1", known=9))
+    assert held.replies == [] and held.subscribed == ("answers", "c-1")
+    older = on_subscription(current, Subscription("accounts", "a", "answers", "c-2", known=4))
+    assert [(k, a.current) for _t, k, a in older.replies] == [("c-2", current)]
+
+
+def test_a_subscription_keeps_the_version_held_and_one_without_it_reads_as_before() -> None:
+    sub = Subscription("accounts", "a", "answers", "c-1", known=9)
+    assert Subscription.decode(sub.encode()) == sub
+    earlier = b'{"active":true,"dep":"a","join":"accounts","key":"c-1","reply_to":"answers"}'
+    assert Subscription.decode(earlier) == Subscription("accounts", "a", "answers", "c-1")
+    assert Subscription("accounts", "a", "answers", "c-1").encode() == earlier
