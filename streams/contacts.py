@@ -44,6 +44,7 @@ class ContactsFlow:
         self.by_topic = {customers.target_topic: self.customers, persons.target_topic: self.persons}
         self.source_topics: tuple[str, ...] = (customers.source_topic,)
         self.target_topics: tuple[str, ...] = (customers.target_topic, persons.target_topic)
+        self.answers_here = True  # a contact is one row: it is whole when its change comes
 
     def on_change(self, topic: str, state: State | None, change: dict[str, Any], key: str | None) -> Step:
         source_id = self.customers.source_id(change, key)

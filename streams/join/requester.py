@@ -47,6 +47,8 @@ class JoiningFlow(Protocol):
     name: str
     source_topics: tuple[str, ...]
     target_topics: tuple[str, ...]
+    #: whether a dependency this worker owns is answered at once (:meth:`RequesterAgent._answered_here`)
+    answers_here: bool
 
     def on_change(self, topic: str, state: State | None, change: dict[str, Any], key: str | None) -> Step: ...
 
@@ -164,7 +166,7 @@ class RequesterAgent:
         Returns the step with the answers applied (the writes of every step in order: held, the last per
         target key is sent) and the versions held, by (join, dependency)."""
         known: dict[tuple[str, str], int] = {}
-        if step.resubscribe or step.state is None:  # a replay subscribes again to be answered again
+        if not self.flow.answers_here or step.resubscribe or step.state is None:  # a replay: answered again
             return step, known
         writes = list(step.writes)
         for join, dep in subscription_changes(follows(before), follows(step.state))[0]:

@@ -228,13 +228,12 @@ CONTACT = samples.contact_row(  # a contact person of account a-1
 )
 
 
-@pytest.fixture
-def requester(loop: asyncio.AbstractEventLoop) -> Iterator[RequesterAgent]:
-    """The contacts flow's requester, its sends and changelog writes recorded instead of made, its flow running."""
+def joining_agent(flow: str) -> RequesterAgent:
+    """A joining flow's requester, its sends and changelog writes recorded instead of made, its flow running."""
     app = create_app(KafkaSettings(), StreamsSettings())
     app.flow_control.resume()
-    contacts = flows.by_name("contacts")
-    [agent] = register(app, contacts, FakeCodecs(), load_templates(contacts, StreamsSettings()), lambda _t: 4)  # type: ignore[arg-type]
+    declared = flows.by_name(flow)
+    [agent] = register(app, declared, FakeCodecs(), load_templates(declared, StreamsSettings()), lambda _t: 4)  # type: ignore[arg-type]
     assert isinstance(agent, RequesterAgent)
     for target in agent.targets.values():
         target.send = AsyncMock()  # type: ignore[method-assign]
@@ -244,8 +243,15 @@ def requester(loop: asyncio.AbstractEventLoop) -> Iterator[RequesterAgent]:
     agent.state.send_changelog = MagicMock(  # type: ignore[method-assign]
         side_effect=lambda partition, key, value, *a: MagicMock(message=MagicMock(partition=partition))
     )
+    return agent
+
+
+@pytest.fixture
+def requester(loop: asyncio.AbstractEventLoop) -> Iterator[RequesterAgent]:
+    """The contacts flow's requester (:func:`joining_agent`)."""
+    agent = joining_agent("contacts")
     yield agent
-    thread_loop = faust_adapter.consumer_thread_loop(app)
+    thread_loop = faust_adapter.consumer_thread_loop(agent.app)
     if thread_loop is not None:
         thread_loop.close()
 
@@ -362,3 +368,30 @@ def test_a_dependency_whose_partition_this_worker_owns_is_answered_here_and_subs
     assert json.loads(write["value"])["record"]["AssociatedContactNumber"] == "ACC-1"
     assert [(s.dep, s.known) for s in subscriptions_sent(requester)] == [("a-1", None), ("a-1", 40)]
     assert requester.counters.events_written == 1 and requester.counters.waiting == 1
+
+
+def test_a_quote_waits_for_its_answers_through_the_topics_even_when_this_worker_owns_them(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """A quote comes as several events: answered at once, it would be written before its later lines."""
+    agent = joining_agent("quotes")
+    account, product = samples.account_row(0, accountid="a-1"), samples.product_row("P-1")
+    agent.providers["accounts"].values.data[b"a-1"] = codec.dumps(Versioned(40, {"number": "ACC-1"}).as_json())
+    agent.providers["products"].values.data[product["productid"].encode()] = codec.dumps(
+        Versioned(41, {"number": "P-1", "external": True}).as_json()
+    )
+    for provider in agent.providers.values():
+        provider._owned = (agent.app.consumer_generation_id, frozenset(range(4)))
+    quote = samples.quote_row("QUO-1", account)
+    inputs = [
+        ("p2c.src.crm.quotes", encoded(samples.change("c", quote, 1, entity="quotes"))),
+        ("p2c.src.crm.quotedetails", encoded(samples.change("c", samples.line_row(quote, 1, product), 2))),
+    ]
+    loop.run_until_complete(
+        handle_batch(batch_of(agent, quote["quoteid"].encode(), inputs, 0), agent.handle, agent.held.plan)
+    )
+    assert sent(agent) == [] and agent.counters.waiting == 2
+    assert {(s.dep, s.known) for s in subscriptions_sent(agent)} == {(product["productid"], None), ("a-1", None)}
+    thread_loop = faust_adapter.consumer_thread_loop(agent.app)
+    if thread_loop is not None:
+        thread_loop.close()
