@@ -19,7 +19,11 @@ seen, the dependencies it follows and the answers held. After every input, :func
   (DELETE): an active quote is read-only, so the write-in line was there when it was activated, and the
   quotation went out only because its other lines came first (one batch, the write-in line in the next):
   Microsoft's template would never have sent it
-* a product known not to be externally maintained -> skipped (it goes if that changes: the answer re-examines)
+* a product known not to be externally maintained -> skipped, and a quotation already written is withdrawn,
+  as for a write-in line: the product is one FinOps does not know (created in Sales), and Microsoft's
+  template sends a quote only when all its products are externally maintained. It goes if that changes (the
+  answer re-examines). Products from FinOps are externally maintained for good, so this withdraws a quote
+  whose later line brought such a product, not quotes of a product that changed
 * customer or a product number not known yet      -> parked, ``waiting_on`` {"customer": n, "product": n}
   (a contact customer must also be an active customer: it waits until it is)
 * else                                            -> ONE write: UPSERT {header, lines: all current lines}
@@ -50,6 +54,7 @@ CUSTOMER_JOINS = {"account": ACCOUNTS.name, "contact": CONTACTS.name}
 LINE, QUOTE = "quotedetailid", "_quoteid_value"
 LINE_NUMBER = "LineCreationSequenceNumber"  # a quotation line's number in the ERP (from the line's sequence)
 WRITE_IN = "a line has a write-in product"
+NOT_EXTERNAL = "a product is not externally maintained"
 
 
 def is_orphan_delete(change: dict[str, Any], key: str | None) -> bool:
@@ -146,7 +151,7 @@ class QuotesFlow:
         state = {**state, "follows": needs, "resolved": keep_followed(state.get("resolved", {}), needs)}
         verdict = readiness(state)
         if isinstance(verdict, str):
-            if verdict.startswith(WRITE_IN) and state.get("known") is not None:
+            if verdict.startswith((WRITE_IN, NOT_EXTERNAL)) and state.get("known") is not None:
                 return self._withdrawn(state)
             return Step(state, skipped=verdict)
         if verdict:
@@ -261,7 +266,7 @@ def readiness(state: State) -> str | dict[str, int]:
         if product is None or product.value is None or not product.value.get("number"):
             unknown.add(str(row["_productid_value"]))
         elif product.value.get("external") is not True:
-            return f"a product is not externally maintained: {product.value['number']}"
+            return f"{NOT_EXTERNAL}: {product.value['number']}"
     if customer_of(state) is None:
         waiting["customer"] = 1
     if unknown:

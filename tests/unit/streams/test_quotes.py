@@ -147,6 +147,24 @@ def test_a_written_quote_whose_write_in_line_comes_late_withdraws_its_quotation(
     assert again.value["op"] == "UPSERT" and [ln["ProductNumber"] for ln in again.value["record"]["lines"]] == ["P-1"]
 
 
+def test_a_written_quote_whose_line_of_a_product_not_externally_maintained_comes_late_withdraws_it(
+    flow: QuotesFlow,
+) -> None:
+    """The same for a line whose product FinOps does not know: the quotation goes, and comes back if the
+    product becomes externally maintained."""
+    written: list[Input] = [(QUOTES, "c", header(), 1), (LINES, "c", line(1), 2), ACCOUNT, PRODUCT]
+    sales_only = Answer("products", "p-2", Versioned(61, {"number": "CRM-2", "external": False}))
+    late: list[Input] = [*written, (LINES, "c", line(2, product="p-2"), 3), sales_only]
+    [(_, withdrawn)] = feed(flow, *late).writes
+    assert (withdrawn.key, withdrawn.value["op"]) == ("usmf|QUO-1", "DELETE")
+    external = Answer("products", "p-2", Versioned(62, {"number": "CRM-2", "external": True}))
+    [(_, again)] = feed(flow, *late, external).writes
+    assert again.value["op"] == "UPSERT" and [ln["ProductNumber"] for ln in again.value["record"]["lines"]] == [
+        "P-1",
+        "CRM-2",
+    ]
+
+
 def test_a_contact_customer_must_be_an_active_customer(flow: QuotesFlow) -> None:
     quote = (QUOTES, "c", header(customerid_type="contact", _customerid_value="c-1"), 1)
     lined: list[Input] = [quote, (LINES, "c", line(1), 2), PRODUCT]
