@@ -166,7 +166,8 @@ class RequesterAgent:
         Returns the step with the answers applied (the writes of every step in order: held, the last per
         target key is sent) and the versions held, by (join, dependency)."""
         known: dict[tuple[str, str], int] = {}
-        if not self.flow.answers_here or step.resubscribe or step.state is None:  # a replay: answered again
+        # quotes wait for the round trip; a replay subscribes again to be answered again; a forgotten record
+        if not self.flow.answers_here or step.resubscribe or step.state is None:
             return step, known
         writes = list(step.writes)
         for join, dep in subscription_changes(follows(before), follows(step.state))[0]:
