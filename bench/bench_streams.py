@@ -72,6 +72,7 @@ from p2c.topics import (
 )
 
 os.environ.setdefault("P2C_SESSION_TIMEOUT_MS", "2000")
+APP_PREFIX = f"{APP_ID}-"  # the streams app's own topics (changelogs, join messages) start with it
 LINES_PER_QUOTE = 5
 
 #: a target write's decoded value -> whether its key is done (None: every write counts)
@@ -228,11 +229,15 @@ def pure_cost(codecs: Codecs, count: int = 3000) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
+def app_topics(kafka: KafkaSettings) -> list[str]:
+    """The streams app's own topics (its tables' changelogs, its join messages), named with its app id."""
+    return sorted(t for t in AdminClient(kafka.librdkafka()).list_topics(timeout=10).topics if t.startswith(APP_PREFIX))
+
+
 def read_topics(kafka: KafkaSettings) -> list[str]:
     """Every topic the streams app's consumer group reads: the flows' change topics, its join messages, the
     quote line index (not its changelogs: those are read at recovery only)."""
-    own = AdminClient(kafka.librdkafka()).list_topics(timeout=10).topics
-    joins = [t for t in own if t.startswith(f"{APP_ID}-") and not t.endswith("-changelog")]
+    joins = [t for t in app_topics(kafka) if not t.endswith("-changelog")]
     return [t.name for t in flows.SOURCE_TOPICS] + joins + [QUOTE_LINE_INDEX.name]
 
 
@@ -258,12 +263,10 @@ def settled_at(kafka: KafkaSettings, timeout: float = 600.0) -> float:
 def internal_records(kafka: KafkaSettings) -> dict[str, int]:
     """Records in each topic of the streams app's own (its tables' changelogs, its join messages), by the
     topic's name without the app id: what the worker wrote besides the target writes, ahead workload included."""
-    prefix = f"{APP_ID}-"
-    admin = AdminClient(kafka.librdkafka())
-    own = sorted(t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix))
     counts: dict[str, int] = {}
-    for (topic, _partition), end in end_offsets(kafka, own).items():
-        counts[topic.removeprefix(prefix)] = counts.get(topic.removeprefix(prefix), 0) + end
+    for (topic, _partition), end in end_offsets(kafka, app_topics(kafka)).items():
+        name = topic.removeprefix(APP_PREFIX)
+        counts[name] = counts.get(name, 0) + end
     return counts
 
 
