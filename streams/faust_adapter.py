@@ -122,6 +122,7 @@ from typing import Any, ClassVar, cast
 
 import faust
 import faust.streams as faust_streams
+from aiokafka.partitioner import murmur2
 from faust.tables import TableManager
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as driver
@@ -139,6 +140,19 @@ HOLE_CHECK_S = 2.0
 def started_consumer(app: faust.App) -> ConsumerT | None:
     """The app's consumer once it has one; never makes one."""
     return app.consumer if app._consumer is not None else None
+
+
+def owned_partitions(app: faust.App, topic: str) -> frozenset[int] | None:
+    """The partitions of ``topic`` this worker's consumer is assigned now (None: it has no consumer yet)."""
+    consumer = started_consumer(app)
+    if consumer is None:
+        return None
+    return frozenset(tp.partition for tp in consumer.assignment() if tp.topic == topic)
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition of ``key`` under the default partitioner of Kafka, aiokafka and p2c's producers (murmur2)."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def consumer_thread(app: faust.App) -> FetchedHighwatersThread:

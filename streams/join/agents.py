@@ -23,14 +23,13 @@ import logging
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
 from p2c.errors import RecordError
 from p2c.flows import flow_of_source
 from p2c.serde import Codecs, decode_key, deserialize_off_loop
 from p2c.streams.counters import FlowCounters
-from p2c.streams.faust_adapter import started_consumer
+from p2c.streams.faust_adapter import owned_partitions, partition_of
 from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.core import DependencySpec, ProviderStep, Subscription, Versioned, on_change, on_subscription
@@ -108,16 +107,14 @@ class ProviderAgent:
         is not known yet). A standby copy of a partition (Faust keeps one of another worker's) may lag: never
         read."""
         key = dep.encode()
-        if (murmur2(key) & 0x7FFFFFFF) % self.partitions not in self._owned_partitions():
+        if partition_of(key, self.partitions) not in self._owned_partitions():
             return None
         return self._current(key)
 
     def _owned_partitions(self) -> frozenset[int]:
         generation = self.app.consumer_generation_id
         if self._owned[0] != generation:
-            consumer = started_consumer(self.app)
-            assigned = consumer.assignment() if consumer is not None else set()
-            self._owned = (generation, frozenset(tp.partition for tp in assigned if tp.topic == self.spec.topic))
+            self._owned = (generation, owned_partitions(self.app, self.spec.topic) or frozenset())
         return self._owned[1]
 
     async def _apply(self, key: bytes, step: ProviderStep) -> None:

@@ -22,14 +22,13 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import faust
-from aiokafka.partitioner import murmur2
 from faust.types import EventT
 
 from p2c.failures import POLICY
 from p2c.serde import Codecs, decode_key, deserialize_off_loop, serialize_off_loop
 from p2c.streams.agents.base import NOTHING_NEW, TOMBSTONE
 from p2c.streams.counters import FlowCounters, ParkedGauge
-from p2c.streams.faust_adapter import handling, started_consumer
+from p2c.streams.faust_adapter import handling, owned_partitions, partition_of
 from p2c.streams.handling import handle_until_done, in_batches
 from p2c.streams.join import codec
 from p2c.streams.join.agents import ProviderAgent, answer_topic
@@ -240,12 +239,8 @@ class RequesterAgent:
 
     async def recount(self) -> None:
         """After a rebalance: count the parked records of the partitions this worker now owns."""
-        consumer = started_consumer(self.app)
-        if consumer is None:
-            return
-        source = self.flow.source_topics[0]
-        assigned = frozenset(tp.partition for tp in consumer.assignment() if tp.topic == source)
-        if assigned == self._assigned:
+        assigned = owned_partitions(self.app, self.flow.source_topics[0])
+        if assigned is None or assigned == self._assigned:
             return
         self._assigned = assigned
         before = dict(self.gauge.parked)
@@ -254,7 +249,7 @@ class RequesterAgent:
         states = dict(self.state.items())
         states.update(self.held.states())  # a batch cut short by this rebalance may not have stored them yet
         for raw_key, value in states.items():
-            if value is not None and (murmur2(raw_key) & 0x7FFFFFFF) % self.partitions in assigned:
+            if value is not None and partition_of(raw_key, self.partitions) in assigned:
                 state = codec.loads(value) or {}
                 self.gauge.set(raw_key, state.get("waiting_on"), int(state.get("pending", 0)))
                 self.waits.set(raw_key, waited_on(state) if state.get("waiting_on") else ())
