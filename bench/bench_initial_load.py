@@ -14,7 +14,8 @@ the same differences found twice (everything settled in between) end it too: the
 Each stage's time is when it last moved, from the first load's start: ``source`` the loads' finish, ``streams``
 the read at which the streams' figures last changed (up to a second late), ``sink`` its last write. Records/s =
 source rows (the sources' count) / seconds from the first load's start to the flow's last stage; the overall
-figure takes every flow's rows and the last flow's end. Printed with the core count and load.
+figure takes every flow's rows and the last flow's end. Printed with the core count and load, and the CPU of
+each process under ``p2c up`` (% of one core) from ``p2c up`` ready to the moment every flow looked settled.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.procs import cpu_by_name, cpu_share
 from p2c.process import free_port, p2c_command
 from p2c.settings import KafkaSettings
 from p2c.status import as_json, collect
@@ -129,6 +131,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.time()
     up = start_p2c_up(data_dir, "--broker", args.broker, "--no-seed", ports=ports, timeout=240, env=env)
     ready = time.time()
+    cpu_at_ready = cpu_by_name(up.process.pid)
+    cpu: dict[str, float] = {}
     verdict: tuple[int, dict[str, Any], float] = (-1, {}, 0.0)
     settled_at = 0.0
     differences = ""
@@ -137,6 +141,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(1)
             if watch.settled:
                 settled_at = max(max(m.values()) for m in watch.marks.values())
+                cpu = cpu_share(cpu_at_ready, cpu_by_name(up.process.pid), time.time() - ready)
                 verdict = reconcile(up)
                 print(f"\nreconcile exit {verdict[0]} in {verdict[2]:.0f} s", file=sys.stderr)
                 if verdict[0] == 0 or summary(verdict[1]) == differences:
@@ -169,6 +174,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "up_to_ready_s": round(ready - started, 1),
         "first_load_after_start_s": round(begun - started, 1),
         "reconcile_s": round(verdict[2], 1),
+        "cpu_percent_of_a_core": cpu,
         "reconcile": summary(verdict[1]) if verdict[0] != 0 else "in sync",
         "flows": per_flow,
         "tenant": sizes | {"lines_per_quote": args.lines},
@@ -208,6 +214,8 @@ def main() -> None:
         f"after start; seed {figures['seed_s']} s; broker {figures['broker']}; cores {figures['cores']}, "
         f"load {figures['load']}"
     )
+    shares = ", ".join(f"{name} {pct:.0f}" for name, pct in figures["cpu_percent_of_a_core"].items() if pct >= 1)
+    print(f"CPU from ready to settled, % of a core: {shares}")
 
 
 if __name__ == "__main__":
