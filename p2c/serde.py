@@ -24,6 +24,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import SerializationError
 
 from p2c import schemas
+from p2c.avro_compiled import NotCompiled, Reader, Writer, compile_reader, compile_writer
 from p2c.errors import RecordError, RetriableError
 from p2c.settings import RegistrySettings
 
@@ -69,6 +70,8 @@ class TopicCodec:
     and parsed once (``parsed schemas cached by id``); encoding writes with the topic's schema from
     ``schemas/``, under the id the registry gives it (looked up once, never registered here). Confluent's
     ``AvroDeserializer`` did the same reads but cost ~3x as much per value (rule hooks, schema expansion).
+    Each schema is also compiled to Python (:mod:`p2c.avro_compiled`): a value or bytes the compiled code is
+    not sure of go to fastavro, whose answer or error is the codec's.
 
     :meth:`cached` tells whether a call can need the registry, so that an event loop sends those calls to a
     thread (:func:`deserialize_off_loop`) and stays responsive while the registry answers, or not.
@@ -77,35 +80,43 @@ class TopicCodec:
     def __init__(self, topic: str, client: SchemaRegistryClient) -> None:
         self.topic = topic
         self._client = client
-        self._writers: dict[int, Any] = {}  # schema id -> parsed writer schema
-        self._own: tuple[bytes, Any] | None = None  # (wire-format header, parsed schema) of schemas/<topic>
+        self._writers: dict[int, tuple[Any, Reader | None]] = {}  # schema id -> (parsed writer schema, compiled)
+        # (wire-format header, parsed schema, compiled writer) of schemas/<topic>
+        self._own: tuple[bytes, Any, Writer | None] | None = None
 
     def cached(self, data: bytes | None = None) -> bool:
         """Whether decoding ``data`` (or, with None, encoding) needs nothing from the registry any more."""
         return self._own is not None if data is None else schema_id(data) in self._writers
 
-    def _own_schema(self) -> tuple[bytes, Any]:
+    def _own_schema(self) -> tuple[bytes, Any, Writer | None]:
         if self._own is None:
             text = json.dumps(schemas.load(self.topic))
             found = self._client.lookup_schema(f"{self.topic}-value", Schema(text, "AVRO"))
             assert found.schema_id is not None
             header = b"\x00" + found.schema_id.to_bytes(4, "big")
-            self._own = (header, fastavro.parse_schema(json.loads(text)))
+            parsed = fastavro.parse_schema(json.loads(text))
+            self._own = (header, parsed, compile_writer(parsed))
         return self._own
 
-    def _writer_schema(self, found: int) -> Any:
-        parsed = self._writers.get(found)
-        if parsed is None:
+    def _writer_schema(self, found: int) -> tuple[Any, Reader | None]:
+        known = self._writers.get(found)
+        if known is None:
             registered = self._client.get_schema(found)
-            parsed = self._writers[found] = fastavro.parse_schema(json.loads(registered.schema_str or "null"))
-        return parsed
+            parsed = fastavro.parse_schema(json.loads(registered.schema_str or "null"))
+            known = self._writers[found] = (parsed, compile_reader(parsed))
+        return known
 
     def serialize(self, value: dict[str, Any], key: str | None = None) -> bytes:
         """Encode ``value``; a value that does not fit the schema raises RecordError naming the record."""
         try:
-            header, parsed = self._own_schema()
+            header, parsed, compiled = self._own_schema()
         except REGISTRY_FAILURES as exc:
             raise registry_failure(exc, self.topic, key) from exc
+        if compiled is not None:
+            try:
+                return compiled(value, header)
+            except NotCompiled:
+                pass  # fastavro writes it, or says what does not fit
         out = io.BytesIO()
         out.write(header)
         try:
@@ -120,9 +131,15 @@ class TopicCodec:
         if found is None:
             raise RecordError(f"cannot be decoded from {self.topic}: not in the Confluent wire format", record_key=key)
         try:
-            parsed = self._writer_schema(found)
+            parsed, compiled = self._writer_schema(found)
         except REGISTRY_FAILURES as exc:
             raise registry_failure(exc, self.topic, key) from exc
+        if compiled is not None:
+            try:
+                decoded: dict[str, Any] = compiled(data, 5)  # a record: the schema's top level is compiled only then
+                return decoded
+            except NotCompiled:
+                pass  # fastavro reads it, or says what is wrong
         try:
             value = fastavro.schemaless_reader(io.BytesIO(data[5:]), parsed, None)
         except UNDECODABLE as exc:
