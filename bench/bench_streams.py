@@ -105,7 +105,12 @@ class Changes:
     def produce(self, kafka: KafkaSettings) -> None:
         producer = Producer(kafka.producer(**{"linger.ms": 20}))
         for topic, key, value in self.events:
-            producer.produce(topic, key=key, value=value)
+            while True:
+                try:
+                    producer.produce(topic, key=key, value=value)
+                    break
+                except BufferError:  # librdkafka's queue (100,000 messages) is full: let it drain
+                    producer.poll(0.1)
             producer.poll(0)
         producer.flush(30)
 
