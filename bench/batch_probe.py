@@ -2,7 +2,7 @@
 
 Not p2c's stage: the accounts mapping without its memory table or error policy, to measure the ceiling of the
 design the note on issue 12 proposes. Per batch of up to 1,000 records: ``Consumer.consume`` (librdkafka
-fetches and parses in C), fastavro decode against the schema cached by id (:class:`p2c.serde.TopicCodec`),
+fetches and parses in C), decode with the codec of the worker (:class:`p2c.serde.TopicCodec`: compiled Avro),
 p2c's pure :class:`MappingFlow`, encode, ``Producer.produce`` (librdkafka batches and sends in C), then one
 commit per batch after the producer's ``flush``: at-least-once, like the worker.
 
