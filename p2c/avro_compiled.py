@@ -69,7 +69,8 @@ def read_long_at(data: bytes, pos: int) -> tuple[int, int]:
 
 
 class _Source:
-    """Python source being generated, with the constants it refers to."""
+    """Python source being generated, with the constants it refers to. :meth:`value` walks a schema; the
+    writer's and the reader's subclasses say what each kind of type becomes."""
 
     def __init__(self, parsed: Any) -> None:
         self.named: dict[str, Any] = parsed.get("__named_schemas", {})
@@ -90,19 +91,57 @@ class _Source:
         self.constants[name] = value
         return name
 
-    def resolve(self, schema: Any) -> Any:
-        if isinstance(schema, str) and schema not in PRIMITIVES:
-            if schema not in self.named:
-                raise Unsupported(f"type {schema}")
-            return self.named[schema]
-        return schema
-
     def build(self, top: str) -> Callable[..., Any]:
         namespace = dict(self.constants)
         text = "\n\n".join("\n".join(lines) for lines in self.functions.values())
         exec(compile(text, "<p2c.avro_compiled>", "exec"), namespace)  # the code generated above
         built: Callable[..., Any] = namespace[top]
         return built
+
+    def value(self, schema: Any, v: str, depth: int) -> list[str]:
+        """Lines, indented ``depth`` levels, that write the variable ``v`` or read into it."""
+        if isinstance(schema, str) and schema not in PRIMITIVES:
+            if schema not in self.named:
+                raise Unsupported(f"type {schema}")
+            schema = self.named[schema]
+        pad = "    " * depth
+        if isinstance(schema, list):
+            return self.union(schema, *_nullable(schema), v, depth)
+        if not isinstance(schema, dict):
+            return self.primitive(schema, v, pad)
+        kind, logical = schema["type"], schema.get("logicalType")
+        if logical is not None:
+            return self.logical(schema, f"{kind}-{logical}", v, depth)
+        if kind == "record":
+            return self.record_value(schema, v, pad)
+        if kind == "enum":
+            return self.enum(schema["symbols"], v, pad)
+        if kind == "array":
+            return self.array(schema["items"], v, depth)
+        if kind in PRIMITIVES:
+            return self.primitive(kind, v, pad)
+        raise Unsupported(f"type {kind}")
+
+    def record(self, schema: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def union(self, schema: list[Any], null: int, other: int, v: str, depth: int) -> list[str]:
+        raise NotImplementedError
+
+    def logical(self, schema: dict[str, Any], logical: str, v: str, depth: int) -> list[str]:
+        raise NotImplementedError
+
+    def record_value(self, schema: dict[str, Any], v: str, pad: str) -> list[str]:
+        raise NotImplementedError
+
+    def enum(self, symbols: list[str], v: str, pad: str) -> list[str]:
+        raise NotImplementedError
+
+    def array(self, items: Any, v: str, depth: int) -> list[str]:
+        raise NotImplementedError
+
+    def primitive(self, schema: str, v: str, pad: str) -> list[str]:
+        raise NotImplementedError
 
 
 def _nullable(schema: list[Any]) -> tuple[int, int]:
@@ -127,46 +166,41 @@ class _WriterSource(_Source):
             lines.extend(self.value(field["type"], v, 1))
         return fn
 
-    def value(self, schema: Any, v: str, depth: int) -> list[str]:
-        schema = self.resolve(schema)
+    def union(self, schema: list[Any], null: int, other: int, v: str, depth: int) -> list[str]:
         pad = "    " * depth
-        if isinstance(schema, list):
-            null, other = _nullable(schema)
-            return [
-                f"{pad}if {v} is None:",
-                f"{pad}    out.append({null * 2})",
-                f"{pad}else:",
-                f"{pad}    out.append({other * 2})",
-                *self.value(schema[other], v, depth + 1),
-            ]
-        if isinstance(schema, dict):
-            kind, logical = schema["type"], schema.get("logicalType")
-            if logical is not None:
-                prepare = LOGICAL_WRITERS.get(f"{kind}-{logical}")
-                lines = []
-                if prepare is not None:
-                    call = f"{self.constant(prepare, 'prepare')}({v}, {self.constant(schema, 'schema')})"
-                    lines.append(f"{pad}{v} = {call}")
-                return lines + self.value(kind, v, depth)
-            if kind == "record":
-                return [f"{pad}if type({v}) is not dict: raise NotCompiled", f"{pad}{self.record(schema)}(out, {v})"]
-            if kind == "enum":
-                index = self.constant({s: i for i, s in enumerate(schema["symbols"])}, "symbols")
-                return [f"{pad}write_long(out, {index}[{v}])"]
-            if kind == "array":
-                item = self.name("item")
-                return [
-                    f"{pad}if type({v}) is not list: raise NotCompiled",
-                    f"{pad}if {v}:",
-                    f"{pad}    write_long(out, len({v}))",
-                    f"{pad}    for {item} in {v}:",
-                    *self.value(schema["items"], item, depth + 2),
-                    f"{pad}out.append(0)",
-                ]
-            if kind in PRIMITIVES:
-                return self.value(kind, v, depth)
-            raise Unsupported(f"type {kind}")
-        return self.primitive(schema, v, pad)
+        return [
+            f"{pad}if {v} is None:",
+            f"{pad}    out.append({null * 2})",
+            f"{pad}else:",
+            f"{pad}    out.append({other * 2})",
+            *self.value(schema[other], v, depth + 1),
+        ]
+
+    def logical(self, schema: dict[str, Any], logical: str, v: str, depth: int) -> list[str]:
+        prepare = LOGICAL_WRITERS.get(logical)
+        lines = []
+        if prepare is not None:
+            call = f"{self.constant(prepare, 'prepare')}({v}, {self.constant(schema, 'schema')})"
+            lines.append(f"{'    ' * depth}{v} = {call}")
+        return lines + self.value(schema["type"], v, depth)
+
+    def record_value(self, schema: dict[str, Any], v: str, pad: str) -> list[str]:
+        return [f"{pad}if type({v}) is not dict: raise NotCompiled", f"{pad}{self.record(schema)}(out, {v})"]
+
+    def enum(self, symbols: list[str], v: str, pad: str) -> list[str]:
+        index = self.constant({s: i for i, s in enumerate(symbols)}, "symbols")
+        return [f"{pad}write_long(out, {index}[{v}])"]
+
+    def array(self, items: Any, v: str, depth: int) -> list[str]:
+        pad, item = "    " * depth, self.name("item")
+        return [
+            f"{pad}if type({v}) is not list: raise NotCompiled",
+            f"{pad}if {v}:",
+            f"{pad}    write_long(out, len({v}))",
+            f"{pad}    for {item} in {v}:",
+            *self.value(items, item, depth + 2),
+            f"{pad}out.append(0)",
+        ]
 
     def primitive(self, schema: str, v: str, pad: str) -> list[str]:
         if schema == "string":
@@ -223,56 +257,49 @@ class _ReaderSource(_Source):
             f"{pad}    {target}, pos = read_long_at(b, pos)",
         ]
 
-    def value(self, schema: Any, v: str, depth: int) -> list[str]:
-        schema = self.resolve(schema)
-        pad = "    " * depth
-        if isinstance(schema, list):
-            null, other = _nullable(schema)
-            index = self.name("index")
-            return [
-                *self.long(index, pad),
-                f"{pad}if {index} == {null}:",
-                f"{pad}    {v} = None",
-                f"{pad}elif {index} == {other}:",
-                *self.value(schema[other], v, depth + 1),
-                f"{pad}else:",
-                f"{pad}    raise NotCompiled",
-            ]
-        if isinstance(schema, dict):
-            kind, logical = schema["type"], schema.get("logicalType")
-            if logical is not None:
-                lines = self.value(kind, v, depth)
-                convert = LOGICAL_READERS.get(f"{kind}-{logical}")
-                if convert is not None:
-                    call = f"{self.constant(convert, 'convert')}({v}, {self.constant(schema, 'schema')}, None)"
-                    lines.append(f"{pad}{v} = {call}")
-                return lines
-            if kind == "record":
-                return [f"{pad}{v}, pos = {self.record(schema)}(b, pos)"]
-            if kind == "enum":
-                symbols = schema["symbols"]
-                index = self.name("index")
-                return [
-                    *self.long(index, pad),
-                    f"{pad}if not 0 <= {index} < {len(symbols)}: raise NotCompiled",
-                    f"{pad}{v} = {self.constant(list(symbols), 'symbols')}[{index}]",
-                ]
-            if kind == "array":
-                count, item = self.name("count"), self.name("item")
-                return [
-                    f"{pad}{v} = []",
-                    *self.long(count, pad),
-                    f"{pad}while {count}:",
-                    f"{pad}    if {count} < 0: raise NotCompiled",  # a block with its size: rare, fastavro's
-                    f"{pad}    for _ in range({count}):",
-                    *self.value(schema["items"], item, depth + 2),
-                    f"{pad}        {v}.append({item})",
-                    *self.long(count, pad + "    "),
-                ]
-            if kind in PRIMITIVES:
-                return self.value(kind, v, depth)
-            raise Unsupported(f"type {kind}")
-        return self.primitive(schema, v, pad)
+    def union(self, schema: list[Any], null: int, other: int, v: str, depth: int) -> list[str]:
+        pad, index = "    " * depth, self.name("index")
+        return [
+            *self.long(index, pad),
+            f"{pad}if {index} == {null}:",
+            f"{pad}    {v} = None",
+            f"{pad}elif {index} == {other}:",
+            *self.value(schema[other], v, depth + 1),
+            f"{pad}else:",
+            f"{pad}    raise NotCompiled",
+        ]
+
+    def logical(self, schema: dict[str, Any], logical: str, v: str, depth: int) -> list[str]:
+        lines = self.value(schema["type"], v, depth)
+        convert = LOGICAL_READERS.get(logical)
+        if convert is not None:
+            call = f"{self.constant(convert, 'convert')}({v}, {self.constant(schema, 'schema')}, None)"
+            lines.append(f"{'    ' * depth}{v} = {call}")
+        return lines
+
+    def record_value(self, schema: dict[str, Any], v: str, pad: str) -> list[str]:
+        return [f"{pad}{v}, pos = {self.record(schema)}(b, pos)"]
+
+    def enum(self, symbols: list[str], v: str, pad: str) -> list[str]:
+        index = self.name("index")
+        return [
+            *self.long(index, pad),
+            f"{pad}if not 0 <= {index} < {len(symbols)}: raise NotCompiled",
+            f"{pad}{v} = {self.constant(list(symbols), 'symbols')}[{index}]",
+        ]
+
+    def array(self, items: Any, v: str, depth: int) -> list[str]:
+        pad, count, item = "    " * depth, self.name("count"), self.name("item")
+        return [
+            f"{pad}{v} = []",
+            *self.long(count, pad),
+            f"{pad}while {count}:",
+            f"{pad}    if {count} < 0: raise NotCompiled",  # a block with its size: rare, fastavro's
+            f"{pad}    for _ in range({count}):",
+            *self.value(items, item, depth + 2),
+            f"{pad}        {v}.append({item})",
+            *self.long(count, pad + "    "),
+        ]
 
     def primitive(self, schema: str, v: str, pad: str) -> list[str]:
         if schema in ("string", "bytes"):
