@@ -17,11 +17,14 @@ with random values and random bytes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from fastavro._logical_readers import LOGICAL_READERS
 from fastavro._logical_writers import LOGICAL_WRITERS
+
+log = logging.getLogger("p2c.avro")
 
 
 class Writer(Protocol):
@@ -73,7 +76,7 @@ class _Source:
     writer's and the reader's subclasses say what each kind of type becomes."""
 
     def __init__(self, parsed: Any) -> None:
-        self.named: dict[str, Any] = parsed.get("__named_schemas", {})
+        self.named: dict[str, Any] = parsed.get("__named_schemas", {}) if isinstance(parsed, dict) else {}
         self.constants: dict[str, Any] = {
             "NotCompiled": NotCompiled,
             "write_long": write_long,
@@ -326,15 +329,26 @@ def _record(parsed: Any) -> dict[str, Any]:
     return parsed
 
 
+def _build(source: _Source, parsed: Any) -> Callable[..., Any] | None:
+    """The compiled top-level function, or None: fastavro does it all. A schema this module fails on in any
+    other way than :class:`Unsupported` is a bug here, logged, and must not stop the values of that schema."""
+    try:
+        return source.build(source.record(_record(parsed)))
+    except Unsupported:
+        return None
+    except Exception:
+        name = parsed.get("name") if isinstance(parsed, dict) else parsed
+        log.warning("Avro schema %s not compiled, fastavro reads and writes it", name, exc_info=True)
+        return None
+
+
 def compile_writer(parsed: Any) -> Writer | None:
     """A writer for the parsed record schema ``parsed`` (``fastavro.parse_schema``), or None when the schema
     uses something not compiled here. It raises NotCompiled for a value it is not sure of."""
-    source = _WriterSource(parsed)
-    try:
-        top = source.record(_record(parsed))
-    except Unsupported:
+    built = _build(_WriterSource(parsed), parsed)
+    if built is None:
         return None
-    write_record = source.build(top)
+    write_record = built
 
     def write(value: Any, prefix: bytes = b"") -> bytes:
         if type(value) is not dict:
@@ -354,12 +368,10 @@ def compile_writer(parsed: Any) -> Writer | None:
 def compile_reader(parsed: Any) -> Reader | None:
     """A reader for the parsed record schema ``parsed``, or None when the schema uses something not compiled
     here. It raises NotCompiled for bytes it cannot read cleanly (fastavro then says what is wrong)."""
-    source = _ReaderSource(parsed)
-    try:
-        top = source.record(_record(parsed))
-    except Unsupported:
+    built = _build(_ReaderSource(parsed), parsed)
+    if built is None:
         return None
-    read_record = source.build(top)
+    read_record = built
 
     def read(data: bytes, pos: int = 0) -> Any:
         try:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from p2c import schemas
+from p2c import avro_compiled, schemas
 from p2c.avro_compiled import NotCompiled, compile_reader, compile_writer
 
 UTC = datetime.UTC
@@ -193,3 +193,17 @@ def test_a_schema_with_what_it_does_not_compile_gets_none() -> None:
     assert compile_reader(schema) is None
     three = {"type": "record", "name": "S", "fields": [{"name": "u", "type": ["null", "string", "long"]}]}
     assert compile_writer(fastavro.parse_schema(three)) is None
+
+
+def test_a_schema_it_fails_on_is_logged_and_left_to_fastavro(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: object, schema: Any) -> str:
+        raise KeyError("a bug in the generator")
+
+    monkeypatch.setattr(avro_compiled._WriterSource, "record", broken)
+    with caplog.at_level("WARNING", logger="p2c.avro"):
+        assert compile_writer(parsed("p2c.tgt.erp.customers")) is None
+    assert "CustomerWrite not compiled" in caplog.text
+    assert compile_reader("null") is None  # not a record: nothing to compile, nothing logged
+    assert caplog.text.count("not compiled") == 1
