@@ -3,15 +3,15 @@
 fastavro interprets a schema at every value: per field a dict lookup, an options lookup and, in a union, a
 validation of the value against each branch. On p2c's records that is ~0.5 us a field whatever the value
 (a ``CustomerWrite`` of 44 fields, all None, took 22 us to encode). The code generated here does one type
-check and the bytes per field: 3-4x cheaper to encode, ~2x to decode (``bench/bench_streams.py`` prints
-the in-process cost).
+check and the bytes per field: 3-5x cheaper to encode, ~1.5x to decode (``bench/bench_avro.py`` prints
+both, per value).
 
 Only what the compiled code is sure of goes through it. A schema with anything it does not compile (float,
 double, map, fixed, a union other than null and one type) gets no compiled code (None). A value it does not
 expect (a type other than the exact Python type of the field, a key missing without a default, an int out
 of range) or bytes it cannot read cleanly (truncated, an index out of range, a long varint) raise
 :class:`NotCompiled`: the caller then asks fastavro, which gives its own answer or its own error. So the
-bytes and values are fastavro's, which ``tests/unit/test_avro_compiled.py`` checks on every shipped schema
+bytes and values are fastavro's, which ``tests/unit/p2c/test_avro_compiled.py`` checks on every shipped schema
 with random values and random bytes.
 """
 
@@ -345,10 +345,9 @@ def _build(source: _Source, parsed: Any) -> Callable[..., Any] | None:
 def compile_writer(parsed: Any) -> Writer | None:
     """A writer for the parsed record schema ``parsed`` (``fastavro.parse_schema``), or None when the schema
     uses something not compiled here. It raises NotCompiled for a value it is not sure of."""
-    built = _build(_WriterSource(parsed), parsed)
-    if built is None:
+    write_record = _build(_WriterSource(parsed), parsed)
+    if write_record is None:
         return None
-    write_record = built
 
     def write(value: Any, prefix: bytes = b"") -> bytes:
         if type(value) is not dict:
@@ -368,10 +367,9 @@ def compile_writer(parsed: Any) -> Writer | None:
 def compile_reader(parsed: Any) -> Reader | None:
     """A reader for the parsed record schema ``parsed``, or None when the schema uses something not compiled
     here. It raises NotCompiled for bytes it cannot read cleanly (fastavro then says what is wrong)."""
-    built = _build(_ReaderSource(parsed), parsed)
-    if built is None:
+    read_record = _build(_ReaderSource(parsed), parsed)
+    if read_record is None:
         return None
-    read_record = built
 
     def read(data: bytes, pos: int = 0) -> Any:
         try:
