@@ -68,7 +68,12 @@ def test_missing_and_malformed_files_say_which(tmp_path: Path) -> None:
 
 def test_librdkafka_plaintext_has_no_sasl_keys() -> None:
     conf = KafkaSettings(bootstrap_servers="k:9092").librdkafka()
-    assert conf == {"bootstrap.servers": "k:9092", "security.protocol": "PLAINTEXT"}
+    assert conf == {"bootstrap.servers": "k:9092", "security.protocol": "PLAINTEXT", "enable.metrics.push": False}
+
+
+def test_client_metrics_push_is_off_unless_asked() -> None:
+    assert KafkaSettings().librdkafka()["enable.metrics.push"] is False
+    assert KafkaSettings(client_metrics_push=True).librdkafka()["enable.metrics.push"] is True
 
 
 def test_librdkafka_translates_sasl() -> None:
@@ -82,6 +87,7 @@ def test_librdkafka_translates_sasl() -> None:
     assert settings.librdkafka() == {
         "bootstrap.servers": "k:9093",
         "security.protocol": "SASL_SSL",
+        "enable.metrics.push": False,
         "sasl.mechanism": "SCRAM-SHA-512",
         "sasl.username": "p2c",
         "sasl.password": "s3cret",
