@@ -99,6 +99,17 @@ class Plan:
         return [f"{port} ({option})" for option, port in self.ports().items() if not port_is_free("127.0.0.1", port)]
 
     @property
+    def topic_partitions(self) -> int:
+        """Partitions of each data topic this ``p2c up`` creates.
+
+        One on the embedded broker: ``p2c up`` runs one process of each kind, so more partitions share no work, and
+        the embedded broker reads every partition a fetch names again at each of the checks it makes while the
+        fetch waits (``bench/bench_idle.py``: 4 partitions 9.3 % of a core idle, 1 partition 6.1 %). Four on Apache
+        Kafka or a given cluster, whose topics outlive this ``p2c up`` and may later be shared by more workers.
+        """
+        return 1 if self.own_broker and self.broker == "embedded" else 4
+
+    @property
     def kafka_dir(self) -> Path:
         return self.data_dir / "kafka"
 
@@ -418,7 +429,7 @@ def up(
         initialise(
             KafkaSettings(bootstrap_servers=plan.bootstrap),
             RegistrySettings(schema_registry_url=plan.registry_url),
-            partitions=4,
+            partitions=plan.topic_partitions,
         )
         supervisor.start_together(plan.sandboxes())
         if not no_seed:

@@ -57,3 +57,9 @@ def test_the_control_is_started_on_its_port_against_the_plans_kafka() -> None:
     control = plan(control_port=9780, bootstrap_servers="kafka:9092").control()
     assert control.argv[-5:] == ["control", "--port", "9780", "--bootstrap-servers", "kafka:9092"]
     assert plan(control_port=9780).ports()["--control-port"] == 9780
+
+
+def test_topics_get_one_partition_on_the_embedded_broker_and_four_on_kafka() -> None:
+    assert plan().topic_partitions == 1  # one process of each kind: more partitions share nothing
+    assert plan(broker="kafka").topic_partitions == 4  # kept on disk, may be shared by more workers later
+    assert plan(bootstrap_servers="kafka:9092").topic_partitions == 4
