@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.procs import cpu_by_name, cpu_share
 from p2c.process import free_port, p2c_command
 from p2c.settings import KafkaSettings
-from p2c.status import as_json, collect
+from p2c.status import StatusReader, as_json, collect
 from p2c.up import BROKERS
 from tests.support.up import start_p2c_up
 
@@ -77,20 +77,27 @@ class Watch(threading.Thread):
         self.settled = False
 
     def run(self) -> None:
-        while not self.stop.wait(1):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                flows = as_json(collect(self.kafka))["flows"]
-            except Exception:  # the broker or its topics are not there yet
-                continue
-            before = {f["flow"]: f for f in self.flows}
-            now = time.time()
-            self.settled = all(
-                [progress(f, before.get(f["flow"]), now, self.marks.setdefault(f["flow"], {})) for f in flows]
-            )
-            self.flows = flows
-            rows = sum(stage(f, "sink")["written"] for f in flows)
-            print(f"\r{rows} records written to the targets", end="", file=sys.stderr)
+        reader = StatusReader(self.kafka)  # the same clients each second: a read must not load the broker it measures
+        try:
+            while not self.stop.wait(1):
+                self._read(reader)
+        finally:
+            reader.close()
+
+    def _read(self, reader: StatusReader) -> None:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            flows = as_json(collect(self.kafka, reader))["flows"]
+        except Exception:  # the broker or its topics are not there yet
+            return
+        before = {f["flow"]: f for f in self.flows}
+        now = time.time()
+        self.settled = all(
+            [progress(f, before.get(f["flow"]), now, self.marks.setdefault(f["flow"], {})) for f in flows]
+        )
+        self.flows = flows
+        rows = sum(stage(f, "sink")["written"] for f in flows)
+        print(f"\r{rows} records written to the targets", end="", file=sys.stderr)
 
     def again(self) -> None:
         """Not in sync yet: what settled was not the end."""

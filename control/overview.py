@@ -19,10 +19,9 @@ from p2c.control.deadletters import DeadLetters
 from p2c.control.lifecycle import STATES, Entry
 from p2c.control.waits import links, waiting_for
 from p2c.errors import P2CError
-from p2c.metrics import SnapshotTail
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings
-from p2c.status import Report, as_json, collect
+from p2c.status import Report, StatusReader, as_json, collect
 
 log = logging.getLogger("p2c.control")
 
@@ -60,7 +59,7 @@ class Overview:
         self.kafka = kafka
         self.dead_letters = DeadLetters(kafka)
         self.ttl = ttl
-        self.snapshots = SnapshotTail(kafka)  # read under the lock
+        self.reader = StatusReader(kafka)  # read under the lock
         self._lock = threading.Lock()
         self._cached: Snapshot | None = None
 
@@ -68,7 +67,7 @@ class Overview:
         with self._lock:
             if self._cached is None or time.time() - self._cached.taken_at > self.ttl:
                 require_kafka(self.kafka)
-                report = collect(self.kafka, self.snapshots)
+                report = collect(self.kafka, self.reader)
                 waits = waiting_for(report.snapshots.values(), time.time() * 1000)
                 self._cached = Snapshot(report, self.dead_letters.entries(), waits)
             return self._cached

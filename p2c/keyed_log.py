@@ -13,7 +13,7 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from p2c.errors import RetriableError
-from p2c.offsets import partitions
+from p2c.offsets import PROMPT_FETCH_WAIT_MS, partitions
 from p2c.settings import KafkaSettings
 
 
@@ -51,7 +51,7 @@ class KeyedLogTail:
     def read(self) -> dict[bytes, bytes | None]:
         """``{key: last value}`` up to the end of every partition now; a missing topic reads as empty."""
         if self._consumer is None:
-            consumer = Consumer(_conf(self.kafka) | {"fetch.wait.max.ms": TAIL_FETCH_WAIT_MS})
+            consumer = Consumer(_conf(self.kafka) | {"fetch.wait.max.ms": PROMPT_FETCH_WAIT_MS})
             try:
                 found = partitions(consumer, self.topic, self.timeout)
             except BaseException:
@@ -78,11 +78,6 @@ class KeyedLogTail:
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
-
-
-#: a tail's fetch wait: it reads to the end and pauses, so a fetch that finds nothing (the end) should come back
-#: at once; the embedded broker holds a fetch for its whole wait even when it has nothing to add
-TAIL_FETCH_WAIT_MS = 10
 
 
 def _conf(kafka: KafkaSettings) -> dict[str, object]:

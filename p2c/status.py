@@ -24,8 +24,8 @@ import click
 
 from p2c import logs, options
 from p2c.flows import FLOWS, STREAMS_GROUP, Flow
-from p2c.metrics import SKIPPED, WAITING, WAITING_ON, WRITTEN, SnapshotTail, read_snapshots
-from p2c.offsets import committed_offsets, end_offsets
+from p2c.metrics import SKIPPED, WAITING, WAITING_ON, WRITTEN, SnapshotTail
+from p2c.offsets import OffsetsReader
 from p2c.reachable import require_kafka
 from p2c.settings import KafkaSettings, load
 from p2c.stages import StageCounts, last_written_ms, live, loads, stages
@@ -77,15 +77,15 @@ def _lag(ends: dict[tuple[str, int], int], committed: dict[tuple[str, int], int]
 
 
 def _flow_lag(
-    kafka: KafkaSettings, flow: Flow, ends: dict[tuple[str, int], int], past_commit: dict[tuple[str, int], int]
+    offsets: OffsetsReader, flow: Flow, ends: dict[tuple[str, int], int], past_commit: dict[tuple[str, int], int]
 ) -> int:
     """Records not read yet: by the streams on the source topics, by the sinks on the target topics (what a sink
     read past its committed offset, held back or after one held back, is read: not lag)."""
     src = {tp: e for tp, e in ends.items() if tp[0] in {t.name for t in flow.sources}}
-    lag = _lag(src, committed_offsets(kafka, STREAMS_GROUP, list(src)))
+    lag = _lag(src, offsets.committed(STREAMS_GROUP, list(src)))
     for target, group in zip(flow.targets, flow.sink_groups, strict=True):
         tgt = {tp: e for tp, e in ends.items() if tp[0] == target.name}
-        committed = committed_offsets(kafka, group, list(tgt))
+        committed = offsets.committed(group, list(tgt))
         lag += _lag(tgt, {tp: _read_up_to(c, past_commit.get(tp, 0)) for tp, c in committed.items()})
     return lag
 
@@ -106,11 +106,31 @@ def _past_commit(snapshots: Iterable[dict[str, Any]], now_ms: float) -> dict[tup
     return found
 
 
-def collect(kafka: KafkaSettings, tail: SnapshotTail | None = None) -> Report:
-    """The status of every flow; ``tail``: where a caller that collects again and again keeps the snapshots."""
+class StatusReader:
+    """The Kafka clients :func:`collect` reads with, kept by a caller that collects again and again (``p2c up``'s
+    status, ``p2c status --watch``, the initial-load bench): each read then takes only what is new, over the same
+    connections. Not thread-safe."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.snapshots = SnapshotTail(kafka)
+        self.offsets = OffsetsReader(kafka)
+
+    def close(self) -> None:
+        self.snapshots.close()
+        self.offsets.close()
+
+
+def collect(kafka: KafkaSettings, reader: StatusReader | None = None) -> Report:
+    """The status of every flow; ``reader``: the clients of a caller that collects again and again."""
+    if reader is None:
+        once = StatusReader(kafka)
+        try:
+            return collect(kafka, once)
+        finally:
+            once.close()
     names = sorted({t.name for f in FLOWS for t in (*f.sources, *f.targets, f.dead_letter)})
-    ends = end_offsets(kafka, names)
-    snapshots = tail.read() if tail is not None else read_snapshots(kafka)
+    ends = reader.offsets.ends(names)
+    snapshots = reader.snapshots.read()
     now_ms = time.time() * 1000
     past = _past_commit(snapshots.values(), now_ms)
     flows = []
@@ -127,7 +147,7 @@ def collect(kafka: KafkaSettings, tail: SnapshotTail | None = None) -> Report:
                 status.waiting += int(gauges.get(WAITING, 0))
                 for what, n in gauges.get(WAITING_ON, {}).items():
                     status.waiting_on[what] = status.waiting_on.get(what, 0) + int(n)
-        status.lag = _flow_lag(kafka, flow, ends, past)
+        status.lag = _flow_lag(reader.offsets, flow, ends, past)
         status.stages = stages(flow.name, snapshots.values(), now_ms)
         status.last_sync_ms = last_written_ms(flow.name, snapshots.values())
         status.loads = loads(flow.name, snapshots.values(), now_ms)
@@ -234,14 +254,18 @@ def status(bootstrap_servers: str, config_file: str | None, as_json_output: bool
     logs.configure("WARNING")
     kafka = load(KafkaSettings, "kafka", config_file, bootstrap_servers=bootstrap_servers)
     require_kafka(kafka)
-    while True:
-        report = collect(kafka)
-        if as_json_output:
-            click.echo(json.dumps(as_json(report), indent=2))
-        else:
-            if watch:
-                click.clear()
-            click.echo(render(report))
-        if not watch:
-            return
-        time.sleep(2)
+    reader = StatusReader(kafka)
+    try:
+        while True:
+            report = collect(kafka, reader)
+            if as_json_output:
+                click.echo(json.dumps(as_json(report), indent=2))
+            else:
+                if watch:
+                    click.clear()
+                click.echo(render(report))
+            if not watch:
+                return
+            time.sleep(2)
+    finally:
+        reader.close()

@@ -32,11 +32,10 @@ from p2c.errors import ConfigurationError, P2CError
 from p2c.init import initialise
 from p2c.kafka import KAFKA_VERSION, KafkaRuntimeSettings, fetch, require_java
 from p2c.kafka.cli import DISK_NOTICE
-from p2c.metrics import SnapshotTail
 from p2c.process import ManagedProcess, http_ok, log_says, p2c_command, tcp_open
 from p2c.sandbox.odata.auth import CRM_SINK_CLIENT, DEFAULT_CLIENTS
 from p2c.settings import KafkaSettings, RegistrySettings
-from p2c.status import collect, render
+from p2c.status import StatusReader, collect, render
 from p2c.supervisor import Supervisor
 
 log = logging.getLogger("p2c.up")
@@ -271,7 +270,7 @@ class StatusScreen:
 
     def __init__(self, plan: Plan) -> None:
         self.kafka = KafkaSettings(bootstrap_servers=plan.bootstrap)
-        self.snapshots = SnapshotTail(self.kafka)
+        self.reader = StatusReader(self.kafka)
         self.tty = sys.stdout.isatty()
         self.events: list[str] = []
         self._last_plain = 0.0
@@ -280,7 +279,7 @@ class StatusScreen:
         self.events = [*self.events[-4:], f"{time.strftime('%H:%M:%S')} {message}"]
 
     def close(self) -> None:
-        self.snapshots.close()
+        self.reader.close()
 
     def _plain_due(self) -> bool:
         """Off a terminal, one line every PLAIN_STATUS_EVERY_S seconds."""
@@ -294,7 +293,7 @@ class StatusScreen:
         if not self.tty and not self._plain_due():
             return
         try:
-            report = collect(self.kafka, self.snapshots)
+            report = collect(self.kafka, self.reader)
         except Exception as exc:  # the broker may be restarting: say so, never go quiet
             self.event(f"status unavailable: {exc}")
             if not self.tty:

@@ -263,7 +263,7 @@ class FetchedHighwatersThread(driver.AIOKafkaConsumerThread):
         transport = cast(FetchedHighwatersTransport, self.transport)
         if self.consumer.in_transaction:  # exactly-once reads up to the last stable offset: Faust's way
             return await super()._highwaters(partitions)
-        found = await recovery.fetched_highwaters(transport.kafka, partitions, recovery.prompt_end_offsets)
+        found = await recovery.fetched_highwaters(transport.kafka, partitions)
         missing = [tp for tp in partitions if tp not in found]
         if missing:
             log.warning("no fetched end offset for %s: using the broker's reported end", missing)

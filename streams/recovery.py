@@ -25,7 +25,6 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from faust.types import TP
 
@@ -35,33 +34,18 @@ from p2c.settings import KafkaSettings
 log = logging.getLogger("p2c.streams")
 
 EndOffsets = Callable[[KafkaSettings, list[str]], dict[tuple[str, int], int]]
-FETCH_WAIT_MS = 10
-
-
-class _PromptFetch(KafkaSettings):
-    """The same cluster settings; fetches answer at once when a partition has nothing past its reported end.
-
-    librdkafka's default ``fetch.wait.max.ms`` (500) holds such a fetch for half a second: measured, one end
-    offsets lookup 560 ms -> 70 ms, paid at every rebalance. (p2c.offsets.end_offsets has no option for it.)
-    """
-
-    def librdkafka(self) -> dict[str, Any]:
-        return super().librdkafka() | {"fetch.wait.max.ms": FETCH_WAIT_MS}
-
-
-def prompt_end_offsets(kafka: KafkaSettings, topics: list[str]) -> dict[tuple[str, int], int]:
-    """:func:`p2c.offsets.end_offsets`, with fetches that do not wait at a partition's end."""
-    return end_offsets(_PromptFetch.model_construct(**dict(kafka)), topics)
 
 
 async def fetched_highwaters(
-    kafka: KafkaSettings, partitions: Iterable[TP], lookup: EndOffsets = prompt_end_offsets
+    kafka: KafkaSettings, partitions: Iterable[TP], lookup: EndOffsets | None = None
 ) -> dict[TP, int]:
-    """End offsets of ``partitions`` from a fetch; a partition the fetch did not answer is left out."""
+    """End offsets of ``partitions`` from a fetch (``lookup``, :func:`p2c.offsets.end_offsets` by default); a
+    partition the fetch did not answer is left out."""
     wanted = list(partitions)
     topics = sorted({tp.topic for tp in wanted})
     if not topics:
         return {}
     loop = asyncio.get_running_loop()
-    ends = await loop.run_in_executor(None, functools.partial(lookup, kafka, topics))
+    fetch = end_offsets if lookup is None else lookup
+    ends = await loop.run_in_executor(None, functools.partial(fetch, kafka, topics))
     return {tp: ends[(tp.topic, tp.partition)] for tp in wanted if ends.get((tp.topic, tp.partition), -1) >= 0}

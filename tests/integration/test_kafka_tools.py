@@ -7,13 +7,13 @@ import json
 import os
 import uuid
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from p2c.keyed_log import KeyedLogTail, read_latest
 from p2c.metrics import Counters, MetricsReporter, read_snapshots
-from p2c.offsets import committed_offsets, end_offsets
+from p2c.offsets import OffsetsReader, committed_offsets, end_offsets
 from p2c.settings import KafkaSettings
 
 
@@ -45,6 +45,35 @@ def test_committed_offsets_of_a_group_that_never_committed(kafka_bootstrap: str)
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
     topic = new_topic(kafka, 2)
     assert committed_offsets(kafka, "nobody", [(topic, 0), (topic, 1)]) == {(topic, 0): -1001, (topic, 1): -1001}
+
+
+def test_an_offsets_reader_asked_again_and_again_answers_as_the_one_shot_functions(kafka_bootstrap: str) -> None:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    topic = new_topic(kafka, 3)
+    reader = OffsetsReader(kafka)
+    try:
+        assert reader.ends([topic, "no-such-topic"]) == {(topic, 0): 0, (topic, 1): 0, (topic, 2): 0}
+        produce_batched(kafka, topic, {0: 12, 1: 5})  # multi-record batches, which the embedded broker counts low
+        assert reader.ends([topic]) == {(topic, 0): 12, (topic, 1): 5, (topic, 2): 0} == end_offsets(kafka, [topic])
+        produce_batched(kafka, topic, {0: 3000})  # more than one fetch of the reader's (one batch) brings
+        expected = {(topic, 0): 3012, (topic, 1): 5, (topic, 2): 0}
+        assert reader.ends([topic]) == expected == end_offsets(kafka, [topic])
+        assert reader.ends([topic]) == expected  # nothing added: the same, from where the last read ended
+        later = new_topic(kafka, 2)  # a topic that was not there at the reader's first read
+        produce_batched(kafka, later, {1: 4})
+        assert reader.ends([topic, later]) == expected | {(later, 0): 0, (later, 1): 4}
+
+        asked = [(topic, 0), (topic, 1), (topic, 2)]
+        assert reader.committed("nobody", asked) == {tp: -1001 for tp in asked}
+        group = f"group-{uuid.uuid4().hex[:6]}"
+        committer = Consumer(kafka.consumer(group))
+        committer.commit(offsets=[TopicPartition(topic, 0, 7), TopicPartition(topic, 1, 2)], asynchronous=False)
+        committer.close()
+        committed = {(topic, 0): 7, (topic, 1): 2, (topic, 2): -1001}
+        assert reader.committed(group, asked) == committed == committed_offsets(kafka, group, asked)
+        assert reader.committed(group, []) == {}
+    finally:
+        reader.close()
 
 
 def test_read_latest_keeps_the_last_value_per_key_across_batches(kafka_bootstrap: str) -> None:

@@ -63,24 +63,6 @@ def test_no_partitions_no_lookup(loop: asyncio.AbstractEventLoop) -> None:
     assert lookup.calls == []
 
 
-def test_the_lookup_does_not_wait_at_a_partitions_end(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[dict[str, Any]] = []
-
-    def end_offsets(kafka: KafkaSettings, topics: list[str]) -> dict[Any, int]:
-        seen.append(kafka.librdkafka())
-        return {}
-
-    monkeypatch.setattr(recovery, "end_offsets", end_offsets)
-    recovery.prompt_end_offsets(KAFKA, [CHANGELOG])
-    assert seen == [
-        {
-            "bootstrap.servers": "broker:9092",
-            "security.protocol": "PLAINTEXT",
-            "fetch.wait.max.ms": recovery.FETCH_WAIT_MS,
-        }
-    ]
-
-
 def test_the_app_recovers_tables_with_fetched_highwaters(app: faust.App) -> None:
     assert isinstance(app.transport, faust_adapter.FetchedHighwatersTransport)
     assert app.transport.kafka == KAFKA
@@ -95,7 +77,7 @@ def test_partitions_the_fetch_missed_fall_back_to_the_reported_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     thread = faust_adapter.consumer_thread(app)
-    monkeypatch.setattr(recovery, "prompt_end_offsets", fake_lookup({(CHANGELOG, 0): 12}))
+    monkeypatch.setattr(recovery, "end_offsets", fake_lookup({(CHANGELOG, 0): 12}))
     aiokafka_consumer = MagicMock(end_offsets=AsyncMock(return_value={TP(CHANGELOG, 1): 3}))
     thread._consumer = aiokafka_consumer
     found = loop.run_until_complete(thread._highwaters([TP(CHANGELOG, 0), TP(CHANGELOG, 1)]))
