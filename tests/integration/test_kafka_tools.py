@@ -59,6 +59,8 @@ def test_an_offsets_reader_asked_again_and_again_answers_as_the_one_shot_functio
         expected = {(topic, 0): 3012, (topic, 1): 5, (topic, 2): 0}
         assert reader.ends([topic]) == expected == end_offsets(kafka, [topic])
         assert reader.ends([topic]) == expected  # nothing added: the same, from where the last read ended
+        reader._last_ends[(topic, 1)] = 10**6  # as after a broker that lost records since the last read
+        assert reader.ends([topic]) == expected
         later = new_topic(kafka, 2)  # a topic that was not there at the reader's first read
         produce_batched(kafka, later, {1: 4})
         assert reader.ends([topic, later]) == expected | {(later, 0): 0, (later, 1): 4}
