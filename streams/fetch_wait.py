@@ -1,14 +1,15 @@
 """How long the streams worker's fetches may wait at the end of its partitions: short while records flow, long
 once nothing has come for a while.
 
-The worker keeps one fetch in flight to the broker. The embedded broker (Tansu) does not answer a waiting fetch
-early when a record arrives, so the wait is latency added to every hop through a topic, and it is also what keeps
-the broker busy when nothing changes: every fetch names all the worker's partitions, and Tansu's cost grows with
-them. Measured on this 2-core machine, one consumer of 60 partitions, nothing arriving: Tansu at 5-7 % of a core
-with a 100 ms wait, 1.1 % with 1 s. While records flow the wait is :data:`BUSY_WAIT_MS`, as before; after
-:data:`IDLE_AFTER_S` without a record it is :data:`IDLE_WAIT_MS`, and the first record back costs at most that
-once (the next fetch waits :data:`BUSY_WAIT_MS` again). On Apache Kafka a fetch returns as soon as data arrives,
-so the long wait costs nothing there.
+The worker keeps one fetch in flight to the broker. The embedded broker (Tansu) answers a waiting fetch only at its
+next check of the partitions it names: at the start, then half the remaining wait later, again and again while that
+is 250 ms or more, and at the end (``tansu-broker/src/broker/fetch.rs``). So the wait is latency added to every hop
+through a topic (up to half of it), and it is also what keeps the broker busy when nothing changes: every check
+reads every partition the fetch names. Measured on this 2-core machine, one consumer of 60 partitions, nothing
+arriving: Tansu at 5-7 % of a core with a 100 ms wait, 1.1 % with 1 s. While records flow the wait is
+:data:`BUSY_WAIT_MS`, as before; after :data:`IDLE_AFTER_S` without a record it is :data:`IDLE_WAIT_MS`, and the
+first record back costs at most half that once (the next fetch waits :data:`BUSY_WAIT_MS` again). On Apache Kafka
+a fetch returns as soon as data arrives, so the long wait costs nothing there.
 
 aiokafka reads the wait from its fetcher for every request it builds, and has no setting for a changing one:
 :func:`adapt` sets the fetcher's private ``_fetch_max_wait_ms`` after each fetch (item 3 of
