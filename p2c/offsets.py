@@ -38,16 +38,20 @@ def end_offsets(kafka: KafkaSettings, topics: list[str], timeout: float = 10.0) 
     consumer = Consumer(kafka.librdkafka() | _PROMPT)
     try:
         tps = [TopicPartition(t, p, OFFSET_END) for t in topics for p in partitions(consumer, t, timeout)]
-        return _fetched_ends(consumer, tps, timeout)
+        ends, _reported = _fetched_ends(consumer, tps, timeout)
+        return ends
     finally:
         consumer.close()
 
 
-def _fetched_ends(consumer: Consumer, tps: list[TopicPartition], timeout: float) -> dict[tuple[str, int], int]:
+def _fetched_ends(
+    consumer: Consumer, tps: list[TopicPartition], timeout: float
+) -> tuple[dict[tuple[str, int], int], set[tuple[str, int]]]:
     """Assign ``tps`` at their offsets, poll until a fetch answered for each (a record or partition EOF), and
-    read the high watermark those fetches brought back."""
+    read the high watermark those fetches brought back; also the partitions no fetch answered in time, whose end
+    is what the broker reports."""
     if not tps:
-        return {}
+        return {}, set()
     consumer.assign(tps)
     starts = {(tp.topic, tp.partition): tp.offset for tp in tps}
     pending = set(starts)
@@ -68,7 +72,7 @@ def _fetched_ends(consumer: Consumer, tps: list[TopicPartition], timeout: float)
         if high < 0 or (tp.topic, tp.partition) in pending:  # no fetch answered in time: ask the broker
             _low, high = consumer.get_watermark_offsets(tp, timeout=timeout)
         result[(tp.topic, tp.partition)] = high
-    return result
+    return result, pending
 
 
 def _started_past_the_end(
@@ -127,10 +131,14 @@ class OffsetsReader:
             for p in sorted(found.partitions)
         ]
         try:
-            ends = _fetched_ends(self._consumer, tps, self.timeout)
+            ends, reported = _fetched_ends(self._consumer, tps, self.timeout)
         finally:
             self._consumer.unassign()
-        self._last_ends.update(ends)
+        # where the next read starts: a fetched end (a reported one may be the embedded broker's low answer, or
+        # above the watermark this consumer last saw, which would then look like a start past the end)
+        self._last_ends.update({key: end for key, end in ends.items() if key not in reported})
+        for key in reported:
+            self._last_ends.pop(key, None)
         return ends
 
     def committed(self, group: str, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -151,16 +159,17 @@ class OffsetsReader:
         self._admin = None  # an admin client has no close: its threads stop when it is collected
 
 
-#: the ends consumer's fetches: back at once, and at most one record batch a fetch (a fetch at the end brings the
-#: high watermark, which is all a read wants; librdkafka wants fetch.max.bytes >= message.max.bytes)
+#: a consumer that reads ends: by assignment, at partition EOF, without waiting at a partition's end
 _PROMPT: dict[str, Any] = {
     "group.id": "p2c-offsets",
     "enable.auto.commit": False,
     "enable.partition.eof": True,
     "fetch.wait.max.ms": PROMPT_FETCH_WAIT_MS,
 }
+#: the reader's: also at most one record batch a fetch (a fetch brings the high watermark, which is all a read
+#: wants; librdkafka wants fetch.max.bytes >= message.max.bytes), and a start past the end reported, not reset
 _PROMPT_SMALL_FETCHES = _PROMPT | {
-    "auto.offset.reset": "error",  # a start past the end (a broker that lost records) is reported, then sought
+    "auto.offset.reset": "error",
     "message.max.bytes": 1000,
     "fetch.max.bytes": 1000,
     "fetch.message.max.bytes": 1000,
