@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from faust.types import TP
 
@@ -33,19 +33,14 @@ from p2c.settings import KafkaSettings
 
 log = logging.getLogger("p2c.streams")
 
-EndOffsets = Callable[[KafkaSettings, list[str]], dict[tuple[str, int], int]]
 
-
-async def fetched_highwaters(
-    kafka: KafkaSettings, partitions: Iterable[TP], lookup: EndOffsets | None = None
-) -> dict[TP, int]:
-    """End offsets of ``partitions`` from a fetch (``lookup``, :func:`p2c.offsets.end_offsets` by default); a
-    partition the fetch did not answer is left out."""
+async def fetched_highwaters(kafka: KafkaSettings, partitions: Iterable[TP]) -> dict[TP, int]:
+    """End offsets of ``partitions`` from a fetch (:func:`p2c.offsets.end_offsets`); a partition the fetch did not
+    answer is left out."""
     wanted = list(partitions)
     topics = sorted({tp.topic for tp in wanted})
     if not topics:
         return {}
     loop = asyncio.get_running_loop()
-    fetch = end_offsets if lookup is None else lookup
-    ends = await loop.run_in_executor(None, functools.partial(fetch, kafka, topics))
+    ends = await loop.run_in_executor(None, functools.partial(end_offsets, kafka, topics))
     return {tp: ends[(tp.topic, tp.partition)] for tp in wanted if ends.get((tp.topic, tp.partition), -1) >= 0}

@@ -49,17 +49,21 @@ def fake_lookup(ends: dict[tuple[str, int], int]) -> Any:
     return lookup
 
 
-def test_highwaters_are_the_fetched_ends_of_the_asked_partitions(loop: asyncio.AbstractEventLoop) -> None:
+def test_highwaters_are_the_fetched_ends_of_the_asked_partitions(
+    loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lookup = fake_lookup({(CHANGELOG, 0): 12, (CHANGELOG, 1): 0, (CHANGELOG, 2): -1, ("other", 0): 5})
+    monkeypatch.setattr(recovery, "end_offsets", lookup)
     tps = [TP(CHANGELOG, 0), TP(CHANGELOG, 1), TP(CHANGELOG, 2), TP(CHANGELOG, 3)]
-    found = loop.run_until_complete(recovery.fetched_highwaters(KAFKA, tps, lookup))
+    found = loop.run_until_complete(recovery.fetched_highwaters(KAFKA, tps))
     assert found == {TP(CHANGELOG, 0): 12, TP(CHANGELOG, 1): 0}  # unanswered (-1) and unknown: left out
     assert lookup.calls == [(KAFKA, [CHANGELOG])]
 
 
-def test_no_partitions_no_lookup(loop: asyncio.AbstractEventLoop) -> None:
+def test_no_partitions_no_lookup(loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch) -> None:
     lookup = fake_lookup({})
-    assert loop.run_until_complete(recovery.fetched_highwaters(KAFKA, [], lookup)) == {}
+    monkeypatch.setattr(recovery, "end_offsets", lookup)
+    assert loop.run_until_complete(recovery.fetched_highwaters(KAFKA, [])) == {}
     assert lookup.calls == []
 
 
