@@ -91,6 +91,7 @@ def run_crm_source(settings: CrmSourceSettings, kafka: KafkaSettings, registry: 
         name=settings.connector_name,
         poll_interval=settings.poll_interval,
         busy_poll_interval=settings.busy_poll_interval,
+        idle_poll_interval=settings.idle_poll_interval,
         page_size=settings.page_size,
         ignore_own_changes=settings.ignore_own_changes,
         position_refresh=settings.position_refresh,
@@ -111,6 +112,7 @@ def run_erp_source(settings: ErpSourceSettings, kafka: KafkaSettings, registry: 
         name=settings.connector_name,
         company=settings.company,
         poll_interval=settings.poll_interval,
+        idle_poll_interval=settings.idle_poll_interval,
         page_size=settings.page_size,
     )
     run_source(src, "source-erp", kafka, registry, settings.report_interval)

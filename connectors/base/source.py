@@ -24,6 +24,8 @@ Position = dict[str, Any]
 #: polls a second, at most, among a source's streams that are being changed (Dataverse allows a user 6,000
 #: requests in 5 minutes: 20 a second, shared with the sinks writing as the same user)
 BUSY_POLLS_PER_S = 10.0
+#: seconds without a change after which a stream is polled at the idle interval (when the source has one)
+QUIET_BEFORE_IDLE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -113,18 +115,25 @@ class Source(ABC):
         poll: Callable[[S], Iterator[SourceItem]],
         interval: float,
         busy_interval: float | None = None,
+        idle_interval: float | None = None,
     ) -> Iterator[SourceItem]:
         """Poll every stream ``interval`` seconds after its last poll, in their order, until stopped.
 
         With ``busy_interval``, a stream whose last poll brought a change is polled again that soon instead: a
         change made while others are being made waits a fraction of the interval for its poll. The busy streams
         share at most ``BUSY_POLLS_PER_S`` polls a second (each takes longer when more of them are busy), so
-        the source stays well within a service's request limits; the first change after a quiet spell still
-        waits up to ``interval``.
+        the source stays well within a service's request limits.
+
+        With ``idle_interval``, a stream whose polls brought nothing for ``QUIET_BEFORE_IDLE_S`` is polled every
+        ``idle_interval`` (never more often than every ``interval``) until one brings a change: a quiet tenant
+        costs a fraction of the requests (Power Platform counts every request against a daily allocation),
+        and the first change after a quiet spell waits up to ``idle_interval`` instead of ``interval``.
         """
         streams = list(streams)
         due = [0.0] * len(streams)
         busy = [False] * len(streams)
+        changed_at = [self.clock()] * len(streams)
+        idle = max(interval, idle_interval or interval)
         while not self.stopped:
             for i, stream in enumerate(streams):
                 if due[i] > self.clock():
@@ -135,9 +144,13 @@ class Source(ABC):
                     yield item
                 if self.stopped:
                     return
+                now = self.clock()
+                if changed:
+                    changed_at[i] = now
                 busy[i] = changed and busy_interval is not None
                 quick = min(interval, max(busy_interval or 0.0, sum(busy) / BUSY_POLLS_PER_S))
-                due[i] = self.clock() + (quick if busy[i] else interval)
+                quiet = now - changed_at[i] >= QUIET_BEFORE_IDLE_S
+                due[i] = now + (quick if busy[i] else idle if quiet else interval)
             if self.wait(max(0.0, min(due) - self.clock())):
                 return
 

@@ -26,7 +26,15 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
+from p2c.connectors.base.source import (
+    QUIET_BEFORE_IDLE_S,
+    ChangeEvent,
+    Checkpoint,
+    Position,
+    Rejected,
+    Source,
+    SourceItem,
+)
 from p2c.connectors.core.convert import to_millis
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pagination import NextLinkPaginator, Page
@@ -66,6 +74,7 @@ class DataverseSource(Source):
         name: str = "crm",
         poll_interval: float = 1.0,
         busy_poll_interval: float | None = 0.2,
+        idle_poll_interval: float | None = None,
         page_size: int = 5000,
         ignore_own_changes: bool | None = None,
         position_refresh: float = 300.0,
@@ -77,6 +86,7 @@ class DataverseSource(Source):
         self.name = name
         self.poll_interval = poll_interval
         self.busy_poll_interval = busy_poll_interval
+        self.idle_poll_interval = idle_poll_interval
         self.page_size = page_size
         self.ignore_own_override = ignore_own_changes
         self.position_refresh = position_refresh
@@ -325,13 +335,18 @@ class DataverseSource(Source):
             if stream.keyed_by_parent and self.state[stream.entity_set].get("delta"):
                 self._load_parents(stream)
         log.info(
-            "%s: ready, polling %s every %.1f s (every %.1f s while a poll brings changes)",
+            "%s: ready, polling %s every %.1f s (every %.1f s while a poll brings changes, every %.1f s after %.0f s "
+            "without one)",
             self.name,
             ", ".join(s.entity_set for s in self.streams),
             self.poll_interval,
             min(self.poll_interval, self.busy_poll_interval or self.poll_interval),
+            max(self.poll_interval, self.idle_poll_interval or self.poll_interval),
+            QUIET_BEFORE_IDLE_S,
         )
-        yield from self.poll_forever(self.streams, self.poll, self.poll_interval, self.busy_poll_interval)
+        yield from self.poll_forever(
+            self.streams, self.poll, self.poll_interval, self.busy_poll_interval, self.idle_poll_interval
+        )
 
     def close(self) -> None:
         self.client.close()

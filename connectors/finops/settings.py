@@ -57,6 +57,9 @@ class ErpSourceSettings(ApiSettings):
     #: seconds between two snapshots of the products (each reads every product: keep it reasonable on a
     #: real environment with many products; see docs/decisions.md for what it costs)
     poll_interval: float = 1.0
+    #: seconds between two snapshots of an entity set whose snapshots found no change for a minute (never
+    #: shorter than ``poll_interval``); set it to ``poll_interval`` for a steady pace
+    idle_poll_interval: float = 5.0
     #: rows per request (FinOps pages at most 10,000)
     page_size: int = 5000
     #: where the source keeps the last snapshot (SQLite: one hash per product)

@@ -28,7 +28,15 @@ from functools import cached_property
 from typing import Any
 
 from p2c import flows, topics
-from p2c.connectors.base.source import ChangeEvent, Checkpoint, Position, Rejected, Source, SourceItem
+from p2c.connectors.base.source import (
+    QUIET_BEFORE_IDLE_S,
+    ChangeEvent,
+    Checkpoint,
+    Position,
+    Rejected,
+    Source,
+    SourceItem,
+)
 from p2c.connectors.core.convert import RowConverter, record_schema
 from p2c.connectors.core.http import ODataClient
 from p2c.connectors.core.pagination import NextLinkPaginator
@@ -123,6 +131,7 @@ class FinOpsSource(Source):
         name: str = "erp",
         company: str | None = None,
         poll_interval: float = 1.0,
+        idle_poll_interval: float | None = None,
         page_size: int = 5000,
     ) -> None:
         super().__init__()
@@ -132,6 +141,7 @@ class FinOpsSource(Source):
         self.name = name
         self.company = company
         self.poll_interval = poll_interval
+        self.idle_poll_interval = idle_poll_interval
         self.page_size = min(page_size, MAX_PAGE)
         self.cycles = 0
 
@@ -255,15 +265,20 @@ class FinOpsSource(Source):
     def changes(self, position: Position | None) -> Iterator[SourceItem]:
         self.cycles = int((position or {}).get("cycles", 0))
         log.info(
-            "%s: ready, a snapshot of %s of %s every %.1f s (last snapshot: %d products, in %s)",
+            "%s: ready, a snapshot of %s of %s every %.1f s (every %.1f s after %.0f s without a change; last "
+            "snapshot: %d products, in %s)",
             self.name,
             ", ".join(s.entity_set for s in self.streams),
             self.company or "every company",
             self.poll_interval,
+            max(self.poll_interval, self.idle_poll_interval or self.poll_interval),
+            QUIET_BEFORE_IDLE_S,
             self.store.size(),
             self.store.path,
         )
-        yield from self.poll_forever(self.streams, self.cycle, self.poll_interval)
+        yield from self.poll_forever(
+            self.streams, self.cycle, self.poll_interval, idle_interval=self.idle_poll_interval
+        )
 
     def close(self) -> None:
         self.client.close()

@@ -1,22 +1,32 @@
-"""``Source.poll_forever``: every stream at the poll interval, a stream that brought changes again sooner, and
-the busy streams' share of polls capped, on a fake clock."""
+"""``Source.poll_forever``: every stream at the poll interval, a stream that brought changes again sooner, the
+busy streams' share of polls capped, and a stream quiet for a while polled at the idle interval, on a fake
+clock."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
 
-from p2c.connectors.base.source import BUSY_POLLS_PER_S, ChangeEvent, Checkpoint, Position, Source, SourceItem
+from p2c.connectors.base.source import (
+    BUSY_POLLS_PER_S,
+    QUIET_BEFORE_IDLE_S,
+    ChangeEvent,
+    Checkpoint,
+    Position,
+    Source,
+    SourceItem,
+)
 
 
 class ClockedSource(Source):
     """Polls named streams on a fake clock: ``wait`` advances it; stops after ``until`` seconds. A stream in
-    ``changing`` brings one change per poll; every poll ends with a checkpoint, as a real one can."""
+    ``changing`` brings one change per poll from ``changes_from`` on; every poll ends with a checkpoint, as a
+    real one can."""
 
-    def __init__(self, changing: set[str], until: float) -> None:
+    def __init__(self, changing: set[str], until: float, changes_from: float = 0.0) -> None:
         super().__init__()
         self.now, self.until = 0.0, until
-        self.changing = changing
+        self.changing, self.changes_from = changing, changes_from
         self.polls: list[tuple[float, str]] = []
         self.clock = lambda: self.now
 
@@ -25,7 +35,7 @@ class ClockedSource(Source):
 
     def poll(self, stream: str) -> Iterator[SourceItem]:
         self.polls.append((round(self.now, 3), stream))
-        if stream in self.changing:
+        if stream in self.changing and self.now >= self.changes_from:
             yield ChangeEvent(f"p2c.src.crm.{stream}", "k", {"op": "u"})
         yield Checkpoint({})
 
@@ -39,8 +49,14 @@ class ClockedSource(Source):
         return [at for at, polled in self.polls if polled == stream]
 
 
-def run(src: ClockedSource, streams: list[str], interval: float, busy_interval: float | None) -> None:
-    for _ in src.poll_forever(streams, src.poll, interval, busy_interval):
+def run(
+    src: ClockedSource,
+    streams: list[str],
+    interval: float,
+    busy_interval: float | None,
+    idle_interval: float | None = None,
+) -> None:
+    for _ in src.poll_forever(streams, src.poll, interval, busy_interval, idle_interval):
         pass
 
 
@@ -78,3 +94,26 @@ def test_a_busy_interval_longer_than_the_interval_never_slows_the_polls() -> Non
     src = ClockedSource(changing={"accounts"}, until=2.5)
     run(src, ["accounts"], interval=1.0, busy_interval=5.0)
     assert src.times_of("accounts") == [0.0, 1.0, 2.0]
+
+
+def test_a_stream_quiet_for_a_while_is_polled_at_the_idle_interval_until_it_brings_a_change() -> None:
+    quiet = QUIET_BEFORE_IDLE_S
+    src = ClockedSource(changing={"accounts"}, until=quiet + 17, changes_from=quiet + 12)
+    run(src, ["accounts", "contacts"], interval=1.0, busy_interval=0.2, idle_interval=5.0)
+    every_second = [float(t) for t in range(int(quiet) + 1)]
+    assert src.times_of("contacts") == [*every_second, quiet + 5, quiet + 10, quiet + 15]
+    accounts = src.times_of("accounts")
+    assert accounts[: len(every_second) + 3] == [*every_second, quiet + 5, quiet + 10, quiet + 15]
+    assert accounts[len(every_second) + 3 :][:3] == [quiet + 15.2, quiet + 15.4, quiet + 15.6]  # busy again
+
+
+def test_an_idle_interval_shorter_than_the_interval_never_speeds_the_polls() -> None:
+    src = ClockedSource(changing=set(), until=QUIET_BEFORE_IDLE_S + 30)
+    run(src, ["accounts"], interval=10.0, busy_interval=None, idle_interval=5.0)
+    assert src.times_of("accounts") == [float(t) for t in range(0, int(QUIET_BEFORE_IDLE_S) + 31, 10)]
+
+
+def test_without_an_idle_interval_a_quiet_stream_keeps_the_interval() -> None:
+    src = ClockedSource(changing=set(), until=QUIET_BEFORE_IDLE_S + 5)
+    run(src, ["accounts"], interval=1.0, busy_interval=0.2)
+    assert src.times_of("accounts") == [float(t) for t in range(int(QUIET_BEFORE_IDLE_S) + 6)]
