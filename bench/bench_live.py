@@ -56,6 +56,8 @@ from tests.support.up import Running, start_p2c_up
 
 SOURCE, TARGET = "p2c.src.crm.accounts", "p2c.tgt.erp.customers"
 MEMORY_FLAT_PCT = 20.0  # the bound on a process's memory growth over the run
+WINDOW_S = 10  # the run is cut into windows of this many seconds of write time, to find slow spells
+SLOW_WINDOW_P99_S = 1.5  # a window whose p99 is over the target is printed
 
 
 class Taps(threading.Thread):
@@ -228,17 +230,23 @@ def one_rate(up: Running, c: ODataClient, e: ODataClient, rate: float, duration:
     taps.join()
     src, tgt = taps.seen[SOURCE], taps.seen[TARGET]
     stages: dict[str, list[float]] = {"source": [], "streams": [], "sink": [], "total": []}
+    by_window: dict[int, dict[str, list[float]]] = {}  # the same, per WINDOW_S of write time
     drift = []
     for change, at in written.items():
+        window = by_window.setdefault(int((at - start) // WINDOW_S), {name: [] for name in stages})
+        seen = {}
         if change in in_erp:
-            stages["total"].append(in_erp[change] - at)
+            seen["total"] = in_erp[change] - at
             drift.append((at - start, in_erp[change] - at))
         if change in src:
-            stages["source"].append(src[change] - at)
+            seen["source"] = src[change] - at
             if change in tgt:
-                stages["streams"].append(tgt[change] - src[change])
+                seen["streams"] = tgt[change] - src[change]
                 if change in in_erp:
-                    stages["sink"].append(in_erp[change] - tgt[change])
+                    seen["sink"] = in_erp[change] - tgt[change]
+        for name, seconds in seen.items():
+            stages[name].append(seconds)
+            window[name].append(seconds)
     warm = min(10.0, duration / 3)  # the backlog first grows to rate x latency: not a trend
     slope = least_squares_slope([(t, n) for t, n in backlog if t >= warm])
     return {
@@ -254,6 +262,10 @@ def one_rate(up: Running, c: ODataClient, e: ODataClient, rate: float, duration:
         "latency_slope_s_per_s": round(least_squares_slope(drift), 4),
         "flat": slope < 0.05 * rate and len(in_erp) == len(written) and len(written) >= 0.95 * total,
         "backlog": [(round(t, 1), n) for t, n in backlog],
+        "windows": [
+            {"from_s": i * WINDOW_S, **{name: percentiles(v)["p99"] for name, v in w.items()}}
+            for i, w in sorted(by_window.items())
+        ],
         "memory_mb": (grown := memory_growth([m for t, m in memory if t >= warm])),
         "cpu_pct_of_a_core": cpu,
         "memory_flat": not any(memory_grew(name, m) for name, m in grown.items()),
@@ -329,6 +341,13 @@ def main() -> None:
         )
         for name, p in r["seconds"].items():
             print(f"  {name:<8} p50 {p['p50']} s  p99 {p['p99']} s")
+        slow = [w for w in r["windows"] if (w["total"] or 0) > SLOW_WINDOW_P99_S]
+        print(f"  windows of {WINDOW_S} s (by write time) with a total p99 over {SLOW_WINDOW_P99_S} s: {len(slow)}")
+        for w in slow:
+            print(
+                f"    {w['from_s']:5d} s: p99 {w['total']} s (source {w['source']}, streams {w['streams']}, "
+                f"sink {w['sink']})"
+            )
         cpu = r["cpu_pct_of_a_core"]
         of = 100 * (os.cpu_count() or 1)
         print(f"  cpu      {sum(cpu.values()):.0f} % of a core while the load ran (of {of} %):")
