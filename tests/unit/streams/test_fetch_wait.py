@@ -1,4 +1,5 @@
-"""The streams worker's fetch wait: short while records flow, long once idle, short again at the first record."""
+"""The streams worker's fetch wait: short while records flow, long once idle, longer once quiet for a minute, short
+again at the first record."""
 
 from __future__ import annotations
 
@@ -28,6 +29,17 @@ def test_the_wait_is_long_only_after_the_idle_time_and_short_again_at_the_first_
     assert wait.fetched(True) == 100  # records back: short at once
     clock.now = 30.0
     assert wait.fetched(False) == 100  # idle time counted from the last records, not from the start
+
+
+def test_the_wait_is_longer_still_once_quiet_for_a_minute() -> None:
+    clock = Clock()
+    wait = FetchWait(busy_ms=100, idle_ms=1000, idle_after_s=10, quiet_ms=2000, quiet_after_s=60, clock=clock)
+    clock.now = 59.9
+    assert wait.fetched(False) == 1000
+    clock.now = 60.0
+    assert wait.fetched(False) == 2000
+    clock.now = 100.0
+    assert wait.fetched(True) == 100  # records back: short at once, from the quiet wait too
 
 
 class Fetcher:
