@@ -28,6 +28,11 @@ BUSY_POLLS_PER_S = 10.0
 QUIET_BEFORE_IDLE_S = 60.0
 
 
+def idle_pace(interval: float, idle_interval: float | None) -> float:
+    """Seconds between the polls of a quiet stream: ``idle_interval``, never shorter than ``interval``."""
+    return max(interval, idle_interval or interval)
+
+
 @dataclass(frozen=True)
 class ChangeEvent:
     topic: str
@@ -133,7 +138,7 @@ class Source(ABC):
         due = [0.0] * len(streams)
         busy = [False] * len(streams)
         changed_at = [self.clock()] * len(streams)
-        idle = max(interval, idle_interval or interval)
+        idle = idle_pace(interval, idle_interval)
         while not self.stopped:
             for i, stream in enumerate(streams):
                 if due[i] > self.clock():

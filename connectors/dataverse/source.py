@@ -34,6 +34,7 @@ from p2c.connectors.base.source import (
     Rejected,
     Source,
     SourceItem,
+    idle_pace,
 )
 from p2c.connectors.core.convert import to_millis
 from p2c.connectors.core.http import ODataClient
@@ -341,7 +342,7 @@ class DataverseSource(Source):
             ", ".join(s.entity_set for s in self.streams),
             self.poll_interval,
             min(self.poll_interval, self.busy_poll_interval or self.poll_interval),
-            max(self.poll_interval, self.idle_poll_interval or self.poll_interval),
+            idle_pace(self.poll_interval, self.idle_poll_interval),
             QUIET_BEFORE_IDLE_S,
         )
         yield from self.poll_forever(

@@ -36,6 +36,7 @@ from p2c.connectors.base.source import (
     Rejected,
     Source,
     SourceItem,
+    idle_pace,
 )
 from p2c.connectors.core.convert import RowConverter, record_schema
 from p2c.connectors.core.http import ODataClient
@@ -271,7 +272,7 @@ class FinOpsSource(Source):
             ", ".join(s.entity_set for s in self.streams),
             self.company or "every company",
             self.poll_interval,
-            max(self.poll_interval, self.idle_poll_interval or self.poll_interval),
+            idle_pace(self.poll_interval, self.idle_poll_interval),
             QUIET_BEFORE_IDLE_S,
             self.store.size(),
             self.store.path,
