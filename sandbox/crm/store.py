@@ -181,11 +181,9 @@ class CrmStore:
         cols["createdon"] = cols["modifiedon"]
         cols["_createdby_value"] = user
         try:
-            insert(self.conn, entity, cols)
+            row = insert(self.conn, entity, cols)
         except sqlite3.IntegrityError as exc:
             raise ODataError(412, "A record with matching key values already exists.", codes.DUPLICATE_RECORD) from exc
-        row = fetch_one(self.conn, entity, {pk: cols[pk]})
-        assert row is not None
         self._after_write(entity, row, None, user)
         return row
 
@@ -196,10 +194,9 @@ class CrmStore:
         self._before_write(entity, cols, existing)
         self._stamp(cols, user)
         try:
-            update(self.conn, entity, {pk: existing[pk]}, cols)
+            row = update(self.conn, entity, {pk: existing[pk]}, cols)
         except sqlite3.IntegrityError as exc:
             raise ODataError(412, "A record with matching key values already exists.", codes.DUPLICATE_RECORD) from exc
-        row = fetch_one(self.conn, entity, {pk: existing[pk]})
         assert row is not None
         self._after_write(entity, row, existing, user)
         return row

@@ -27,7 +27,7 @@ from p2c.sandbox.erp.refdata import DEFAULT_COMPANY, ensure_reference_data
 from p2c.sandbox.erp.validation import validate
 from p2c.sandbox.odata.errors import ODataError
 from p2c.sandbox.odata.model import EntitySet, Field, Type
-from p2c.sandbox.odata.sqlite import Database, delete, fetch_one, insert, update
+from p2c.sandbox.odata.sqlite import Database, delete, exists, fetch_one, insert, update
 from p2c.sandbox.odata.values import ValueError_, to_db
 
 RECORD_VERSION = "__rv"
@@ -126,7 +126,7 @@ class ErpStore:
     def _check(self, entity: EntitySet, row: dict[str, Any]) -> None:
         if E.COMPANY in entity.by_name:
             company = row.get(E.COMPANY)
-            if not fetch_one(self.conn, E.LEGAL_ENTITIES, {"LegalEntityId": company}):
+            if not exists(self.conn, E.LEGAL_ENTITIES, {"LegalEntityId": company}):
                 raise write_failed(entity, [f"Company '{company}' does not exist (field 'dataAreaId')."])
         errors = validate(self.conn, entity, row)
         if errors:
@@ -149,7 +149,7 @@ class ErpStore:
             self._check(entity, row)
             self._stamp(row)
             try:
-                insert(self.conn, entity, row)
+                created = insert(self.conn, entity, row)
             except sqlite3.IntegrityError as exc:
                 keys = ", ".join(f"{row[k]}" for k in entity.key)
                 raise write_failed(
@@ -159,8 +159,6 @@ class ErpStore:
                         f"({entity.table_name}): {keys}. The record already exists."
                     ],
                 ) from exc
-            created = fetch_one(self.conn, entity, {k: row[k] for k in entity.key})
-            assert created is not None
             after_product_write(self, entity, created)
             return created
 
@@ -179,8 +177,7 @@ class ErpStore:
             merged = {**existing, **changes}
             self._check(entity, merged)
             self._stamp(changes)
-            update(self.conn, entity, where, changes)
-            row = fetch_one(self.conn, entity, where)
+            row = update(self.conn, entity, where, changes)
             assert row is not None
             after_product_write(self, entity, row)
             return row

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from p2c.sandbox.erp import entities as E
-from p2c.sandbox.odata.model import EntitySet, quote_ident
+from p2c.sandbox.odata.model import EntitySet
+from p2c.sandbox.odata.sqlite import exists
 
 Row = dict[str, Any]
 _GLOBAL_REFS = {  # field suffix -> (entity set, key column, label)
@@ -20,18 +21,12 @@ _GLOBAL_REFS = {  # field suffix -> (entity set, key column, label)
 }
 
 
-def _exists(conn: sqlite3.Connection, entity: EntitySet, where: dict[str, Any]) -> bool:
-    cond = " AND ".join(f"{quote_ident(k)} = ?" for k in where)
-    sql = f"SELECT 1 FROM {quote_ident(entity.table)} WHERE {cond} LIMIT 1"
-    return conn.execute(sql, list(where.values())).fetchone() is not None
-
-
 def _ref(conn: sqlite3.Connection, row: Row, field: str, kind: str, errors: list[str]) -> None:
     value = row.get(field)
     if value in (None, ""):
         return
     entity, column, label = _GLOBAL_REFS[kind]
-    if _exists(conn, entity, {column: value}):
+    if exists(conn, entity, {column: value}):
         return
     errors.append(f"{label} '{value}' does not exist (field '{field}').")
 
@@ -44,7 +39,7 @@ def _required(row: Row, fields: list[str], errors: list[str]) -> None:
 
 def _customer(conn: sqlite3.Connection, row: Row, field: str, errors: list[str]) -> None:
     value = row.get(field)
-    if value and not _exists(conn, E.CUSTOMERS, {"dataAreaId": row["dataAreaId"], "CustomerAccount": value}):
+    if value and not exists(conn, E.CUSTOMERS, {"dataAreaId": row["dataAreaId"], "CustomerAccount": value}):
         errors.append(f"Customer account '{value}' does not exist (field '{field}').")
 
 
@@ -59,7 +54,7 @@ def customers(conn: sqlite3.Connection, row: Row) -> list[str]:
     elif party:
         errors.append(f"Party type '{party}' is not valid (field 'PartyType'): Organization or Person.")
     group = row.get("CustomerGroupId")
-    if group and not _exists(conn, E.CUSTOMER_GROUPS, {"dataAreaId": row["dataAreaId"], "CustomerGroupId": group}):
+    if group and not exists(conn, E.CUSTOMER_GROUPS, {"dataAreaId": row["dataAreaId"], "CustomerGroupId": group}):
         errors.append(f"Customer group '{group}' does not exist (field 'CustomerGroupId').")
     _ref(conn, row, "SalesCurrencyCode", "currency", errors)
     _ref(conn, row, "LanguageId", "language", errors)
@@ -112,10 +107,10 @@ def quotation_lines(conn: sqlite3.Connection, row: Row) -> list[str]:
     _required(row, ["SalesQuotationNumber", "ProductNumber"], errors)
     number = row.get("SalesQuotationNumber")
     where = {"dataAreaId": row["dataAreaId"], "SalesQuotationNumber": number}
-    if number and not _exists(conn, E.QUOTATION_HEADERS, where):
+    if number and not exists(conn, E.QUOTATION_HEADERS, where):
         errors.append(f"Sales quotation '{number}' does not exist (field 'SalesQuotationNumber').")
     product = row.get("ProductNumber")
-    if product and not _exists(conn, E.RELEASED_PRODUCTS, {"dataAreaId": row["dataAreaId"], "ProductNumber": product}):
+    if product and not exists(conn, E.RELEASED_PRODUCTS, {"dataAreaId": row["dataAreaId"], "ProductNumber": product}):
         errors.append(
             f"Item number '{product}' is not a released product in company '{row['dataAreaId']}' "
             "(field 'ProductNumber')."

@@ -132,20 +132,27 @@ class Database:
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(name)} ON {quote_ident(entity.table)} ({cols})")
 
 
-def insert(conn: sqlite3.Connection, entity: EntitySet, row: dict[str, Any]) -> None:
+def insert(conn: sqlite3.Connection, entity: EntitySet, row: dict[str, Any]) -> dict[str, Any]:
+    """Insert ``row``; the row as stored, every column (one statement: ``RETURNING``)."""
     names = list(row)
     cols = ", ".join(quote_ident(n) for n in names)
     marks = ", ".join("?" for _ in names)
-    conn.execute(f"INSERT INTO {quote_ident(entity.table)} ({cols}) VALUES ({marks})", [row[n] for n in names])
+    sql = f"INSERT INTO {quote_ident(entity.table)} ({cols}) VALUES ({marks}) RETURNING *"
+    stored = _first(conn.execute(sql, [row[n] for n in names]))
+    assert stored is not None
+    return stored
 
 
-def update(conn: sqlite3.Connection, entity: EntitySet, key: dict[str, Any], changes: dict[str, Any]) -> int:
+def update(
+    conn: sqlite3.Connection, entity: EntitySet, key: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Apply ``changes`` to the row with ``key``; the row as stored now, or None when no row has that key."""
     if not changes:
-        return 0
+        return fetch_one(conn, entity, key)
     sets = ", ".join(f"{quote_ident(n)} = ?" for n in changes)
     where, params = key_where(key)
-    cur = conn.execute(f"UPDATE {quote_ident(entity.table)} SET {sets} WHERE {where}", [*changes.values(), *params])
-    return cur.rowcount
+    sql = f"UPDATE {quote_ident(entity.table)} SET {sets} WHERE {where} RETURNING *"
+    return _first(conn.execute(sql, [*changes.values(), *params]))
 
 
 def delete(conn: sqlite3.Connection, entity: EntitySet, key: dict[str, Any]) -> int:
@@ -155,11 +162,24 @@ def delete(conn: sqlite3.Connection, entity: EntitySet, key: dict[str, Any]) -> 
 
 def fetch_one(conn: sqlite3.Connection, entity: EntitySet, key: dict[str, Any]) -> dict[str, Any] | None:
     where, params = key_where(key)
-    cur = conn.execute(f"SELECT * FROM {quote_ident(entity.table)} WHERE {where}", params)
-    row = cur.fetchone()
-    if row is None:
+    return _first(conn.execute(f"SELECT * FROM {quote_ident(entity.table)} WHERE {where}", params))
+
+
+def exists(conn: sqlite3.Connection, entity: EntitySet, key: dict[str, Any]) -> bool:
+    """Whether a row has these column values: no columns read, unlike :func:`fetch_one`."""
+    where, params = key_where(key)
+    return (
+        conn.execute(f"SELECT 1 FROM {quote_ident(entity.table)} WHERE {where} LIMIT 1", params).fetchone() is not None
+    )
+
+
+def _first(cur: sqlite3.Cursor) -> dict[str, Any] | None:
+    """The first row of ``cur`` by column name; the statement is run to its end (a write's ``RETURNING``
+    must be, or the transaction's COMMIT finds it still in progress)."""
+    rows = cur.fetchall()
+    if not rows:
         return None
-    return dict(zip([d[0] for d in cur.description], row, strict=True))
+    return dict(zip([d[0] for d in cur.description], rows[0], strict=True))
 
 
 def key_where(key: dict[str, Any]) -> tuple[str, list[Any]]:
