@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import tempfile
 from typing import Any
 
 import faust
@@ -37,6 +38,7 @@ def build(bootstrap: str, registry_url: str, target_topic: str, app_id: str) -> 
         producer_linger=0.02,  # as p2c's app: the baseline is not handicapped by tiny produce requests
         autodiscover=False,
         web_enabled=False,
+        datadir=tempfile.mkdtemp(prefix=f"{app_id}-"),  # Faust's default is a folder in the working directory
     )
     client = SchemaRegistryClient({"url": registry_url})
     decode = AvroDeserializer(client)
